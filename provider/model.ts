@@ -1,0 +1,190 @@
+// The one domain model of pulumi-lvs: IPVS services, real servers and the host
+// network settings of directors and backends, as zod schemas. Every TypeScript
+// type of these objects is derived from here (z.infer); validation messages name
+// the field and the offending value, and run before anything connects to a host.
+import { z } from "zod";
+
+/** Schema version written into every resource's outputs so later releases can read older state. */
+export const STATE_VERSION = 1;
+
+const ipv4 = z.ipv4({ error: (i) => `must be an IPv4 address, got ${JSON.stringify(i.input)}` });
+const intIn = (min: number, max: number, what: string) =>
+  z.number({ error: (i) => `${what} must be a number, got ${JSON.stringify(i.input)}` })
+    .int({ error: (i) => `${what} must be a whole number, got ${JSON.stringify(i.input)}` })
+    .min(min, { error: (i) => `${what} must be between ${min} and ${max}, got ${JSON.stringify(i.input)}` })
+    .max(max, { error: (i) => `${what} must be between ${min} and ${max}, got ${JSON.stringify(i.input)}` });
+const oneOf = <T extends readonly [string, ...string[]]>(values: T, what: string) =>
+  z.enum(values, { error: (i) => `${what} must be one of ${values.join(", ")}; got ${JSON.stringify(i.input)}` });
+
+export const port = intIn(1, 65535, "port");
+/** Linux interface names: at most 15 characters, no slash, no white space. */
+export const interfaceName = z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, {
+  error: (i) => `must be a Linux interface name, got ${JSON.stringify(i.input)}`,
+});
+/** POSIX portable user names. */
+const userName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, {
+  error: (i) => `must be a user name, got ${JSON.stringify(i.input)}`,
+});
+/** A host name or IP address as ssh would accept it; never put into a shell. */
+const hostName = z.string().regex(/^[A-Za-z0-9_.:[\]-]{1,253}$/, {
+  error: (i) => `must be a host name or IP address, got ${JSON.stringify(i.input)}`,
+});
+
+// --- SSH connection: the field names and defaults of @pulumi/command's remote.ConnectionArgs ---
+
+const connectionFields = {
+  host: hostName,
+  port: port.default(22),
+  user: userName.default("root"),
+  password: z.string().optional(),
+  privateKey: z.string().optional(),
+  privateKeyPassword: z.string().optional(),
+  agentSocketPath: z.string().optional(),
+  /** Attempts at dialing before giving up; -1 means no limit. */
+  dialErrorLimit: intIn(-1, 1000, "dialErrorLimit").default(10),
+  /** Seconds per dial attempt; 0 means no limit. */
+  perDialTimeout: intIn(0, 3600, "perDialTimeout").default(15),
+  /** Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint. */
+  hostKey: z.string().optional(),
+};
+export const ProxyConnection = z.object(connectionFields);
+export const Connection = z.object({ ...connectionFields, proxy: ProxyConnection.optional() });
+export type ProxyConnection = z.infer<typeof ProxyConnection>;
+export type Connection = z.infer<typeof Connection>;
+/** Connection fields that are secrets: never logged, stored only encrypted. */
+export const SECRET_CONNECTION_FIELDS = ["password", "privateKey", "privateKeyPassword"] as const;
+
+// --- IPVS ---
+
+export const PROTOCOLS = ["tcp", "udp"] as const;
+/** Every scheduler the kernel's IPVS offers (ipvsadm(8)). */
+export const SCHEDULERS = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"] as const;
+export const FORWARDING = ["direct", "tunnel", "masquerade"] as const;
+export const Protocol = oneOf(PROTOCOLS, "protocol");
+export const Scheduler = oneOf(SCHEDULERS, "scheduler");
+export const Forwarding = oneOf(FORWARDING, "forwarding");
+
+const netmask = ipv4.refine((m) => /^1*0*$/.test(m.split(".").map((o) => (+o).toString(2).padStart(8, "0")).join("")), {
+  error: (i) => `must be a contiguous netmask such as 255.255.255.0, got ${JSON.stringify(i.input)}`,
+});
+export const Persistence = z.object({
+  /** Seconds a client sticks to the same real server. */
+  timeout: intIn(1, 2678400, "persistence.timeout"),
+  /** Clients in the same network (this mask) share one real server; ipvsadm's default is 255.255.255.255. */
+  netmask: netmask.optional(),
+});
+export type Persistence = z.infer<typeof Persistence>;
+
+/** What identifies an IPVS virtual service on one director. */
+export const ServiceKey = z.object({ address: ipv4, port, protocol: Protocol.default("tcp") });
+export type ServiceKey = z.infer<typeof ServiceKey>;
+
+/** One IPVS virtual service, as ipvsadm -A / -E set it. */
+export const VirtualService = ServiceKey.extend({
+  scheduler: Scheduler.default("wlc"),
+  persistence: Persistence.optional(),
+});
+export type VirtualService = z.infer<typeof VirtualService>;
+
+/** One real server (destination) of a virtual service, as ipvsadm -a / -e set it. */
+export const Destination = z.object({
+  address: ipv4,
+  port,
+  forwarding: Forwarding.default("direct"),
+  weight: intIn(0, 65535, "weight").default(1),
+  /** Upper connection threshold (-x); 0 or unset means none. */
+  upperThreshold: intIn(0, 2147483647, "upperThreshold").optional(),
+  /** Lower connection threshold (-y); 0 or unset means none. */
+  lowerThreshold: intIn(0, 2147483647, "lowerThreshold").optional(),
+});
+export type Destination = z.infer<typeof Destination>;
+
+/** Connection counters of one destination, from ipvsadm -L -n. */
+export interface DestinationCounters { activeConn: number; inactConn: number }
+
+// --- resource inputs ---
+
+const vipList = z.array(ipv4).min(1, { error: "must list at least one VIP" })
+  .refine((l) => new Set(l).size === l.length, { error: (i) => `must not repeat a VIP, got ${JSON.stringify(i.input)}` });
+
+/** Reboot persistence (on by default): the object is also written to files restored at boot. */
+const persist = z.boolean().default(true);
+
+export const VirtualServiceArgs = VirtualService.extend({ connection: Connection, persist });
+export type VirtualServiceArgs = z.infer<typeof VirtualServiceArgs>;
+
+export const RealServerArgs = z.object({
+  connection: Connection,
+  /** The virtual service this real server belongs to. */
+  service: ServiceKey,
+  address: ipv4,
+  /** Defaults to the service's port; must equal it for direct routing and tunnelling. */
+  port: port.optional(),
+  forwarding: Forwarding.default("direct"),
+  weight: intIn(0, 65535, "weight").default(1),
+  upperThreshold: intIn(0, 2147483647, "upperThreshold").optional(),
+  lowerThreshold: intIn(0, 2147483647, "lowerThreshold").optional(),
+  /** Seconds to wait for active connections to end after setting weight 0, before removal; 0 removes at once. */
+  drainTimeout: intIn(0, 86400, "drainTimeout").default(30),
+  persist,
+}).superRefine((a, ctx) => {
+  if (a.address === a.service.address) {
+    ctx.addIssue({ code: "custom", path: ["address"], message: `must differ from the service's VIP, got ${JSON.stringify(a.address)} for both` });
+  }
+  if (a.port !== undefined && a.port !== a.service.port && a.forwarding !== "masquerade") {
+    ctx.addIssue({
+      code: "custom", path: ["port"],
+      message: `must equal the service port ${a.service.port} with forwarding ${JSON.stringify(a.forwarding)} (only masquerade can map ports), got ${a.port}`,
+    });
+  }
+  if (a.upperThreshold && a.lowerThreshold && a.lowerThreshold > a.upperThreshold) {
+    ctx.addIssue({ code: "custom", path: ["lowerThreshold"], message: `must not exceed upperThreshold ${a.upperThreshold}, got ${a.lowerThreshold}` });
+  }
+}).transform((a) => ({ ...a, port: a.port ?? a.service.port }));
+export type RealServerArgs = z.infer<typeof RealServerArgs>;
+
+/** Optional IPVS sysctls on the director (net.ipv4.vs.*), see the kernel's ipvs-sysctl docs. */
+export const DirectorSysctls = z.object({
+  expireNodestConn: z.boolean().optional(),
+  expireQuiescentTemplate: z.boolean().optional(),
+});
+
+export const DirectorHostArgs = z.object({
+  connection: Connection,
+  vips: vipList,
+  /** Interface that gets the VIPs; default: the one holding the route to the VIP. */
+  interface: interfaceName.optional(),
+  /** Set net.ipv4.ip_forward (restored on delete); unset leaves it alone. */
+  ipForward: z.boolean().optional(),
+  persist,
+}).extend(DirectorSysctls.shape);
+export type DirectorHostArgs = z.infer<typeof DirectorHostArgs>;
+
+export const DrRealServerHostArgs = z.object({
+  connection: Connection,
+  vips: vipList,
+  arpIgnore: intIn(0, 8, "arpIgnore").default(1),
+  arpAnnounce: intIn(0, 2, "arpAnnounce").default(2),
+  persist,
+});
+export type DrRealServerHostArgs = z.infer<typeof DrRealServerHostArgs>;
+
+/** The whole seed topology in one object: what LvsDrCluster and the root program take. */
+export const ClusterArgs = z.object({
+  director: Connection,
+  vip: ipv4,
+  port,
+  protocol: Protocol.default("tcp"),
+  scheduler: Scheduler.default("rr"),
+  persistence: Persistence.optional(),
+  interface: interfaceName.optional(),
+  backends: z.array(z.object({
+    connection: Connection,
+    address: ipv4,
+    weight: intIn(0, 65535, "weight").default(1),
+  })).min(1, { error: "must list at least one backend" }),
+});
+export type ClusterArgs = z.infer<typeof ClusterArgs>;
+
+/** "tcp/198.51.100.100:80": how ipvsadm and our ids name a service. */
+export const serviceKeyString = (k: ServiceKey): string => `${k.protocol}/${k.address}:${k.port}`;

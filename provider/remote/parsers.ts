@@ -1,0 +1,145 @@
+// Parsers of ipvsadm, ip and sysctl output: the live state that read() and
+// refresh compare with the program. Tested with output captured from real hosts
+// (test/unit/fixtures).
+import { Destination, DestinationCounters, Persistence, ServiceKey, VirtualService, serviceKeyString } from "../model";
+import { SECTION } from "./commands";
+
+export interface LiveDestination extends Destination, DestinationCounters {}
+export interface LiveService extends VirtualService {
+  destinations: LiveDestination[];
+  /** Anything else on the -A line we do not model (scheduler flags, --pe): kept so we never misreport it. */
+  extra: string[];
+}
+/** The IPVS table keyed by serviceKeyString ("tcp/VIP:port"); fwmark services are left out. */
+export type IpvsTable = Map<string, LiveService>;
+
+/** Splits the output of commands.sections() back into its parts. */
+export function splitSections(out: string): string[] {
+  return out.split(new RegExp(`^${SECTION.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&")}$`, "m")).map((s) => s.replace(/^\n/, ""));
+}
+
+const FORWARDING = { "-g": "direct", "-i": "tunnel", "-m": "masquerade" } as const;
+const PROTOCOL = { "-t": "tcp", "-u": "udp" } as const;
+
+function splitHostPort(s: string): { address: string; port: number } {
+  const i = s.lastIndexOf(":");
+  return { address: s.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(s.slice(i + 1)) };
+}
+
+/** Reads the flag/value pairs of one `ipvsadm -S -n` line. */
+function flags(line: string): Map<string, string> {
+  const words = line.trim().split(/\s+/);
+  const m = new Map<string, string>();
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    const next = words[i + 1];
+    if (next !== undefined && !next.startsWith("-")) { m.set(w, next); i++; } else m.set(w, "");
+  }
+  return m;
+}
+
+function protoAndKey(f: Map<string, string>): ServiceKey | undefined {
+  for (const [flag, protocol] of Object.entries(PROTOCOL)) {
+    const v = f.get(flag);
+    if (v) return { ...splitHostPort(v), protocol };
+  }
+  return undefined; // fwmark (-f) services have no address key; they are never ours
+}
+
+/**
+ * Parses `ipvsadm -S -n` (the rule form ipvsadm -R reads back). Thresholds are absent from
+ * this form; mergeThresholds() adds them from `ipvsadm -L -n --thresholds`.
+ */
+export function parseIpvsSave(out: string): IpvsTable {
+  const table: IpvsTable = new Map();
+  for (const line of out.split("\n")) {
+    const f = flags(line);
+    if (f.has("-A")) {
+      const key = protoAndKey(f);
+      if (!key) continue;
+      let persistence: Persistence | undefined;
+      if (f.has("-p")) {
+        const netmask = f.get("-M");
+        persistence = { timeout: Number(f.get("-p")), ...(netmask && netmask !== "255.255.255.255" ? { netmask } : {}) };
+      }
+      const known = new Set(["-A", "-t", "-u", "-s", "-p", "-M"]);
+      const extra = [...f].filter(([k]) => !known.has(k)).map(([k, v]) => (v ? `${k} ${v}` : k));
+      table.set(serviceKeyString(key), { ...key, scheduler: (f.get("-s") ?? "wlc") as VirtualService["scheduler"], persistence, destinations: [], extra });
+    } else if (f.has("-a")) {
+      const key = protoAndKey(f);
+      const svc = key && table.get(serviceKeyString(key));
+      if (!svc) continue;
+      const fwd = (Object.keys(FORWARDING) as (keyof typeof FORWARDING)[]).find((k) => f.has(k)) ?? "-g";
+      svc.destinations.push({
+        ...splitHostPort(f.get("-r") ?? ""), forwarding: FORWARDING[fwd], weight: Number(f.get("-w") ?? 1),
+        activeConn: 0, inactConn: 0,
+      });
+    }
+  }
+  return table;
+}
+
+/**
+ * Adds thresholds and connection counters from `ipvsadm -L -n --thresholds`:
+ *   TCP  198.51.100.100:80 wrr
+ *     -> 198.51.100.11:80             100        10         0          0
+ * (columns: Uthreshold Lthreshold ActiveConn InActConn). 0 means "no threshold".
+ */
+export function mergeThresholds(table: IpvsTable, out: string): IpvsTable {
+  let current: LiveService | undefined;
+  for (const line of out.split("\n")) {
+    const svc = line.match(/^(TCP|UDP)\s+(\S+)\s/);
+    if (svc) {
+      current = table.get(serviceKeyString({ ...splitHostPort(svc[2]), protocol: svc[1].toLowerCase() as "tcp" | "udp" }));
+      continue;
+    }
+    if (/^FWM\s/.test(line)) { current = undefined; continue; }
+    const dst = line.match(/^\s+->\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$/);
+    if (dst && current) {
+      const { address, port } = splitHostPort(dst[1]);
+      const d = current.destinations.find((x) => x.address === address && x.port === port);
+      if (!d) continue;
+      const [u, l, active, inact] = dst.slice(2).map(Number);
+      if (u) d.upperThreshold = u;
+      if (l) d.lowerThreshold = l;
+      d.activeConn = active;
+      d.inactConn = inact;
+    }
+  }
+  return table;
+}
+
+/** Both parts of commands.ipvs.readTable(). */
+export function parseIpvsTable(out: string): IpvsTable {
+  const [save, thresholds = ""] = splitSections(out);
+  return mergeThresholds(parseIpvsSave(save), thresholds);
+}
+
+export interface InterfaceAddress { dev: string; address: string; prefix: number }
+
+/** Parses `ip -o -4 addr show`: "2: eth1    inet 198.51.100.10/24 brd ... scope global eth1\ ..." */
+export function parseIpAddr(out: string): InterfaceAddress[] {
+  const result: InterfaceAddress[] = [];
+  for (const line of out.split("\n")) {
+    const m = line.match(/^\d+:\s+([^\s@]+)(?:@\S+)?\s+inet\s+([0-9.]+)\/(\d+)/);
+    if (m) result.push({ dev: m[1], address: m[2], prefix: Number(m[3]) });
+  }
+  return result;
+}
+
+/** Parses `ip -o -4 route get ADDR`: "198.51.100.100 dev eth1 src 198.51.100.10 uid 0 \    cache". */
+export function parseRouteDev(out: string): string | undefined {
+  return out.match(/\sdev\s+(\S+)/)?.[1];
+}
+
+/** Parses the key=value lines of commands.net.readSysctls(); a key the kernel lacks reads as undefined. */
+export function parseSysctls(out: string): Record<string, number | undefined> {
+  const r: Record<string, number | undefined> = {};
+  for (const line of out.split("\n")) {
+    const i = line.indexOf("=");
+    if (i <= 0) continue;
+    const v = line.slice(i + 1).trim();
+    r[line.slice(0, i).trim()] = v === "" ? undefined : Number(v);
+  }
+  return r;
+}

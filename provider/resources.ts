@@ -1,0 +1,100 @@
+// The resource classes users declare. Thin on purpose: each passes its inputs to a
+// dynamic provider shim (shim.ts) and declares its outputs; all behaviour is in runtime/.
+import * as pulumi from "@pulumi/pulumi";
+import * as model from "./model";
+import { ArgsOf, ConnectionArgs, protectConnection } from "./inputs";
+import { shimFor } from "./shim";
+import type { ProviderName } from "./runtime";
+
+/** Outputs every resource has besides its inputs. */
+const COMMON_OUTPUTS = { credentials: undefined, hostKeyFingerprint: undefined, stateVersion: undefined };
+
+abstract class LvsResource extends pulumi.dynamic.Resource {
+  /** The connection, without secrets (those are in the secret `credentials` output). */
+  declare readonly connection: pulumi.Output<model.Connection>;
+  /** SHA256 fingerprint of the host key seen at create; a different key later is refused. */
+  declare readonly hostKeyFingerprint: pulumi.Output<string>;
+  declare readonly stateVersion: pulumi.Output<number>;
+
+  protected constructor(kind: ProviderName, name: string, props: Record<string, unknown>, opts?: pulumi.CustomResourceOptions) {
+    const connection = protectConnection(props.connection as pulumi.Input<ConnectionArgs>);
+    super(shimFor(kind), name, { ...COMMON_OUTPUTS, ...props, connection }, {
+      ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "credentials"],
+    }, "lvs", kind);
+  }
+}
+
+export type DirectorHostArgs = ArgsOf<typeof model.DirectorHostArgs>;
+/** The director of LVS-DR: VIPs on its LAN interface, optional ip_forward and IPVS sysctls. */
+export class DirectorHost extends LvsResource {
+  declare readonly vips: pulumi.Output<string[]>;
+  /** The interface holding the VIPs (resolved from the route when not given). */
+  declare readonly interface: pulumi.Output<string>;
+  /** VIPs this resource added; only these are removed on delete. */
+  declare readonly addedVips: pulumi.Output<string[]>;
+  /** Sysctl values from before this resource changed them; restored on delete. */
+  declare readonly previousSysctls: pulumi.Output<Record<string, number>>;
+  constructor(name: string, args: DirectorHostArgs, opts?: pulumi.CustomResourceOptions) {
+    super("DirectorHost", name, { ...args, interface: args.interface, addedVips: undefined, previousSysctls: undefined }, opts);
+  }
+}
+
+export type VirtualServiceArgs = ArgsOf<typeof model.VirtualServiceArgs>;
+/** One IPVS virtual service (VIP:port/protocol) on a director. */
+export class VirtualService extends LvsResource {
+  declare readonly address: pulumi.Output<string>;
+  declare readonly port: pulumi.Output<number>;
+  declare readonly protocol: pulumi.Output<model.ServiceKey["protocol"]>;
+  declare readonly scheduler: pulumi.Output<model.VirtualService["scheduler"]>;
+  declare readonly persistence: pulumi.Output<model.Persistence | undefined>;
+  /** True when an identical service already existed and was adopted. */
+  declare readonly adopted: pulumi.Output<boolean>;
+  /** The connection as given (secrets intact), so RealServers can default to it. */
+  readonly connectionInput: pulumi.Input<ConnectionArgs>;
+  constructor(name: string, args: VirtualServiceArgs, opts?: pulumi.CustomResourceOptions) {
+    super("VirtualService", name, { protocol: undefined, scheduler: undefined, persistence: undefined, ...args, adopted: undefined }, opts);
+    this.connectionInput = args.connection;
+  }
+}
+
+type RealServerModelArgs = ArgsOf<typeof model.RealServerArgs>;
+export type RealServerArgs = Omit<RealServerModelArgs, "connection" | "service"> & {
+  /** The VirtualService (or its key: address, port, protocol) this backend belongs to. */
+  service: VirtualService | RealServerModelArgs["service"];
+  /** The director's connection; defaults to the VirtualService's when `service` is one. */
+  connection?: RealServerModelArgs["connection"];
+};
+/** One real server (backend) of a VirtualService. */
+export class RealServer extends LvsResource {
+  declare readonly address: pulumi.Output<string>;
+  declare readonly port: pulumi.Output<number>;
+  declare readonly forwarding: pulumi.Output<model.Destination["forwarding"]>;
+  declare readonly weight: pulumi.Output<number>;
+  declare readonly adopted: pulumi.Output<boolean>;
+  /** Counters at the last create, update or refresh. */
+  declare readonly activeConnections: pulumi.Output<number>;
+  declare readonly inactiveConnections: pulumi.Output<number>;
+  constructor(name: string, args: RealServerArgs, opts?: pulumi.CustomResourceOptions) {
+    const svc = args.service;
+    const isResource = svc instanceof VirtualService;
+    const service = isResource ? { address: svc.address, port: svc.port, protocol: svc.protocol } : svc;
+    const connection = args.connection ?? (isResource ? svc.connectionInput : undefined);
+    super("RealServer", name, {
+      port: undefined, forwarding: undefined, weight: undefined, ...args, service, connection,
+      adopted: undefined, activeConnections: undefined, inactiveConnections: undefined,
+    }, opts); // using the service's outputs already orders it after the service
+  }
+}
+
+export type DrRealServerHostArgs = ArgsOf<typeof model.DrRealServerHostArgs>;
+/** A backend of LVS-DR: VIPs on lo, ARP sysctls set (and restored on delete). */
+export class DrRealServerHost extends LvsResource {
+  declare readonly vips: pulumi.Output<string[]>;
+  declare readonly arpIgnore: pulumi.Output<number>;
+  declare readonly arpAnnounce: pulumi.Output<number>;
+  declare readonly addedVips: pulumi.Output<string[]>;
+  declare readonly previousSysctls: pulumi.Output<Record<string, number>>;
+  constructor(name: string, args: DrRealServerHostArgs, opts?: pulumi.CustomResourceOptions) {
+    super("DrRealServerHost", name, { arpIgnore: undefined, arpAnnounce: undefined, ...args, addedVips: undefined, previousSysctls: undefined }, opts);
+  }
+}

@@ -9,7 +9,7 @@ import * as model from "./model";
  * from splitting `boolean` into `Input<true> | Input<false>`.) */
 type Scalar = string | number | boolean | undefined | null;
 export type InputShape<T> = [T] extends [Scalar]
-  ? pulumi.Input<T>
+  ? pulumi.Input<NonNullable<T>> | Extract<T, undefined>
   : [NonNullable<T>] extends [(infer U)[]]
     ? pulumi.Input<InputShape<U>[]> | Extract<T, undefined>
     : pulumi.Input<{ [K in keyof NonNullable<T>]: InputShape<NonNullable<T>[K]> }> | Extract<T, undefined>;

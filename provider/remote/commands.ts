@@ -2,7 +2,7 @@
 // command goes through q() (shell-quote), even values zod has already validated,
 // so a bug in validation can never become a shell injection.
 import { quote } from "shell-quote";
-import { Destination, Persistence, ServiceKey, VirtualService } from "../model";
+import { Destination, ServiceKey, VirtualService } from "../model";
 
 /** Shell-quotes one value. */
 export const q = (v: string | number): string => quote([String(v)]);

@@ -1,0 +1,417 @@
+#!/usr/bin/env bash
+# pulumi-lvs VM lab: real Linux hosts with IPVS and OpenSSH, on one machine.
+#
+#   npm run lab -- up [HOST...]        build/reuse image, boot VMs, wait for SSH
+#   npm run lab -- down                stop everything this lab started, drop overlays
+#   npm run lab -- status [--json]     table, or JSON for the e2e tests
+#   npm run lab -- ssh HOST [--user U] [CMD...]
+#   npm run lab -- start HOST [--delay SECONDS] | stop HOST
+#   npm run lab -- reboot HOST         returns once HOST answers SSH with a new boot id
+#   npm run lab -- rotate-hostkey HOST new SSH host keys + sshd restart
+#   npm run lab -- prune               delete cached images other than the current one
+#
+# Topology: every VM has two NICs. NIC 1 is qemu user-mode networking
+# (restrict=on: no route out) whose only use is a 127.0.0.1:PORT -> :22
+# forward. NIC 2 (eth1) sits on a private vde_switch: the lab LAN
+# 198.51.100.0/24 (TEST-NET-2), which exists only inside the VMs and the
+# userspace switch. The host never talks to lab addresses; tests reach the
+# LAN only by running commands inside a VM (e.g. curl on `client`).
+#
+# Environment:
+#   PULUMI_LVS_LAB_DIR   state dir (default $PULUMI_LVS_CACHE/lab)
+#   PULUMI_LVS_CACHE     cache root (default ~/.cache/pulumi-lvs)
+#   LAB_SSH_BASE_PORT    first forwarded SSH port (default 2220; director, rs-a, rs-b, client = +0..+3)
+#   LAB_KVM=1            use KVM instead of TCG emulation
+#   LAB_VM_MEM           MiB per VM (default 512)
+#   LAB_BOOT_TIMEOUT     seconds to wait for SSH (default 600)
+set -euo pipefail
+
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+STATE=${PULUMI_LVS_LAB_DIR:-$LAB_CACHE_DIR/lab}
+VIP=198.51.100.100     # reserved for tests; the lab never configures it
+ALL_HOSTS=(director rs-a rs-b client)
+declare -A IDX=([director]=0 [rs-a]=1 [rs-b]=2 [client]=3)
+declare -A ROLE=([director]=director [rs-a]=backend [rs-b]=backend [client]=client)
+declare -A ADDR=([director]=198.51.100.10 [rs-a]=198.51.100.11 [rs-b]=198.51.100.12 [client]=198.51.100.20)
+declare -A PAGE=([rs-a]=A [rs-b]=B)
+MEM=${LAB_VM_MEM:-512}
+BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-600}
+KEY=$STATE/id_ed25519
+
+mkdir -p "$STATE"
+STATE=$(cd "$STATE" && pwd)   # absolute: it is matched against /proc/PID/cmdline
+KEY=$STATE/id_ed25519
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+check_host() { [[ -n ${IDX[$1]:-} ]] || lab_die "unknown host '$1' (hosts: ${ALL_HOSTS[*]})"; }
+
+# The forwarded ports are fixed for the lifetime of a running lab: remember
+# the base port chosen at `up`, so `status`/`ssh` from another shell (without
+# the env var) still report the right ports.
+base_port() {
+  if [[ -s $STATE/base-port ]]; then cat "$STATE/base-port"; else echo "${LAB_SSH_BASE_PORT:-2220}"; fi
+}
+ssh_port() { echo $(( $(base_port) + IDX[$1] )); }
+
+# Is the pid in FILE alive *and* a process this lab started? The state dir's
+# absolute path is in the command line of every process we start, which guards
+# against acting on a recycled pid.
+pid_ours() {
+  local f=$1 pid
+  [[ -s $f ]] || return 1
+  pid=$(<"$f")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -F -- "$STATE/" >/dev/null
+}
+vm_running() { pid_ours "$STATE/$1.pid"; }
+vm_pending() { pid_ours "$STATE/$1.starter.pid"; }   # `start --delay` still sleeping
+
+# Stop a process by its recorded pid: SIGTERM (qemu then flushes its qcow2
+# metadata and exits), escalate to SIGKILL only if it doesn't go away.
+stop_pidfile() {
+  local f=$1 pid i
+  if pid_ours "$f"; then
+    pid=$(<"$f")
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      [[ -d /proc/$pid ]] || break
+      sleep 0.1
+    done
+    if [[ -d /proc/$pid ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
+  fi
+  rm -f "$f"
+}
+
+SSH_OPTS=(
+  -F /dev/null                          # ignore the user's ssh config
+  -o BatchMode=yes                      # never prompt
+  -o StrictHostKeyChecking=no           # VMs get fresh host keys; the lab CLI doesn't pin
+  -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null
+  -o LogLevel=ERROR
+  -o ConnectTimeout=10                  # also bounds the SSH handshake
+  -o ServerAliveInterval=5 -o ServerAliveCountMax=6
+  -o IdentitiesOnly=yes -o IdentityAgent=none
+)
+lab_ssh() {  # lab_ssh HOST USER [ssh-args/cmd...]
+  local host=$1 user=$2; shift 2
+  ssh "${SSH_OPTS[@]}" -i "$KEY" -p "$(ssh_port "$host")" "$user@127.0.0.1" "$@"
+}
+
+# One lock per lab state dir: parallel test files calling `up`/`start`/`stop`
+# must not race on pid files and overlays.
+take_lock() {
+  exec 9>"$STATE/lock"
+  flock -w 1200 9 || lab_die "timed out waiting for the lab lock ($STATE/lock)"
+}
+
+ensure_key() {
+  if [[ ! -s $KEY || ! -s $KEY.pub ]]; then
+    rm -f "$KEY" "$KEY.pub"
+    ssh-keygen -q -t ed25519 -N '' -C "pulumi-lvs-lab" -f "$KEY"
+    lab_log "generated lab key $KEY"
+  fi
+}
+
+ensure_switch() {
+  if pid_ours "$STATE/vde.pid"; then return; fi
+  local sock=$STATE/vde.ctl
+  # vde port sockets are $sock/.NNNNN-NNNNN; unix socket paths max out at 108 bytes.
+  (( ${#sock} <= 80 )) || lab_die "state dir path too long for unix sockets: $STATE (set PULUMI_LVS_LAB_DIR shorter)"
+  rm -rf "$sock"
+  rm -f "$STATE/vde.pid"
+  vde_switch --sock "$sock" --dirmode 0700 --mode 0600 --daemon --pidfile "$STATE/vde.pid" 9>&- ||
+    lab_die "vde_switch failed to start"
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [[ -S $sock/ctl ]] && pid_ours "$STATE/vde.pid" && return
+    sleep 0.1
+  done
+  lab_die "vde_switch did not come up (socket $sock/ctl)"
+}
+
+port_in_use() {  # listening on the port on any local address?
+  ss -Hltn "sport = :$1" 2>/dev/null | grep . >/dev/null
+}
+
+# The qemu command line for one VM.
+qemu_cmd() {
+  local h=$1 img=$2 i=${IDX[$1]}
+  local port mac_mgmt mac_lan accel pubkey append
+  port=$(ssh_port "$h")
+  mac_mgmt=$(printf '52:54:00:10:00:%02x' $((i + 1)))
+  mac_lan=$(printf '52:54:00:20:00:%02x' $((i + 1)))   # stable per VM: tests may look at ARP tables
+  if [[ ${LAB_KVM:-0} == 1 ]]; then accel=(-accel kvm -cpu host); else accel=(-accel tcg); fi
+  pubkey=$(awk '{print $2}' "$KEY.pub")
+  append="root=/dev/vda rw net.ifnames=0 console=ttyS0 loglevel=4 mitigations=off"
+  append+=" systemd.machine_id=$(printf 'pulumi-lvs-lab-%s' "$h" | md5sum | cut -c1-32)"
+  append+=" lab.name=$h lab.role=${ROLE[$h]} lab.addr=${ADDR[$h]}/24 lab.key=$pubkey"
+  [[ -n ${PAGE[$h]:-} ]] && append+=" lab.page=${PAGE[$h]}"
+  QEMU=(
+    qemu-system-x86_64 -name "lab-$h" -machine pc "${accel[@]}" -smp 1 -m "$MEM"
+    -nodefaults -no-user-config -display none
+    -kernel "$img/vmlinuz" -initrd "$img/initrd.img" -append "$append"
+    # cache=unsafe: guest fsyncs are not forced to the host disk (fast); data
+    # still reaches the overlay file, and the overlay is throwaway anyway.
+    -drive "file=$STATE/$h.qcow2,if=virtio,format=qcow2,cache=unsafe"
+    # PCI slots pinned so eth0 = management, eth1 = lab LAN.
+    -netdev "user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22"
+    -device "virtio-net-pci,netdev=mgmt,mac=$mac_mgmt,addr=0x3"
+    -netdev "vde,id=lan,sock=$STATE/vde.ctl"
+    -device "virtio-net-pci,netdev=lan,mac=$mac_lan,addr=0x4"
+    -device virtio-rng-pci              # entropy for host-key generation at first boot
+    -serial "file:$STATE/$h.console.log"
+    -monitor "unix:$STATE/$h.monitor,server,nowait"
+    -pidfile "$STATE/$h.pid" -daemonize
+  )
+}
+
+# Start one VM (not waiting for SSH). With a delay, a detached sleeper starts
+# qemu later; its pid is recorded so stop/down can cancel it.
+start_vm() {
+  local h=$1 delay=${2:-0} img=$3 port
+  if vm_running "$h" || vm_pending "$h"; then return 0; fi
+  port=$(ssh_port "$h")
+  port_in_use "$port" && lab_die "port 127.0.0.1:$port for $h is in use by another program (set LAB_SSH_BASE_PORT)"
+
+  # Copy-on-write overlay over the shared base image. Recreated when the base
+  # image changed (recipe edited) since the overlay was made.
+  if [[ ! -f $STATE/$h.qcow2 || "$(cat "$STATE/$h.image" 2>/dev/null)" != "$img" ]]; then
+    rm -f "$STATE/$h.qcow2"
+    qemu-img create -q -f qcow2 -F raw -b "$img/rootfs.raw" "$STATE/$h.qcow2"
+    echo "$img" >"$STATE/$h.image"
+  fi
+  rm -f "$STATE/$h.pid"
+  qemu_cmd "$h" "$img"
+  if [[ $delay == 0 ]]; then
+    "${QEMU[@]}" 9>&- >"$STATE/$h.qemu.log" 2>&1 ||
+      { cat "$STATE/$h.qemu.log" >&2; lab_die "qemu failed to start $h"; }
+  else
+    # argv of the sleeper contains the qemu command line (and so $STATE), which
+    # is what pid_ours checks.
+    setsid bash -c 'sleep "$1"; shift; exec "$@"' lab-delayed-start "$delay" "${QEMU[@]}" \
+      9>&- </dev/null >"$STATE/$h.qemu.log" 2>&1 &
+    echo $! >"$STATE/$h.starter.pid"
+    lab_log "$h will start in ${delay}s (ssh port $port)"
+  fi
+}
+
+# Wait until HOST answers a real SSH login (optionally: with a boot id other
+# than $2). On timeout, show the console so the failure is debuggable.
+wait_ssh() {
+  local h=$1 not_boot=${2:-} deadline=$((SECONDS + BOOT_TIMEOUT)) id
+  while ((SECONDS < deadline)); do
+    if ! vm_running "$h" && ! vm_pending "$h"; then
+      lab_log "$h: qemu is not running"
+      tail -n 20 "$STATE/$h.qemu.log" "$STATE/$h.console.log" >&2 2>/dev/null || true
+      return 1
+    fi
+    if id=$(timeout 20 ssh "${SSH_OPTS[@]}" -i "$KEY" -p "$(ssh_port "$h")" root@127.0.0.1 \
+      cat /proc/sys/kernel/random/boot_id 2>/dev/null) && [[ -n $id && $id != "$not_boot" ]]; then
+      return 0
+    fi
+    sleep 1
+  done
+  lab_log "$h: no SSH after ${BOOT_TIMEOUT}s; console tail:"
+  tail -n 40 "$STATE/$h.console.log" >&2 2>/dev/null || true
+  return 1
+}
+
+wait_all() {  # wait_all HOST... (in parallel)
+  local h pids=() rc=0 t0=$SECONDS
+  for h in "$@"; do
+    ( t=$SECONDS; wait_ssh "$h" && lab_log "$h: ssh up after $((SECONDS - t))s" ) &
+    pids+=($!)
+  done
+  for h in "${pids[@]}"; do wait "$h" || rc=1; done
+  ((rc == 0)) || lab_die "some hosts did not come up (logs in $STATE)"
+  lab_log "all up in $((SECONDS - t0))s: $*"
+}
+
+image_dir() { bash "$LAB_SRC_DIR/build-image.sh"; }
+
+prepare() {  # everything `up`/`start` need before booting
+  bash "$LAB_SRC_DIR/deps.sh"
+  IMG=$(image_dir)
+  ensure_key
+  # Base port is fixed while anything runs; otherwise take the env/default.
+  local h any=0
+  for h in "${ALL_HOSTS[@]}"; do if vm_running "$h" || vm_pending "$h"; then any=1; fi; done
+  if ((any == 0)); then echo "${LAB_SSH_BASE_PORT:-2220}" >"$STATE/base-port"
+  elif [[ -n ${LAB_SSH_BASE_PORT:-} && $LAB_SSH_BASE_PORT != "$(base_port)" ]]; then
+    lab_log "lab already running with base port $(base_port); ignoring LAB_SSH_BASE_PORT=$LAB_SSH_BASE_PORT"
+  fi
+  ensure_switch
+}
+
+stop_vm() {  # stop_vm HOST [graceful]
+  local h=$1
+  stop_pidfile "$STATE/$h.starter.pid"
+  if [[ ${2:-} == graceful ]] && vm_running "$h"; then
+    # Flush the guest page cache so files a test wrote survive a later `start`.
+    timeout 15 ssh "${SSH_OPTS[@]}" -i "$KEY" -p "$(ssh_port "$h")" root@127.0.0.1 sync || true
+  fi
+  stop_pidfile "$STATE/$h.pid"
+  rm -f "$STATE/$h.monitor"
+}
+
+# ---------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------
+
+cmd_up() {
+  local hosts=("$@") h
+  ((${#hosts[@]})) || hosts=("${ALL_HOSTS[@]}")
+  for h in "${hosts[@]}"; do check_host "$h"; done
+  take_lock
+  prepare
+  local t0=$SECONDS
+  for h in "${hosts[@]}"; do start_vm "$h" 0 "$IMG"; done
+  wait_all "${hosts[@]}"
+  exec 9>&-
+  cmd_status
+}
+
+cmd_down() {
+  take_lock
+  local h
+  for h in "${ALL_HOSTS[@]}"; do
+    stop_vm "$h"
+    rm -f "$STATE/$h.qcow2" "$STATE/$h.image"
+  done
+  stop_pidfile "$STATE/vde.pid"
+  rm -rf "$STATE/vde.ctl" "$STATE/base-port"
+  lab_log "lab down ($STATE)"
+}
+
+cmd_start() {
+  local h=${1:-} delay=0
+  [[ -n $h ]] || lab_die "usage: start HOST [--delay SECONDS]"
+  check_host "$h"; shift
+  while (($#)); do
+    case $1 in
+      --delay) delay=${2:?--delay needs seconds}; shift 2 ;;
+      *) lab_die "start: unknown argument $1" ;;
+    esac
+  done
+  [[ $delay =~ ^[0-9]+$ ]] || lab_die "--delay must be whole seconds"
+  take_lock
+  prepare
+  start_vm "$h" "$delay" "$IMG"
+  exec 9>&-
+  if [[ $delay == 0 ]]; then wait_all "$h"; fi
+}
+
+cmd_stop() {
+  local h=${1:-}
+  [[ -n $h ]] || lab_die "usage: stop HOST"
+  check_host "$h"
+  take_lock
+  stop_vm "$h" graceful
+  lab_log "$h stopped"
+}
+
+cmd_reboot() {
+  local h=${1:-} old
+  [[ -n $h ]] || lab_die "usage: reboot HOST"
+  check_host "$h"
+  vm_running "$h" || lab_die "$h is not running"
+  old=$(lab_ssh "$h" root cat /proc/sys/kernel/random/boot_id) || lab_die "$h: ssh failed"
+  # Detach the reboot so this ssh session returns cleanly instead of being cut.
+  lab_ssh "$h" root 'nohup sh -c "sleep 1; systemctl reboot" >/dev/null 2>&1 &' || true
+  local t0=$SECONDS
+  wait_ssh "$h" "$old" || lab_die "$h did not come back after reboot"
+  lab_log "$h rebooted in $((SECONDS - t0))s (boot id $(lab_ssh "$h" root cat /proc/sys/kernel/random/boot_id))"
+}
+
+cmd_rotate_hostkey() {
+  local h=${1:-}
+  [[ -n $h ]] || lab_die "usage: rotate-hostkey HOST"
+  check_host "$h"
+  vm_running "$h" || lab_die "$h is not running"
+  # Existing sessions survive an sshd restart (KillMode=process in ssh.service).
+  lab_ssh "$h" root 'lab-hostkeys --force && systemctl restart ssh' || lab_die "$h: rotating host keys failed"
+  BOOT_TIMEOUT=60 wait_ssh "$h" || lab_die "$h: sshd did not come back"
+  lab_log "$h: new host keys:"
+  lab_ssh "$h" root 'for f in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -l -f "$f"; done' >&2
+}
+
+cmd_ssh() {
+  local h=${1:-} user=root
+  [[ -n $h ]] || lab_die "usage: ssh HOST [--user U] [CMD...]"
+  check_host "$h"; shift
+  if [[ ${1:-} == --user ]]; then user=${2:?--user needs a name}; shift 2; fi
+  if [[ ${1:-} == -- ]]; then shift; fi
+  local tty=()
+  if (($# == 0)) && [[ -t 0 ]]; then tty=(-t); fi
+  # exec: the remote command's exit status is ours.
+  exec ssh "${SSH_OPTS[@]}" "${tty[@]}" -i "$KEY" -p "$(ssh_port "$h")" "$user@127.0.0.1" "$@"
+}
+
+json_str() { local s=$1; s=${s//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
+
+cmd_status() {
+  local h running first=1
+  if [[ ${1:-} == --json ]]; then
+    printf '{"stateDir": %s, "vip": "%s", "hosts": [' "$(json_str "$STATE")" "$VIP"
+    for h in "${ALL_HOSTS[@]}"; do
+      if vm_running "$h"; then running=true; else running=false; fi
+      ((first)) || printf ', '
+      first=0
+      printf '{"name": "%s", "role": "%s", "sshHost": "127.0.0.1", "sshPort": %d, "user": "root", ' \
+        "$h" "${ROLE[$h]}" "$(ssh_port "$h")"
+      printf '"sudoUser": "ops", "passwordSudoUser": "pwuser", "keyPath": %s, "lanAddress": "%s", ' \
+        "$(json_str "$KEY")" "${ADDR[$h]}"
+      [[ -n ${PAGE[$h]:-} ]] && printf '"page": "%s", ' "${PAGE[$h]}"
+      printf '"running": %s}' "$running"
+    done
+    printf ']}\n'
+    return
+  fi
+  printf 'lab state dir: %s   VIP (reserved for tests): %s   key: %s\n' "$STATE" "$VIP" "$KEY"
+  printf '%-9s %-12s %-15s %-16s %-8s %s\n' HOST ROLE LAN SSH PID STATE
+  for h in "${ALL_HOSTS[@]}"; do
+    local state=stopped pid=-
+    if vm_running "$h"; then state=running; pid=$(<"$STATE/$h.pid")
+    elif vm_pending "$h"; then state=starting; fi
+    printf '%-9s %-12s %-15s %-16s %-8s %s\n' "$h" "${ROLE[$h]}${PAGE[$h]:+ (${PAGE[$h]})}" \
+      "${ADDR[$h]}" "127.0.0.1:$(ssh_port "$h")" "$pid" "$state"
+  done
+  printf 'users: root (key), ops (key, passwordless sudo), pwuser (key, sudo password "pwuser")\n'
+}
+
+cmd_prune() {
+  take_lock
+  local keep d
+  keep=$(lab_image_dir)
+  for d in "$LAB_CACHE_DIR"/images/*/; do
+    d=${d%/}
+    [[ $d == "$keep" || ! -f $d/ok ]] && continue
+    if grep -lxF "$d" "$STATE"/*.image >/dev/null 2>&1; then lab_log "keeping $d (in use)"; continue; fi
+    rm -rf "$d"
+    lab_log "removed $d"
+  done
+}
+
+usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+cmd=${1:-help}
+shift || true
+case $cmd in
+  up) cmd_up "$@" ;;
+  down) cmd_down ;;
+  status) cmd_status "$@" ;;
+  ssh) cmd_ssh "$@" ;;
+  start) cmd_start "$@" ;;
+  stop) cmd_stop "$@" ;;
+  reboot) cmd_reboot "$@" ;;
+  rotate-hostkey) cmd_rotate_hostkey "$@" ;;
+  prune) cmd_prune ;;
+  help | -h | --help) usage ;;
+  *) usage >&2; exit 2 ;;
+esac

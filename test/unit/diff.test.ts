@@ -1,0 +1,96 @@
+// Diff rules of every kind: which field changes update in place and which replace.
+// diff and check are pure: a spy proves they never open an SSH connection.
+import * as ssh from "../../provider/remote/ssh";
+import { providers } from "../../provider/runtime";
+import { connectionOutputs } from "../../provider/runtime/kind";
+import { UNKNOWN } from "../../provider/validate";
+
+const connectSpy = jest.spyOn(ssh, "connect");
+afterAll(() => expect(connectSpy).not.toHaveBeenCalled());
+
+const connection = { host: "127.0.0.1", port: 2220, user: "root", privateKey: "KEY", dialErrorLimit: 10, perDialTimeout: 15 };
+
+/** Outputs as create would store them: checked inputs with the secrets moved to credentials. */
+async function stored(name: keyof typeof providers, inputs: Record<string, unknown>) {
+  const checked = (await providers[name].check!({}, inputs)).inputs!;
+  return { checked, outs: { ...checked, ...connectionOutputs(checked.connection), stateVersion: 1 } };
+}
+
+async function diffOf(name: keyof typeof providers, base: Record<string, unknown>, change: Record<string, unknown>) {
+  const { outs } = await stored(name, base);
+  const news = (await providers[name].check!(outs, { ...base, ...change })).inputs!;
+  return providers[name].diff!("id", outs, news);
+}
+
+const svc = { connection, address: "198.51.100.100", port: 80, protocol: "tcp", scheduler: "rr" };
+const rs = { connection, service: { address: "198.51.100.100", port: 80, protocol: "tcp" }, address: "198.51.100.11", weight: 1 };
+const dir = { connection, vips: ["198.51.100.100"] };
+const rsh = { connection, vips: ["198.51.100.100"] };
+
+describe("diff", () => {
+  test.each([
+    ["VirtualService", svc, {}, "none"],
+    ["VirtualService", svc, { scheduler: "wrr" }, "update"],
+    ["VirtualService", svc, { persistence: { timeout: 300 } }, "update"],
+    ["VirtualService", svc, { persist: false }, "update"],
+    ["VirtualService", svc, { address: "198.51.100.101" }, "replace:address"],
+    ["VirtualService", svc, { port: 8080 }, "replace:port"],
+    ["VirtualService", svc, { protocol: "udp" }, "replace:protocol"],
+    ["VirtualService", svc, { connection: { ...connection, host: "127.0.0.2" } }, "replace:connection.host"],
+    ["VirtualService", svc, { connection: { ...connection, user: "ops" } }, "update"],
+    ["VirtualService", svc, { connection: { ...connection, privateKey: "OTHER" } }, "update"],
+    ["RealServer", rs, {}, "none"],
+    ["RealServer", rs, { weight: 3 }, "update"],
+    ["RealServer", rs, { forwarding: "tunnel" }, "update"],
+    ["RealServer", rs, { upperThreshold: 100 }, "update"],
+    ["RealServer", rs, { lowerThreshold: 1 }, "update"],
+    ["RealServer", rs, { drainTimeout: 5 }, "update"],
+    ["RealServer", rs, { address: "198.51.100.12" }, "replace:address"],
+    ["RealServer", rs, { service: { ...rs.service, port: 81 } }, "replace:service.port"],
+    ["RealServer", rs, { service: { ...rs.service, address: "198.51.100.101" } }, "replace:service.address"],
+    ["DirectorHost", dir, {}, "none"],
+    ["DirectorHost", dir, { vips: ["198.51.100.100", "198.51.100.101"] }, "update"],
+    ["DirectorHost", dir, { ipForward: true }, "update"],
+    ["DirectorHost", dir, { expireNodestConn: true }, "update"],
+    ["DirectorHost", dir, { expireQuiescentTemplate: true }, "update"],
+    ["DirectorHost", dir, { interface: "eth1" }, "replace:interface"],
+    ["DrRealServerHost", rsh, {}, "none"],
+    ["DrRealServerHost", rsh, { vips: ["198.51.100.101"] }, "update"],
+    ["DrRealServerHost", rsh, { arpIgnore: 2 }, "update"],
+    ["DrRealServerHost", rsh, { arpAnnounce: 1 }, "update"],
+  ] as const)("%s %j -> %s", async (name, base, change, expected) => {
+    const d = await diffOf(name, base, change);
+    if (expected === "none") expect(d).toMatchObject({ changes: false, replaces: [] });
+    else if (expected === "update") expect(d).toMatchObject({ changes: true, replaces: [] });
+    else {
+      expect(d.changes).toBe(true);
+      expect(d.replaces).toContain(expected.slice("replace:".length));
+    }
+  });
+
+  test("deleteBeforeReplace only when the same IPVS object would be recreated", async () => {
+    expect(await diffOf("VirtualService", svc, { connection: { ...connection, host: "127.0.0.2" } })).toMatchObject({ deleteBeforeReplace: true });
+    expect(await diffOf("VirtualService", svc, { port: 8080 })).toMatchObject({ deleteBeforeReplace: false });
+    expect(await diffOf("RealServer", rs, { address: "198.51.100.12" })).toMatchObject({ deleteBeforeReplace: false });
+  });
+
+  test("values unknown at preview count as changes", async () => {
+    const { outs } = await stored("VirtualService", svc);
+    expect(await providers.VirtualService.diff!("id", outs, { ...outs, scheduler: UNKNOWN })).toMatchObject({ changes: true, replaces: [] });
+    expect(await providers.VirtualService.diff!("id", outs, { ...outs, address: UNKNOWN })).toMatchObject({ changes: true, replaces: ["address"] });
+  });
+
+  test("check reports failures naming the field, without connecting", async () => {
+    const r = await providers.RealServer.check!({}, { ...rs, address: "1.2.3.4; reboot", weight: 70000 });
+    expect(r.failures).toEqual(expect.arrayContaining([
+      { property: "address", reason: expect.stringContaining("1.2.3.4; reboot") },
+      { property: "weight", reason: expect.stringContaining("70000") },
+    ]));
+  });
+
+  test("secrets are split out of the connection kept in outputs", () => {
+    const o = connectionOutputs({ ...connection, password: "pw", proxy: { ...connection, privateKey: "PK2" } } as never);
+    expect(JSON.stringify(o.connection)).not.toMatch(/KEY|pw|PK2/);
+    expect(o.credentials).toEqual({ privateKey: "KEY", password: "pw", proxy: { privateKey: "PK2" } });
+  });
+});

@@ -1,0 +1,83 @@
+import * as model from "../../provider/model";
+import { UNKNOWN, validate } from "../../provider/validate";
+
+const connection = { host: "127.0.0.1", port: 2220, privateKey: "KEY" };
+const service = { connection, address: "198.51.100.100", port: 80, scheduler: "rr" };
+const realServer = { connection, service: { address: "198.51.100.100", port: 80, protocol: "tcp" }, address: "198.51.100.11" };
+
+function failures(schema: Parameters<typeof validate>[0], input: unknown) {
+  const v = validate(schema, input);
+  if (v.kind !== "invalid") throw new Error(`expected failures, got ${v.kind}`);
+  return v.failures;
+}
+
+describe("validation before anything connects", () => {
+  test("applies the defaults of @pulumi/command's connection and of ipvsadm", () => {
+    const v = validate(model.VirtualServiceArgs, { connection: { host: "h" }, address: "198.51.100.100", port: 80 });
+    expect(v).toEqual({ kind: "valid", value: expect.objectContaining({
+      protocol: "tcp", scheduler: "wlc", persist: true,
+      connection: { host: "h", port: 22, user: "root", dialErrorLimit: 10, perDialTimeout: 15 },
+    }) });
+  });
+
+  test.each([
+    ["address", { ...service, address: "1.2.3.4; reboot" }, "1.2.3.4; reboot"],
+    ["address", { ...service, address: "300.1.1.1" }, "300.1.1.1"],
+    ["port", { ...service, port: 0 }, "0"],
+    ["port", { ...service, port: 70000 }, "70000"],
+    ["scheduler", { ...service, scheduler: "fastest" }, "fastest"],
+    ["protocol", { ...service, protocol: "sctp" }, "sctp"],
+    ["persistence.timeout", { ...service, persistence: { timeout: -5 } }, "-5"],
+    ["persistence.netmask", { ...service, persistence: { timeout: 5, netmask: "255.0.255.0" } }, "255.0.255.0"],
+    ["connection.host", { ...service, connection: { host: "a b;c" } }, "a b;c"],
+    ["connection.user", { ...service, connection: { host: "h", user: "root; id" } }, "root; id"],
+  ])("VirtualService: %s rejected with its value", (field, input, value) => {
+    const f = failures(model.VirtualServiceArgs, input);
+    expect(f).toEqual([expect.objectContaining({ property: field })]);
+    expect(f[0].reason).toContain(value);
+  });
+
+  test.each([
+    ["weight", { ...realServer, weight: 70000 }, "70000"],
+    ["weight", { ...realServer, weight: 1.5 }, "1.5"],
+    ["forwarding", { ...realServer, forwarding: "nat" }, "nat"],
+    ["port", { ...realServer, port: 8080 }, "8080"],
+    ["address", { ...realServer, address: "198.51.100.100" }, "198.51.100.100"],
+    ["lowerThreshold", { ...realServer, upperThreshold: 5, lowerThreshold: 10 }, "10"],
+  ])("RealServer: %s rejected with its value", (field, input, value) => {
+    const f = failures(model.RealServerArgs, input);
+    expect(f.map((x) => x.property)).toContain(field);
+    expect(f.find((x) => x.property === field)!.reason).toContain(value);
+  });
+
+  test("RealServer: port defaults to the service port; masquerade may map ports", () => {
+    expect(validate(model.RealServerArgs, realServer)).toMatchObject({ kind: "valid", value: { port: 80, forwarding: "direct", weight: 1, drainTimeout: 30 } });
+    expect(validate(model.RealServerArgs, { ...realServer, forwarding: "masquerade", port: 8080 })).toMatchObject({ kind: "valid" });
+  });
+
+  test.each([
+    ["vips.0", { connection, vips: ["nope"] }, "nope"],
+    ["vips", { connection, vips: [] }, "at least one"],
+    ["vips", { connection, vips: ["198.51.100.1", "198.51.100.1"] }, "198.51.100.1"],
+    ["interface", { connection, vips: ["198.51.100.1"], interface: "eth0; reboot" }, "eth0; reboot"],
+  ])("DirectorHost: %s rejected", (field, input, value) => {
+    const f = failures(model.DirectorHostArgs, input);
+    expect(f[0].property).toBe(field);
+    expect(f[0].reason).toContain(value);
+  });
+
+  test.each([
+    ["arpIgnore", { connection, vips: ["198.51.100.1"], arpIgnore: 9 }, "9"],
+    ["arpAnnounce", { connection, vips: ["198.51.100.1"], arpAnnounce: 3 }, "3"],
+  ])("DrRealServerHost: %s rejected", (field, input, value) => {
+    const f = failures(model.DrRealServerHostArgs, input);
+    expect(f[0].property).toBe(field);
+    expect(f[0].reason).toContain(value);
+  });
+
+  test("values unknown at preview are judged later, known bad values still fail", () => {
+    expect(validate(model.VirtualServiceArgs, { ...service, address: UNKNOWN })).toEqual({ kind: "unknown" });
+    expect(validate(model.RealServerArgs, { ...realServer, service: UNKNOWN, port: 8080 })).toEqual({ kind: "unknown" });
+    expect(failures(model.VirtualServiceArgs, { ...service, connection: UNKNOWN, port: 70000 })).toEqual([expect.objectContaining({ property: "port" })]);
+  });
+});

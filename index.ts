@@ -1,0 +1,20 @@
+// The root program: declares the LVS-DR cluster described by the stack's config
+// (Pulumi.<stack>.yaml), so `pulumi up` works with nothing but a stack file.
+// See Pulumi.example.yaml for every key.
+import * as pulumi from "@pulumi/pulumi";
+import { LvsDrCluster } from "./provider";
+import { readClusterConfig } from "./provider/config";
+
+const config = new pulumi.Config();
+const c = readClusterConfig(config.name, (key) => config.getObject(key));
+const { privateKeyPath: _d, ...director } = c.director;
+
+const cluster = new LvsDrCluster("lvs", {
+  ...c,
+  director,
+  backends: c.backends.map(({ connection: { privateKeyPath: _b, ...connection }, ...b }) => ({ ...b, connection })),
+});
+
+export const vip = c.vip;
+export const service = pulumi.interpolate`${cluster.service.protocol}/${cluster.service.address}:${cluster.service.port} (${cluster.service.scheduler})`;
+export const backends = cluster.realServers.map((r) => pulumi.interpolate`${r.address}:${r.port} weight ${r.weight}`);

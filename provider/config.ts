@@ -1,0 +1,45 @@
+// Reading a cluster from stack config (the root program): validated with the same
+// zod model, with errors naming the config key, e.g. `pulumi-lvs:backends[1].address`.
+import * as fs from "fs";
+import * as os from "os";
+import { z } from "zod";
+import * as model from "./model";
+
+/** In config a connection may name a key file instead of holding the key. */
+const ConfigConnection = model.Connection.extend({ privateKeyPath: z.string().optional() });
+export const ClusterConfig = model.ClusterArgs.extend({
+  director: ConfigConnection,
+  backends: z.array(model.ClusterArgs.shape.backends.element.extend({ connection: ConfigConnection, name: z.string().optional() })).min(1, { error: "must list at least one backend" }),
+  persist: z.boolean().default(true),
+  drainTimeout: z.number().int().min(0).default(30),
+});
+export type ClusterConfig = z.infer<typeof ClusterConfig>;
+const KEYS = Object.keys(ClusterConfig.shape);
+
+function keyName(namespace: string, path: PropertyKey[]): string {
+  const [head, ...rest] = path;
+  return `${namespace}:${String(head)}` + rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
+}
+
+/** Validates raw config values (`get(key)` returns the parsed JSON/YAML value or undefined). */
+export function readClusterConfig(namespace: string, get: (key: string) => unknown): ClusterConfig {
+  const raw = Object.fromEntries(KEYS.map((k) => [k, get(k)]).filter(([, v]) => v !== undefined));
+  const r = ClusterConfig.safeParse(raw);
+  if (!r.success) {
+    throw new Error("invalid stack config: " + r.error.issues.map((i) => `${keyName(namespace, i.path)}: ${i.message}`).join("; "));
+  }
+  const withKey = <C extends { privateKeyPath?: string; privateKey?: string }>(c: C, key: string) => {
+    if (!c.privateKeyPath) return c;
+    const file = c.privateKeyPath.replace(/^~(?=\/)/, os.homedir());
+    try {
+      return { ...c, privateKey: fs.readFileSync(file, "utf8"), privateKeyPath: undefined };
+    } catch (e) {
+      throw new Error(`invalid stack config: ${namespace}:${key}.privateKeyPath: cannot read ${JSON.stringify(c.privateKeyPath)}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+  };
+  return {
+    ...r.data,
+    director: withKey(r.data.director, "director"),
+    backends: r.data.backends.map((b, i) => ({ ...b, connection: withKey(b.connection, `backends[${i}].connection`) })),
+  };
+}

@@ -1,0 +1,57 @@
+# pulumi-lvs: the two commands are `make demo` and `make test` (see README).
+# Everything the project needs is installed here, idempotently, on a fresh machine:
+# Debian packages for the VM lab, npm dependencies, and the pulumi CLI built from Go.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+export PULUMI_LVS_CACHE ?= $(HOME)/.cache/pulumi-lvs
+
+.PHONY: test demo demo-down deps node-deps pulumi-cli build typecheck lint unit e2e lab-up lab-down
+
+## test: type check, lint, unit tests, then the lab end-to-end suite through the real pulumi CLI
+test: deps typecheck lint unit
+	@# Bring the lab up (reused if running) and stop it afterwards only if this run started it.
+	@was_up=$$(bash test/lab/lab.sh status --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).hosts.every(h=>h.running)?1:0)}catch{console.log(0)}})'); \
+	bash test/lab/lab.sh up; \
+	status=0; $(MAKE) --no-print-directory e2e || status=$$?; \
+	if [ "$$was_up" != 1 ]; then bash test/lab/lab.sh down; fi; \
+	exit $$status
+
+## demo: the walkthrough on the VM lab: boot it, pulumi up the root program, six requests to the VIP
+demo: deps
+	bash tools/demo.sh up
+
+demo-down:
+	bash tools/demo.sh down
+
+deps: node-deps pulumi-cli
+	bash test/lab/deps.sh
+
+# npm ci when node_modules is missing or older than the lock file (prepare builds bin/ and links the package to itself).
+node-deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package-lock.json package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+pulumi-cli:
+	@bash tools/pulumi/install.sh >/dev/null
+
+build: node-deps
+	npm run --silent build
+
+typecheck: node-deps
+	npx tsc --noEmit -p tsconfig.json
+
+lint: node-deps
+	npx eslint .
+
+unit: node-deps
+	npx jest --selectProjects unit
+
+e2e: build pulumi-cli
+	PATH="$$(bash tools/pulumi/install.sh):$$PATH" npx jest --selectProjects e2e --runInBand
+
+lab-up:
+	bash test/lab/lab.sh up
+
+lab-down:
+	bash test/lab/lab.sh down

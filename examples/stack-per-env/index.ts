@@ -1,0 +1,12 @@
+// One program, one stack per environment: VIP, scheduler and backends come from
+// Pulumi.<stack>.yaml, validated by pulumi-lvs's own config reader (errors name the key).
+import * as pulumi from "@pulumi/pulumi";
+import { LvsDrCluster } from "pulumi-lvs";
+import { readClusterConfig } from "pulumi-lvs/config";
+
+const config = new pulumi.Config();
+const { director: { privateKeyPath: _d, ...director }, backends, ...rest } = readClusterConfig(config.name, (k) => config.getObject(k));
+new LvsDrCluster(pulumi.getStack(), {
+  ...rest, director,
+  backends: backends.map(({ connection: { privateKeyPath: _b, ...connection }, ...b }) => ({ ...b, connection })),
+});

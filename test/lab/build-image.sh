@@ -101,6 +101,10 @@ lab_as_root rm -f "$ROOT/var/lib/dbus/machine-id"
 # instead of timing out against the build host's nameserver.
 lab_as_root truncate -s 0 "$ROOT/etc/resolv.conf"
 echo lab | lab_as_root tee "$ROOT/etc/hostname" >/dev/null
+# Interactive `lab ssh` sessions: no Debian license banner.
+lab_as_root truncate -s 0 "$ROOT/etc/motd"
+# pam_env warns on every login without it.
+echo 'LANG=C.UTF-8' | lab_as_root tee "$ROOT/etc/default/locale" >/dev/null
 # Volatile journal: less disk I/O, and the serial console log is what we read.
 lab_as_root mkdir -p "$ROOT/etc/systemd/journald.conf.d"
 printf '[Journal]\nStorage=volatile\nRuntimeMaxUse=16M\n' |

@@ -19,7 +19,6 @@ declare -A NEED=(
   [ssh-keyscan]=openssh-client           # host-key checks in tests
   [flock]=util-linux                     # serialize concurrent lab commands
   [ss]=iproute2                          # detect port clashes
-  [zstd]=zstd                            # initramfs compression in the guest build
 )
 
 missing=()

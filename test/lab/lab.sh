@@ -72,20 +72,26 @@ pid_ours() {
 vm_running() { pid_ours "$STATE/$1.pid"; }
 vm_pending() { pid_ours "$STATE/$1.starter.pid"; }   # `start --delay` still sleeping
 
-# Stop a process by its recorded pid: SIGTERM (qemu then flushes its qcow2
-# metadata and exits), escalate to SIGKILL only if it doesn't go away.
-stop_pidfile() {
-  local f=$1 pid i
-  if pid_ours "$f"; then
-    pid=$(<"$f")
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-      [[ -d /proc/$pid ]] || break
-      sleep 0.1
-    done
-    if [[ -d /proc/$pid ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
-  fi
-  rm -f "$f"
+# Stop processes by their recorded pids (pid files given as arguments):
+# SIGTERM all first (qemu then flushes its qcow2 metadata and exits), wait for
+# all together, escalate to SIGKILL only for any that don't go away.
+stop_pidfiles() {
+  local f pids=() pid i alive
+  for f in "$@"; do
+    if pid_ours "$f"; then
+      pid=$(<"$f")
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done
+  for ((i = 0; i < 100; i++)); do
+    alive=0
+    for pid in "${pids[@]}"; do [[ -d /proc/$pid ]] && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do [[ -d /proc/$pid ]] && kill -KILL "$pid" 2>/dev/null; done
+  rm -f "$@"
 }
 
 SSH_OPTS=(
@@ -146,9 +152,9 @@ qemu_cmd() {
   port=$(ssh_port "$h")
   mac_mgmt=$(printf '52:54:00:10:00:%02x' $((i + 1)))
   mac_lan=$(printf '52:54:00:20:00:%02x' $((i + 1)))   # stable per VM: tests may look at ARP tables
-  if [[ ${LAB_KVM:-0} == 1 ]]; then accel=(-accel kvm -cpu host); else accel=(-accel tcg); fi
+  if [[ ${LAB_KVM:-0} == 1 ]]; then accel=(-accel kvm -cpu host); else accel=(-accel tcg,tb-size=256); fi   # cap the JIT cache (default ~1 GiB RSS per VM)
   pubkey=$(awk '{print $2}' "$KEY.pub")
-  append="root=/dev/vda rw net.ifnames=0 console=ttyS0 loglevel=4 mitigations=off"
+  append="root=/dev/vda rw net.ifnames=0 console=ttyS0 loglevel=4 mitigations=off systemd.log_color=0"
   append+=" systemd.machine_id=$(printf 'pulumi-lvs-lab-%s' "$h" | md5sum | cut -c1-32)"
   append+=" lab.name=$h lab.role=${ROLE[$h]} lab.addr=${ADDR[$h]}/24 lab.key=$pubkey"
   [[ -n ${PAGE[$h]:-} ]] && append+=" lab.page=${PAGE[$h]}"
@@ -251,12 +257,12 @@ prepare() {  # everything `up`/`start` need before booting
 
 stop_vm() {  # stop_vm HOST [graceful]
   local h=$1
-  stop_pidfile "$STATE/$h.starter.pid"
+  stop_pidfiles "$STATE/$h.starter.pid"
   if [[ ${2:-} == graceful ]] && vm_running "$h"; then
     # Flush the guest page cache so files a test wrote survive a later `start`.
     timeout 15 ssh "${SSH_OPTS[@]}" -i "$KEY" -p "$(ssh_port "$h")" root@127.0.0.1 sync || true
   fi
-  stop_pidfile "$STATE/$h.pid"
+  stop_pidfiles "$STATE/$h.pid"
   rm -f "$STATE/$h.monitor"
 }
 
@@ -279,12 +285,15 @@ cmd_up() {
 
 cmd_down() {
   take_lock
-  local h
-  for h in "${ALL_HOSTS[@]}"; do
-    stop_vm "$h"
-    rm -f "$STATE/$h.qcow2" "$STATE/$h.image"
-  done
-  stop_pidfile "$STATE/vde.pid"
+  local h files=()
+  # Pending delayed starts first, so none of them launches qemu behind our back.
+  for h in "${ALL_HOSTS[@]}"; do files+=("$STATE/$h.starter.pid"); done
+  stop_pidfiles "${files[@]}"
+  files=()
+  for h in "${ALL_HOSTS[@]}"; do files+=("$STATE/$h.pid"); done
+  stop_pidfiles "${files[@]}"
+  stop_pidfiles "$STATE/vde.pid"
+  for h in "${ALL_HOSTS[@]}"; do rm -f "$STATE/$h.qcow2" "$STATE/$h.image" "$STATE/$h.monitor"; done
   rm -rf "$STATE/vde.ctl" "$STATE/base-port"
   lab_log "lab down ($STATE)"
 }
@@ -398,7 +407,8 @@ cmd_prune() {
   done
 }
 
-usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+# The header comment of this file is the help text.
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}"; }
 
 cmd=${1:-help}
 shift || true

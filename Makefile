@@ -36,7 +36,7 @@ pulumi-cli:
 	@bash tools/pulumi/install.sh >/dev/null
 
 build: node-deps
-	npm run --silent build
+	npm run --silent build && node tools/link-self.js
 
 typecheck: node-deps
 	npx tsc --noEmit -p tsconfig.json

@@ -6,7 +6,7 @@ import { LvsDrCluster } from "./provider";
 import { readClusterConfig } from "./provider/config";
 
 const config = new pulumi.Config();
-const c = readClusterConfig(config.name, (key) => config.getObject(key));
+const c = readClusterConfig(config.name, (key) => config.get(key));
 const { privateKeyPath: _d, ...director } = c.director;
 
 const cluster = new LvsDrCluster("lvs", {

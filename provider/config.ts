@@ -21,9 +21,18 @@ function keyName(namespace: string, path: PropertyKey[]): string {
   return `${namespace}:${String(head)}` + rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
 }
 
-/** Validates raw config values (`get(key)` returns the parsed JSON/YAML value or undefined). */
-export function readClusterConfig(namespace: string, get: (key: string) => unknown): ClusterConfig {
-  const raw = Object.fromEntries(KEYS.map((k) => [k, get(k)]).filter(([, v]) => v !== undefined));
+/** Config values arrive as text: structured ones (maps, lists, numbers) as JSON. */
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text; // a plain string such as an address
+  }
+}
+
+/** Validates the raw config values; `get` is `new pulumi.Config().get`. */
+export function readClusterConfig(namespace: string, get: (key: string) => string | undefined): ClusterConfig {
+  const raw = Object.fromEntries(KEYS.map((k) => [k, get(k)]).filter(([, v]) => v !== undefined).map(([k, v]) => [k, parseValue(v!)]));
   const r = ClusterConfig.safeParse(raw);
   if (!r.success) {
     throw new Error("invalid stack config: " + r.error.issues.map((i) => `${keyName(namespace, i.path)}: ${i.message}`).join("; "));

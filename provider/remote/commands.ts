@@ -159,7 +159,11 @@ export const boot = {
   saveService: (s: VirtualService) => [
     ...installUnit(), writeFile(rulePath(serviceKeyName(s), "service"), [rules.service(s)]),
   ],
-  removeService: (k: ServiceKey) => [`rm -f ${q(rulePath(serviceKeyName(k), "service"))}`, ...uninstallUnitIfUnused()],
+  /** Deleting a service deletes its destinations in the kernel, so their files go too (even stale ones). */
+  removeService: (k: ServiceKey) => [
+    `rm -f ${q(rulePath(serviceKeyName(k), "service"))} ${q(`${ETC}/ipvs/${fileName(serviceKeyName(k))}_`)}*.dest.rules`,
+    ...uninstallUnitIfUnused(),
+  ],
   saveDestination: (k: ServiceKey, d: Destination) => [
     ...installUnit(), writeFile(rulePath(destinationName(k, d), "dest"), [rules.destination(k, d)]),
   ],

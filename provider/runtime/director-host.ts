@@ -38,6 +38,7 @@ export const directorHostKind: Kind<DirectorHostArgs> = {
   name: "DirectorHost",
   schema: DirectorHostArgs,
   replaceOn: ["interface"],
+  resolvedWhenUnset: ["interface"],
   updateOn: ["vips", "ipForward", "expireNodestConn", "expireQuiescentTemplate", "persist"],
   identity: () => OWNER,
 

@@ -21,6 +21,8 @@ export interface Kind<A extends { connection: Connection }> {
   replaceOn: string[];
   /** Input fields whose change needs an update; connection fields are compared separately. */
   updateOn: string[];
+  /** Optional inputs that create resolves when unset (e.g. an interface): unset later means "keep it". */
+  resolvedWhenUnset?: string[];
   /** The part of the id after the host: what identifies the object on its host. */
   identity(a: A): string;
   create(host: Host, a: A, log: Log): Promise<Outs>;
@@ -66,6 +68,9 @@ export function connectionFromOutputs(outs: Outs): Connection {
   return parseOrThrow(Connection, merged, "connection in state");
 }
 
+/** Outputs as the engine's protobuf Struct accepts them: no undefined anywhere. */
+const clean = (o: Outs): Outs => JSON.parse(JSON.stringify(o));
+
 const get = (o: unknown, path: string): unknown =>
   path.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Outs)[k] : undefined), o);
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -76,7 +81,7 @@ const CONNECTION_UPDATE_FIELDS = ["port", "user", "agentSocketPath", "dialErrorL
 export function makeProvider<A extends { connection: Connection }>(kind: Kind<A>): Dyn {
   const hostFor = (outs: Outs) =>
     connect(connectionFromOutputs(outs), { recorded: outs.hostKeyFingerprint as string | undefined, log });
-  const outputs = (a: A, host: Host, extra: Outs): Outs => ({
+  const outputs = (a: A, host: Host, extra: Outs): Outs => clean({
     ...a, ...connectionOutputs(a.connection), ...extra, hostKeyFingerprint: host.fingerprint, stateVersion: STATE_VERSION,
   });
   const idOf = (a: A) => `${a.connection.host}:${a.connection.port}/${kind.identity(a)}`;
@@ -91,7 +96,9 @@ export function makeProvider<A extends { connection: Connection }>(kind: Kind<A>
     async diff(_id, olds, news) {
       const stale = (olds.stateVersion as number | undefined) ?? 0;
       if (stale > STATE_VERSION) throw new Error(`${kind.name}: state version ${stale} is newer than this pulumi-lvs understands (${STATE_VERSION}); upgrade pulumi-lvs`);
-      const changed = (path: string, oldPath = path) => containsUnknown(get(news, path)) || !same(get(olds, oldPath), get(news, path));
+      const changed = (path: string, oldPath = path) =>
+        containsUnknown(get(news, path)) ||
+        (!same(get(olds, oldPath), get(news, path)) && !(kind.resolvedWhenUnset?.includes(path) && get(news, path) === undefined));
       const replaces = ["connection.host", ...kind.replaceOn].filter((f) => changed(f));
       const updates = kind.updateOn.filter((f) => changed(f));
       const connUpdates = CONNECTION_UPDATE_FIELDS.map((f) => `connection.${f}`).filter((f) => changed(f))
@@ -114,7 +121,7 @@ export function makeProvider<A extends { connection: Connection }>(kind: Kind<A>
       const host = await hostFor(props);
       const live = await kind.read(host, props as A & Outs);
       if (!live) return { id: "", props: {} };
-      return { id, props: { ...props, ...live } };
+      return { id, props: clean({ ...props, ...live }) };
     },
 
     async update(_id, olds, news) {

@@ -83,7 +83,7 @@ export class Stack {
 
   async init(): Promise<void> {
     fs.writeFileSync(this.configFile, "config: {}\n");
-    await this.must("stack", "init", this.name);
+    await this.must("stack", "init");
   }
 
   /** Writes the stack's config file from a map of key -> JSON-able value (project-namespaced keys). */

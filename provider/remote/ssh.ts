@@ -131,8 +131,13 @@ async function dial(c: ProxyConnection, proxy: Host | undefined, log: Log): Prom
       const sock = proxy ? await proxy.forward(c.host, c.port) : undefined;
       return await dialOnce(c, sock, pinned);
     } catch (e) {
-      if (e instanceof HostKeyMismatchError || /authentication methods failed|All configured authentication/i.test(String(e))) {
-        throw e instanceof HostKeyMismatchError ? e : new Error(`${label(c)}: authentication failed: ${(e as Error).message}`);
+      // Retrying cannot fix these: a wrong key or credentials, an unreadable key, a changed host key.
+      if (e instanceof HostKeyMismatchError) throw e;
+      if (/authentication methods failed|All configured authentication/i.test(String(e))) {
+        throw new Error(`${label(c)}: authentication failed: ${(e as Error).message}`);
+      }
+      if (/Cannot parse privateKey|Encrypted private (OpenSSH )?key detected|passphrase/i.test(String(e))) {
+        throw new Error(`${label(c)}: connection.privateKey cannot be used: ${(e as Error).message} (is privateKeyPassword right?)`);
       }
       const cause = (e as Error).message;
       if (attempt >= limit) {

@@ -74,6 +74,13 @@ describe("diff", () => {
     expect(await diffOf("RealServer", rs, { address: "198.51.100.12" })).toMatchObject({ deleteBeforeReplace: false });
   });
 
+  test("an interface resolved at create stays when the input leaves it unset", async () => {
+    const { checked, outs } = await stored("DirectorHost", dir);
+    const resolved = { ...outs, interface: "eth1" };
+    expect(await providers.DirectorHost.diff!("id", resolved, checked)).toMatchObject({ changes: false, replaces: [] });
+    expect(await providers.DirectorHost.diff!("id", resolved, { ...checked, interface: "eth2" })).toMatchObject({ changes: true, replaces: ["interface"] });
+  });
+
   test("values unknown at preview count as changes", async () => {
     const { outs } = await stored("VirtualService", svc);
     expect(await providers.VirtualService.diff!("id", outs, { ...outs, scheduler: UNKNOWN })).toMatchObject({ changes: true, replaces: [] });

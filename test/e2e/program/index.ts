@@ -1,16 +1,40 @@
 // Declares, one by one, the resources listed in the stack config key `lvs-e2e:resources`
-// ([{ type, name, args }]); a RealServer's `service` may name a VirtualService declared
-// before it. This lets the end-to-end suite drive each resource class with any input,
-// including inputs that must be rejected.
+// ([{ type, name, args }]), so the end-to-end suite can drive each resource class with any
+// input, including inputs that must be rejected. Conveniences for tests:
+//   - a connection's `privateKeyPath` (also the proxy's) is read from disk;
+//   - a RealServer's `service` may name a VirtualService declared before it;
+//   - `{ type: "LabVm", name, args: { host } }` boots a lab VM (a stand-in for a cloud VM
+//     resource) and a connection `{ labVm: name, ... }` takes its host and port from the
+//     VM's outputs, so the provider sees unknown values at preview.
+import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as lvs from "../../../provider";
+import { LabVm } from "./lab-vm";
 
-type Spec = { type: "DirectorHost" | "VirtualService" | "RealServer" | "DrRealServerHost"; name: string; args: Record<string, unknown> };
+type Spec = { type: "DirectorHost" | "VirtualService" | "RealServer" | "DrRealServerHost" | "LabVm"; name: string; args: Record<string, unknown> };
+type Conn = Record<string, unknown> & { privateKeyPath?: string; proxy?: Conn; labVm?: string };
 
 const specs = new pulumi.Config().requireObject<Spec[]>("resources");
 const services = new Map<string, lvs.VirtualService>();
-for (const { type, name, args } of specs) {
+const vms = new Map<string, LabVm>();
+
+function connection(c: Conn | undefined): Conn | undefined {
+  if (!c) return c;
+  const { privateKeyPath, proxy, labVm, ...rest } = c;
+  const out: Conn = { ...rest };
+  if (privateKeyPath) out.privateKey = fs.readFileSync(privateKeyPath, "utf8");
+  if (proxy) out.proxy = connection(proxy);
+  if (labVm) {
+    const vm = vms.get(labVm)!;
+    Object.assign(out, { host: vm.sshHost, port: vm.sshPort });
+  }
+  return out;
+}
+
+for (const { type, name, args: raw } of specs) {
+  const args: Record<string, unknown> = { ...raw, connection: connection(raw.connection as Conn | undefined) };
   switch (type) {
+    case "LabVm": vms.set(name, new LabVm(name, raw as { host: string })); break;
     case "DirectorHost": new lvs.DirectorHost(name, args as unknown as lvs.DirectorHostArgs); break;
     case "DrRealServerHost": new lvs.DrRealServerHost(name, args as unknown as lvs.DrRealServerHostArgs); break;
     case "VirtualService": services.set(name, new lvs.VirtualService(name, args as unknown as lvs.VirtualServiceArgs)); break;

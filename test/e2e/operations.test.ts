@@ -1,7 +1,9 @@
 // Production operations, proven on the lab through the real pulumi CLI: reboot
 // persistence, graceful drain, jump hosts and sudo, hosts that boot late or never,
 // host-key changes, and composing with a resource that provisions the VM.
-import { execFile } from "child_process";
+import { execFile, execFileSync, spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import { REPO, Stack, labCli, labHost, labStatus, onHost, requestsFromClient } from "./harness";
@@ -115,6 +117,24 @@ describe("reaching hosts", () => {
     expect(onHost("director", `journalctl -u ssh --no-pager | grep 'Accepted publickey for ${director.sudoUser} from ${rsA.lanAddress}' | wc -l`).trim()).not.toBe("0");
     await stack.destroy();
     expect(onHost("director", "ipvsadm -S -n")).not.toContain(`:8443`);
+  });
+
+  test("authenticates through an ssh-agent (agentSocketPath), with no key in the program", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-agent-"));
+    const sock = path.join(dir, "agent.sock");
+    const agent = spawn("ssh-agent", ["-D", "-a", sock], { stdio: "ignore" });
+    try {
+      for (let i = 0; i < 50 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
+      execFileSync("ssh-add", [rsA.keyPath], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: "ignore" });
+      declare({ type: "DrRealServerHost", name: "agent", args: { connection: { host: rsA.sshHost, port: rsA.sshPort, user: "root", agentSocketPath: sock }, vips: ["198.51.100.105"] } });
+      await stack.up();
+      expect(onHost("rs-a", "ip -o addr show dev lo")).toContain("198.51.100.105/32");
+      declare();
+      await stack.up();
+    } finally {
+      agent.kill(); // the pid we started
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("a user whose sudo wants a password gets a clear error", async () => {

@@ -47,6 +47,3 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, wha
   throw new Error(`invalid ${what}: ` + r.error.issues.map((i) => `${i.path.join(".") || "(input)"}: ${i.message}`).join("; "));
 }
 
-export function formatFailures(failures: CheckFailure[]): string {
-  return failures.map((f) => `${f.property}: ${f.reason}`).join("; ");
-}

@@ -180,8 +180,6 @@ export const boot = {
     `rm -f ${q(`${ETC}/addrs/${fileName(owner)}.conf`)} ${q(sysctlConf(owner))} ${q(`${ETC}/vs-sysctl/${fileName(owner)}.conf`)}`,
     ...uninstallUnitIfUnused(),
   ],
-  /** What a test or an operator reads to see what is persisted. */
-  paths: { etc: ETC, unit: UNIT, restore: RESTORE, unitName: UNIT_NAME, sysctlConf },
 };
 
 const serviceKeyName = (k: ServiceKey) => `${k.protocol}_${k.address}_${k.port}`;

@@ -176,9 +176,3 @@ export async function connect(c: Connection, opts: { recorded?: string; log?: Lo
   return host;
 }
 
-/** Closes every pooled connection (tests; the provider process simply exits). */
-export async function closeAll(): Promise<void> {
-  const hosts = await Promise.allSettled([...pool.values()]);
-  pool.clear();
-  for (const h of hosts) if (h.status === "fulfilled") h.value.ssh.dispose();
-}

@@ -1,8 +1,8 @@
 // DirectorHost: the director side of LVS-DR. VIPs as /32 on the LAN interface,
 // optional ip_forward and IPVS expiry sysctls; checks ipvsadm and ip_vs first.
 import { DirectorHostArgs } from "../model";
-import { ipvs, net } from "../remote/commands";
-import { parseRouteDev } from "../remote/parsers";
+import { ipvs, net, sections } from "../remote/commands";
+import { parseIpAddr, parseRouteDev, splitSections } from "../remote/parsers";
 import { Host } from "../remote/ssh";
 import { HostSpec, applyHost, readHost, recordOf, removeHost } from "./host-config";
 import { Kind } from "./kind";
@@ -23,13 +23,17 @@ function spec(a: DirectorHostArgs, dev: string): HostSpec {
   };
 }
 
-/** The declared interface, else where a VIP already is, else the one routing to the VIP's subnet. */
-async function resolveInterface(host: Host, a: DirectorHostArgs): Promise<string> {
+/**
+ * Checks ipvsadm and ip_vs, then picks the interface: the declared one, else where a VIP
+ * already is, else the one routing to the VIP's subnet. One round trip.
+ */
+async function preflightAndInterface(host: Host, a: DirectorHostArgs): Promise<string> {
+  const out = await host.run(`${ipvs.preflight()}; ${sections(net.listAddresses(), net.routeTo(a.vips[0]))}`, { summary: "check ipvsadm and ip_vs; ip addr; ip route get" });
   if (a.interface) return a.interface;
-  const live = await readHost(host, []);
-  const existing = a.vips.map((v) => live.vipsByDev.get(v)).find((d) => d && d !== "lo");
-  if (existing) return existing;
-  const dev = parseRouteDev(await host.run(net.routeTo(a.vips[0]), { summary: `ip route get ${a.vips[0]}` }));
+  const [addrs, route = ""] = splitSections(out);
+  const existing = parseIpAddr(addrs).find((x) => x.prefix === 32 && a.vips.includes(x.address) && x.dev !== "lo");
+  if (existing) return existing.dev;
+  const dev = parseRouteDev(route);
   if (!dev || dev === "lo") throw new Error(`${host.target}: no interface routes to ${a.vips[0]}; set DirectorHost.interface`);
   return dev;
 }
@@ -43,8 +47,7 @@ export const directorHostKind: Kind<DirectorHostArgs> = {
   identity: () => OWNER,
 
   async create(host, a) {
-    await host.run(ipvs.preflight(), { summary: "check ipvsadm and ip_vs" });
-    const dev = await resolveInterface(host, a);
+    const dev = await preflightAndInterface(host, a);
     const rec = await applyHost(host, OWNER, spec(a, dev), { addedVips: [], previousSysctls: {} }, [], a.persist);
     return { ...rec, interface: dev };
   },

@@ -5,8 +5,10 @@ import { LiveService, parseIpvsTable } from "../remote/parsers";
 import { Host } from "../remote/ssh";
 import { Kind } from "./kind";
 
-export async function readTable(host: Host) {
-  return parseIpvsTable(await host.run(ipvs.readTable(), { summary: "ipvsadm -S -n; ipvsadm -L -n --thresholds" }));
+/** The director's IPVS table; with `preflight`, ipvsadm and ip_vs are checked in the same round trip. */
+export async function readTable(host: Host, opts: { preflight?: boolean } = {}) {
+  const read = ipvs.readTable();
+  return parseIpvsTable(await host.run(opts.preflight ? `${ipvs.preflight()}; ${read}` : read, { summary: "ipvsadm -S -n; ipvsadm -L -n --thresholds" }));
 }
 
 const describe = (s: Pick<VirtualService, "scheduler" | "persistence"> & { extra?: string[] }) =>
@@ -25,8 +27,7 @@ export const virtualServiceKind: Kind<VirtualServiceArgs> = {
   identity: (a) => serviceKeyString(a),
 
   async create(host, a) {
-    await host.run(ipvs.preflight(), { summary: "check ipvsadm and ip_vs" });
-    const live = (await readTable(host)).get(serviceKeyString(a));
+    const live = (await readTable(host, { preflight: true })).get(serviceKeyString(a));
     if (live && !sameSettings(live, a)) {
       throw new Error(
         `${host.target}: IPVS service ${serviceKeyString(a)} already exists with ${describe(live)}, ` +

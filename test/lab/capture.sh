@@ -4,7 +4,7 @@
 #
 # Why a script: the fixtures must come from the real kernel/ipvsadm in the
 # lab image, and re-running this after an image change keeps them honest.
-# Needs a running lab (`npm run lab -- up`). It RESETS IPVS on the director and
+# Needs a running lab (`npm run lab -- up`). It replaces its own fixture services on the director and resets
 # the VIP/arp sysctls on the backends, then builds a known configuration.
 # Counters, connection-table timers and source ports differ on every run, so
 # re-running rewrites those files: check the parser tests still pass.
@@ -19,7 +19,10 @@ on() { local h=$1; shift; lab ssh "$h" -- "$@"; }
 on director '
 set -e
 modprobe ip_vs
-ipvsadm -C
+# Remove only the fixture services from a previous capture (never the whole table).
+for svc in "-t 198.51.100.100:80" "-u 198.51.100.100:53" "-t 198.51.100.100:443" "-t 198.51.100.100:8080" "-t 198.51.100.100:8081"; do
+  ipvsadm -D $svc 2>/dev/null || true
+done
 ip addr replace 198.51.100.100/32 dev eth1
 ipvsadm -A -t 198.51.100.100:80 -s rr
 ipvsadm -a -t 198.51.100.100:80 -r 198.51.100.11:80 -g -w 1
@@ -80,7 +83,7 @@ for c in "ipvsadm -A -t 198.51.100.100:80 -s rr" \
   echo "\$ $c"; $c 2>&1; echo "[exit $?]"
 done'
 # rs-b never loaded ip_vs: ipvsadm loads it on first use.
-on rs-b 'ipvsadm -C >/dev/null 2>&1; rmmod ip_vs_rr ip_vs_wrr ip_vs_sh ip_vs_wlc ip_vs 2>/dev/null; true'
+on rs-b 'rmmod ip_vs_rr ip_vs_wrr ip_vs_sh ip_vs_wlc ip_vs 2>/dev/null; true'
 cap rs-b ipvs-module-not-loaded.txt '
 echo "\$ lsmod | grep ip_vs"; lsmod | grep ip_vs; echo "[exit $?]"
 echo "\$ cat /proc/net/ip_vs"; cat /proc/net/ip_vs 2>&1; echo "[exit $?]"

@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 export PULUMI_LVS_CACHE ?= $(HOME)/.cache/pulumi-lvs
 
-.PHONY: test demo demo-down deps node-deps pulumi-cli build typecheck lint unit e2e lab-up lab-down
+.PHONY: bench test demo demo-down deps node-deps pulumi-cli build typecheck lint unit e2e lab-up lab-down
 
 ## test: type check, lint, unit tests, then the lab end-to-end suite through the real pulumi CLI
 test: deps typecheck lint unit
@@ -55,3 +55,7 @@ lab-up:
 
 lab-down:
 	bash test/lab/lab.sh down
+
+## bench: figures for the SSH connection pool against the lab (not part of make test)
+bench: build
+	node bench/ssh-pool.js

@@ -37,6 +37,24 @@ afterAll(async () => {
   labCli("up"); // restarts any VM a test stopped
 });
 
+describe("idempotency", () => {
+  test("an existing service with other settings is refused naming both; an identical one is adopted", async () => {
+    onHost("director", `ipvsadm -A -t ${VIP}:7000 -s wlc`);
+    const svc = (scheduler: string) => ({ type: "VirtualService", name: "existing", args: { connection: conn(director), address: VIP, port: 7000, scheduler } });
+    declare(svc("rr"));
+    const r = await stack.run("up", "--yes", "--skip-preview");
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(new RegExp(`tcp/${VIP.replace(/\./g, "\\.")}:7000 already exists with scheduler wlc.*declares scheduler rr`));
+    expect(onHost("director", "ipvsadm -S -n")).toContain(`-A -t ${VIP}:7000 -s wlc`);
+    declare(svc("wlc"));
+    await stack.up();
+    expect((await stack.exportState())).toMatch(/"adopted": true/);
+    declare();
+    await stack.up();
+    expect(onHost("director", "ipvsadm -S -n")).not.toContain(`:7000`);
+  });
+});
+
 describe("reboot persistence", () => {
   test("after a reboot of the director and both backends, traffic alternates again with no pulumi run, and preview shows no changes", async () => {
     declare(...seed());

@@ -124,17 +124,23 @@ describe("graceful drain", () => {
 
 describe("reaching hosts", () => {
   test("the director through rs-a as a jump host, as the non-root sudo user", async () => {
-    const viaJump = { host: director.lanAddress, port: 22, user: director.sudoUser, privateKeyPath: director.keyPath, proxy: conn(rsA) };
+    const viaJump = { host: director.lanAddress, port: 22, user: director.sudoUser, privateKeyPath: director.keyPath, proxy: conn(rsA, { user: rsA.sudoUser }) };
+    const forwardBefore = onHost("director", "sysctl -n net.ipv4.ip_forward").trim();
     declare(
+      { type: "DirectorHost", name: "jump-director", args: { connection: viaJump, vips: ["198.51.100.106"], ipForward: true } },
       { type: "VirtualService", name: "jump", args: { connection: viaJump, address: VIP, port: 8443, scheduler: "wlc" } },
       { type: "RealServer", name: "jump-a", args: { service: "jump", address: rsA.lanAddress, weight: 7 } },
     );
     await stack.up();
     expect(onHost("director", "ipvsadm -S -n")).toContain(`-a -t ${VIP}:8443 -r ${rsA.lanAddress}:8443 -g -w 7`);
+    expect(onHost("director", "ip -o -4 addr show dev eth1")).toContain("198.51.100.106/32");
+    expect(onHost("director", "sysctl -n net.ipv4.ip_forward").trim()).toBe("1");
     // sshd on the director saw the ops user arrive from rs-a's LAN address, not from the host.
     expect(onHost("director", `journalctl -u ssh --no-pager | grep 'Accepted publickey for ${director.sudoUser} from ${rsA.lanAddress}' | wc -l`).trim()).not.toBe("0");
     await stack.destroy();
     expect(onHost("director", "ipvsadm -S -n")).not.toContain(`:8443`);
+    expect(onHost("director", "ip -o -4 addr show dev eth1")).not.toContain("198.51.100.106");
+    expect(onHost("director", "sysctl -n net.ipv4.ip_forward").trim()).toBe(forwardBefore);
   });
 
   test("authenticates through an ssh-agent (agentSocketPath), with no key in the program", async () => {

@@ -7,13 +7,7 @@ import { readClusterConfig } from "./provider/config";
 
 const config = new pulumi.Config();
 const c = readClusterConfig(config.name, (key) => config.get(key));
-const { privateKeyPath: _d, ...director } = c.director;
-
-const cluster = new LvsDrCluster("lvs", {
-  ...c,
-  director,
-  backends: c.backends.map(({ connection: { privateKeyPath: _b, ...connection }, ...b }) => ({ ...b, connection })),
-});
+const cluster = new LvsDrCluster("lvs", c);
 
 export const vip = c.vip;
 export const service = pulumi.interpolate`${cluster.service.protocol}/${cluster.service.address}:${cluster.service.port} (${cluster.service.scheduler})`;

@@ -14,6 +14,11 @@ export const ClusterConfig = model.ClusterArgs.extend({
   drainTimeout: z.number().int().min(0).default(30),
 });
 export type ClusterConfig = z.infer<typeof ClusterConfig>;
+/** What the reader returns: key files already read, so it feeds LvsDrCluster as is. */
+export type ClusterFromConfig = Omit<ClusterConfig, "director" | "backends"> & {
+  director: model.Connection;
+  backends: (Omit<ClusterConfig["backends"][number], "connection"> & { connection: model.Connection })[];
+};
 const KEYS = Object.keys(ClusterConfig.shape);
 
 function keyName(namespace: string, path: PropertyKey[]): string {
@@ -31,19 +36,19 @@ function parseValue(text: string): unknown {
 }
 
 /** Validates the raw config values; `get` is `new pulumi.Config().get`. */
-export function readClusterConfig(namespace: string, get: (key: string) => string | undefined): ClusterConfig {
+export function readClusterConfig(namespace: string, get: (key: string) => string | undefined): ClusterFromConfig {
   const raw = Object.fromEntries(KEYS.map((k) => [k, get(k)]).filter(([, v]) => v !== undefined).map(([k, v]) => [k, parseValue(v!)]));
   const r = ClusterConfig.safeParse(raw);
   if (!r.success) {
     throw new Error("invalid stack config: " + r.error.issues.map((i) => `${keyName(namespace, i.path)}: ${i.message}`).join("; "));
   }
-  const withKey = <C extends { privateKeyPath?: string; privateKey?: string }>(c: C, key: string) => {
-    if (!c.privateKeyPath) return c;
-    const file = c.privateKeyPath.replace(/^~(?=\/)/, os.homedir());
+  const withKey = ({ privateKeyPath, ...c }: z.infer<typeof ConfigConnection>, key: string): model.Connection => {
+    if (!privateKeyPath) return c;
+    const file = privateKeyPath.replace(/^~(?=\/)/, os.homedir());
     try {
-      return { ...c, privateKey: fs.readFileSync(file, "utf8"), privateKeyPath: undefined };
+      return { ...c, privateKey: fs.readFileSync(file, "utf8") };
     } catch (e) {
-      throw new Error(`invalid stack config: ${namespace}:${key}.privateKeyPath: cannot read ${JSON.stringify(c.privateKeyPath)}: ${(e as NodeJS.ErrnoException).code}`);
+      throw new Error(`invalid stack config: ${namespace}:${key}.privateKeyPath: cannot read ${JSON.stringify(privateKeyPath)}: ${(e as NodeJS.ErrnoException).code}`);
     }
   };
   return {

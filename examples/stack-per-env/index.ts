@@ -5,8 +5,4 @@ import { LvsDrCluster } from "pulumi-lvs";
 import { readClusterConfig } from "pulumi-lvs/config";
 
 const config = new pulumi.Config();
-const { director: { privateKeyPath: _d, ...director }, backends, ...rest } = readClusterConfig(config.name, (k) => config.get(k));
-new LvsDrCluster(pulumi.getStack(), {
-  ...rest, director,
-  backends: backends.map(({ connection: { privateKeyPath: _b, ...connection }, ...b }) => ({ ...b, connection })),
-});
+new LvsDrCluster(pulumi.getStack(), readClusterConfig(config.name, (k) => config.get(k)));

@@ -5,9 +5,23 @@
 import { z } from "zod";
 
 /** Schema version written into every resource's outputs so later releases can read older state. */
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
 const ipv4 = z.ipv4({ error: (i) => `must be an IPv4 address, got ${JSON.stringify(i.input)}` });
+/** First octet and the value as a 32-bit number, for the special ranges below. */
+const ipv4Number = (a: string) => a.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+const NOT_UNICAST: [string, number, number][] = [
+  ["the unspecified address", ipv4Number("0.0.0.0"), 8],
+  ["a loopback address", ipv4Number("127.0.0.0"), 8],
+  ["a multicast address", ipv4Number("224.0.0.0"), 4],
+  ["a reserved or broadcast address", ipv4Number("240.0.0.0"), 4],
+];
+/** An address a VIP or a backend can have: unicast, not loopback, not 0.0.0.0/8. */
+const unicastIpv4 = ipv4.superRefine((a, ctx) => {
+  const n = ipv4Number(a);
+  const hit = NOT_UNICAST.find(([, net, bits]) => Math.floor(n / 2 ** (32 - bits)) === Math.floor(net / 2 ** (32 - bits)));
+  if (hit) ctx.addIssue({ code: "custom", message: `must be a unicast address, got ${JSON.stringify(a)} (${hit[0]})` });
+});
 const intIn = (min: number, max: number, what: string) =>
   z.number({ error: (i) => `${what} must be a number, got ${JSON.stringify(i.input)}` })
     .int({ error: (i) => `${what} must be a whole number, got ${JSON.stringify(i.input)}` })
@@ -30,6 +44,9 @@ const hostName = z.string().regex(/^[A-Za-z0-9_.:[\]-]{1,253}$/, {
   error: (i) => `must be a host name or IP address, got ${JSON.stringify(i.input)}`,
 });
 
+/** A SHA256 fingerprint as ssh-keygen -l prints it, or a public key line: type, base64 blob, optional comment. */
+const HOST_KEY = /^\s*(SHA256:[A-Za-z0-9+/]{43}=?|(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+)\s+AAAA[A-Za-z0-9+/]+={0,3}(\s+.*)?)\s*$/;
+
 // --- SSH connection: the field names and defaults of @pulumi/command's remote.ConnectionArgs ---
 
 const connectionFields = {
@@ -45,7 +62,11 @@ const connectionFields = {
   /** Seconds per dial attempt; 0 means no limit. */
   perDialTimeout: intIn(0, 3600, "perDialTimeout").default(15),
   /** Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint. */
-  hostKey: z.string().optional(),
+  hostKey: z.string().regex(HOST_KEY, {
+    error: (i) => `must be an OpenSSH public key ("ssh-ed25519 AAAA...") or a SHA256 fingerprint ("SHA256:..."), got ${JSON.stringify(i.input)}`,
+  }).optional(),
+  /** An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins. */
+  knownHostsPath: z.string().min(1).optional(),
 };
 export const ProxyConnection = z.object(connectionFields);
 export const Connection = z.object({ ...connectionFields, proxy: ProxyConnection.optional() });
@@ -70,13 +91,13 @@ const netmask = ipv4.refine((m) => /^1*0*$/.test(m.split(".").map((o) => (+o).to
 export const Persistence = z.object({
   /** Seconds a client sticks to the same real server. */
   timeout: intIn(1, 2678400, "persistence.timeout"),
-  /** Clients in the same network (this mask) share one real server; ipvsadm's default is 255.255.255.255. */
-  netmask: netmask.optional(),
+  /** Clients in the same network (this mask) share one real server; ipvsadm's default (255.255.255.255) reads as unset. */
+  netmask: netmask.transform((m) => (m === "255.255.255.255" ? undefined : m)).optional(),
 });
 export type Persistence = z.infer<typeof Persistence>;
 
 /** What identifies an IPVS virtual service on one director. */
-export const ServiceKey = z.object({ address: ipv4, port, protocol: Protocol.default("tcp") });
+export const ServiceKey = z.object({ address: unicastIpv4, port, protocol: Protocol.default("tcp") });
 export type ServiceKey = z.infer<typeof ServiceKey>;
 
 /** One IPVS virtual service, as ipvsadm -A / -E set it. */
@@ -86,16 +107,19 @@ export const VirtualService = ServiceKey.extend({
 });
 export type VirtualService = z.infer<typeof VirtualService>;
 
+/** A connection threshold: 0 and unset both mean none, and read back as unset. */
+const threshold = (what: string) => intIn(0, 2147483647, what).transform((t) => t || undefined).optional();
+
 /** One real server (destination) of a virtual service, as ipvsadm -a / -e set it. */
 export const Destination = z.object({
-  address: ipv4,
+  address: unicastIpv4,
   port,
   forwarding: Forwarding.default("direct"),
   weight: intIn(0, 65535, "weight").default(1),
   /** Upper connection threshold (-x); 0 or unset means none. */
-  upperThreshold: intIn(0, 2147483647, "upperThreshold").optional(),
+  upperThreshold: threshold("upperThreshold"),
   /** Lower connection threshold (-y); 0 or unset means none. */
-  lowerThreshold: intIn(0, 2147483647, "lowerThreshold").optional(),
+  lowerThreshold: threshold("lowerThreshold"),
 });
 export type Destination = z.infer<typeof Destination>;
 
@@ -104,29 +128,36 @@ export interface DestinationCounters { activeConn: number; inactConn: number }
 
 // --- resource inputs ---
 
-const vipList = z.array(ipv4).min(1, { error: "must list at least one VIP" })
+const vipList = z.array(unicastIpv4).min(1, { error: "must list at least one VIP" })
   .refine((l) => new Set(l).size === l.length, { error: (i) => `must not repeat a VIP, got ${JSON.stringify(i.input)}` });
 
 /** Reboot persistence (on by default): the object is also written to files restored at boot. */
 const persist = z.boolean().default(true);
+/**
+ * The resource's URN, set by the resource classes (pulumi.createUrn): what the host's ledger
+ * records as the holder of everything this resource claims. Kept from create on, never diffed.
+ */
+const owner = z.string().min(1).optional();
+/** Seconds to wait for active connections to end after setting weight 0, before removal; 0 removes at once. */
+const drainTimeout = intIn(0, 86400, "drainTimeout").default(30);
 
-export const VirtualServiceArgs = VirtualService.extend({ connection: Connection, persist });
+export const VirtualServiceArgs = VirtualService.extend({ connection: Connection, persist, owner });
 export type VirtualServiceArgs = z.infer<typeof VirtualServiceArgs>;
 
 export const RealServerArgs = z.object({
   connection: Connection,
   /** The virtual service this real server belongs to. */
   service: ServiceKey,
-  address: ipv4,
+  address: unicastIpv4,
   /** Defaults to the service's port; must equal it for direct routing and tunnelling. */
   port: port.optional(),
   forwarding: Forwarding.default("direct"),
   weight: intIn(0, 65535, "weight").default(1),
-  upperThreshold: intIn(0, 2147483647, "upperThreshold").optional(),
-  lowerThreshold: intIn(0, 2147483647, "lowerThreshold").optional(),
-  /** Seconds to wait for active connections to end after setting weight 0, before removal; 0 removes at once. */
-  drainTimeout: intIn(0, 86400, "drainTimeout").default(30),
+  upperThreshold: threshold("upperThreshold"),
+  lowerThreshold: threshold("lowerThreshold"),
+  drainTimeout,
   persist,
+  owner,
 }).superRefine((a, ctx) => {
   if (a.address === a.service.address) {
     ctx.addIssue({ code: "custom", path: ["address"], message: `must differ from the service's VIP, got ${JSON.stringify(a.address)} for both` });
@@ -136,6 +167,9 @@ export const RealServerArgs = z.object({
       code: "custom", path: ["port"],
       message: `must equal the service port ${a.service.port} with forwarding ${JSON.stringify(a.forwarding)} (only masquerade can map ports), got ${a.port}`,
     });
+  }
+  if (a.lowerThreshold && !a.upperThreshold) {
+    ctx.addIssue({ code: "custom", path: ["lowerThreshold"], message: `needs upperThreshold (ipvsadm ignores a lower threshold without an upper one), got ${a.lowerThreshold} alone` });
   }
   if (a.upperThreshold && a.lowerThreshold && a.lowerThreshold > a.upperThreshold) {
     ctx.addIssue({ code: "custom", path: ["lowerThreshold"], message: `must not exceed upperThreshold ${a.upperThreshold}, got ${a.lowerThreshold}` });
@@ -157,6 +191,7 @@ export const DirectorHostArgs = z.object({
   /** Set net.ipv4.ip_forward (restored on delete); unset leaves it alone. */
   ipForward: z.boolean().optional(),
   persist,
+  owner,
 }).extend(DirectorSysctls.shape);
 export type DirectorHostArgs = z.infer<typeof DirectorHostArgs>;
 
@@ -166,25 +201,49 @@ export const DrRealServerHostArgs = z.object({
   arpIgnore: intIn(0, 8, "arpIgnore").default(1),
   arpAnnounce: intIn(0, 2, "arpAnnounce").default(2),
   persist,
+  owner,
 });
 export type DrRealServerHostArgs = z.infer<typeof DrRealServerHostArgs>;
 
 /** The whole seed topology in one object: what LvsDrCluster and the root program take. */
+export const ClusterBackend = z.object({
+  connection: Connection,
+  address: unicastIpv4,
+  weight: intIn(0, 65535, "weight").default(1),
+  /** Stable name for the backend's resources; defaults to its address. */
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,63}$/, { error: (i) => `must be letters, digits, dots, dashes or underscores, got ${JSON.stringify(i.input)}` }).optional(),
+});
 export const ClusterArgs = z.object({
   director: Connection,
-  vip: ipv4,
+  vip: unicastIpv4,
   port,
   protocol: Protocol.default("tcp"),
   scheduler: Scheduler.default("rr"),
   persistence: Persistence.optional(),
   interface: interfaceName.optional(),
-  backends: z.array(z.object({
-    connection: Connection,
-    address: ipv4,
-    weight: intIn(0, 65535, "weight").default(1),
-  })).min(1, { error: "must list at least one backend" }),
+  backends: z.array(ClusterBackend).min(1, { error: "must list at least one backend" }),
+  /** Reboot persistence for every resource of the cluster. */
+  persist,
+  /** Seconds to drain a removed backend. */
+  drainTimeout,
 });
 export type ClusterArgs = z.infer<typeof ClusterArgs>;
 
 /** "tcp/198.51.100.100:80": how ipvsadm and our ids name a service. */
 export const serviceKeyString = (k: ServiceKey): string => `${k.protocol}/${k.address}:${k.port}`;
+
+// --- outputs each kind adds to its inputs (runtime/kind.ts adds owner, host keys, stateVersion) ---
+
+export const DirectorHostOutputs = z.object({ interface: interfaceName });
+export const DrRealServerHostOutputs = z.object({});
+export const VirtualServiceOutputs = z.object({
+  /** True when an identical service was already there: it is left in place on delete. */
+  adopted: z.boolean(),
+});
+export const RealServerOutputs = z.object({
+  /** True when an identical destination was already there: it is left in place on delete. */
+  adopted: z.boolean(),
+  /** Connection counters at the last create, update or refresh. */
+  activeConnections: z.number().int().optional(),
+  inactiveConnections: z.number().int().optional(),
+});

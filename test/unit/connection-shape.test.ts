@@ -1,4 +1,4 @@
-// The connection input takes exactly @pulumi/command's remote.ConnectionArgs: checked by the compiler.
+// The connection input takes @pulumi/command's remote.ConnectionArgs (checked by the compiler), plus knownHostsPath.
 import type { types } from "@pulumi/command";
 import type { ConnectionArgs } from "../../provider";
 
@@ -6,12 +6,12 @@ type Command = types.input.remote.ConnectionArgs;
 const fromCommand = (c: Command): ConnectionArgs => c;
 const toCommand = (c: ConnectionArgs): Command => c;
 
-test("ConnectionArgs and @pulumi/command's remote.ConnectionArgs have the same fields", () => {
+test("ConnectionArgs has @pulumi/command's remote.ConnectionArgs fields, plus knownHostsPath", () => {
   const fields: (keyof Command)[] = ["host", "port", "user", "password", "privateKey", "privateKeyPassword", "agentSocketPath", "dialErrorLimit", "perDialTimeout", "hostKey", "proxy"];
   const ours: Record<keyof ConnectionArgs, true> = {
     host: true, port: true, user: true, password: true, privateKey: true, privateKeyPassword: true,
-    agentSocketPath: true, dialErrorLimit: true, perDialTimeout: true, hostKey: true, proxy: true,
+    agentSocketPath: true, dialErrorLimit: true, perDialTimeout: true, hostKey: true, proxy: true, knownHostsPath: true,
   };
-  expect(Object.keys(ours).sort()).toEqual([...fields].sort());
+  expect(Object.keys(ours).sort()).toEqual([...fields, "knownHostsPath"].sort());
   expect(toCommand(fromCommand({ host: "h" }))).toEqual({ host: "h" });
 });

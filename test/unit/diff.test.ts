@@ -43,7 +43,7 @@ describe("diff", () => {
     ["RealServer", rs, { weight: 3 }, "update"],
     ["RealServer", rs, { forwarding: "tunnel" }, "update"],
     ["RealServer", rs, { upperThreshold: 100 }, "update"],
-    ["RealServer", rs, { lowerThreshold: 1 }, "update"],
+    ["RealServer", rs, { upperThreshold: 10, lowerThreshold: 1 }, "update"],
     ["RealServer", rs, { drainTimeout: 5 }, "update"],
     ["RealServer", rs, { address: "198.51.100.12" }, "replace:address"],
     ["RealServer", rs, { service: { ...rs.service, port: 81 } }, "replace:service.port"],
@@ -53,7 +53,7 @@ describe("diff", () => {
     ["DirectorHost", dir, { ipForward: true }, "update"],
     ["DirectorHost", dir, { expireNodestConn: true }, "update"],
     ["DirectorHost", dir, { expireQuiescentTemplate: true }, "update"],
-    ["DirectorHost", dir, { interface: "eth1" }, "replace:interface"],
+    ["DirectorHost", dir, { interface: "eth1" }, "update"],
     ["DrRealServerHost", rsh, {}, "none"],
     ["DrRealServerHost", rsh, { vips: ["198.51.100.101"] }, "update"],
     ["DrRealServerHost", rsh, { arpIgnore: 2 }, "update"],
@@ -78,7 +78,21 @@ describe("diff", () => {
     const { checked, outs } = await stored("DirectorHost", dir);
     const resolved = { ...outs, interface: "eth1" };
     expect(await providers.DirectorHost.diff!("id", resolved, checked)).toMatchObject({ changes: false, replaces: [] });
-    expect(await providers.DirectorHost.diff!("id", resolved, { ...checked, interface: "eth2" })).toMatchObject({ changes: true, replaces: ["interface"] });
+    // A new interface moves the VIPs in place (one transaction), never a replace that could not succeed.
+    expect(await providers.DirectorHost.diff!("id", resolved, { ...checked, interface: "eth2" })).toMatchObject({ changes: true, replaces: [] });
+  });
+
+  test.each([
+    ["a proxy with a key", "DrRealServerHost", { ...rsh, connection: { ...connection, proxy: { host: "127.0.0.1", port: 2221, privateKey: "PK2" } } }],
+    ["a proxy with a password", "DrRealServerHost", { ...rsh, connection: { ...connection, proxy: { host: "127.0.0.1", password: "pw" } } }],
+    ["netmask 255.255.255.255", "VirtualService", { ...svc, persistence: { timeout: 60, netmask: "255.255.255.255" } }],
+    ["thresholds given as 0", "RealServer", { ...rs, upperThreshold: 0, lowerThreshold: 0 }],
+  ] as const)("no perpetual diff: %s", async (_what, name, base) => {
+    const { outs } = await stored(name, base);
+    // What refresh reads back from the host: ipvsadm shows neither the default mask nor 0 thresholds.
+    const read = { ...outs, persistence: (outs as { persistence?: { timeout: number } }).persistence && { timeout: 60 }, upperThreshold: undefined, lowerThreshold: undefined };
+    const news = (await providers[name].check!(read, base)).inputs!;
+    expect(await providers[name].diff!("id", JSON.parse(JSON.stringify(read)), news)).toMatchObject({ changes: false });
   });
 
   test("values unknown at preview count as changes", async () => {

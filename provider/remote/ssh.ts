@@ -2,46 +2,32 @@
 // One connection per (user, host, port, credentials), shared by all resources in
 // the provider process, with a per-host concurrency limit, dial retries with
 // backoff, jump hosts, host-key checks and sudo. Errors name user@host:port and
-// the cause, never a secret.
+// the cause, never a secret. Host keys are checked during the handshake, before
+// authentication, for the target and the jump host (host-keys.ts).
 import { createHash } from "crypto";
 import { NodeSSH, Config as SshConfig } from "node-ssh";
 import pLimit from "p-limit";
 import type { Readable } from "stream";
 import { Connection, ProxyConnection } from "../model";
-import { wrap } from "./commands";
+import { SCRIPT_END, TRANSACTION_MARKER, transactionCommand, wrap } from "./commands";
+import {
+  Expectation, HostKey, HostKeyCheck, HostKeyMismatchError, Hop, expectedKeys, preferredAlgorithms, readKnownHosts, rememberHostKey,
+} from "./host-keys";
+
+export { HostKeyMismatchError, expectedFingerprint, fingerprintOf } from "./host-keys";
 
 /** Concurrent commands per host: well under OpenSSH's default MaxSessions (10). */
 const PER_HOST_CONCURRENCY = 4;
 
 export type Log = (message: string) => void;
 
-/** `SHA256:...` as `ssh-keygen -lf` prints it, from the key blob ssh2 hands the verifier. */
-export const fingerprintOf = (keyBlob: Buffer): string =>
-  "SHA256:" + createHash("sha256").update(keyBlob).digest("base64").replace(/=+$/, "");
-
-/** Normalizes a pinned host key: an OpenSSH public key line or a SHA256 fingerprint. */
-export function expectedFingerprint(hostKey: string): string {
-  const t = hostKey.trim();
-  if (t.startsWith("SHA256:")) return t.replace(/=+$/, "");
-  const blob = t.split(/\s+/).find((w) => /^AAAA[A-Za-z0-9+/=]+$/.test(w));
-  if (!blob) throw new Error(`connection.hostKey: expected "ssh-<type> AAAA..." or "SHA256:...", got ${JSON.stringify(t.slice(0, 40))}`);
-  return fingerprintOf(Buffer.from(blob, "base64"));
-}
-
 export const label = (c: ProxyConnection): string => `${c.user}@${c.host}:${c.port}`;
 
-export class HostKeyMismatchError extends Error {
-  constructor(target: string, expected: string, presented: string, pinned: boolean) {
-    super(
-      `${target}: host key changed: ${pinned ? "pinned (connection.hostKey)" : "recorded in state"} ${expected}, host presented ${presented}. ` +
-        `Nothing was run. If the host was rebuilt on purpose, accept the new key by setting connection.hostKey to "${presented}"` +
-        (pinned ? "." : " (then run pulumi up).") + " Otherwise treat this as a possible man-in-the-middle.",
-    );
-  }
-}
+/** Host-key fingerprints recorded in state: the target's, and the jump host's when there is one. */
+export interface Recorded { target?: string; proxy?: string }
 
 export class RemoteCommandError extends Error {
-  constructor(target: string, public readonly summary: string, public readonly exitCode: number | null, public readonly stderr: string) {
+  constructor(target: string, public readonly summary: string, public readonly exitCode: number | null, public readonly stderr: string, public readonly stdout = "") {
     super(`${target}: \`${summary}\` failed (exit ${exitCode}): ${stderr.trim() || "(no output on stderr)"}`);
   }
 }
@@ -49,7 +35,21 @@ export class RemoteCommandError extends Error {
 /** A live, shared connection to one host. */
 export class Host {
   private readonly limit = pLimit(PER_HOST_CONCURRENCY);
-  constructor(readonly target: string, readonly ssh: NodeSSH, readonly fingerprint: string, private readonly sudo: boolean) {}
+  /**
+   * `key` is the host key this connection was opened with; `proxy` the jump host it goes
+   * through, when `connection.proxy` is set.
+   */
+  constructor(readonly target: string, readonly ssh: NodeSSH, readonly key: HostKey, private readonly sudo: boolean, readonly proxy?: Host) {}
+
+  /** The host key's fingerprint (what state records as hostKeyFingerprint). */
+  get fingerprint(): string {
+    return this.key.fingerprint;
+  }
+
+  /** The jump host's key fingerprint, when this connection goes through one. */
+  get proxyFingerprint(): string | undefined {
+    return this.proxy?.fingerprint;
+  }
 
   /** Opens a TCP channel through this host (when it serves as a jump host). */
   forward(host: string, port: number): Promise<Readable> {
@@ -79,27 +79,96 @@ export class Host {
     });
   }
 
-  /** Host-key check before any command runs: refuses a key other than the pinned or recorded one. */
-  verify(c: Connection, recorded?: string): void {
-    const pinned = c.hostKey ? expectedFingerprint(c.hostKey) : undefined;
-    const expected = pinned ?? recorded;
-    if (expected && expected !== this.fingerprint) throw new HostKeyMismatchError(this.target, expected, this.fingerprint, !!pinned);
+  /**
+   * One locked session in one exec channel: the host lock is taken, `read` runs and its output
+   * goes to `decide`, whose script runs next in the same session, with the lock still held, so
+   * nothing can change on the host between the read and the write. `decide` returning undefined
+   * writes nothing. A script that arrives incomplete (the provider died mid-send) is not run.
+   */
+  transaction(read: string, decide: (readOut: string) => string | undefined, summary: string): Promise<{ read: string; write: string }> {
+    return this.limit(
+      () =>
+        new Promise((resolve, reject) => {
+          const client = this.ssh.connection;
+          if (!client) return reject(new Error(`${this.target}: connection is closed`));
+          client.exec(wrap(transactionCommand(read), { sudo: this.sudo, lock: true }), (err, stream) => {
+            if (err) return reject(new Error(`${this.target}: cannot start \`${summary}\`: ${err.message}`));
+            let out = "";
+            let errOut = "";
+            let readOut: string | undefined;
+            let failed: Error | undefined;
+            stream.on("data", (d: Buffer) => {
+              out += d.toString("utf8");
+              if (readOut !== undefined) return;
+              const at = out.indexOf(`${TRANSACTION_MARKER}\n`);
+              if (at < 0) return;
+              readOut = out.slice(0, at);
+              out = out.slice(at + TRANSACTION_MARKER.length + 1);
+              let script: string | undefined;
+              try {
+                script = decide(readOut);
+              } catch (e) {
+                failed = e as Error;
+              }
+              stream.end(script === undefined || failed ? "" : `${script}\n${SCRIPT_END}\n`);
+            });
+            stream.stderr.on("data", (d: Buffer) => (errOut += d.toString("utf8")));
+            stream.on("close", (code: number | null) => {
+              if (failed) return reject(failed);
+              if (this.sudo && /sudo: (a password is required|a terminal is required)/.test(errOut)) {
+                return reject(new Error(`${this.target}: sudo wants a password; pulumi-lvs runs commands with \`sudo -n\`, so grant this user passwordless sudo (NOPASSWD) or connect as root`));
+              }
+              if (code !== 0 || readOut === undefined) return reject(new RemoteCommandError(this.target, summary, code, errOut, out));
+              resolve({ read: readOut, write: out });
+            });
+          });
+        }),
+    );
   }
+
+  /**
+   * For a connection opened by another caller (resources with the same credentials share it):
+   * refuses it when its keys, the target's and the jump host's, are not what `c` expects, e.g.
+   * this resource's state records another key. Its handshake is over, so this only compares:
+   * nothing new is sent either way.
+   */
+  verify(c: Connection, recorded: Recorded = {}, hop: Hop = "target"): void {
+    const expected = trustOf(c, hop, recorded.target).expect();
+    if (expected && !expected.fingerprints.includes(this.fingerprint)) {
+      throw new HostKeyMismatchError({ target: this.target, hop, expected, presented: this.key, shared: true });
+    }
+    if (c.proxy && this.proxy) this.proxy.verify(c.proxy, { target: recorded.proxy }, "proxy");
+  }
+}
+
+/** What one hop must present (host-keys.ts); `expect` consults the registry each time it is called. */
+interface Trust { hop: Hop; route: string; expect: () => Expectation | undefined }
+
+/** Where a host is reached from: the same private address behind two jump hosts may be two machines. */
+const routeOf = (c: Connection): string => `${c.host}:${c.port}` + (c.proxy ? ` via ${c.proxy.host}:${c.proxy.port}` : "");
+
+function trustOf(c: Connection, hop: Hop, recorded: string | undefined): Trust {
+  const field = `${label(c)}: connection${hop === "proxy" ? ".proxy" : ""}.knownHostsPath`;
+  // Read once per connect: a file that changes mid-run applies from the next operation on.
+  const knownHosts = c.knownHostsPath ? readKnownHosts(c.knownHostsPath, field) : undefined;
+  const route = routeOf(c);
+  return { hop, route, expect: () => expectedKeys(c, route, recorded, knownHosts) };
 }
 
 const pool = new Map<string, Promise<Host>>();
 
-function poolKey(c: ProxyConnection & { proxy?: ProxyConnection }): string {
+function poolKey(c: Connection): string {
   const secret = createHash("sha256").update(`${c.privateKey ?? ""}\0${c.password ?? ""}\0${c.agentSocketPath ?? ""}`).digest("hex");
   return `${label(c)}#${secret}` + (c.proxy ? `via(${poolKey(c.proxy)})` : "");
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Connects once (one attempt), verifying the host key as the handshake presents it. */
-async function dialOnce(c: ProxyConnection, sock: Readable | undefined, pinned: string | undefined): Promise<{ ssh: NodeSSH; fingerprint: string }> {
+/** Connects once (one attempt); the host key is checked as the handshake presents it, before authentication. */
+async function dialOnce(c: ProxyConnection, trust: Trust, sock: Readable | undefined, log: Log): Promise<{ ssh: NodeSSH; key: HostKey }> {
   const ssh = new NodeSSH();
-  let fingerprint = "";
+  const check = new HostKeyCheck(trust.expect);
+  const prefer = preferredAlgorithms(trust.expect());
   const config: SshConfig = {
     host: c.host, port: c.port, username: c.user,
     password: c.password, privateKey: c.privateKey, passphrase: c.privateKeyPassword,
@@ -107,29 +176,36 @@ async function dialOnce(c: ProxyConnection, sock: Readable | undefined, pinned: 
     readyTimeout: c.perDialTimeout > 0 ? c.perDialTimeout * 1000 : 2 ** 31 - 1,
     keepaliveInterval: 15000,
     sock,
-    hostVerifier: (key: Buffer) => {
-      fingerprint = fingerprintOf(key);
-      return !pinned || pinned === fingerprint;
-    },
+    hostVerifier: check.verifier,
+    // The expected key types first, then ssh2's usual order (so another key still shows up, and is refused by name).
+    algorithms: prefer.length ? { serverHostKey: { remove: prefer, prepend: prefer, append: [] } } : undefined,
   };
   try {
     await ssh.connect(config);
   } catch (e) {
     ssh.dispose();
-    if (pinned && fingerprint && pinned !== fingerprint) throw new HostKeyMismatchError(label(c), pinned, fingerprint, true);
+    if (check.refused && check.presented) {
+      throw new HostKeyMismatchError({ target: label(c), hop: trust.hop, expected: check.refused, presented: check.presented });
+    }
     throw e;
   }
-  return { ssh, fingerprint };
+  const key = check.presented!;
+  if (!trust.expect()) {
+    log(`${label(c)}: first contact${trust.hop === "proxy" ? " with this jump host" : ""}: trusting its host key ${key.fingerprint} (${key.type}); ` +
+      `pin it with connection${trust.hop === "proxy" ? ".proxy" : ""}.hostKey or knownHostsPath to check it from the first connection on`);
+  }
+  // Authenticated, so the host proved it holds this key: other resources on this route now expect it.
+  rememberHostKey(trust.route, key);
+  return { ssh, key };
 }
 
 /** Dials with retries: a host that was just created may not accept SSH yet. */
-async function dial(c: ProxyConnection, proxy: Host | undefined, log: Log): Promise<{ ssh: NodeSSH; fingerprint: string }> {
+async function dial(c: ProxyConnection, trust: Trust, proxy: Host | undefined, log: Log): Promise<{ ssh: NodeSSH; key: HostKey }> {
   const limit = c.dialErrorLimit < 0 ? Infinity : Math.max(1, c.dialErrorLimit);
-  const pinned = c.hostKey ? expectedFingerprint(c.hostKey) : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
       const sock = proxy ? await proxy.forward(c.host, c.port) : undefined;
-      return await dialOnce(c, sock, pinned);
+      return await dialOnce(c, trust, sock, log);
     } catch (e) {
       // Retrying cannot fix these: a wrong key or credentials, an unreadable key, a changed host key.
       if (e instanceof HostKeyMismatchError) throw e;
@@ -150,29 +226,48 @@ async function dial(c: ProxyConnection, proxy: Host | undefined, log: Log): Prom
   }
 }
 
-/**
- * The shared connection for `c` (dialing, through `c.proxy` if set, on first use), checked
- * against the pinned host key or the one `recorded` in state before it is returned.
- */
-export async function connect(c: Connection, opts: { recorded?: string; log?: Log } = {}): Promise<Host> {
-  const log = opts.log ?? (() => undefined);
-  const key = poolKey(c);
-  let p = pool.get(key);
-  if (!p) {
-    p = (async () => {
-      const proxy = c.proxy ? await connect(c.proxy, { log }) : undefined;
-      const { ssh, fingerprint } = await dial(c, proxy, log);
-      const host = new Host(label(c), ssh, fingerprint, c.user !== "root");
-      // Without a handler an error on an idle pooled connection would crash the provider process.
-      ssh.connection?.on("error", () => pool.delete(key));
-      ssh.connection?.on("close", () => pool.delete(key));
-      return host;
-    })();
-    pool.set(key, p);
-    p.catch(() => pool.delete(key));
+/** The shared connection to one hop: dialed on first use (through its jump host, if any), else reused and re-checked. */
+async function open(c: Connection, hop: Hop, recorded: Recorded, log: Log): Promise<Host> {
+  const trust = trustOf(c, hop, recorded.target);
+  // Connections configured to ask for other key types (a pinned key line, known_hosts) may be
+  // presented another of the host's keys: they are not shared. Types learnt from the registry
+  // are left out: they are those of the pooled connection itself.
+  const own = trust.expect();
+  const types = own?.source === "pinned" || own?.source === "known_hosts" ? preferredAlgorithms(own).join(",") : "";
+  const key = `${poolKey(c)}#${types}`;
+  const pooled = pool.get(key);
+  if (pooled) {
+    const host = await pooled;
+    host.verify(c, recorded, hop);
+    return host;
   }
-  const host = await p;
-  host.verify(c, opts.recorded);
-  return host;
+  const p = (async () => {
+    const proxy = c.proxy ? await open(c.proxy, "proxy", { target: recorded.proxy }, log) : undefined;
+    const { ssh, key: hostKey } = await dial(c, trust, proxy, log);
+    const host = new Host(label(c), ssh, hostKey, c.user !== "root", proxy);
+    // Without a handler an error on an idle pooled connection would crash the provider process.
+    // Only this entry is dropped: after disconnectAll() the key may already name a newer one.
+    const forget = () => pool.get(key) === p && pool.delete(key);
+    ssh.connection?.on("error", forget);
+    ssh.connection?.on("close", forget);
+    return host;
+  })();
+  pool.set(key, p);
+  p.catch(() => pool.get(key) === p && pool.delete(key));
+  return p;
 }
 
+/**
+ * The shared connection for `c`, through `c.proxy` if set. Each hop must present its expected
+ * key during the handshake (host-keys.ts: pinned, known_hosts, `recorded` in state, or seen by
+ * this process); any other key fails with HostKeyMismatchError before a credential is sent.
+ */
+export function connect(c: Connection, opts: { recorded?: Recorded; log?: Log } = {}): Promise<Host> {
+  return open(c, "target", opts.recorded ?? {}, opts.log ?? (() => undefined));
+}
+
+/** Closes every pooled connection (tests; a process that is done with its hosts). */
+export function disconnectAll(): void {
+  for (const p of pool.values()) p.then((h) => h.ssh.dispose(), () => undefined);
+  pool.clear();
+}

@@ -17,7 +17,11 @@ test("a pinned key may be a public key line or a fingerprint", () => {
 });
 
 test("a changed key names both fingerprints and how to accept the new one", () => {
-  const e = new HostKeyMismatchError("root@h:22", "SHA256:old", "SHA256:new", false);
+  const e = new HostKeyMismatchError({
+    target: "root@h:22", hop: "target",
+    expected: { source: "recorded", fingerprints: ["SHA256:old"], types: [] },
+    presented: { type: "ssh-ed25519", fingerprint: "SHA256:new", line: "ssh-ed25519 AAAA" },
+  });
   expect(e.message).toMatch(/recorded in state SHA256:old, host presented SHA256:new/);
   expect(e.message).toContain('setting connection.hostKey to "SHA256:new"');
   expect(e.message).toContain("Nothing was run");

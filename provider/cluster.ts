@@ -1,22 +1,13 @@
 // LvsDrCluster: the whole LVS-DR topology of the original walkthrough from one object.
+// Its arguments are the model's ClusterArgs (the root program reads the same from config).
 import * as pulumi from "@pulumi/pulumi";
 import * as model from "./model";
 import { ArgsOf } from "./inputs";
 import { DirectorHost, DrRealServerHost, RealServer, VirtualService } from "./resources";
 
-type Model = ArgsOf<typeof model.ClusterArgs>;
-type BackendModel = ArgsOf<typeof model.ClusterArgs.shape.backends.element>;
-
-export type LvsDrClusterArgs = Omit<Model, "backends"> & {
+export type LvsDrClusterArgs = Omit<ArgsOf<typeof model.ClusterArgs>, "backends"> & {
   /** A plain list (each entry's fields may be Outputs): one RealServer and one DrRealServerHost each. */
-  backends: (BackendModel & {
-    /** Stable name for the backend's resources; defaults to its address when that is a plain string. */
-    name?: string;
-  })[];
-  /** Reboot persistence for every resource (default true). */
-  persist?: pulumi.Input<boolean>;
-  /** Seconds to drain a removed backend (default 30). */
-  drainTimeout?: pulumi.Input<number>;
+  backends: ArgsOf<typeof model.ClusterBackend>[];
 };
 
 export class LvsDrCluster extends pulumi.ComponentResource {
@@ -29,7 +20,13 @@ export class LvsDrCluster extends pulumi.ComponentResource {
     super("lvs:index:LvsDrCluster", name, {}, opts);
     const child = { parent: this };
     const { director: connection, vip, persist } = args;
-    this.director = new DirectorHost(`${name}-director`, { connection, vips: [vip], interface: args.interface, persist }, child);
+    // The host resources are per VIP: when the VIP changes, the old VIP's are new resources'
+    // predecessors, deleted last (after the old backends drained and the old service went), so
+    // the old VIP keeps serving until then. Aliases keep stacks made before this naming.
+    const perVip = (base: string) =>
+      typeof vip === "string" ? { name: `${base}-${vip}`, opts: { ...child, aliases: [{ name: base }] } } : { name: base, opts: child };
+    const d = perVip(`${name}-director`);
+    this.director = new DirectorHost(d.name, { connection, vips: [vip], interface: args.interface, persist }, d.opts);
     this.service = new VirtualService(`${name}-service`, {
       connection, address: vip, port: args.port, protocol: args.protocol, scheduler: args.scheduler, persistence: args.persistence, persist,
     }, { ...child, dependsOn: [this.director] });
@@ -37,7 +34,8 @@ export class LvsDrCluster extends pulumi.ComponentResource {
     this.backendHosts = [];
     args.backends.forEach((b, i) => {
       const id = b.name ?? (typeof b.address === "string" ? b.address : `backend-${i}`);
-      const host = new DrRealServerHost(`${name}-rs-host-${id}`, { connection: b.connection, vips: [vip], persist }, child);
+      const h = perVip(`${name}-rs-host-${id}`);
+      const host = new DrRealServerHost(h.name, { connection: b.connection, vips: [vip], persist }, h.opts);
       this.backendHosts.push(host);
       // The backend must hold the VIP before traffic is sent to it.
       this.realServers.push(new RealServer(`${name}-rs-${id}`, {

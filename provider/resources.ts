@@ -5,41 +5,52 @@ import * as model from "./model";
 import { ArgsOf, ConnectionArgs, protectConnection } from "./inputs";
 import { shimFor } from "./shim";
 import type { ProviderName } from "./runtime";
+import { DirectorHostOutputs, DrRealServerHostOutputs, RealServerOutputs, VirtualServiceOutputs } from "./model";
 
-/** Outputs every resource has besides its inputs. */
-const COMMON_OUTPUTS = { credentials: undefined, hostKeyFingerprint: undefined, stateVersion: undefined };
+/** Outputs every resource has besides its inputs and its kind's outputs (runtime/kind.ts writes them). */
+const COMMON_OUTPUTS = ["credentials", "owner", "hostKeyFingerprint", "proxyHostKeyFingerprint", "stateVersion"] as const;
+/** Output keys declared from the kinds' output schemas, so classes and runtime cannot drift apart. */
+const OUTPUT_KEYS: Record<ProviderName, string[]> = {
+  DirectorHost: Object.keys(DirectorHostOutputs.shape),
+  VirtualService: Object.keys(VirtualServiceOutputs.shape),
+  RealServer: Object.keys(RealServerOutputs.shape),
+  DrRealServerHost: Object.keys(DrRealServerHostOutputs.shape),
+};
 
 abstract class LvsResource extends pulumi.dynamic.Resource {
   /** The connection, without secrets (those are in the secret `credentials` output). */
   declare readonly connection: pulumi.Output<model.Connection>;
   /** SHA256 fingerprint of the host key seen at create; a different key later is refused. */
   declare readonly hostKeyFingerprint: pulumi.Output<string>;
+  /** The jump host's, when `connection.proxy` is set. */
+  declare readonly proxyHostKeyFingerprint: pulumi.Output<string | undefined>;
+  /** This resource's URN at create: what the host's ledger names as the holder of what it claims. */
+  declare readonly owner: pulumi.Output<string>;
   declare readonly stateVersion: pulumi.Output<number>;
 
   protected constructor(kind: ProviderName, name: string, props: Record<string, unknown>, opts?: pulumi.CustomResourceOptions) {
     const connection = protectConnection(props.connection as pulumi.Input<ConnectionArgs>);
-    super(shimFor(kind), name, { ...COMMON_OUTPUTS, ...props, connection }, {
+    const outputs = Object.fromEntries([...COMMON_OUTPUTS, ...OUTPUT_KEYS[kind]].map((k) => [k, undefined]));
+    // The URN the engine will give this resource, computed the way the engine does.
+    const owner = pulumi.createUrn(name, `pulumi-nodejs:dynamic/lvs:${kind}`, opts?.parent);
+    super(shimFor(kind), name, { ...outputs, ...props, connection, owner }, {
       ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "credentials"],
     }, "lvs", kind);
   }
 }
 
-export type DirectorHostArgs = ArgsOf<typeof model.DirectorHostArgs>;
+export type DirectorHostArgs = Omit<ArgsOf<typeof model.DirectorHostArgs>, "owner">;
 /** The director of LVS-DR: VIPs on its LAN interface, optional ip_forward and IPVS sysctls. */
 export class DirectorHost extends LvsResource {
   declare readonly vips: pulumi.Output<string[]>;
   /** The interface holding the VIPs (resolved from the route when not given). */
   declare readonly interface: pulumi.Output<string>;
-  /** VIPs this resource added; only these are removed on delete. */
-  declare readonly addedVips: pulumi.Output<string[]>;
-  /** Sysctl values from before this resource changed them; restored on delete. */
-  declare readonly previousSysctls: pulumi.Output<Record<string, number>>;
   constructor(name: string, args: DirectorHostArgs, opts?: pulumi.CustomResourceOptions) {
-    super("DirectorHost", name, { ...args, interface: args.interface, addedVips: undefined, previousSysctls: undefined }, opts);
+    super("DirectorHost", name, { ...args, interface: args.interface }, opts);
   }
 }
 
-export type VirtualServiceArgs = ArgsOf<typeof model.VirtualServiceArgs>;
+export type VirtualServiceArgs = Omit<ArgsOf<typeof model.VirtualServiceArgs>, "owner">;
 /** One IPVS virtual service (VIP:port/protocol) on a director. */
 export class VirtualService extends LvsResource {
   declare readonly address: pulumi.Output<string>;
@@ -52,12 +63,12 @@ export class VirtualService extends LvsResource {
   /** The connection as given (secrets intact), so RealServers can default to it. */
   readonly connectionInput: pulumi.Input<ConnectionArgs>;
   constructor(name: string, args: VirtualServiceArgs, opts?: pulumi.CustomResourceOptions) {
-    super("VirtualService", name, { protocol: undefined, scheduler: undefined, persistence: undefined, ...args, adopted: undefined }, opts);
+    super("VirtualService", name, { protocol: undefined, scheduler: undefined, persistence: undefined, ...args }, opts);
     this.connectionInput = args.connection;
   }
 }
 
-type RealServerModelArgs = ArgsOf<typeof model.RealServerArgs>;
+type RealServerModelArgs = Omit<ArgsOf<typeof model.RealServerArgs>, "owner">;
 export type RealServerArgs = Omit<RealServerModelArgs, "connection" | "service"> & {
   /** The VirtualService (or its key: address, port, protocol) this backend belongs to. */
   service: VirtualService | RealServerModelArgs["service"];
@@ -81,20 +92,17 @@ export class RealServer extends LvsResource {
     const connection = args.connection ?? (isResource ? svc.connectionInput : undefined);
     super("RealServer", name, {
       port: undefined, forwarding: undefined, weight: undefined, ...args, service, connection,
-      adopted: undefined, activeConnections: undefined, inactiveConnections: undefined,
     }, opts); // using the service's outputs already orders it after the service
   }
 }
 
-export type DrRealServerHostArgs = ArgsOf<typeof model.DrRealServerHostArgs>;
+export type DrRealServerHostArgs = Omit<ArgsOf<typeof model.DrRealServerHostArgs>, "owner">;
 /** A backend of LVS-DR: VIPs on lo, ARP sysctls set (and restored on delete). */
 export class DrRealServerHost extends LvsResource {
   declare readonly vips: pulumi.Output<string[]>;
   declare readonly arpIgnore: pulumi.Output<number>;
   declare readonly arpAnnounce: pulumi.Output<number>;
-  declare readonly addedVips: pulumi.Output<string[]>;
-  declare readonly previousSysctls: pulumi.Output<Record<string, number>>;
   constructor(name: string, args: DrRealServerHostArgs, opts?: pulumi.CustomResourceOptions) {
-    super("DrRealServerHost", name, { arpIgnore: undefined, arpAnnounce: undefined, ...args, addedVips: undefined, previousSysctls: undefined }, opts);
+    super("DrRealServerHost", name, { arpIgnore: undefined, arpAnnounce: undefined, ...args }, opts);
   }
 }

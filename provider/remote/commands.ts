@@ -24,6 +24,27 @@ export function wrap(script: string, opts: { sudo: boolean; lock: boolean }): st
   return opts.sudo ? `sudo -n ${body}` : body;
 }
 
+/** Separates the read of a transaction from its write. */
+export const TRANSACTION_MARKER = "--- pulumi-lvs transaction ---";
+/** The last line of every complete write script (a comment, so running it does nothing). */
+export const SCRIPT_END = "# pulumi-lvs: end of script";
+
+/**
+ * The remote half of Host.transaction: runs the read, prints the marker, then takes the write
+ * script from stdin and runs it only if it arrived whole (its last line is SCRIPT_END).
+ * An empty script means nothing to write.
+ */
+export function transactionCommand(read: string): string {
+  return [
+    read,
+    `echo ${q(TRANSACTION_MARKER)}`,
+    `umask 077; f=$(mktemp); cat > "$f"`,
+    `if [ ! -s "$f" ]; then rc=0; elif [ "$(tail -n 1 "$f")" = ${q(SCRIPT_END)} ]; then sh -e "$f"; rc=$?; ` +
+      `else echo 'pulumi-lvs: the script arrived incomplete; nothing was run' >&2; rc=75; fi`,
+    `rm -f "$f"; exit $rc`,
+  ].join("\n");
+}
+
 // --- ipvsadm ---
 
 const PROTO_FLAG = { tcp: "-t", udp: "-u" } as const;
@@ -42,7 +63,7 @@ const destinationWords = (k: ServiceKey, d: Destination) => [
 ];
 const ipvsadm = (...words: string[]) => ["ipvsadm", ...words.map(q)].join(" ");
 
-/** Rule lines (ipvsadm arguments) for the boot-time restore. */
+/** Rule lines (ipvsadm arguments) for the boot-time restore: plain words (validated addresses, numbers, enums). */
 export const rules = {
   service: (s: VirtualService) => ["-A", ...serviceWords(s), ...schedulingWords(s)].join(" "),
   destination: (k: ServiceKey, d: Destination) => ["-a", ...destinationWords(k, d)].join(" "),
@@ -71,8 +92,9 @@ export const ipvs = {
 export const net = {
   /** IPv4 addresses of every interface, one per line (`ip -o`). */
   listAddresses: () => "ip -o -4 addr show",
-  addAddress: (addr: string, dev: string) => `ip addr add ${q(`${addr}/32`)} dev ${q(dev)}`,
-  deleteAddress: (addr: string, dev: string) => `ip addr del ${q(`${addr}/32`)} dev ${q(dev)}`,
+  /** `replace`, not `add`: adding an address that is already there is not an error. */
+  addAddress: (a: { address: string; prefix: number; dev: string }) => `ip addr replace ${q(`${a.address}/${a.prefix}`)} dev ${q(a.dev)}`,
+  deleteAddress: (a: { address: string; prefix: number; dev: string }) => `ip addr del ${q(`${a.address}/${a.prefix}`)} dev ${q(a.dev)}`,
   /** The interface whose route reaches `addr` (used as the director's default VIP interface). */
   routeTo: (addr: string) => `ip -o -4 route get ${q(addr)}`,
   readSysctls: (keys: string[]) => keys.map((k) => `printf '%s=%s\\n' ${q(k)} "$(sysctl -n ${q(k)})"`).join("; "),
@@ -84,103 +106,29 @@ export const script = (...cmds: string[]): string => ["set -e", ...cmds].join("\
 /** Runs several reads whose outputs come back split by SECTION markers. */
 export const sections = (...cmds: string[]): string => cmds.join(`; ${section}; `);
 
-// --- reboot persistence: files and a systemd unit that pulumi-lvs owns ---
-//
-// Everything lives in per-object files so two resources never edit the same file, and
-// every write happens under the host lock. At boot, pulumi-lvs-restore.service re-adds
-// our addresses, loads ip_vs, applies our IPVS sysctls and replays our IPVS rules, one
-// line at a time so a service owned by someone else (keepalived, a hand-made one) is
-// never cleared or overwritten. Early sysctls (arp_*, ip_forward) go to /etc/sysctl.d,
-// which systemd-sysctl applies before the network comes up.
+// --- a transaction's read: everything a batch of operations decides on, in one round trip ---
 
-const ETC = "/etc/pulumi-lvs";
-const RESTORE = "/usr/local/libexec/pulumi-lvs-restore";
-const UNIT = "/etc/systemd/system/pulumi-lvs-restore.service";
-const UNIT_NAME = "pulumi-lvs-restore.service";
-/** A file name made of an object's key: letters, digits, dots and underscores only. */
-export const fileName = (key: string): string => key.replace(/[^A-Za-z0-9.]+/g, "_");
+/** Where the host keeps its ledger (see holds/ledger.ts). */
+export const STATE_DIR = "/var/lib/pulumi-lvs";
+export const LEDGER = `${STATE_DIR}/ledger.json`;
+export const LEDGER_NEXT = `${STATE_DIR}/ledger.next.json`;
 
-const RESTORE_SCRIPT = `#!/bin/sh
-# Installed by pulumi-lvs: restores at boot what pulumi-lvs configured. Do not edit.
-d=${ETC}
-for f in "$d"/addrs/*.conf; do
-  [ -e "$f" ] || continue
-  while read -r addr dev; do ip addr replace "$addr/32" dev "$dev" || echo "pulumi-lvs: cannot add $addr to $dev" >&2; done < "$f"
-done
-if ls "$d"/ipvs/*.rules "$d"/vs-sysctl/*.conf >/dev/null 2>&1; then modprobe ip_vs || exit 1; fi
-for f in "$d"/vs-sysctl/*.conf; do [ -e "$f" ] && sysctl -q -p "$f"; done
-for kind in service dest; do
-  for f in "$d"/ipvs/*."$kind".rules; do
-    [ -e "$f" ] || continue
-    while read -r line; do ipvsadm $line || echo "pulumi-lvs: ipvsadm $line failed" >&2; done < "$f"
-  done
-done
-exit 0
-`;
+const named = (name: string) => `echo ${q(`${SECTION} ${name}`)}`;
 
-const UNIT_TEXT = `[Unit]
-Description=Restore the IPVS rules, addresses and sysctls managed by pulumi-lvs
-DefaultDependencies=no
-After=network-pre.target systemd-sysctl.service systemd-modules-load.service local-fs.target
-Wants=network-pre.target
-Before=network-online.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=${RESTORE}
-
-[Install]
-WantedBy=multi-user.target network-online.target
-`;
-
-/** Writes a file atomically from a list of lines. */
-const writeFile = (path: string, lines: string[]) =>
-  `mkdir -p ${q(path.replace(/\/[^/]+$/, ""))} && printf '%s\\n' ${lines.map(q).join(" ")} > ${q(path + ".tmp")} && mv ${q(path + ".tmp")} ${q(path)}`;
-
-const installUnit = () => [
-  `mkdir -p ${q(ETC)} /usr/local/libexec`,
-  `printf '%s' ${q(RESTORE_SCRIPT)} > ${q(RESTORE)} && chmod 755 ${q(RESTORE)}`,
-  `if ! printf '%s' ${q(UNIT_TEXT)} | cmp -s - ${q(UNIT)}; then printf '%s' ${q(UNIT_TEXT)} > ${q(UNIT)}; systemctl daemon-reload; fi`,
-  `systemctl is-enabled --quiet ${q(UNIT_NAME)} || systemctl enable --quiet ${q(UNIT_NAME)}`,
-];
-
-/** Removes the unit and script once no file of ours is left. */
-const uninstallUnitIfUnused = () => [
-  `if [ -z "$(find ${q(ETC)} -type f 2>/dev/null | head -n 1)" ]; then ` +
-    `systemctl disable --quiet ${q(UNIT_NAME)} 2>/dev/null || true; rm -f ${q(UNIT)} ${q(RESTORE)}; rm -rf ${q(ETC)}; systemctl daemon-reload; fi`,
-];
-
-const rulePath = (name: string, kind: "service" | "dest") => `${ETC}/ipvs/${fileName(name)}.${kind}.rules`;
-const sysctlConf = (owner: string) => `/etc/sysctl.d/90-pulumi-lvs-${fileName(owner)}.conf`;
-const sysctlLines = (values: Record<string, number>) => Object.entries(values).map(([k, v]) => `${k} = ${v}`);
-
-export const boot = {
-  saveService: (s: VirtualService) => [
-    ...installUnit(), writeFile(rulePath(serviceKeyName(s), "service"), [rules.service(s)]),
-  ],
-  /** Deleting a service deletes its destinations in the kernel, so their files go too (even stale ones). */
-  removeService: (k: ServiceKey) => [
-    `rm -f ${q(rulePath(serviceKeyName(k), "service"))} ${q(`${ETC}/ipvs/${fileName(serviceKeyName(k))}_`)}*.dest.rules`,
-    ...uninstallUnitIfUnused(),
-  ],
-  saveDestination: (k: ServiceKey, d: Destination) => [
-    ...installUnit(), writeFile(rulePath(destinationName(k, d), "dest"), [rules.destination(k, d)]),
-  ],
-  removeDestination: (k: ServiceKey, d: Pick<Destination, "address" | "port">) =>
-    [`rm -f ${q(rulePath(destinationName(k, d), "dest"))}`, ...uninstallUnitIfUnused()],
-  /** Host settings of one owner (a DirectorHost or DrRealServerHost): addresses, early and IPVS sysctls. */
-  saveHost: (owner: string, h: { addrs: { address: string; dev: string }[]; sysctls: Record<string, number>; vsSysctls: Record<string, number> }) => [
-    ...installUnit(),
-    writeFile(`${ETC}/addrs/${fileName(owner)}.conf`, h.addrs.map((a) => `${a.address} ${a.dev}`)),
-    Object.keys(h.sysctls).length ? writeFile(sysctlConf(owner), ["# managed by pulumi-lvs", ...sysctlLines(h.sysctls)]) : `rm -f ${q(sysctlConf(owner))}`,
-    Object.keys(h.vsSysctls).length ? writeFile(`${ETC}/vs-sysctl/${fileName(owner)}.conf`, sysctlLines(h.vsSysctls)) : `rm -f ${q(`${ETC}/vs-sysctl/${fileName(owner)}.conf`)}`,
-  ],
-  removeHost: (owner: string) => [
-    `rm -f ${q(`${ETC}/addrs/${fileName(owner)}.conf`)} ${q(sysctlConf(owner))} ${q(`${ETC}/vs-sysctl/${fileName(owner)}.conf`)}`,
-    ...uninstallUnitIfUnused(),
-  ],
-};
-
-const serviceKeyName = (k: ServiceKey) => `${k.protocol}_${k.address}_${k.port}`;
-const destinationName = (k: ServiceKey, d: Pick<Destination, "address" | "port">) => `${serviceKeyName(k)}__${d.address}_${d.port}`;
+/**
+ * The read of a transaction, in named sections: the ledger and any unfinished intent, addresses,
+ * the sysctls asked for, the IPVS table (when ip_vs is loaded; `preflight` checks ipvsadm and
+ * loads ip_vs first), the routes asked for, and the boot files' hashes.
+ */
+export function snapshotRead(opts: { preflight: boolean; sysctls: string[]; routes: string[]; files: string[] }): string {
+  return [
+    ...(opts.preflight ? [ipvs.preflight()] : []),
+    named("ledger"), `cat ${q(LEDGER)} 2>/dev/null || true`,
+    named("pending"), `cat ${q(LEDGER_NEXT)} 2>/dev/null || true`,
+    named("addrs"), net.listAddresses(),
+    named("sysctls"), ...(opts.sysctls.length ? [net.readSysctls(opts.sysctls)] : []),
+    named("ipvs"), `if [ -e /proc/net/ip_vs ]; then ${ipvs.readTable().replace(`echo ${q(SECTION)}`, named("thresholds"))}; fi`,
+    named("routes"), ...opts.routes.map((r) => `printf '%s ' ${q(r)}; ${net.routeTo(r)} 2>/dev/null | head -n 1 || echo`),
+    named("files"), `sha256sum ${opts.files.map(q).join(" ")} 2>/dev/null || true`,
+  ].join("\n");
+}

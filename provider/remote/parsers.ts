@@ -143,3 +143,36 @@ export function parseSysctls(out: string): Record<string, number | undefined> {
   }
   return r;
 }
+
+/** Splits the output of commands.snapshotRead() into its named sections. */
+export function namedSections(out: string): Record<string, string> {
+  const r: Record<string, string> = {};
+  let name = "";
+  for (const line of out.split("\n")) {
+    if (line.startsWith(`${SECTION} `)) {
+      name = line.slice(SECTION.length + 1);
+      r[name] = "";
+    } else if (name) r[name] += line + "\n";
+  }
+  return r;
+}
+
+/** `ADDR dev DEV ...` lines of the routes section: address -> device. */
+export function parseRoutes(out: string): Record<string, string | undefined> {
+  const r: Record<string, string | undefined> = {};
+  for (const line of out.split("\n")) {
+    const [addr, ...rest] = line.trim().split(/\s+/);
+    if (addr) r[addr] = parseRouteDev(` ${rest.join(" ")}`);
+  }
+  return r;
+}
+
+/** `sha256sum` lines: path -> hash. */
+export function parseHashes(out: string): Record<string, string> {
+  const r: Record<string, string> = {};
+  for (const line of out.split("\n")) {
+    const m = line.match(/^([0-9a-f]{64})\s+\*?(.+)$/);
+    if (m) r[m[2]] = m[1];
+  }
+  return r;
+}

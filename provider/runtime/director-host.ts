@@ -1,77 +1,74 @@
-// DirectorHost: the director side of LVS-DR. VIPs as /32 on the LAN interface,
-// optional ip_forward and IPVS expiry sysctls; checks ipvsadm and ip_vs first.
-import { DirectorHostArgs } from "../model";
-import { ipvs, net, sections } from "../remote/commands";
-import { parseIpAddr, parseRouteDev, splitSections } from "../remote/parsers";
-import { Host } from "../remote/ssh";
-import { HostSpec, applyHost, readHost, recordOf, removeHost } from "./host-config";
+// DirectorHost: the director side of LVS-DR. VIPs as /32 on the LAN interface, optional
+// ip_forward and IPVS expiry sysctls; checks ipvsadm and ip_vs first. Every VIP and sysctl is
+// a hold in the host's ledger, so several DirectorHosts (and stacks) can share a VIP.
+import { z } from "zod";
+import { DirectorHostArgs, DirectorHostOutputs } from "../model";
+import { Claim, ClaimError, Plan } from "../holds/plan";
 import { Kind } from "./kind";
+import { hostOp, legacyHostHolds, readHostState } from "./host-state";
 
-const OWNER = "director";
 const IP_FORWARD = "net.ipv4.ip_forward";
 const EXPIRE_NODEST = "net.ipv4.vs.expire_nodest_conn";
 const EXPIRE_QUIESCENT = "net.ipv4.vs.expire_quiescent_template";
+const SYSCTLS = [IP_FORWARD, EXPIRE_NODEST, EXPIRE_QUIESCENT];
 const flag = (b: boolean | undefined) => (b === undefined ? undefined : b ? 1 : 0);
-const defined = (o: Record<string, number | undefined>) =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Record<string, number>;
 
-function spec(a: DirectorHostArgs, dev: string): HostSpec {
-  return {
-    dev, vips: a.vips,
-    sysctls: defined({ [IP_FORWARD]: flag(a.ipForward) }),
-    vsSysctls: defined({ [EXPIRE_NODEST]: flag(a.expireNodestConn), [EXPIRE_QUIESCENT]: flag(a.expireQuiescentTemplate) }),
-  };
-}
 
-/**
- * Checks ipvsadm and ip_vs, then picks the interface: the declared one, else where a VIP
- * already is, else the one routing to the VIP's subnet. One round trip.
- */
-async function preflightAndInterface(host: Host, a: DirectorHostArgs): Promise<string> {
-  const out = await host.run(`${ipvs.preflight()}; ${sections(net.listAddresses(), net.routeTo(a.vips[0]))}`, { summary: "check ipvsadm and ip_vs; ip addr; ip route get" });
-  if (a.interface) return a.interface;
-  const [addrs, route = ""] = splitSections(out);
-  const existing = parseIpAddr(addrs).find((x) => x.prefix === 32 && a.vips.includes(x.address) && x.dev !== "lo");
+const claimOf = (a: DirectorHostArgs, dev: string): Claim => ({
+  addrs: a.vips.map((address) => ({ address, prefix: 32, dev })),
+  sysctls: Object.fromEntries(
+    Object.entries({ [IP_FORWARD]: flag(a.ipForward), [EXPIRE_NODEST]: flag(a.expireNodestConn), [EXPIRE_QUIESCENT]: flag(a.expireQuiescentTemplate) })
+      .filter(([, v]) => v !== undefined),
+  ) as Record<string, number>,
+  persist: a.persist,
+});
+
+/** The declared interface, else where a VIP already is, else the one routing to the first VIP. */
+function interfaceFor(plan: Plan, a: DirectorHostArgs, resolved?: string): string {
+  if (a.interface ?? resolved) return (a.interface ?? resolved)!;
+  const existing = plan.liveAddrs().find((x) => a.vips.includes(x.address) && x.dev !== "lo");
   if (existing) return existing.dev;
-  const dev = parseRouteDev(route);
-  if (!dev || dev === "lo") throw new Error(`${host.target}: no interface routes to ${a.vips[0]}; set DirectorHost.interface`);
+  const dev = plan.route(a.vips[0]);
+  if (!dev || dev === "lo") throw new ClaimError(`no interface routes to ${a.vips[0]}; set DirectorHost.interface`);
   return dev;
 }
 
-export const directorHostKind: Kind<DirectorHostArgs> = {
+const converge = (a: DirectorHostArgs, owner: string, resolved?: string) =>
+  hostOp(`DirectorHost ${owner}`, { ipvs: true, sysctls: SYSCTLS, routes: a.interface ? [] : [a.vips[0]] }, (plan) => {
+    const dev = interfaceFor(plan, a, resolved);
+    plan.claim(owner, claimOf(a, dev));
+    return { interface: dev };
+  });
+
+export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHostOutputs>> = {
   name: "DirectorHost",
   schema: DirectorHostArgs,
-  replaceOn: ["interface"],
+  outputs: DirectorHostOutputs,
+  replaceOn: [],
+  // An interface change moves the VIPs in one transaction (delete there, add here).
+  updateOn: ["vips", "interface", "ipForward", "expireNodestConn", "expireQuiescentTemplate", "persist"],
   resolvedWhenUnset: ["interface"],
-  updateOn: ["vips", "ipForward", "expireNodestConn", "expireQuiescentTemplate", "persist"],
-  identity: () => OWNER,
+  identity: () => "director",
 
-  async create(host, a) {
-    const dev = await preflightAndInterface(host, a);
-    const rec = await applyHost(host, OWNER, spec(a, dev), { addedVips: [], previousSysctls: {} }, [], a.persist);
-    return { ...rec, interface: dev };
+  create: (host, a, { owner }) => converge(a, owner).on(host),
+  update: (host, olds, news, { owner }) => {
+    const legacy = legacyHostHolds(olds, olds.interface);
+    return converge(news, owner, olds.interface).migrating(olds, legacy.holds, legacy.files, owner, news.persist).on(host);
+  },
+  async delete(host, outs, { owner }) {
+    const legacy = legacyHostHolds(outs, outs.interface);
+    await hostOp(`DirectorHost ${owner}`, { ipvs: true, sysctls: SYSCTLS }, (plan) => plan.claim(owner, { persist: false }))
+      .migrating(outs, legacy.holds, legacy.files, owner, outs.persist).on(host);
   },
 
   async read(host, outs) {
-    const live = await readHost(host, [IP_FORWARD, EXPIRE_NODEST, EXPIRE_QUIESCENT]);
-    const dev = outs.interface as string;
+    const live = await readHostState(host, SYSCTLS);
     const bool = (k: string, declared: boolean | undefined) => (declared === undefined ? undefined : live.sysctls[k] === 1);
     return {
-      vips: outs.vips.filter((v) => live.vipsByDev.get(v) === dev),
+      vips: outs.vips.filter((v) => live.addrs.some((x) => x.address === v && x.dev === outs.interface)),
       ipForward: bool(IP_FORWARD, outs.ipForward),
       expireNodestConn: bool(EXPIRE_NODEST, outs.expireNodestConn),
       expireQuiescentTemplate: bool(EXPIRE_QUIESCENT, outs.expireQuiescentTemplate),
     };
-  },
-
-  async update(host, olds, news) {
-    await host.run(ipvs.preflight(), { summary: "check ipvsadm and ip_vs" });
-    const dev = news.interface ?? (olds.interface as string);
-    const rec = await applyHost(host, OWNER, spec(news, dev), recordOf(olds), olds.vips, news.persist);
-    return { ...rec, interface: dev };
-  },
-
-  async delete(host, outs) {
-    await removeHost(host, OWNER, recordOf(outs));
   },
 };

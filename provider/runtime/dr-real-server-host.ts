@@ -1,49 +1,59 @@
 // DrRealServerHost: the backend side of LVS-DR. VIPs as /32 on lo so the host accepts
 // packets for them, and ARP sysctls so it never answers ARP for them (the director must).
-import { DrRealServerHostArgs } from "../model";
-import { HostSpec, applyHost, readHost, recordOf, removeHost } from "./host-config";
+// Holds in the host's ledger: a VIP leaves lo, and a sysctl gets its old value back, only
+// when the last resource holding it lets go.
+import { z } from "zod";
+import { DrRealServerHostArgs, DrRealServerHostOutputs } from "../model";
+import { Claim } from "../holds/plan";
 import { Kind } from "./kind";
+import { hostOp, legacyHostHolds, readHostState } from "./host-state";
 
-const OWNER = "dr-real-server";
 const key = (dev: "lo" | "all", what: "arp_ignore" | "arp_announce") => `net.ipv4.conf.${dev}.${what}`;
 const KEYS = [key("lo", "arp_ignore"), key("all", "arp_ignore"), key("lo", "arp_announce"), key("all", "arp_announce")];
 
-const spec = (a: DrRealServerHostArgs): HostSpec => ({
-  dev: "lo", vips: a.vips, vsSysctls: {},
+
+const claimOf = (a: DrRealServerHostArgs): Claim => ({
+  addrs: a.vips.map((address) => ({ address, prefix: 32, dev: "lo" })),
   sysctls: {
     [key("lo", "arp_ignore")]: a.arpIgnore, [key("all", "arp_ignore")]: a.arpIgnore,
     [key("lo", "arp_announce")]: a.arpAnnounce, [key("all", "arp_announce")]: a.arpAnnounce,
   },
+  persist: a.persist,
 });
 
-export const drRealServerHostKind: Kind<DrRealServerHostArgs> = {
+const converge = (a: DrRealServerHostArgs, owner: string) =>
+  hostOp(`DrRealServerHost ${owner}`, { sysctls: KEYS }, (plan) => {
+    plan.claim(owner, claimOf(a));
+    return {};
+  });
+
+export const drRealServerHostKind: Kind<DrRealServerHostArgs, z.infer<typeof DrRealServerHostOutputs>> = {
   name: "DrRealServerHost",
   schema: DrRealServerHostArgs,
+  outputs: DrRealServerHostOutputs,
   replaceOn: [],
   updateOn: ["vips", "arpIgnore", "arpAnnounce", "persist"],
-  identity: () => OWNER,
+  identity: () => "dr-real-server",
 
-  async create(host, a) {
-    return { ...(await applyHost(host, OWNER, spec(a), { addedVips: [], previousSysctls: {} }, [], a.persist)) };
+  create: (host, a, { owner }) => converge(a, owner).on(host),
+  update: (host, olds, news, { owner }) => {
+    const legacy = legacyHostHolds(olds, "lo");
+    return converge(news, owner).migrating(olds, legacy.holds, legacy.files, owner, news.persist).on(host);
+  },
+  async delete(host, outs, { owner }) {
+    const legacy = legacyHostHolds(outs, "lo");
+    await hostOp(`DrRealServerHost ${owner}`, { sysctls: KEYS }, (plan) => plan.claim(owner, { persist: false }))
+      .migrating(outs, legacy.holds, legacy.files, owner, outs.persist).on(host);
   },
 
   async read(host, outs) {
-    const live = await readHost(host, KEYS);
+    const live = await readHostState(host, KEYS);
     // A setting that differs on lo and all reads as the lower of the two, so drift shows.
-    const lowest = (what: "arp_ignore" | "arp_announce") =>
-      Math.min(live.sysctls[key("lo", what)] ?? 0, live.sysctls[key("all", what)] ?? 0);
+    const lowest = (what: "arp_ignore" | "arp_announce") => Math.min(live.sysctls[key("lo", what)] ?? 0, live.sysctls[key("all", what)] ?? 0);
     return {
-      vips: outs.vips.filter((v) => live.vipsByDev.get(v) === "lo"),
+      vips: outs.vips.filter((v) => live.addrs.some((x) => x.address === v && x.dev === "lo")),
       arpIgnore: lowest("arp_ignore"),
       arpAnnounce: lowest("arp_announce"),
     };
-  },
-
-  async update(host, olds, news) {
-    return { ...(await applyHost(host, OWNER, spec(news), recordOf(olds), olds.vips, news.persist)) };
-  },
-
-  async delete(host, outs) {
-    await removeHost(host, OWNER, recordOf(outs));
   },
 };

@@ -1,8 +1,7 @@
-// Turns one resource kind (its schema, diff rules and host operations) into a
-// Pulumi dynamic ResourceProvider. Everything that is the same for every kind
-// lives here: validation before any connection, diff rules, the split of the
-// connection into plain outputs and secret credentials, the recorded host key,
-// and the state version.
+// Turns one resource kind (its input and output schemas, diff rules and host operations)
+// into a Pulumi dynamic ResourceProvider. Everything that is the same for every kind lives
+// here: validation before any connection, diff rules, the split of the connection into plain
+// outputs and secret credentials, the owner id, the recorded host keys, the state version.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { Connection, SECRET_CONNECTION_FIELDS, STATE_VERSION } from "../model";
@@ -12,24 +11,34 @@ import { containsUnknown, parseOrThrow, validate } from "../validate";
 type Dyn = pulumi.dynamic.ResourceProvider;
 type Outs = Record<string, unknown>;
 
+/** Dotted paths into an input type, two levels deep: what diff rules may name. */
+export type Path<A> = {
+  [K in keyof A & string]: K | (NonNullable<A[K]> extends Record<string, unknown> ? `${K}.${keyof NonNullable<A[K]> & string}` : never);
+}[keyof A & string];
+
+/** What an operation knows besides its inputs: who holds what it claims, and where progress goes. */
+export interface Ctx { owner: string; log: Log }
+
 /** What one kind of resource does on its host; the generic parts are in makeProvider. */
-export interface Kind<A extends { connection: Connection }> {
+export interface Kind<A extends { connection: Connection }, O extends Outs> {
   /** Type name used in messages. */
   name: string;
   schema: z.ZodType<A>;
-  /** Input fields (dotted paths) whose change replaces the resource; all others update in place. */
-  replaceOn: string[];
+  /** The outputs this kind adds to its inputs. */
+  outputs: z.ZodType<O>;
+  /** Input fields whose change replaces the resource; all others update in place. */
+  replaceOn: Path<A>[];
   /** Input fields whose change needs an update; connection fields are compared separately. */
-  updateOn: string[];
+  updateOn: Path<A>[];
   /** Optional inputs that create resolves when unset (e.g. an interface): unset later means "keep it". */
-  resolvedWhenUnset?: string[];
+  resolvedWhenUnset?: Path<A>[];
   /** The part of the id after the host: what identifies the object on its host. */
   identity(a: A): string;
-  create(host: Host, a: A, log: Log): Promise<Outs>;
+  create(host: Host, a: A, ctx: Ctx): Promise<O>;
   /** Live state merged over the outputs, or undefined when the object is gone. */
-  read(host: Host, outs: A & Outs): Promise<Outs | undefined>;
-  update(host: Host, olds: A & Outs, news: A, log: Log): Promise<Outs>;
-  delete(host: Host, outs: A & Outs, log: Log): Promise<void>;
+  read(host: Host, outs: A & O, ctx: Ctx): Promise<Outs | undefined>;
+  update(host: Host, olds: A & O, news: A, ctx: Ctx): Promise<O>;
+  delete(host: Host, outs: A & O, ctx: Ctx): Promise<void>;
 }
 
 /** Progress goes to the provider's stderr, which the engine shows in `pulumi up`. */
@@ -74,17 +83,26 @@ const clean = (o: Outs): Outs => JSON.parse(JSON.stringify(o));
 const get = (o: unknown, path: string): unknown =>
   path.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Outs)[k] : undefined), o);
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+const withoutHost = (c: unknown) => ({ ...((c as Conn) ?? {}), host: undefined });
 
-/** Connection fields compared on diff; host change means another machine, so it replaces. */
-const CONNECTION_UPDATE_FIELDS = ["port", "user", "agentSocketPath", "dialErrorLimit", "perDialTimeout", "hostKey", "proxy"];
+/** The keys recorded in state: the target's and the jump host's. */
+const recordedKeys = (outs: Outs) => ({
+  target: outs.hostKeyFingerprint as string | undefined,
+  proxy: outs.proxyHostKeyFingerprint as string | undefined,
+});
 
-export function makeProvider<A extends { connection: Connection }>(kind: Kind<A>): Dyn {
-  const hostFor = (outs: Outs) =>
-    connect(connectionFromOutputs(outs), { recorded: outs.hostKeyFingerprint as string | undefined, log });
-  const outputs = (a: A, host: Host, extra: Outs): Outs => clean({
-    ...a, ...connectionOutputs(a.connection), ...extra, hostKeyFingerprint: host.fingerprint, stateVersion: STATE_VERSION,
-  });
+export function makeProvider<A extends { connection: Connection; owner?: string }, O extends Outs>(kind: Kind<A, O>): Dyn {
   const idOf = (a: A) => `${a.connection.host}:${a.connection.port}/${kind.identity(a)}`;
+  // The owner is the resource's URN and what it identifies on its host, derived once at create:
+  // a replacement (same URN, another object) never releases what its successor holds. A
+  // resource created by an older release (or without the resource classes) is named by its id.
+  const ownerOf = (a: A, id: string) => (a.owner ? `${a.owner}#${kind.identity(a)}` : `${kind.name}:${id}`);
+  const outputs = (a: A, host: Host, owner: string, extra: O): Outs =>
+    clean({
+      ...a, ...connectionOutputs(a.connection), ...parseOrThrow(kind.outputs, extra, `${kind.name} outputs`), owner,
+      hostKeyFingerprint: host.fingerprint, proxyHostKeyFingerprint: host.proxyFingerprint, stateVersion: STATE_VERSION,
+    });
+  const ctx = (owner: string): Ctx => ({ owner, log });
 
   return {
     async check(_olds, news) {
@@ -96,45 +114,50 @@ export function makeProvider<A extends { connection: Connection }>(kind: Kind<A>
     async diff(_id, olds, news) {
       const stale = (olds.stateVersion as number | undefined) ?? 0;
       if (stale > STATE_VERSION) throw new Error(`${kind.name}: state version ${stale} is newer than this pulumi-lvs understands (${STATE_VERSION}); upgrade pulumi-lvs`);
-      const changed = (path: string, oldPath = path) =>
+      const changed = (path: string) =>
         containsUnknown(get(news, path)) ||
-        (!same(get(olds, oldPath), get(news, path)) && !(kind.resolvedWhenUnset?.includes(path) && get(news, path) === undefined));
+        (!same(get(olds, path), get(news, path)) && !((kind.resolvedWhenUnset as string[] | undefined)?.includes(path) && get(news, path) === undefined));
       const replaces = ["connection.host", ...kind.replaceOn].filter((f) => changed(f));
-      const updates = kind.updateOn.filter((f) => changed(f));
-      const connUpdates = CONNECTION_UPDATE_FIELDS.map((f) => `connection.${f}`).filter((f) => changed(f))
-        .concat(SECRET_CONNECTION_FIELDS.map((f) => `connection.${f}`).filter((f) => changed(f, f.replace("connection.", "credentials."))));
-      const changes = replaces.length + updates.length + connUpdates.length > 0;
+      const updates: string[] = kind.updateOn.filter((f) => changed(f));
+      // The connection is compared as it is stored: plain fields and secrets apart (a proxy's key included).
+      if (containsUnknown(news.connection)) updates.push("connection");
+      else {
+        const n = connectionOutputs(news.connection as Connection);
+        if (!same(withoutHost(olds.connection), withoutHost(n.connection))) updates.push("connection");
+        if (!same(olds.credentials ?? {}, n.credentials)) updates.push("credentials");
+      }
+      const changes = replaces.length + updates.length > 0;
       // Replacing keeps the old object until the new one exists, unless both would be the same
-      // IPVS object (only the connection changed): then the old one must go first.
+      // object on the same host (only the connection changed): then the old one must go first.
       const sameIdentity = replaces.every((f) => f === "connection.host");
       return { changes, replaces, deleteBeforeReplace: replaces.length > 0 && sameIdentity };
     },
 
     async create(inputs) {
       const a = parseOrThrow(kind.schema, inputs, kind.name);
+      const id = idOf(a);
+      const owner = ownerOf(a, id);
       const host = await connect(a.connection, { log });
-      const extra = await kind.create(host, a, log);
-      return { id: idOf(a), outs: outputs(a, host, extra) };
+      return { id, outs: outputs(a, host, owner, await kind.create(host, a, ctx(owner))) };
     },
 
     async read(id, props) {
-      const host = await hostFor(props);
-      const live = await kind.read(host, props as A & Outs);
+      const host = await connect(connectionFromOutputs(props), { recorded: recordedKeys(props), log });
+      const live = await kind.read(host, props as A & O, ctx((props.owner as string | undefined) ?? ownerOf(props as A, id)));
       if (!live) return { id: "", props: {} };
-      return { id, props: clean({ ...props, ...live }) };
+      return { id, props: clean({ ...props, ...live, hostKeyFingerprint: host.fingerprint, proxyHostKeyFingerprint: host.proxyFingerprint }) };
     },
 
-    async update(_id, olds, news) {
+    async update(id, olds, news) {
       const a = parseOrThrow(kind.schema, news, kind.name);
-      const host = await connect(a.connection, { recorded: olds.hostKeyFingerprint as string | undefined, log });
-      const extra = await kind.update(host, olds as A & Outs, a, log);
-      return { outs: outputs(a, host, extra) };
+      const owner = (olds.owner as string | undefined) ?? ownerOf(a, id);
+      const host = await connect(a.connection, { recorded: recordedKeys(olds), log });
+      return { outs: outputs(a, host, owner, await kind.update(host, olds as A & O, a, ctx(owner))) };
     },
 
-    async delete(_id, props) {
-      const host = await hostFor(props);
-      await kind.delete(host, props as A & Outs, log);
+    async delete(id, props) {
+      const host = await connect(connectionFromOutputs(props), { recorded: recordedKeys(props), log });
+      await kind.delete(host, props as A & O, ctx((props.owner as string | undefined) ?? ownerOf(props as A, id)));
     },
   };
 }
-

@@ -1,89 +1,81 @@
-// RealServer: one destination of an IPVS service (ipvsadm -a/-e/-d), drained
-// (weight 0, wait for active connections) before it is removed.
-import { Destination, RealServerArgs, serviceKeyString } from "../model";
-import { boot, ipvs, script } from "../remote/commands";
-import { LiveDestination } from "../remote/parsers";
+// RealServer: one destination of an IPVS service (ipvsadm -a/-e/-d), held in the host's
+// ledger, and drained (weight 0, wait for active connections) before the last holder removes it.
+import { z } from "zod";
+import { Destination, RealServerArgs, RealServerOutputs, serviceKeyString } from "../model";
+import { DestValue, keys } from "../holds/ledger";
+import { legacyFiles } from "../remote/boot";
 import { Host, Log } from "../remote/ssh";
 import { Kind } from "./kind";
-import { readTable } from "./virtual-service";
+import { hostOp } from "./host-state";
+import { queueOf } from "./host-queue";
+
+type Outputs = z.infer<typeof RealServerOutputs>;
 
 const dest = (a: RealServerArgs): Destination => ({
-  address: a.address, port: a.port, forwarding: a.forwarding, weight: a.weight,
-  upperThreshold: a.upperThreshold || undefined, lowerThreshold: a.lowerThreshold || undefined,
+  address: a.address, port: a.port, forwarding: a.forwarding, weight: a.weight, upperThreshold: a.upperThreshold, lowerThreshold: a.lowerThreshold,
 });
+const value = (a: RealServerArgs): DestValue => ({ service: a.service, dest: dest(a) });
 const name = (a: Pick<RealServerArgs, "service" | "address" | "port">) => `${a.address}:${a.port} of ${serviceKeyString(a.service)}`;
-
-async function findLive(host: Host, a: Pick<RealServerArgs, "service" | "address" | "port">) {
-  const svc = (await readTable(host)).get(serviceKeyString(a.service));
-  return { svc, live: svc?.destinations.find((d) => d.address === a.address && d.port === a.port) };
-}
-
-const sameSettings = (live: LiveDestination, want: Destination) =>
-  live.forwarding === want.forwarding && live.weight === want.weight &&
-  (live.upperThreshold ?? 0) === (want.upperThreshold ?? 0) && (live.lowerThreshold ?? 0) === (want.lowerThreshold ?? 0);
-
-const describe = (d: Destination) =>
-  `forwarding ${d.forwarding}, weight ${d.weight}, thresholds ${d.upperThreshold ?? 0}/${d.lowerThreshold ?? 0}`;
-
+const legacyName = (a: RealServerArgs) => `${a.service.protocol}_${a.service.address}_${a.service.port}__${a.address}_${a.port}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const converge = (a: RealServerArgs, owner: string) =>
+  hostOp(`RealServer ${name(a)}`, { ipvs: true }, (plan): Outputs => {
+    plan.claim(owner, { dests: [value(a)], persist: a.persist });
+    const live = plan.liveDest(value(a));
+    return { adopted: plan.ledger.entries[keys.dest(a.service, a)].original !== null, activeConnections: live?.activeConn, inactiveConnections: live?.inactConn };
+  });
+
+/** What a release-0.1 RealServer held: its destination, there before it when it was adopted. */
+const legacy = (outs: RealServerArgs & { adopted?: boolean }) => [
+  { key: keys.dest(outs.service, outs), kind: "dest" as const, where: value(outs), value: value(outs), original: outs.adopted ? value(outs) : null },
+];
+
 /**
- * Quiesces a TCP destination before removal: weight 0 sends no new connections to it, and
- * we wait until its established ones end or drainTimeout passes. UDP has no connections to wait for.
+ * Quiesces a TCP destination before the last holder removes it: weight 0 sends no new
+ * connections to it, and we wait until its established ones end or drainTimeout passes.
+ * UDP has no connections to wait for. Each look is a read shared with the host's other work.
  */
-async function drain(host: Host, a: RealServerArgs & { weight: number }, live: LiveDestination, log: Log): Promise<void> {
-  if (a.service.protocol !== "tcp" || a.drainTimeout === 0 || live.activeConn === 0 && live.weight === 0) return;
-  if (live.weight !== 0) await host.run(ipvs.editDestination(a.service, { ...dest(a), forwarding: live.forwarding, weight: 0 }), { lock: true });
+async function drain(host: Host, a: RealServerArgs, owner: string, log: Log): Promise<void> {
+  if (a.service.protocol !== "tcp" || a.drainTimeout === 0) return;
+  let active = await hostOp(`RealServer ${name(a)}`, { ipvs: true }, (plan) => plan.beginDrain(owner, value(a))).on(host);
   const deadline = Date.now() + a.drainTimeout * 1000;
-  for (let active = live.activeConn; ; ) {
-    if (active === 0) { log(`${host.target}: ${name(a)} drained`); return; }
-    if (Date.now() >= deadline) { log(`${host.target}: ${name(a)}: drainTimeout ${a.drainTimeout}s passed with ${active} active connection(s); removing it`); return; }
+  while (active !== undefined) {
+    if (active === 0) return log(`${host.target}: ${name(a)} drained`);
+    if (Date.now() >= deadline) return log(`${host.target}: ${name(a)}: drainTimeout ${a.drainTimeout}s passed with ${active} active connection(s); removing it`);
     log(`${host.target}: draining ${name(a)}: weight 0, ${active} active connection(s), up to ${Math.ceil((deadline - Date.now()) / 1000)}s more`);
     await sleep(Math.min(2000, Math.max(0, deadline - Date.now())));
-    const now = (await findLive(host, a)).live;
-    if (!now) return;
-    active = now.activeConn;
+    active = await queueOf(host).submit({ label: `RealServer ${name(a)}`, readOnly: true, apply: (plan) => plan.liveDest(value(a))?.activeConn });
   }
 }
 
-export const realServerKind: Kind<RealServerArgs> = {
+export const realServerKind: Kind<RealServerArgs, Outputs> = {
   name: "RealServer",
   schema: RealServerArgs,
+  outputs: RealServerOutputs,
   replaceOn: ["service.address", "service.port", "service.protocol", "address", "port"],
   updateOn: ["forwarding", "weight", "upperThreshold", "lowerThreshold", "drainTimeout", "persist"],
   identity: (a) => `${serviceKeyString(a.service)}/${a.address}:${a.port}`,
 
-  async create(host, a) {
-    const { svc, live } = await findLive(host, a);
-    if (!svc) throw new Error(`${host.target}: IPVS service ${serviceKeyString(a.service)} does not exist; declare its VirtualService (and pass it as \`service\`) so it is created first`);
-    if (live && !sameSettings(live, dest(a))) {
-      throw new Error(`${host.target}: real server ${name(a)} already exists with ${describe(live)}, but this RealServer declares ${describe(dest(a))}; it was left untouched. Declare it identically to adopt it, or remove it by hand.`);
-    }
-    await host.run(script(...(live ? [] : [ipvs.addDestination(a.service, dest(a))]), ...(a.persist ? boot.saveDestination(a.service, dest(a)) : [])), { lock: true });
-    return { adopted: !!live };
+  create: (host, a, { owner }) => converge(a, owner).on(host),
+  update: (host, olds, news, { owner }) =>
+    converge(news, owner).migrating(olds, () => legacy(olds), legacyFiles.object(legacyName(olds), "dest"), owner, news.persist).on(host),
+
+  async delete(host, outs, { owner, log }) {
+    const label = `RealServer ${name(outs)}`;
+    // Migrate first (release 0.1 state), so the drain sees this resource as the holder.
+    await hostOp(label, { ipvs: true }, () => undefined).migrating(outs, () => legacy(outs), legacyFiles.object(legacyName(outs), "dest"), owner, outs.persist).on(host);
+    await drain(host, outs, owner, log);
+    // Decided again under the lock: whatever the drain saw, the destination is removed only if it is still there.
+    await hostOp(label, { ipvs: true }, (plan) => plan.claim(owner, { persist: false })).on(host);
   },
 
   async read(host, outs) {
-    const { live } = await findLive(host, outs);
+    const live = await queueOf(host).submit({ label: `RealServer ${name(outs)}`, readOnly: true, apply: (plan) => plan.liveDest(value(outs)) });
     if (!live) return undefined;
     return {
-      forwarding: live.forwarding, weight: live.weight,
-      upperThreshold: live.upperThreshold, lowerThreshold: live.lowerThreshold,
+      forwarding: live.forwarding, weight: live.weight, upperThreshold: live.upperThreshold, lowerThreshold: live.lowerThreshold,
       activeConnections: live.activeConn, inactiveConnections: live.inactConn,
     };
-  },
-
-  async update(host, olds, news) {
-    const { live } = await findLive(host, news);
-    if (!live) throw new Error(`${host.target}: real server ${name(news)} is gone; run pulumi refresh, then pulumi up to recreate it`);
-    const cmds = sameSettings(live, dest(news)) ? [] : [ipvs.editDestination(news.service, dest(news))];
-    await host.run(script(...cmds, ...(news.persist ? boot.saveDestination(news.service, dest(news)) : boot.removeDestination(news.service, news))), { lock: true });
-    return { adopted: olds.adopted ?? false };
-  },
-
-  async delete(host, outs, log) {
-    const { live } = await findLive(host, outs);
-    if (live) await drain(host, outs, live, log);
-    await host.run(script(...(live ? [ipvs.deleteDestination(outs.service, outs)] : []), ...boot.removeDestination(outs.service, outs)), { lock: true });
   },
 };

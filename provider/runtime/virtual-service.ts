@@ -1,61 +1,48 @@
-// VirtualService: one IPVS service on a director (ipvsadm -A/-E/-D).
-import { VirtualService, VirtualServiceArgs, serviceKeyString } from "../model";
-import { boot, ipvs, script } from "../remote/commands";
-import { LiveService, parseIpvsTable } from "../remote/parsers";
-import { Host } from "../remote/ssh";
+// VirtualService: one IPVS service on a director (ipvsadm -A/-E/-D), held in the host's
+// ledger: an identical service that was already there is adopted and never deleted; one that
+// another resource holds is shared (a rename hands it over without a gap).
+import { z } from "zod";
+import { VirtualServiceArgs, VirtualServiceOutputs, serviceKeyString } from "../model";
+import { keys } from "../holds/ledger";
 import { Kind } from "./kind";
+import { hostOp } from "./host-state";
+import { queueOf } from "./host-queue";
+import { legacyFiles } from "../remote/boot";
 
-/** The director's IPVS table; with `preflight`, ipvsadm and ip_vs are checked in the same round trip. */
-export async function readTable(host: Host, opts: { preflight?: boolean } = {}) {
-  const read = ipvs.readTable();
-  return parseIpvsTable(await host.run(opts.preflight ? `${ipvs.preflight()}; ${read}` : read, { summary: "ipvsadm -S -n; ipvsadm -L -n --thresholds" }));
-}
 
-const describe = (s: Pick<VirtualService, "scheduler" | "persistence"> & { extra?: string[] }) =>
-  `scheduler ${s.scheduler}, persistence ${s.persistence ? `${s.persistence.timeout}s${s.persistence.netmask ? ` mask ${s.persistence.netmask}` : ""}` : "off"}` +
-  (s.extra?.length ? `, ${s.extra.join(" ")}` : "");
+const spec = (a: VirtualServiceArgs) => ({ address: a.address, port: a.port, protocol: a.protocol, scheduler: a.scheduler, persistence: a.persistence });
+const legacyName = (a: VirtualServiceArgs) => `${a.protocol}_${a.address}_${a.port}`;
 
-const sameSettings = (live: LiveService, want: VirtualService) =>
-  live.scheduler === want.scheduler && live.extra.length === 0 &&
-  JSON.stringify(live.persistence ?? null) === JSON.stringify(want.persistence ?? null);
+const converge = (a: VirtualServiceArgs, owner: string) =>
+  hostOp(`VirtualService ${serviceKeyString(a)}`, { ipvs: true }, (plan) => {
+    plan.claim(owner, { services: [spec(a)], persist: a.persist });
+    return { adopted: plan.ledger.entries[keys.service(a)].original !== null };
+  });
 
-export const virtualServiceKind: Kind<VirtualServiceArgs> = {
+/** What a release-0.1 VirtualService held: its service, there before it when it was adopted. */
+const legacy = (outs: VirtualServiceArgs & { adopted?: boolean }) => [
+  { key: keys.service(outs), kind: "service" as const, where: spec(outs), value: spec(outs), original: outs.adopted ? spec(outs) : null },
+];
+
+export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof VirtualServiceOutputs>> = {
   name: "VirtualService",
   schema: VirtualServiceArgs,
+  outputs: VirtualServiceOutputs,
   replaceOn: ["address", "port", "protocol"],
   updateOn: ["scheduler", "persistence", "persist"],
   identity: (a) => serviceKeyString(a),
 
-  async create(host, a) {
-    const live = (await readTable(host, { preflight: true })).get(serviceKeyString(a));
-    if (live && !sameSettings(live, a)) {
-      throw new Error(
-        `${host.target}: IPVS service ${serviceKeyString(a)} already exists with ${describe(live)}, ` +
-          `but this VirtualService declares ${describe(a)}; it was left untouched. Declare it identically to adopt it, or remove it by hand.`,
-      );
-    }
-    // An identical service is adopted: creating it again would fail and change nothing.
-    await host.run(script(...(live ? [] : [ipvs.addService(a)]), ...(a.persist ? boot.saveService(a) : [])), { lock: true });
-    return { adopted: !!live };
+  create: (host, a, { owner }) => converge(a, owner).on(host),
+  update: (host, olds, news, { owner }) =>
+    converge(news, owner).migrating(olds, () => legacy(olds), legacyFiles.object(legacyName(olds), "service"), owner, news.persist).on(host),
+  async delete(host, outs, { owner }) {
+    await hostOp(`VirtualService ${serviceKeyString(outs)}`, { ipvs: true }, (plan) => plan.claim(owner, { persist: false }))
+      .migrating(outs, () => legacy(outs), legacyFiles.object(legacyName(outs), "service"), owner, outs.persist)
+      .on(host);
   },
 
   async read(host, outs) {
-    const live = (await readTable(host)).get(serviceKeyString(outs));
-    if (!live) return undefined;
-    return { scheduler: live.scheduler, persistence: live.persistence };
-  },
-
-  async update(host, olds, news) {
-    const live = (await readTable(host)).get(serviceKeyString(news));
-    if (!live) throw new Error(`${host.target}: IPVS service ${serviceKeyString(news)} is gone; run pulumi refresh, then pulumi up to recreate it`);
-    const cmds = sameSettings(live, news) ? [] : [ipvs.editService(news)];
-    await host.run(script(...cmds, ...(news.persist ? boot.saveService(news) : boot.removeService(news))), { lock: true });
-    return { adopted: olds.adopted ?? false };
-  },
-
-  async delete(host, outs) {
-    const live = (await readTable(host)).get(serviceKeyString(outs));
-    // Deleting something already gone succeeds; the persisted copy goes in any case.
-    await host.run(script(...(live ? [ipvs.deleteService(outs)] : []), ...boot.removeService(outs)), { lock: true });
+    const live = await queueOf(host).submit({ label: "read IPVS", readOnly: true, apply: (plan) => plan.liveService(outs) });
+    return live && { scheduler: live.scheduler, persistence: live.persistence };
   },
 };

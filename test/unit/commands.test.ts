@@ -1,4 +1,4 @@
-import { boot, ipvs, net, q, rules, script, wrap } from "../../provider/remote/commands";
+import { ipvs, net, q, rules, script, transactionCommand, wrap } from "../../provider/remote/commands";
 
 const svc = { address: "198.51.100.100", port: 80, protocol: "tcp" as const };
 
@@ -28,7 +28,7 @@ describe("remote command text", () => {
   test("quotes every value, so hostile text stays one inert word", () => {
     const evil = "1.2.3.4; reboot";
     expect(q(evil)).toBe("'1.2.3.4; reboot'");
-    expect(net.addAddress(evil, "eth0 && rm -rf /")).toBe("ip addr add '1.2.3.4; reboot/32' dev 'eth0 && rm -rf /'");
+    expect(net.addAddress({ address: evil, prefix: 32, dev: "eth0 && rm -rf /" })).toBe("ip addr replace '1.2.3.4; reboot/32' dev 'eth0 && rm -rf /'");
     expect(net.writeSysctl("net.ipv4.ip_forward", 1)).toBe("sysctl -q -w net.ipv4.ip_forward\\=1");
     expect(ipvs.addService({ ...svc, address: "$(reboot)", scheduler: "rr" })).toBe("ipvsadm -A -t \\$\\(reboot\\)\\:80 -s rr");
   });
@@ -39,14 +39,10 @@ describe("remote command text", () => {
     expect(script("a", "b")).toBe("set -e\na\nb");
   });
 
-  test("persistence writes only files named after the object, and cleans up the unit when the last goes", () => {
-    const save = boot.saveService({ ...svc, scheduler: "rr" }).join("\n");
-    expect(save).toContain("/etc/pulumi-lvs/ipvs/tcp_198.51.100.100_80.service.rules");
-    expect(save).toContain("systemctl enable");
-    const remove = boot.removeDestination(svc, { address: "198.51.100.11", port: 80 }).join("\n");
-    expect(remove).toContain("rm -f /etc/pulumi-lvs/ipvs/tcp_198.51.100.100_80_198.51.100.11_80.dest.rules");
-    expect(remove).toContain("systemctl disable");
-    expect(boot.saveHost("dr-real-server", { addrs: [{ address: "198.51.100.100", dev: "lo" }], sysctls: { "net.ipv4.conf.all.arp_ignore": 1 }, vsSysctls: {} }).join("\n"))
-      .toContain("/etc/sysctl.d/90-pulumi-lvs-dr_real_server.conf");
+  test("a transaction runs its write only when it arrived whole", () => {
+    const cmd = transactionCommand("ipvsadm -S -n");
+    expect(cmd.split("\n")[0]).toBe("ipvsadm -S -n");
+    expect(cmd).toContain(`tail -n 1 "$f")" = '# pulumi-lvs: end of script'`);
+    expect(cmd).toContain("nothing was run");
   });
 });

@@ -1,0 +1,88 @@
+// The host's ledger: for every object pulumi-lvs touches on a host (an address, a sysctl,
+// an IPVS service or destination) what was there before the first holder, and who holds it
+// with what value. It lives on the host (/var/lib/pulumi-lvs/ledger.json), so every stack and
+// every resource that shares the host shares it; it is read and written only under the host
+// lock. The live state pulumi-lvs wants is a pure function of it (desiredOf).
+import { z } from "zod";
+import { Destination, ServiceKey, VirtualService, serviceKeyString } from "../model";
+
+/** One address as `ip addr` holds it: address/prefix on a device. */
+export interface AddrValue { address: string; prefix: number; dev: string }
+export interface DestValue { service: ServiceKey; dest: Destination }
+
+/** What each kind of object holds as its value. Addresses hold presence, so their value is `true`. */
+export interface Values {
+  addr: true;
+  sysctl: number;
+  service: VirtualService;
+  dest: DestValue;
+}
+export type ObjectKind = keyof Values;
+
+const Holder = z.object({ value: z.unknown(), persist: z.boolean() });
+const Entry = z.object({
+  kind: z.enum(["addr", "sysctl", "service", "dest"]),
+  /** Where the object is; for addresses and destinations the parts of the key. */
+  where: z.unknown().optional(),
+  /** The value before the first holder; null when the object did not exist. */
+  original: z.unknown().nullable(),
+  /** Owner (a resource URN) -> the value it wants and whether it persists across reboots. */
+  holders: z.record(z.string(), Holder),
+  /** A destination whose last holder is draining it: weight 0 until it is removed. */
+  draining: z.boolean().optional(),
+});
+export const Ledger = z.object({ version: z.literal(1), entries: z.record(z.string(), Entry) });
+export type Entry = z.infer<typeof Entry>;
+export type Ledger = z.infer<typeof Ledger>;
+
+export const emptyLedger = (): Ledger => ({ version: 1, entries: {} });
+
+/** Parses a ledger read from the host; an absent file is an empty ledger. */
+export function parseLedger(text: string, what: string): Ledger {
+  if (!text.trim()) return emptyLedger();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${what} is not valid JSON (${(e as Error).message}); it was left as it is`);
+  }
+  const r = Ledger.safeParse(raw);
+  if (!r.success) throw new Error(`${what} is not a ledger this pulumi-lvs understands: ${r.error.issues[0]?.message}`);
+  return r.data;
+}
+
+// --- keys: one string per object, stable across releases (they are stored on hosts) ---
+
+export const keys = {
+  addr: (a: AddrValue) => `addr ${a.address}/${a.prefix} ${a.dev}`,
+  sysctl: (name: string) => `sysctl ${name}`,
+  service: (k: ServiceKey) => `service ${serviceKeyString(k)}`,
+  dest: (k: ServiceKey, d: Pick<Destination, "address" | "port">) => `dest ${serviceKeyString(k)} ${d.address}:${d.port}`,
+};
+
+/** JSON with sorted keys, so equal values compare equal whatever order they were built in. */
+export function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(v ?? null);
+}
+export const sameValue = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b);
+
+/** What the host should have for an entry: the holders' value, else what was there before. */
+export function desiredOf(e: Entry): { present: false } | { present: true; value: unknown } {
+  const held = Object.values(e.holders);
+  if (held.length) return { present: true, value: held[0].value };
+  return e.original === null ? { present: false } : { present: true, value: e.original };
+}
+
+/** Whether any holder wants the object restored at boot. */
+export const persisted = (e: Entry): boolean => Object.values(e.holders).some((h) => h.persist);
+
+/** Every key `owner` holds. */
+export const heldBy = (l: Ledger, owner: string): string[] =>
+  Object.keys(l.entries).filter((k) => owner in l.entries[k].holders);
+
+export const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;

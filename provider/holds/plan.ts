@@ -1,0 +1,335 @@
+// Decides, from one snapshot of a host read under its lock, what every operation of a batch
+// changes: the ledger (who holds what) and the commands that make the live state match it.
+// Pure: no I/O, so every decision is unit-tested without a host. Each operation either
+// applies whole or not at all (a conflict fails that operation only).
+import { VirtualService } from "../model";
+import { InterfaceAddress, IpvsTable, LiveDestination, LiveService } from "../remote/parsers";
+import { ipvs, net } from "../remote/commands";
+import {
+  AddrValue, DestValue, Entry, Ledger, ObjectKind, Values, canonical, clone, desiredOf, heldBy, keys, sameValue,
+} from "./ledger";
+
+/** What one transaction read from the host. */
+export interface Snapshot {
+  ledger: Ledger;
+  /** A ledger written by a transaction that did not finish (its intent). */
+  pending?: Ledger;
+  addrs: InterfaceAddress[];
+  sysctls: Record<string, number | undefined>;
+  /** Undefined when the ip_vs module is not loaded. */
+  ipvs?: IpvsTable;
+  /** Interface routing to each address asked for. */
+  routes: Record<string, string | undefined>;
+}
+
+/** Everything one resource holds on one host; holding nothing (an empty claim) releases all. */
+export interface Claim {
+  addrs?: AddrValue[];
+  sysctls?: Record<string, number>;
+  services?: VirtualService[];
+  dests?: DestValue[];
+  persist: boolean;
+}
+
+/** A refusal that fails one operation, with nothing changed by it. */
+export class ClaimError extends Error {}
+
+interface Live { addrs: InterfaceAddress[]; sysctls: Record<string, number | undefined>; ipvs: IpvsTable }
+type Want = { kind: ObjectKind; where: unknown; value: unknown };
+
+const serviceValue = (s: LiveService): Values["service"] & { extra?: string[] } => ({
+  address: s.address, port: s.port, protocol: s.protocol, scheduler: s.scheduler, persistence: s.persistence,
+  ...(s.extra.length ? { extra: s.extra } : {}),
+});
+const destValue = (service: DestValue["service"], d: LiveDestination): DestValue => ({
+  service: { address: service.address, port: service.port, protocol: service.protocol },
+  dest: { address: d.address, port: d.port, forwarding: d.forwarding, weight: d.weight, upperThreshold: d.upperThreshold, lowerThreshold: d.lowerThreshold },
+});
+const describeService = (s: Values["service"] & { extra?: string[] }) =>
+  `scheduler ${s.scheduler}, persistence ${s.persistence ? `${s.persistence.timeout}s${s.persistence.netmask ? ` mask ${s.persistence.netmask}` : ""}` : "off"}` +
+  (s.extra?.length ? `, ${s.extra.join(" ")}` : "");
+const describeDest = ({ dest: d }: DestValue) =>
+  `forwarding ${d.forwarding}, weight ${d.weight}, thresholds ${d.upperThreshold ?? 0}/${d.lowerThreshold ?? 0}`;
+const describe = (kind: ObjectKind, v: unknown): string =>
+  kind === "service" ? describeService(v as Values["service"]) : kind === "dest" ? describeDest(v as DestValue) : kind === "sysctl" ? `value ${v}` : "present";
+const what = (key: string) => key.replace(/^(\w+) /, (_, k: string) => ({ addr: "address ", sysctl: "sysctl ", service: "IPVS service ", dest: "real server " })[k] ?? "");
+
+/** Order of convergence: removals from the top down, then settings, then additions bottom up. */
+const RANK = { remove: { dest: 0, service: 1, addr: 2, sysctl: 3 }, keep: { sysctl: 3, addr: 4, service: 5, dest: 6 } };
+
+export class Plan {
+  ledger: Ledger;
+  private live: Live;
+  /** Commands per operation, in order; the label names the operation in errors. */
+  readonly groups: { label: string; commands: string[] }[] = [];
+
+  constructor(private readonly snap: Snapshot) {
+    this.ledger = clone(snap.ledger);
+    this.live = { addrs: clone(snap.addrs), sysctls: { ...snap.sysctls }, ipvs: cloneTable(snap.ipvs ?? new Map()) };
+    if (snap.pending) this.recover(snap.pending);
+  }
+
+  /**
+   * A transaction died between writing its intent and committing it: put every object it
+   * touched back to what the committed ledger says (an object new in the intent goes back
+   * to what was there before), so the next operations start from a known state.
+   */
+  private recover(pending: Ledger): void {
+    const touched = new Set([...Object.keys(pending.entries), ...Object.keys(this.ledger.entries)]);
+    const commands: string[] = [];
+    for (const key of this.ordered([...touched])) {
+      const c = this.ledger.entries[key];
+      const p = pending.entries[key];
+      if (c && p && sameValue(c, p)) continue;
+      commands.push(...this.converge(key, c ?? { ...p, holders: {}, draining: false }));
+    }
+    this.groups.push({ label: "finishing an interrupted transaction", commands });
+  }
+
+  /** Runs one operation: its changes are kept only if it does not throw. */
+  op<R>(label: string, fn: (plan: this) => R): R {
+    const saved = clone({ ledger: this.ledger, addrs: this.live.addrs, sysctls: this.live.sysctls });
+    const savedIpvs = cloneTable(this.live.ipvs);
+    const start = this.groups.length;
+    this.groups.push({ label, commands: [] });
+    try {
+      return fn(this);
+    } catch (e) {
+      this.ledger = saved.ledger;
+      this.live = { addrs: saved.addrs, sysctls: saved.sysctls, ipvs: savedIpvs };
+      this.groups.length = start;
+      throw e;
+    }
+  }
+
+  private emit(commands: string[]): void {
+    this.groups[this.groups.length - 1].commands.push(...commands);
+  }
+
+  /** Makes `owner`'s holds on this host exactly `c`: releases what it no longer claims. */
+  claim(owner: string, c: Claim): void {
+    const want = new Map<string, Want>();
+    for (const a of c.addrs ?? []) want.set(keys.addr(a), { kind: "addr", where: a, value: true });
+    for (const [k, v] of Object.entries(c.sysctls ?? {})) want.set(keys.sysctl(k), { kind: "sysctl", where: k, value: v });
+    for (const s of c.services ?? []) want.set(keys.service(s), { kind: "service", where: s, value: serviceSpec(s) });
+    for (const d of c.dests ?? []) want.set(keys.dest(d.service, d.dest), { kind: "dest", where: d, value: destSpec(d) });
+    const touched = heldBy(this.ledger, owner).filter((k) => !want.has(k));
+    for (const k of touched) delete this.ledger.entries[k].holders[owner];
+    // Services before their destinations, so a destination can find its service.
+    for (const [key, w] of [...want].sort(([a], [b]) => RANK.keep[this.kindOf(a)] - RANK.keep[this.kindOf(b)])) {
+      this.hold(owner, key, w, c.persist);
+      touched.push(key);
+    }
+    for (const key of this.ordered(touched)) this.emit(this.converge(key));
+  }
+
+  /** Adds commands of the current operation that are not about a held object (e.g. removing old files). */
+  run(commands: string[]): void {
+    this.emit(commands);
+  }
+
+  /**
+   * Takes over what a resource of release 0.1 held (it kept no ledger): `owner` becomes a holder
+   * of each object, with what was there before it as the original when nobody holds it yet.
+   */
+  adopt(owner: string, holds: ({ key: string; value: unknown } & Pick<Entry, "kind" | "where" | "original">)[], persist: boolean): void {
+    for (const h of holds) {
+      const e = (this.ledger.entries[h.key] ??= { kind: h.kind, where: h.where, original: h.original, holders: {} });
+      // It added the object, so whoever took it for pre-existing in the meantime was wrong.
+      if (h.original === null) e.original = null;
+      e.holders[owner] = { value: h.value, persist };
+    }
+  }
+
+  /**
+   * Starts draining a destination that `owner` alone holds and pulumi-lvs created: weight 0
+   * in the kernel (and in the boot rules) until it is released. Returns its active connections,
+   * or undefined when there is nothing to drain (gone, shared, or there before pulumi-lvs).
+   */
+  beginDrain(owner: string, d: DestValue): number | undefined {
+    const key = keys.dest(d.service, d.dest);
+    const e = this.ledger.entries[key];
+    const live = this.liveDest(d);
+    if (!e || !(owner in e.holders) || Object.keys(e.holders).length > 1 || e.original !== null || !live) return undefined;
+    if (live.weight === 0 && live.activeConn === 0) return undefined;
+    e.draining = true;
+    this.emit(this.converge(key));
+    return live.activeConn;
+  }
+
+  /** Live counters of a destination as of this plan. */
+  liveDest(d: Pick<DestValue, "service"> & { dest: { address: string; port: number } }): LiveDestination | undefined {
+    return this.live.ipvs.get(keyOf(d.service))?.destinations.find((x) => x.address === d.dest.address && x.port === d.dest.port);
+  }
+  liveService(k: { address: string; port: number; protocol: string }): LiveService | undefined {
+    return this.live.ipvs.get(keyOf(k));
+  }
+  liveAddrs(): InterfaceAddress[] {
+    return this.live.addrs;
+  }
+  liveSysctl(name: string): number | undefined {
+    return this.live.sysctls[name];
+  }
+  route(address: string): string | undefined {
+    return this.snap.routes[address];
+  }
+
+  /** True when the ledger differs from what was read (so it must be written). */
+  ledgerChanged(): boolean {
+    return !!this.snap.pending || canonical(this.ledger) !== canonical(this.snap.ledger);
+  }
+
+  private kindOf(key: string): ObjectKind {
+    return (this.ledger.entries[key]?.kind ?? key.split(" ")[0]) as ObjectKind;
+  }
+
+  private ordered(keysToSort: string[]): string[] {
+    const rank = (k: string) => {
+      const e = this.ledger.entries[k];
+      const removing = !e || !desiredOf(e).present;
+      return removing ? RANK.remove[this.kindOf(k)] : RANK.keep[this.kindOf(k)];
+    };
+    return [...new Set(keysToSort)].sort((a, b) => rank(a) - rank(b));
+  }
+
+  private liveValue(kind: ObjectKind, where: unknown): unknown {
+    switch (kind) {
+      case "addr": {
+        const a = where as AddrValue;
+        return this.live.addrs.some((x) => x.address === a.address && x.dev === a.dev) ? true : null;
+      }
+      case "sysctl":
+        return this.live.sysctls[where as string] ?? null;
+      case "service": {
+        const s = this.liveService(where as Values["service"]);
+        return s ? serviceValue(s) : null;
+      }
+      case "dest": {
+        const d = where as DestValue;
+        const live = this.liveDest(d);
+        return live ? destValue(d.service, live) : null;
+      }
+    }
+  }
+
+  private hold(owner: string, key: string, w: Want, persist: boolean): void {
+    const e: Entry = this.ledger.entries[key] ?? { kind: w.kind, where: w.where, original: null, holders: {} };
+    const others = Object.entries(e.holders).filter(([o, h]) => o !== owner && !sameValue(h.value, w.value));
+    if (others.length) {
+      const [o, h] = others[0];
+      throw new ClaimError(`${what(key)} is held by ${o} with ${describe(w.kind, h.value)}, but this declares ${describe(w.kind, w.value)}; nothing was changed`);
+    }
+    if (w.kind === "addr") this.checkAddressFree(w.where as AddrValue);
+    if (w.kind === "dest") this.checkServiceFor(w.where as DestValue);
+    if (!this.ledger.entries[key]) {
+      const live = this.liveValue(w.kind, w.where);
+      if (w.kind === "sysctl" && live === null) throw new ClaimError(`sysctl ${w.where} does not exist on this kernel`);
+      if ((w.kind === "service" || w.kind === "dest") && live !== null && !sameValue(live, w.value)) {
+        throw new ClaimError(
+          `${what(key)} already exists with ${describe(w.kind, live)}, but this declares ${describe(w.kind, w.value)}; ` +
+            `it was left untouched. Declare it identically to adopt it, or remove it by hand.`,
+        );
+      }
+      e.original = live;
+      this.ledger.entries[key] = e;
+    }
+    e.holders[owner] = { value: w.value, persist };
+    delete e.draining; // claimed again: stop draining
+  }
+
+  /** An address may sit on one device only: refuse one that is on another device, unless we are removing it there. */
+  private checkAddressFree(a: AddrValue): void {
+    for (const x of this.live.addrs.filter((l) => l.address === a.address && l.dev !== a.dev)) {
+      const there = this.ledger.entries[keys.addr({ ...a, dev: x.dev })];
+      if (there && Object.keys(there.holders).length === 0 && there.original === null) continue;
+      throw new ClaimError(
+        `${a.address} is already on ${x.dev}, but this wants it on ${a.dev}; nothing was changed. Remove it from ${x.dev} or declare interface ${JSON.stringify(x.dev)}.`,
+      );
+    }
+  }
+
+  private checkServiceFor(d: DestValue): void {
+    const e = this.ledger.entries[keys.service(d.service)];
+    if (this.liveService(d.service) || (e && desiredOf(e).present)) return;
+    throw new ClaimError(`IPVS service ${keyOf(d.service)} does not exist; declare its VirtualService (and pass it as \`service\`) so it is created first`);
+  }
+
+  /** Commands that make the live object match its entry; drops an entry nobody holds any more. */
+  private converge(key: string, entry = this.ledger.entries[key]): string[] {
+    if (!entry) return [];
+    const want = desiredOf(entry);
+    const value = want.present && entry.draining ? { ...(want.value as DestValue), dest: { ...(want.value as DestValue).dest, weight: 0 } } : want.present ? want.value : undefined;
+    const live = this.liveValue(entry.kind, entry.where);
+    const out: string[] = [];
+    switch (entry.kind) {
+      case "addr": {
+        const a = entry.where as AddrValue;
+        if (want.present && live === null) {
+          out.push(net.addAddress(a));
+          this.live.addrs.push({ ...a });
+        } else if (!want.present && live !== null) {
+          out.push(net.deleteAddress(a));
+          this.live.addrs = this.live.addrs.filter((x) => !(x.address === a.address && x.dev === a.dev));
+        }
+        break;
+      }
+      case "sysctl":
+        if (want.present && live !== value) {
+          out.push(net.writeSysctl(entry.where as string, value as number));
+          this.live.sysctls[entry.where as string] = value as number;
+        }
+        break;
+      case "service": {
+        const s = value as Values["service"] | undefined;
+        const k = keyOf(entry.where as Values["service"]);
+        if (!s && live !== null) {
+          out.push(ipvs.deleteService(entry.where as Values["service"]));
+          this.live.ipvs.delete(k);
+        } else if (s && live === null) {
+          out.push(ipvs.addService(s));
+          this.live.ipvs.set(k, { ...s, destinations: [], extra: [] });
+        } else if (s && !sameValue(live, s)) {
+          out.push(ipvs.editService(s));
+          this.live.ipvs.set(k, { ...s, destinations: this.live.ipvs.get(k)!.destinations, extra: [] });
+        }
+        break;
+      }
+      case "dest": {
+        const d = value as DestValue | undefined;
+        const where = entry.where as DestValue;
+        const svc = this.liveService(where.service);
+        if (!d && live !== null) {
+          out.push(ipvs.deleteDestination(where.service, where.dest));
+          svc!.destinations = svc!.destinations.filter((x) => !(x.address === where.dest.address && x.port === where.dest.port));
+        } else if (d && !svc) {
+          throw new ClaimError(`IPVS service ${keyOf(where.service)} does not exist; declare its VirtualService so it is created first`);
+        } else if (d && live === null) {
+          out.push(ipvs.addDestination(d.service, d.dest));
+          svc!.destinations.push({ ...d.dest, activeConn: 0, inactConn: 0 });
+        } else if (d && !sameValue(live, d)) {
+          out.push(ipvs.editDestination(d.service, d.dest));
+          const x = this.liveDest(where)!;
+          Object.assign(x, { upperThreshold: undefined, lowerThreshold: undefined }, d.dest);
+        }
+        break;
+      }
+    }
+    if (entry === this.ledger.entries[key] && Object.keys(entry.holders).length === 0) delete this.ledger.entries[key];
+    return out;
+  }
+}
+
+const keyOf = (k: { address: string; port: number; protocol: string }) => `${k.protocol}/${k.address}:${k.port}`;
+const serviceSpec = (s: VirtualService): Values["service"] => ({
+  address: s.address, port: s.port, protocol: s.protocol, scheduler: s.scheduler, persistence: s.persistence,
+});
+const destSpec = (d: DestValue): DestValue => ({
+  service: { address: d.service.address, port: d.service.port, protocol: d.service.protocol },
+  dest: {
+    address: d.dest.address, port: d.dest.port, forwarding: d.dest.forwarding, weight: d.dest.weight,
+    upperThreshold: d.dest.upperThreshold || undefined, lowerThreshold: d.dest.lowerThreshold || undefined,
+  },
+});
+function cloneTable(t: IpvsTable): IpvsTable {
+  return new Map([...t].map(([k, s]) => [k, { ...clone(s), destinations: s.destinations.map((d) => ({ ...d })) }]));
+}

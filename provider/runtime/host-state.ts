@@ -1,0 +1,63 @@
+// The one way runtime kinds touch a host: an operation handed to the host's queue, which
+// decides it on a snapshot read under the host lock (holds/plan.ts) and writes it in the
+// same locked session. Also the migration of state written by release 0.1, which kept what
+// a resource had changed in its own outputs instead of in the host's ledger.
+import { STATE_VERSION } from "../model";
+import { Plan } from "../holds/plan";
+import { Entry } from "../holds/ledger";
+import { q } from "../remote/commands";
+import { legacyFiles } from "../remote/boot";
+import { Host } from "../remote/ssh";
+import { Op, queueOf } from "./host-queue";
+
+/** One object a release-0.1 resource held, with what was there before it. */
+export type LegacyHold = { key: string } & Pick<Entry, "kind" | "where" | "original"> & { value: unknown };
+
+/** An operation on one host, built by a kind and run with `.on(host)`. */
+export function hostOp<R>(label: string, needs: Op<R>["needs"], apply: (plan: Plan) => R) {
+  let migrate: ((plan: Plan) => void) | undefined;
+  const builder = {
+    /** Before `apply`, takes over what `outs` (state of release 0.1) says the resource held. */
+    migrating(outs: Record<string, unknown>, legacy: (plan: Plan) => LegacyHold[], files: string[], owner: string, persist: boolean) {
+      if (((outs.stateVersion as number | undefined) ?? 0) < STATE_VERSION && !outs.owner) {
+        migrate = (plan) => {
+          plan.adopt(owner, legacy(plan), persist);
+          plan.run(files.map((f) => `rm -f ${q(f)}`));
+        };
+      }
+      return builder;
+    },
+    on(host: Host): Promise<R> {
+      return queueOf(host).submit({ label, needs, apply: (plan) => (migrate?.(plan), apply(plan)) });
+    },
+  };
+  return builder;
+}
+
+/** A read-only look at addresses and sysctls, shared with every other operation in the batch. */
+export function readHostState(host: Host, sysctls: string[]) {
+  return queueOf(host).submit({
+    label: "read addresses and sysctls",
+    readOnly: true,
+    needs: { sysctls },
+    apply: (plan) => ({ addrs: plan.liveAddrs(), sysctls: Object.fromEntries(sysctls.map((k) => [k, plan.liveSysctl(k)])) }),
+  });
+}
+
+/** What a release-0.1 DirectorHost or DrRealServerHost held: its VIPs on `dev` and the sysctls it set. */
+export function legacyHostHolds(outs: Record<string, unknown>, dev: string) {
+  const added = (outs.addedVips as string[] | undefined) ?? [];
+  const previous = (outs.previousSysctls as Record<string, number> | undefined) ?? {};
+  return {
+    files: legacyFiles.host(dev === "lo" ? "dr-real-server" : "director"),
+    holds: (plan: Plan): LegacyHold[] => [
+      ...((outs.vips as string[] | undefined) ?? []).map((address) => {
+        const where = { address, prefix: 32, dev };
+        return { key: `addr ${address}/32 ${dev}`, kind: "addr" as const, where, value: true, original: added.includes(address) ? null : true };
+      }),
+      ...Object.entries(previous).map(([name, original]) => ({
+        key: `sysctl ${name}`, kind: "sysctl" as const, where: name, value: plan.liveSysctl(name) ?? original, original,
+      })),
+    ],
+  };
+}

@@ -1,0 +1,157 @@
+// The host-side decisions (holds/plan.ts) without a host: who holds what, the last holder
+// restoring what was there before, adoption of what pulumi-lvs did not create, conflicts that
+// fail one operation only, and finishing a transaction that died between intent and commit.
+import { emptyLedger, keys } from "../../provider/holds/ledger";
+import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
+import { bootFiles } from "../../provider/remote/boot";
+import { writeScript } from "../../provider/runtime/host-queue";
+import { IpvsTable } from "../../provider/remote/parsers";
+
+const VIP = "198.51.100.100";
+const ARP = "net.ipv4.conf.all.arp_ignore";
+const vipOnLo = { address: VIP, prefix: 32, dev: "lo" };
+const svc = { address: VIP, port: 80, protocol: "tcp" as const, scheduler: "rr" as const };
+const dest = (weight = 1) => ({ service: { address: VIP, port: 80, protocol: "tcp" as const }, dest: { address: "198.51.100.11", port: 80, forwarding: "direct" as const, weight } });
+
+const snapshot = (over: Partial<Snapshot> = {}): Snapshot => ({
+  ledger: emptyLedger(), addrs: [{ address: "198.51.100.11", prefix: 24, dev: "eth1" }], sysctls: { [ARP]: 0 }, ipvs: new Map(), routes: {}, ...over,
+});
+/** Runs operations on a plan and returns it with every command it emitted. */
+function run(snap: Snapshot, ...ops: ((p: Plan) => void)[]) {
+  const plan = new Plan(snap);
+  ops.forEach((op, i) => plan.op(String(i), op));
+  return { plan, commands: plan.groups.flatMap((g) => g.commands) };
+}
+/** The snapshot the next transaction would read after `plan` was applied on the host. */
+const after = (plan: Plan, snap: Snapshot): Snapshot => ({
+  ...snap,
+  ledger: plan.ledger,
+  addrs: plan.liveAddrs(),
+  sysctls: Object.fromEntries(Object.keys(snap.sysctls).map((k) => [k, plan.liveSysctl(k)])),
+  ipvs: (plan as unknown as { live: { ipvs: IpvsTable } }).live.ipvs,
+});
+const backend = (p: Plan, owner: string) => p.claim(owner, { addrs: [vipOnLo], sysctls: { [ARP]: 1 }, persist: true });
+
+describe("holds", () => {
+  test("the first holder adds the VIP and sets the sysctl, recording what was there before", () => {
+    const { plan, commands } = run(snapshot(), (p) => backend(p, "web"));
+    expect(commands).toEqual(["sysctl -q -w net.ipv4.conf.all.arp_ignore\\=1", "ip addr replace 198.51.100.100/32 dev lo"]);
+    expect(plan.ledger.entries[keys.sysctl(ARP)]).toMatchObject({ original: 0, holders: { web: { value: 1 } } });
+    expect(plan.ledger.entries[keys.addr(vipOnLo)]).toMatchObject({ original: null });
+  });
+
+  test("two holders share the VIP: it stays until the last lets go, then everything is as before", () => {
+    const s0 = snapshot();
+    const both = run(s0, (p) => backend(p, "web"), (p) => backend(p, "alt"));
+    expect(both.commands).toHaveLength(2); // the second holder finds everything in place
+    const s1 = after(both.plan, s0);
+    const first = run(s1, (p) => p.claim("alt", { persist: false }));
+    expect(first.commands).toEqual([]);
+    expect(Object.keys(first.plan.ledger.entries[keys.addr(vipOnLo)].holders)).toEqual(["web"]);
+    const last = run(after(first.plan, s1), (p) => p.claim("web", { persist: false }));
+    expect(last.commands).toEqual(["ip addr del 198.51.100.100/32 dev lo", "sysctl -q -w net.ipv4.conf.all.arp_ignore\\=0"]);
+    expect(last.plan.ledger.entries).toEqual({});
+  });
+
+  test("a VIP that was there before pulumi-lvs is never removed", () => {
+    const s0 = snapshot({ addrs: [vipOnLo] });
+    const held = run(s0, (p) => backend(p, "web"));
+    expect(held.commands).toEqual(["sysctl -q -w net.ipv4.conf.all.arp_ignore\\=1"]);
+    const released = run(after(held.plan, s0), (p) => p.claim("web", { persist: false }));
+    expect(released.commands).toEqual(["sysctl -q -w net.ipv4.conf.all.arp_ignore\\=0"]);
+  });
+
+  test("holders that want different sysctl values conflict; the second operation fails alone", () => {
+    const plan = new Plan(snapshot());
+    plan.op("0", (p) => backend(p, "web"));
+    expect(() => plan.op("1", (p) => p.claim("alt", { sysctls: { [ARP]: 2 }, persist: true }))).toThrow(/held by web with value 1, but this declares value 2/);
+    expect(plan.groups.map((g) => g.label)).toEqual(["0"]);
+    expect(Object.keys(plan.ledger.entries[keys.sysctl(ARP)].holders)).toEqual(["web"]);
+  });
+
+  test("an interface change moves the VIP: removed there first, then added here", () => {
+    const eth1 = { address: VIP, prefix: 32, dev: "eth1" };
+    const s0 = snapshot();
+    const created = run(s0, (p) => p.claim("d", { addrs: [eth1], persist: true }));
+    const moved = run(after(created.plan, s0), (p) => p.claim("d", { addrs: [{ ...eth1, dev: "eth2" }], persist: true }));
+    expect(moved.commands).toEqual(["ip addr del 198.51.100.100/32 dev eth1", "ip addr replace 198.51.100.100/32 dev eth2"]);
+  });
+
+  test("a VIP on another device that is not ours is refused", () => {
+    expect(() => run(snapshot({ addrs: [{ address: VIP, prefix: 32, dev: "eth1" }] }), (p) => backend(p, "web"))).toThrow(ClaimError);
+  });
+});
+
+describe("IPVS objects", () => {
+  const table = (weight: number): IpvsTable => new Map([["tcp/198.51.100.100:80", {
+    ...svc, persistence: undefined, extra: [], destinations: [{ ...dest(weight).dest, activeConn: 0, inactConn: 0 }],
+  }]]);
+
+  test("an identical existing service is adopted and survives its holder's release", () => {
+    const s0 = snapshot({ ipvs: table(1) });
+    const held = run(s0, (p) => p.claim("web", { services: [svc], persist: true }));
+    expect(held.commands).toEqual([]);
+    expect(held.plan.ledger.entries[keys.service(svc)].original).not.toBeNull();
+    expect(run(after(held.plan, s0), (p) => p.claim("web", { persist: false })).commands).toEqual([]);
+  });
+
+  test("a different existing service is refused naming both settings", () => {
+    expect(() => run(snapshot({ ipvs: table(1) }), (p) => p.claim("web", { services: [{ ...svc, scheduler: "wlc" }], persist: true })))
+      .toThrow(/already exists with scheduler rr, .* but this declares scheduler wlc/);
+  });
+
+  test("a rename hands a destination over without removing it", () => {
+    const s0 = snapshot({ ipvs: new Map([["tcp/198.51.100.100:80", { ...svc, persistence: undefined, extra: [], destinations: [] }]]) });
+    const old = run(s0, (p) => p.claim("old", { dests: [dest()], persist: true }));
+    expect(old.commands).toEqual(["ipvsadm -a -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -g -w 1 -x 0 -y 0"]);
+    const s1 = after(old.plan, s0);
+    const renamed = run(s1, (p) => p.claim("new", { dests: [dest()], persist: true }), (p) => p.claim("old", { persist: false }));
+    expect(renamed.commands).toEqual([]);
+    expect(Object.keys(renamed.plan.ledger.entries[keys.dest(dest().service, dest().dest)].holders)).toEqual(["new"]);
+  });
+
+  test("draining sets weight 0 in the kernel and the boot rules; the release then removes it", () => {
+    const s0 = snapshot({ ipvs: new Map([["tcp/198.51.100.100:80", { ...svc, persistence: undefined, extra: [], destinations: [] }]]) });
+    const held = run(s0, (p) => p.claim("rs", { dests: [dest(3)], persist: true }));
+    const s1 = after(held.plan, s0);
+    const draining = run(s1, (p) => expect(p.beginDrain("rs", dest(3))).toBe(0));
+    expect(draining.commands).toEqual(["ipvsadm -e -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -g -w 0 -x 0 -y 0"]);
+    expect(bootFiles(draining.plan.ledger)["/etc/pulumi-lvs/ipvs.rules"]).toContain("-w 0");
+    const gone = run(after(draining.plan, s1), (p) => p.claim("rs", { persist: false }));
+    expect(gone.commands).toEqual(["ipvsadm -d -t 198.51.100.100\\:80 -r 198.51.100.11\\:80"]);
+  });
+});
+
+describe("intent and commit", () => {
+  test("the write script records intent before any change and commits last", () => {
+    const s0 = snapshot();
+    const { plan } = run(s0, (p) => backend(p, "web"));
+    const script = writeScript(plan, {})!.split("\n");
+    const intent = script.findIndex((l) => l.includes("ledger.next.json"));
+    const change = script.findIndex((l) => l.startsWith("ip addr replace"));
+    const commit = script.findIndex((l) => l.startsWith("mv /var/lib/pulumi-lvs/ledger.next.json"));
+    expect(intent).toBeGreaterThanOrEqual(0);
+    expect(intent).toBeLessThan(change);
+    expect(commit).toBe(script.length - 1);
+  });
+
+  test("nothing to do writes nothing", () => {
+    const s0 = snapshot();
+    const { plan } = run(s0, (p) => backend(p, "web"));
+    const s1 = after(plan, s0);
+    const again = run(s1, (p) => backend(p, "web"));
+    const files = Object.fromEntries(Object.entries(bootFiles(again.plan.ledger)).filter(([, c]) => c !== null).map(([f, c]) => [f, require("crypto").createHash("sha256").update(c).digest("hex")]));
+    expect(writeScript(again.plan, files)).toBeUndefined();
+  });
+
+  test("a transaction that died after its intent is undone: the VIP it added goes, the sysctl comes back", () => {
+    const s0 = snapshot();
+    const { plan } = run(s0, (p) => backend(p, "web"));
+    // The host after the script died halfway: intent written, VIP added, not committed.
+    const died: Snapshot = { ...s0, pending: plan.ledger, addrs: [...s0.addrs, vipOnLo], sysctls: { [ARP]: 1 } };
+    const next = new Plan(died);
+    expect(next.groups[0]).toEqual({ label: "finishing an interrupted transaction", commands: ["ip addr del 198.51.100.100/32 dev lo", "sysctl -q -w net.ipv4.conf.all.arp_ignore\\=0"] });
+    expect(next.ledger.entries).toEqual({});
+    expect(next.ledgerChanged()).toBe(true);
+  });
+});

@@ -56,6 +56,14 @@ lab-up:
 lab-down:
 	bash test/lab/lab.sh down
 
-## bench: figures for the SSH connection pool against the lab (not part of make test)
-bench: build
-	node bench/ssh-pool.js
+## bench: pulumi-lvs vs. an empty program's up + one ssh ipvsadm -R (and @pulumi/command when its plugin is on PATH),
+## through the real CLI against the lab director; BENCH_N=1000 for 1,000 backends in 10 services (not part of make test)
+bench: deps build
+	@# Boot the lab's director if needed (PULUMI_LVS_LAB_DIR / LAB_SSH_BASE_PORT pick another lab) and afterwards
+	@# stop only what this run started: 2 = director was up, 1 = other hosts were, 0 = nothing was.
+	@was_up=$$(bash test/lab/lab.sh status --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const h=JSON.parse(s).hosts;console.log(h.some(x=>x.name==="director"&&x.running)?2:h.some(x=>x.running)?1:0)}catch{console.log(0)}})'); \
+	npx tsc -p bench/tsconfig.json; \
+	bash test/lab/lab.sh up director; \
+	status=0; PATH="$$(bash tools/pulumi/install.sh):$$PATH" node bin/bench/bench.js || status=$$?; \
+	if [ "$$was_up" = 0 ]; then bash test/lab/lab.sh down; elif [ "$$was_up" = 1 ]; then bash test/lab/lab.sh stop director; fi; \
+	exit $$status

@@ -1,0 +1,461 @@
+// `make bench`: pulumi-lvs against the VM lab's director through the real `pulumi` CLI,
+// next to the baselines measured in the same run. For each column it times create,
+// no-op up, refresh, a weight update and destroy, and counts the SSH sessions each step
+// opened (sshd's "Accepted publickey for root" lines in the director's journal).
+//
+// Columns (programs in bench/programs/):
+//   pulumi-lvs      one VirtualService per service, one RealServer per backend
+//   baseline        an empty program's `pulumi up` (refresh: `pulumi refresh`) plus one
+//                   `ssh` running `ipvsadm -R` with the same rules (refresh: `ipvsadm -S -n`)
+//   command/rule    @pulumi/command: one remote.Command per ipvsadm rule
+//   command/script  @pulumi/command: one remote.Command feeding every rule to `ipvsadm -R`
+// The two command columns run only when a `pulumi-resource-command` plugin is on PATH.
+//
+// Prints figures, ratios and whether the targets are met; asserts nothing about time.
+// Exits non-zero only when a step fails. Environment:
+//   BENCH_N        backends (default 100)
+//   BENCH_SERVICES services (default 1; 10 when BENCH_N >= 1000)
+//   BENCH_WEIGHTS  backends whose weight the update step changes (default 10)
+//   BENCH_COLUMNS  comma-separated subset of: lvs,baseline,command-per-rule,command-script
+//   BENCH_PERSIST  pulumi-lvs's `persist` (default true, the provider's default)
+//   BENCH_LOG_DIR  where each pulumi run's output is kept (default: a new temp dir)
+//   BENCH_STEP_TIMEOUT_MIN  per pulumi command (default 120)
+//   PULUMI_LVS_LAB_DIR, LAB_SSH_BASE_PORT  which lab (test/lab/lab.sh reads them)
+import { spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { BenchSpec, PlannedService, createLines, deleteLines, editChangedLines, plan } from "./rules";
+
+// ---------------------------------------------------------------------------- setup
+
+function findRepo(): string {
+  for (let d = __dirname; d !== path.dirname(d); d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, "test/lab/lab.sh"))) return d;
+  }
+  throw new Error(`cannot find the repository root above ${__dirname}`);
+}
+const REPO = findRepo();
+const LAB = path.join(REPO, "test/lab/lab.sh");
+const PROGRAMS = path.join(REPO, "bench/programs");
+
+const intEnv = (name: string, dflt: number): number => {
+  const v = process.env[name];
+  if (v === undefined || v === "") return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+const N = intEnv("BENCH_N", 100);
+const SPEC: BenchSpec = {
+  backends: N,
+  services: Math.max(1, intEnv("BENCH_SERVICES", N >= 1000 ? 10 : 1)),
+  weighted: 0,
+  vip: "198.51.100.250", // not the lab's test VIP, so a bench never meets the e2e suite's services
+  basePort: 8000,
+};
+const WEIGHTS = Math.min(intEnv("BENCH_WEIGHTS", 10), N);
+const PERSIST = (process.env.BENCH_PERSIST ?? "true") !== "false";
+const STEP_TIMEOUT_MS = intEnv("BENCH_STEP_TIMEOUT_MIN", 120) * 60_000;
+const ALL_COLUMNS = ["lvs", "baseline", "command-per-rule", "command-script"] as const;
+type ColumnKey = (typeof ALL_COLUMNS)[number];
+const COLUMNS: ColumnKey[] = (() => {
+  const want = (process.env.BENCH_COLUMNS ?? ALL_COLUMNS.join(",")).split(",").map((s) => s.trim()).filter(Boolean);
+  const bad = want.filter((w) => !(ALL_COLUMNS as readonly string[]).includes(w));
+  if (bad.length) throw new Error(`BENCH_COLUMNS: unknown ${bad.join(", ")} (known: ${ALL_COLUMNS.join(", ")})`);
+  return ALL_COLUMNS.filter((c) => want.includes(c));
+})();
+const TITLES: Record<ColumnKey, string> = {
+  lvs: "pulumi-lvs", baseline: "baseline", "command-per-rule": "command/rule", "command-script": "command/script",
+};
+
+const STEPS = ["create", "noop", "refresh", "update", "destroy"] as const;
+type Step = (typeof STEPS)[number];
+const STEP_TITLES: Record<Step, string> = {
+  create: "create", noop: "no-op up", refresh: "refresh", update: `update (${WEIGHTS} weights)`, destroy: "destroy",
+};
+
+// ---------------------------------------------------------------------------- the lab
+
+interface LabHost { name: string; sshHost: string; sshPort: number; user: string; keyPath: string; running: boolean }
+interface LabStatus { stateDir: string; hosts: LabHost[] }
+
+function labStatus(): LabStatus {
+  const r = spawnSync("bash", [LAB, "status", "--json"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`lab status failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as LabStatus;
+}
+
+/** A command on the director as `ops` (via sudo): these sessions are not root's, so they are not counted. */
+function asOps(cmd: string): string {
+  const r = spawnSync("bash", [LAB, "ssh", "director", "--user", "ops", "--", `sudo -n sh -c ${JSON.stringify(cmd)}`], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`on the director (as ops): \`${cmd}\` failed (exit ${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+const SSH_OPTS = [
+  "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+  "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=30",
+  "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+];
+
+/** The director's sshd journal, read between marks. */
+class SshdLog {
+  /** The journal cursor of the last ssh.service entry so far. */
+  mark(): string {
+    const out = asOps("journalctl -u ssh -n 1 -o cat --show-cursor --no-pager");
+    const m = /^-- cursor: (\S+)/m.exec(out);
+    if (!m) throw new Error(`no journal cursor in: ${out}`);
+    return m[1];
+  }
+
+  /** SSH sessions root opened after the mark (every column connects as root; these queries as ops). */
+  sessionsSince(cursor: string): number {
+    const out = asOps(`journalctl -u ssh -o cat --no-pager --after-cursor='${cursor}'`);
+    return out.split("\n").filter((l) => /^Accepted \S+ for root from /.test(l)).length;
+  }
+}
+
+// ---------------------------------------------------------------------------- pulumi
+
+const hr = () => Number(process.hrtime.bigint()) / 1e6;
+
+interface Measure { ms: number; ssh: number; summary?: string }
+
+/** A stack of one bench program, driven through the real CLI with its own PULUMI_HOME and file backend. */
+class Stack {
+  readonly home: string;
+  readonly configFile: string;
+  readonly env: NodeJS.ProcessEnv;
+  private runs = 0;
+
+  constructor(readonly program: string, readonly logDir: string) {
+    this.home = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-lvs-bench-${program}-`));
+    this.configFile = path.join(this.home, "Pulumi.bench.yaml");
+    fs.mkdirSync(path.join(this.home, "state"));
+    this.env = {
+      ...process.env,
+      PULUMI_HOME: path.join(this.home, "pulumi-home"),
+      PULUMI_BACKEND_URL: `file://${path.join(this.home, "state")}`,
+      PULUMI_CONFIG_PASSPHRASE: "bench-passphrase",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+      NO_COLOR: "1",
+      PULUMI_NODEJS_TRANSPILE_ONLY: "true", // the programs are type-checked by `make typecheck`
+    };
+  }
+
+  setConfig(values: Record<string, unknown>): void {
+    const lines = Object.entries(values).map(([k, v]) => `  bench:${k}: ${JSON.stringify(v)}`);
+    fs.writeFileSync(this.configFile, `config:\n${lines.join("\n")}\n`);
+  }
+
+  /** Runs pulumi; the output goes to a log file. Returns the wall time and the engine's resource summary. */
+  async run(...args: string[]): Promise<{ ms: number; summary: string }> {
+    const withConfig = ["up", "preview", "refresh", "destroy"].includes(args[0]) ? ["--config-file", this.configFile] : [];
+    const full = [...args, ...withConfig, "--stack", "bench", "--non-interactive"];
+    const log = path.join(this.logDir, `${this.program}.${String(++this.runs).padStart(2, "0")}.${args[0]}.log`);
+    const fd = fs.openSync(log, "w");
+    const t0 = hr();
+    const code = await new Promise<number>((resolve, reject) => {
+      const p = spawn("pulumi", full, {
+        cwd: path.join(PROGRAMS, this.program), env: this.env, stdio: ["ignore", fd, fd], timeout: STEP_TIMEOUT_MS,
+      });
+      p.on("error", reject);
+      p.on("exit", (c, sig) => resolve(c ?? (sig ? 128 : 1)));
+    });
+    const ms = hr() - t0;
+    fs.closeSync(fd);
+    const out = fs.readFileSync(log, "utf8");
+    if (code !== 0) {
+      throw new Error(`pulumi ${args.join(" ")} (${this.program}) failed (exit ${code}); full output in ${log}:\n${out.split("\n").slice(-40).join("\n")}`);
+    }
+    return { ms, summary: summarize(out) };
+  }
+
+  init = () => this.run("stack", "init");
+  up = () => this.run("up", "--yes", "--skip-preview");
+  refresh = () => this.run("refresh", "--yes", "--skip-preview");
+  destroy = () => this.run("destroy", "--yes", "--skip-preview");
+
+  async remove(): Promise<void> {
+    await this.run("stack", "rm", "--yes", "--force").catch(() => undefined);
+    fs.rmSync(this.home, { recursive: true, force: true });
+  }
+}
+
+/** The engine's "Resources:" block in one line, e.g. "+101 created, 1 unchanged". */
+function summarize(out: string): string {
+  const lines = out.split("\n");
+  const i = lines.findIndex((l) => /^Resources:\s*$/.test(l));
+  if (i < 0) return "";
+  const parts: string[] = [];
+  for (const l of lines.slice(i + 1)) {
+    const t = l.trim();
+    if (!t) break;
+    parts.push(t.replace(/^([+~-]|\+-)\s+/, "$1"));
+  }
+  return parts.join(", ");
+}
+
+// ---------------------------------------------------------------------------- measuring
+
+const sshLog = new SshdLog();
+
+async function measured<T extends { ms: number; summary?: string }>(fn: () => Promise<T> | T): Promise<Measure> {
+  const cursor = sshLog.mark();
+  const r = await fn();
+  return { ms: r.ms, ssh: sshLog.sessionsSince(cursor), summary: r.summary };
+}
+
+/** The bench's rules on the director now: `ipvsadm -S -n` lines for the bench VIP. */
+function liveRules(): string[] {
+  return asOps("ipvsadm -S -n").split("\n").filter((l) => l.includes(`-t ${SPEC.vip}:`));
+}
+
+function expectRules(when: string, want: number, problems: string[]): void {
+  const n = liveRules().length;
+  if (n !== want) problems.push(`${when}: the director has ${n} bench rule(s), expected ${want}`);
+}
+
+/** Removes rules an interrupted run left on the bench VIP (only ever used by the bench). */
+function clearLeftovers(): void {
+  const services = liveRules().filter((l) => l.startsWith("-A ")).map((l) => l.split(" ").slice(1, 3).join(" "));
+  if (!services.length) return;
+  console.log(`note: removing ${services.length} IPVS service(s) on ${SPEC.vip} left by an earlier, interrupted run`);
+  asOps(services.map((s) => `ipvsadm -D ${s}`).join("; "));
+}
+
+type Results = Partial<Record<Step, Measure>>;
+
+interface Column { results: Results; problems: string[]; error?: string; skipped?: string; extra?: Record<string, number> }
+
+const weighted = (w: number): PlannedService[] => plan({ ...SPEC, weighted: w });
+
+function baseConfig(director: LabHost, weights: number): Record<string, unknown> {
+  return {
+    host: director.sshHost, port: director.sshPort, user: "root", privateKeyPath: director.keyPath,
+    backends: SPEC.backends, services: SPEC.services, vip: SPEC.vip, basePort: SPEC.basePort, weighted: weights, persist: PERSIST,
+  };
+}
+
+/** create, no-op up, refresh, update, destroy of one program; the stack is destroyed and removed in any case. */
+async function runProgram(program: string, director: LabHost, logDir: string): Promise<Column> {
+  const col: Column = { results: {}, problems: [] };
+  const stack = new Stack(program, logDir);
+  const total = SPEC.services + SPEC.backends;
+  let created = false;
+  try {
+    await stack.init();
+    stack.setConfig(baseConfig(director, 0));
+    created = true;
+    col.results.create = await measured(stack.up);
+    expectRules("after create", total, col.problems);
+    col.results.noop = await measured(stack.up);
+    col.results.refresh = await measured(stack.refresh);
+    stack.setConfig(baseConfig(director, WEIGHTS));
+    col.results.update = await measured(stack.up);
+    const weights = liveRules().filter((l) => / -w 2$/.test(l)).length;
+    if (weights !== WEIGHTS) col.problems.push(`after update: ${weights} backend(s) with weight 2, expected ${WEIGHTS}`);
+    col.results.destroy = await measured(stack.destroy);
+    created = false;
+    expectRules("after destroy", 0, col.problems);
+  } catch (e) {
+    col.error = (e as Error).message;
+    if (created) await stack.destroy().catch((d: Error) => col.problems.push(`cleanup destroy failed too: ${d.message.split("\n")[0]}`));
+  } finally {
+    await stack.remove();
+  }
+  return col;
+}
+
+/** One ssh session as root running `cmd` with `input` on stdin; timed, as the baseline's second half. */
+function sshOnce(director: LabHost, cmd: string, input: string): { ms: number } {
+  const t0 = hr();
+  const r = spawnSync("ssh", [...SSH_OPTS, "-i", director.keyPath, "-p", String(director.sshPort), `root@${director.sshHost}`, cmd], {
+    input, encoding: "utf8", timeout: STEP_TIMEOUT_MS,
+  });
+  const ms = hr() - t0;
+  if (r.status !== 0) throw new Error(`ssh ${cmd} failed (exit ${r.status}): ${r.stderr}`);
+  return { ms };
+}
+
+/** The empty program's up (or refresh), each plus one ssh doing the step's IPVS work in one go. */
+async function runBaseline(director: LabHost, logDir: string): Promise<Column> {
+  const col: Column = { results: {}, problems: [], extra: {} };
+  const stack = new Stack("empty", logDir);
+  const before = weighted(0);
+  const after = weighted(WEIGHTS);
+  const add = (a: Measure, b: Measure, summary?: string): Measure => ({ ms: a.ms + b.ms, ssh: a.ssh + b.ssh, summary });
+  try {
+    await stack.init();
+    stack.setConfig(baseConfig(director, 0));
+    await stack.run("preview"); // warms the disk cache for the first measured run of the whole bench
+    // The first up creates the stack's root resource, the others change nothing: for an empty
+    // program they cost the same, so the median of three steadies the figure every target uses.
+    const ups = [await measured(stack.up), await measured(stack.up), await measured(stack.up)];
+    const up = [...ups].sort((a, b) => a.ms - b.ms)[1];
+    const refresh = await measured(stack.refresh);
+    const sshCreate = await measured(() => sshOnce(director, "ipvsadm -R", createLines(before).join("\n") + "\n"));
+    expectRules("after ipvsadm -R (create)", SPEC.services + SPEC.backends, col.problems);
+    const sshRead = await measured(() => sshOnce(director, "ipvsadm -S -n; ipvsadm -L -n --thresholds", ""));
+    const sshEdit = await measured(() => sshOnce(director, "ipvsadm -R", editChangedLines(before, after).join("\n") + "\n"));
+    const sshDelete = await measured(() => sshOnce(director, "ipvsadm -R", deleteLines(after).join("\n") + "\n"));
+    expectRules("after ipvsadm -R (delete)", 0, col.problems);
+    col.results = {
+      create: add(up, sshCreate, "empty up + ssh ipvsadm -R"),
+      noop: { ...up, summary: "empty up" },
+      refresh: add(refresh, sshRead, "empty refresh + ssh ipvsadm -S -n"),
+      update: add(up, sshEdit, `empty up + ssh ipvsadm -R (${WEIGHTS} -e)`),
+      destroy: add(up, sshDelete, "empty up + ssh ipvsadm -R (-d, -D)"),
+    };
+    Object.assign(col.extra!, {
+      "empty up": up.ms, "empty refresh": refresh.ms,
+      "ssh -R create": sshCreate.ms, "ssh -S read": sshRead.ms, "ssh -R edit": sshEdit.ms, "ssh -R delete": sshDelete.ms,
+    });
+    await stack.destroy();
+  } catch (e) {
+    col.error = (e as Error).message;
+    try { clearLeftovers(); } catch { /* reported by the next run */ }
+  } finally {
+    await stack.remove();
+  }
+  return col;
+}
+
+// ---------------------------------------------------------------------------- report
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
+
+function onPath(bin: string): string | undefined {
+  for (const d of (process.env.PATH ?? "").split(path.delimiter)) {
+    const f = path.join(d || ".", bin);
+    try {
+      fs.accessSync(f, fs.constants.X_OK);
+      return f;
+    } catch { /* next */ }
+  }
+  return undefined;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const fmt = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("   ").trimEnd();
+  return [fmt(header), ...rows.map(fmt)].join("\n");
+}
+
+async function main(): Promise<number> {
+  const lab = labStatus();
+  const director = lab.hosts.find((h) => h.name === "director");
+  if (!director?.running) {
+    throw new Error(`the lab's director is not running (lab ${lab.stateDir}): start it with \`bash test/lab/lab.sh up director\` (make bench does this)`);
+  }
+  const pulumi = onPath("pulumi");
+  if (!pulumi) throw new Error("no pulumi on PATH: make bench puts the one tools/pulumi/install.sh builds there");
+  const pulumiVersion = spawnSync("pulumi", ["version"], { encoding: "utf8" }).stdout.trim();
+  const commandVersion = (JSON.parse(fs.readFileSync(path.join(REPO, "node_modules/@pulumi/command/package.json"), "utf8")) as { version: string }).version;
+  const commandPlugin = onPath("pulumi-resource-command");
+
+  const logDir = process.env.BENCH_LOG_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-bench-logs-"));
+  fs.mkdirSync(logDir, { recursive: true });
+  console.log(`pulumi-lvs bench: ${SPEC.backends} backends in ${SPEC.services} service(s) on ${SPEC.vip}, update changes ${WEIGHTS} weights; persist ${PERSIST}`);
+  console.log(`director root@${director.sshHost}:${director.sshPort} (lab ${lab.stateDir}); pulumi ${pulumiVersion} (${pulumi})`);
+  console.log(`pulumi-resource-command: ${commandPlugin ?? "not on PATH"}; logs of every pulumi run: ${logDir}`);
+  clearLeftovers();
+
+  const cols: Partial<Record<ColumnKey, Column>> = {};
+  const noPlugin = `not run: no pulumi-resource-command plugin on PATH. No registry serves it to this machine and automatic plugin ` +
+    `acquisition is off (PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true), so the engine looks only on PATH; ` +
+    `put a pulumi-resource-command matching @pulumi/command ${commandVersion} there to run them`;
+  const order: ColumnKey[] = ["baseline", "lvs", "command-per-rule", "command-script"];
+  for (const key of order.filter((k) => COLUMNS.includes(k))) {
+    const t0 = hr();
+    process.stdout.write(`running ${TITLES[key]} ... `);
+    if ((key === "command-per-rule" || key === "command-script") && !commandPlugin) {
+      cols[key] = { results: {}, problems: [], skipped: noPlugin };
+      console.log("skipped (no pulumi-resource-command on PATH)");
+      continue;
+    }
+    cols[key] = key === "baseline" ? await runBaseline(director, logDir) : await runProgram(key, director, logDir);
+    console.log(cols[key]!.error ? "FAILED" : `done in ${secs(hr() - t0)}`);
+  }
+
+  // --- figures
+  const shown = order.filter((k) => COLUMNS.includes(k));
+  const cell = (c: Column | undefined, s: Step) => {
+    const m = c?.results[s];
+    if (!m) return c?.skipped ? "not run" : c?.error && STEPS.find((x) => !c.results[x]) === s ? "failed" : "-";
+    return `${secs(m.ms)} ${String(m.ssh).padStart(4)} ssh`;
+  };
+  console.log("");
+  console.log(table(["", ...shown.map((k) => TITLES[k])], STEPS.map((s) => [STEP_TITLES[s], ...shown.map((k) => cell(cols[k], s))])));
+
+  const base = cols.baseline;
+  if (base && !base.error) {
+    console.log("");
+    console.log("time relative to the baseline (same step)");
+    const others = shown.filter((k) => k !== "baseline");
+    console.log(table(["", ...others.map((k) => TITLES[k])], STEPS.map((s) => [STEP_TITLES[s], ...others.map((k) => {
+      const m = cols[k]?.results[s];
+      const b = base.results[s];
+      return m && b ? ratio(m.ms, b.ms) : "-";
+    })])));
+    const x = base.extra!;
+    console.log("");
+    console.log(`baseline parts: empty program up ${secs(x["empty up"])} (median of 3), refresh ${secs(x["empty refresh"])}; ` +
+      `one ssh: ipvsadm -R create ${secs(x["ssh -R create"])}, ${WEIGHTS} edits ${secs(x["ssh -R edit"])}, delete ${secs(x["ssh -R delete"])}, ` +
+      `ipvsadm -S -n read ${secs(x["ssh -S read"])}`);
+  }
+
+  const ran = shown.filter((k) => !cols[k]!.skipped);
+  if (ran.length) {
+    console.log("");
+    console.log("what each step did (the engine's resource summary)");
+  }
+  for (const k of ran) {
+    const c = cols[k]!;
+    console.log(`  ${TITLES[k]}: ${STEPS.map((s) => `${STEP_TITLES[s]}: ${c.results[s]?.summary || "-"}`).join("; ")}`);
+  }
+
+  // --- targets (pulumi-lvs only)
+  const lvs = cols.lvs?.results;
+  if (lvs) {
+    console.log("");
+    console.log(`targets (pulumi-lvs, ${SPEC.services} VirtualService(s) + ${SPEC.backends} RealServers, 1 host)`);
+    const rows: string[][] = [];
+    const target = (name: string, value: string, ok: boolean | undefined) =>
+      rows.push([name, value, ok === undefined ? "not measured" : ok ? "met" : "NOT MET"]);
+    const vs = (a: Measure | undefined, b: Measure | undefined, limit: number) =>
+      a && b ? { text: `${secs(a.ms)} / ${secs(b.ms)} = ${ratio(a.ms, b.ms)}`, ok: a.ms <= limit * b.ms } : { text: "-", ok: undefined };
+    const c = vs(lvs.create, base?.results.create, 5);
+    target("create <= 5x baseline (empty up + one ssh ipvsadm -R)", c.text, c.ok);
+    const d = vs(lvs.destroy, base?.results.destroy, 5);
+    target("destroy <= 5x baseline (empty up + one ssh ipvsadm -R)", d.text, d.ok);
+    const r = vs(lvs.refresh, lvs.noop, 2);
+    target("refresh <= 2x its no-op up", r.text, r.ok);
+    target("no-op up opens no SSH session", lvs.noop ? `${lvs.noop.ssh} session(s)` : "-", lvs.noop && lvs.noop.ssh === 0);
+    target("refresh opens at most one SSH session per host", lvs.refresh ? `${lvs.refresh.ssh} session(s), 1 host` : "-", lvs.refresh && lvs.refresh.ssh <= 1);
+    console.log(table(["", "", ""], rows).split("\n").slice(1).map((l) => `  ${l}`).join("\n"));
+  }
+
+  const skipped = shown.filter((k) => cols[k]!.skipped);
+  if (skipped.length) console.log(`\n${skipped.map((k) => TITLES[k]).join(", ")}: ${cols[skipped[0]]!.skipped}`);
+  let failed = false;
+  for (const k of shown) {
+    const c = cols[k]!;
+    for (const p of c.problems) console.log(`\n${TITLES[k]}: warning: ${p}`);
+    if (c.error) {
+      failed = true;
+      console.log(`\n${TITLES[k]}: FAILED: ${c.error}`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+main().then((code) => process.exit(code), (e: Error) => {
+  console.error(`bench: ${e.message}`);
+  process.exit(1);
+});

@@ -17,6 +17,23 @@ const OUTPUT_KEYS: Record<ProviderName, string[]> = {
   DrRealServerHost: Object.keys(DrRealServerHostOutputs.shape),
 };
 
+/** SDK fields every Resource has (resource.ts), read to compute a child's URN without awaiting its parent. */
+type Named = { __pulumiType?: string; __parentResource?: Named };
+
+/**
+ * The URN the engine will give a resource, computed the way the engine does (parent types
+ * joined by "$"). pulumi.createUrn would await the parent's URN, which deadlocks the program
+ * when siblings are registered inside a component's constructor.
+ */
+function urnOf(name: string, type: string, parent?: pulumi.Resource): string | undefined {
+  const types: string[] = [];
+  for (let p = parent as Named | undefined; p && p.__pulumiType !== "pulumi:pulumi:Stack"; p = p.__parentResource) {
+    if (!p.__pulumiType) return undefined; // an SDK without the field: the runtime names the owner by id
+    types.unshift(p.__pulumiType);
+  }
+  return `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${[...types, type].join("$")}::${name}`;
+}
+
 abstract class LvsResource extends pulumi.dynamic.Resource {
   /** The connection, without secrets (those are in the secret `credentials` output). */
   declare readonly connection: pulumi.Output<model.Connection>;
@@ -32,7 +49,7 @@ abstract class LvsResource extends pulumi.dynamic.Resource {
     const connection = protectConnection(props.connection as pulumi.Input<ConnectionArgs>);
     const outputs = Object.fromEntries([...COMMON_OUTPUTS, ...OUTPUT_KEYS[kind]].map((k) => [k, undefined]));
     // The URN the engine will give this resource, computed the way the engine does.
-    const owner = pulumi.createUrn(name, `pulumi-nodejs:dynamic/lvs:${kind}`, opts?.parent);
+    const owner = urnOf(name, `pulumi-nodejs:dynamic/lvs:${kind}`, opts?.parent);
     super(shimFor(kind), name, { ...outputs, ...props, connection, owner }, {
       ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "credentials"],
     }, "lvs", kind);

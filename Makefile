@@ -43,6 +43,7 @@ typecheck: node-deps
 
 lint: node-deps
 	npx eslint .
+	shellcheck provider/remote/restore.sh
 
 unit: node-deps
 	npx jest --selectProjects unit

@@ -1,6 +1,7 @@
 // The resource classes users declare. Thin on purpose: each passes its inputs to a
 // dynamic provider shim (shim.ts) and declares its outputs; all behaviour is in runtime/.
 import * as pulumi from "@pulumi/pulumi";
+import type { z } from "zod";
 import * as model from "./model";
 import { ArgsOf, ConnectionArgs, protectConnection } from "./inputs";
 import { shimFor } from "./shim";
@@ -56,27 +57,32 @@ abstract class LvsResource extends pulumi.dynamic.Resource {
   }
 }
 
+/**
+ * A resource's output properties, derived from its kind's schemas: the inputs as the provider
+ * stored them (without the connection's secrets) and the outputs the kind adds. Declared on the
+ * classes through interface merging, so no output is listed by hand.
+ */
+type Props<Inputs, Outputs extends z.ZodType> = {
+  readonly [K in keyof (Omit<Inputs, "connection" | "owner"> & z.output<Outputs>)]-?: pulumi.Output<(Omit<Inputs, "connection" | "owner"> & z.output<Outputs>)[K]>;
+};
+
 export type DirectorHostArgs = Omit<ArgsOf<typeof model.DirectorHostArgs>, "owner">;
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface DirectorHost extends Props<model.DirectorHostArgs, typeof DirectorHostOutputs> {}
 /** The director of LVS-DR: VIPs on its LAN interface, optional ip_forward and IPVS sysctls. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class DirectorHost extends LvsResource {
-  declare readonly vips: pulumi.Output<string[]>;
-  /** The interface holding the VIPs (resolved from the route when not given). */
-  declare readonly interface: pulumi.Output<string>;
   constructor(name: string, args: DirectorHostArgs, opts?: pulumi.CustomResourceOptions) {
     super("DirectorHost", name, { ...args, interface: args.interface }, opts);
   }
 }
 
 export type VirtualServiceArgs = Omit<ArgsOf<typeof model.VirtualServiceArgs>, "owner">;
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface VirtualService extends Props<model.VirtualServiceArgs, typeof VirtualServiceOutputs> {}
 /** One IPVS virtual service (VIP:port/protocol) on a director. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class VirtualService extends LvsResource {
-  declare readonly address: pulumi.Output<string>;
-  declare readonly port: pulumi.Output<number>;
-  declare readonly protocol: pulumi.Output<model.ServiceKey["protocol"]>;
-  declare readonly scheduler: pulumi.Output<model.VirtualService["scheduler"]>;
-  declare readonly persistence: pulumi.Output<model.Persistence | undefined>;
-  /** True when an identical service already existed and was adopted. */
-  declare readonly adopted: pulumi.Output<boolean>;
   /** The connection as given (secrets intact), so RealServers can default to it. */
   readonly connectionInput: pulumi.Input<ConnectionArgs>;
   constructor(name: string, args: VirtualServiceArgs, opts?: pulumi.CustomResourceOptions) {
@@ -92,16 +98,11 @@ export type RealServerArgs = Omit<RealServerModelArgs, "connection" | "service">
   /** The director's connection; defaults to the VirtualService's when `service` is one. */
   connection?: RealServerModelArgs["connection"];
 };
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface RealServer extends Props<model.RealServerArgs, typeof RealServerOutputs> {}
 /** One real server (backend) of a VirtualService. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class RealServer extends LvsResource {
-  declare readonly address: pulumi.Output<string>;
-  declare readonly port: pulumi.Output<number>;
-  declare readonly forwarding: pulumi.Output<model.Destination["forwarding"]>;
-  declare readonly weight: pulumi.Output<number>;
-  declare readonly adopted: pulumi.Output<boolean>;
-  /** Counters at the last create, update or refresh. */
-  declare readonly activeConnections: pulumi.Output<number>;
-  declare readonly inactiveConnections: pulumi.Output<number>;
   constructor(name: string, args: RealServerArgs, opts?: pulumi.CustomResourceOptions) {
     const svc = args.service;
     const isResource = svc instanceof VirtualService;
@@ -114,11 +115,11 @@ export class RealServer extends LvsResource {
 }
 
 export type DrRealServerHostArgs = Omit<ArgsOf<typeof model.DrRealServerHostArgs>, "owner">;
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface DrRealServerHost extends Props<model.DrRealServerHostArgs, typeof DrRealServerHostOutputs> {}
 /** A backend of LVS-DR: VIPs on lo, ARP sysctls set (and restored on delete). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class DrRealServerHost extends LvsResource {
-  declare readonly vips: pulumi.Output<string[]>;
-  declare readonly arpIgnore: pulumi.Output<number>;
-  declare readonly arpAnnounce: pulumi.Output<number>;
   constructor(name: string, args: DrRealServerHostArgs, opts?: pulumi.CustomResourceOptions) {
     super("DrRealServerHost", name, { arpIgnore: undefined, arpAnnounce: undefined, ...args }, opts);
   }

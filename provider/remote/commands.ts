@@ -101,8 +101,6 @@ export const net = {
   writeSysctl: (key: string, value: number) => `sysctl -q -w ${q(`${key}=${value}`)}`,
 };
 
-/** Runs several commands as one script that stops at the first failure. */
-export const script = (...cmds: string[]): string => ["set -e", ...cmds].join("\n");
 /** Runs several reads whose outputs come back split by SECTION markers. */
 export const sections = (...cmds: string[]): string => cmds.join(`; ${section}; `);
 

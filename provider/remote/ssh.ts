@@ -62,24 +62,6 @@ export class Host {
   }
 
   /**
-   * Runs a script and returns its stdout; throws RemoteCommandError on a non-zero exit.
-   * `lock` serializes writers on the host; `summary` is what errors show (never secrets).
-   */
-  run(script: string, opts: { lock?: boolean; summary?: string; allowFail?: boolean } = {}): Promise<string> {
-    return this.limit(async () => {
-      const cmd = wrap(script, { sudo: this.sudo, lock: !!opts.lock });
-      const r = await this.ssh.execCommand(cmd);
-      if (this.sudo && /sudo: (a password is required|a terminal is required)/.test(r.stderr)) {
-        throw new Error(`${this.target}: sudo wants a password; pulumi-lvs runs commands with \`sudo -n\`, so grant this user passwordless sudo (NOPASSWD) or connect as root`);
-      }
-      if (r.code !== 0 && !opts.allowFail) {
-        throw new RemoteCommandError(this.target, opts.summary ?? script.split("\n").filter((l) => l !== "set -e")[0], r.code, r.stderr);
-      }
-      return r.stdout;
-    });
-  }
-
-  /**
    * One locked session in one exec channel: the host lock is taken, `read` runs and its output
    * goes to `decide`, whose script runs next in the same session, with the lock still held, so
    * nothing can change on the host between the read and the write. `decide` returning undefined

@@ -61,11 +61,14 @@ export interface RunResult { code: number; stdout: string; stderr: string; outpu
 
 /** A stack of a Pulumi program driven through the real CLI with its own PULUMI_HOME and file backend. */
 export class Stack {
+  /** The program the CLI runs; an upgrade test points the same stack at another release's program. */
+  programDir: string;
   readonly home = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-e2e-"));
   readonly configFile = path.join(this.home, "Pulumi.stack.yaml");
   readonly env: NodeJS.ProcessEnv;
 
-  constructor(readonly programDir: string, readonly name = "e2e") {
+  constructor(programDir: string, readonly name = "e2e") {
+    this.programDir = programDir;
     this.env = {
       ...process.env,
       PULUMI_HOME: path.join(this.home, "pulumi-home"),
@@ -146,3 +149,21 @@ export async function tripwire(): Promise<{ port: number; count: () => number; c
 
 /** The director's IPVS table as `ipvsadm -S -n` lines, sorted. */
 export const ipvsRules = (): string[] => onHost("director", "ipvsadm -S -n").trim().split("\n").filter(Boolean).sort();
+
+/** Everything destroy must put back on a host: IPVS rules, addresses, the ARP and forwarding sysctls, our files. */
+const HOST_STATE = [
+  "ipvsadm -S -n 2>/dev/null | sort",
+  "ip -o addr show | sed 's/ valid_lft.*//' | sort",
+  "sysctl -n net.ipv4.conf.lo.arp_ignore net.ipv4.conf.all.arp_ignore net.ipv4.conf.lo.arp_announce net.ipv4.conf.all.arp_announce net.ipv4.ip_forward",
+  "find /etc/pulumi-lvs /var/lib/pulumi-lvs /etc/sysctl.d /etc/systemd/system -name '*pulumi-lvs*' -o -path '/etc/pulumi-lvs/*' -o -path '/var/lib/pulumi-lvs/*' 2>/dev/null | sort",
+  "sha256sum /etc/sysctl.d/* 2>/dev/null",
+].join("; echo ---; ");
+/** The state of each host, to compare before and after. */
+export const hostState = (hosts: string[]): Record<string, string> => Object.fromEntries(hosts.map((h) => [h, onHost(h, HOST_STATE)]));
+
+/** Six requests to vip:port alternate between A and B (three each). */
+export function expectAlternating(vip: string, port = 80): void {
+  const replies = requestsFromClient(vip, 6, port);
+  const count = (page: string) => replies.filter((r) => r === `This is test page,this is ${page}.`).length;
+  if (count("A") !== 3 || count("B") !== 3) throw new Error(`requests to ${vip}:${port} did not alternate A/B: ${JSON.stringify(replies)}`);
+}

@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 describe("idempotency", () => {
-  test("an existing service with other settings is refused naming both; an identical one is adopted", async () => {
+  test("an existing service with other settings is refused naming both; an identical one is adopted and outlives its resource", async () => {
     onHost("director", `ipvsadm -A -t ${VIP}:7000 -s wlc`);
     const svc = (scheduler: string) => ({ type: "VirtualService", name: "existing", args: { connection: conn(director), address: VIP, port: 7000, scheduler } });
     declare(svc("rr"));
@@ -51,7 +51,9 @@ describe("idempotency", () => {
     expect((await stack.exportState())).toMatch(/"adopted": true/);
     declare();
     await stack.up();
-    expect(onHost("director", "ipvsadm -S -n")).not.toContain(`:7000`);
+    // It was there before pulumi-lvs: removing the resource that adopted it leaves it alone.
+    expect(onHost("director", "ipvsadm -S -n")).toContain(`-A -t ${VIP}:7000 -s wlc`);
+    onHost("director", `ipvsadm -D -t ${VIP}:7000`);
   });
 });
 
@@ -71,22 +73,23 @@ describe("reboot persistence", () => {
 
 describe("graceful drain", () => {
   // A tiny TCP server on both backends (busybox nc, a process per connection): "long" is
-  // answered after 12 s, anything else at once, each with the backend's letter.
+  // answered after 25 s (well after `pulumi up` has started on a loaded machine), anything
+  // else at once, each with the backend's letter.
   const startServer = (h: H, page: string) =>
-    onHost(h.name, `printf '#!/bin/sh\\nread line\\n[ "$line" = long ] && sleep 12\\necho "${page} $line"\\n' > /run/lvs-slow.sh && chmod +x /run/lvs-slow.sh && ` +
+    onHost(h.name, `printf '#!/bin/sh\\nread line\\n[ "$line" = long ] && sleep 25\\necho "${page} $line"\\n' > /run/lvs-slow.sh && chmod +x /run/lvs-slow.sh && ` +
       `(nohup busybox nc -ll -p 9000 -e sh /run/lvs-slow.sh >/dev/null 2>&1 &)`); // /run is noexec: run it with sh
   const slow = (extra: Record<string, unknown>[]) => seed([
     { type: "VirtualService", name: "slow", args: { connection: conn(director), address: VIP, port: 9000, scheduler: "rr" } },
     ...extra,
   ]);
-  const slowRs = (h: H, name: string) => ({ type: "RealServer", name, args: { service: "slow", address: h.lanAddress, drainTimeout: 40 } });
+  const slowRs = (h: H, name: string) => ({ type: "RealServer", name, args: { service: "slow", address: h.lanAddress, drainTimeout: 60 } });
 
   test("removing a backend sets weight 0, lets its open connection finish, sends new ones elsewhere, then deletes it", async () => {
     declare(...slow([slowRs(rsA, "slow-a"), slowRs(rsB, "slow-b")]));
     await stack.up();
     startServer(rsA, "A");
     startServer(rsB, "B");
-    onHost("client", `rm -f /tmp/long.out; (nohup sh -c '(echo long; sleep 30) | busybox nc ${VIP} 9000 > /tmp/long.out 2>&1' >/dev/null 2>&1 &)`);
+    onHost("client", `rm -f /tmp/long.out; (nohup sh -c '(echo long; sleep 40) | busybox nc ${VIP} 9000 > /tmp/long.out 2>&1' >/dev/null 2>&1 &)`);
     // Which backend holds the long connection?
     let busy: H | undefined;
     for (let i = 0; i < 20 && !busy; i++) {

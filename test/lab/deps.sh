@@ -19,6 +19,7 @@ declare -A NEED=(
   [ssh-keyscan]=openssh-client           # host-key checks in tests
   [flock]=util-linux                     # serialize concurrent lab commands
   [ss]=iproute2                          # detect port clashes
+  [shellcheck]=shellcheck                # lint of the restore script installed on hosts
 )
 
 missing=()

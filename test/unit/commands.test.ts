@@ -1,4 +1,4 @@
-import { ipvs, net, q, rules, script, transactionCommand, wrap } from "../../provider/remote/commands";
+import { ipvs, net, q, rules, transactionCommand, wrap } from "../../provider/remote/commands";
 
 const svc = { address: "198.51.100.100", port: 80, protocol: "tcp" as const };
 
@@ -36,7 +36,6 @@ describe("remote command text", () => {
   test("wraps scripts in sh, sudo -n for non-root users and flock for writers", () => {
     expect(wrap("echo hi", { sudo: false, lock: false })).toBe("sh -c 'echo hi'");
     expect(wrap("echo hi", { sudo: true, lock: true })).toBe("sudo -n flock /run/pulumi-lvs.lock sh -c 'echo hi'");
-    expect(script("a", "b")).toBe("set -e\na\nb");
   });
 
   test("a transaction runs its write only when it arrived whole", () => {

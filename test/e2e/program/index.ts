@@ -3,6 +3,7 @@
 // input, including inputs that must be rejected. Conveniences for tests:
 //   - a connection's `privateKeyPath` (also the proxy's) is read from disk;
 //   - a RealServer's `service` may name a VirtualService declared before it;
+//   - an LvsDrCluster's `director` and backends' `connection` are connections as above;
 //   - `{ type: "LabVm", name, args: { host } }` boots a lab VM (a stand-in for a cloud VM
 //     resource) and a connection `{ labVm: name, ... }` takes its host and port from the
 //     VM's outputs, so the provider sees unknown values at preview.
@@ -11,12 +12,26 @@ import * as pulumi from "@pulumi/pulumi";
 import * as lvs from "../../../provider";
 import { LabVm } from "./lab-vm";
 
-type Spec = { type: "DirectorHost" | "VirtualService" | "RealServer" | "DrRealServerHost" | "LabVm"; name: string; args: Record<string, unknown> };
+type Spec = {
+  type: "DirectorHost" | "VirtualService" | "RealServer" | "DrRealServerHost" | "LvsDrCluster" | "LabVm" | "Group";
+  name: string;
+  args: Record<string, unknown>;
+  /** The name of a Group declared before: the resource becomes its child (moving into a component). */
+  parent?: string;
+};
 type Conn = Record<string, unknown> & { privateKeyPath?: string; proxy?: Conn; labVm?: string };
 
 const specs = new pulumi.Config().requireObject<Spec[]>("resources");
 const services = new Map<string, lvs.VirtualService>();
 const vms = new Map<string, LabVm>();
+const groups = new Map<string, pulumi.ComponentResource>();
+/** A component with nothing of its own, to move resources into. */
+class Group extends pulumi.ComponentResource {
+  constructor(name: string) {
+    super("lvs-e2e:index:Group", name, {});
+    this.registerOutputs({});
+  }
+}
 
 function connection(c: Conn | undefined): Conn | undefined {
   if (!c) return c;
@@ -31,16 +46,23 @@ function connection(c: Conn | undefined): Conn | undefined {
   return out;
 }
 
-for (const { type, name, args: raw } of specs) {
+for (const { type, name, args: raw = {}, parent } of specs) {
   const args: Record<string, unknown> = { ...raw, connection: connection(raw.connection as Conn | undefined) };
+  const opts = parent ? { parent: groups.get(parent) } : {};
   switch (type) {
+    case "Group": groups.set(name, new Group(name)); break;
     case "LabVm": vms.set(name, new LabVm(name, raw as { host: string })); break;
-    case "DirectorHost": new lvs.DirectorHost(name, args as unknown as lvs.DirectorHostArgs); break;
-    case "DrRealServerHost": new lvs.DrRealServerHost(name, args as unknown as lvs.DrRealServerHostArgs); break;
-    case "VirtualService": services.set(name, new lvs.VirtualService(name, args as unknown as lvs.VirtualServiceArgs)); break;
+    case "DirectorHost": new lvs.DirectorHost(name, args as unknown as lvs.DirectorHostArgs, opts); break;
+    case "LvsDrCluster": {
+      const backends = (raw.backends as { connection: Conn }[]).map((b) => ({ ...b, connection: connection(b.connection) }));
+      new lvs.LvsDrCluster(name, { ...raw, director: connection(raw.director as Conn), backends } as unknown as lvs.LvsDrClusterArgs, opts);
+      break;
+    }
+    case "DrRealServerHost": new lvs.DrRealServerHost(name, args as unknown as lvs.DrRealServerHostArgs, opts); break;
+    case "VirtualService": services.set(name, new lvs.VirtualService(name, args as unknown as lvs.VirtualServiceArgs, opts)); break;
     case "RealServer": {
       const service = typeof args.service === "string" ? services.get(args.service) : args.service;
-      new lvs.RealServer(name, { ...args, service } as unknown as lvs.RealServerArgs);
+      new lvs.RealServer(name, { ...args, service } as unknown as lvs.RealServerArgs, opts);
       break;
     }
   }

@@ -75,6 +75,37 @@ describe("validation before anything connects", () => {
     expect(f[0].reason).toContain(value);
   });
 
+  test.each([
+    ["0.0.0.0", "the unspecified address"],
+    ["127.0.0.1", "a loopback address"],
+    ["224.0.0.5", "a multicast address"],
+    ["255.255.255.255", "a reserved or broadcast address"],
+  ])("VIPs and backends must be unicast: %s is refused as %s", (address, why) => {
+    for (const [schema, input, field] of [
+      [model.VirtualServiceArgs, { ...service, address }, "address"],
+      [model.RealServerArgs, { ...realServer, address }, "address"],
+      [model.DirectorHostArgs, { connection, vips: [address] }, "vips.0"],
+    ] as const) {
+      const f = failures(schema, input);
+      expect(f).toEqual([expect.objectContaining({ property: field })]);
+      expect(f[0].reason).toContain(address);
+      expect(f[0].reason).toContain(why);
+    }
+  });
+
+  test("a malformed hostKey fails at preview, naming it; both accepted forms pass", () => {
+    const f = failures(model.VirtualServiceArgs, { ...service, connection: { ...connection, hostKey: "not a key" } });
+    expect(f).toEqual([expect.objectContaining({ property: "connection.hostKey", reason: expect.stringContaining("not a key") })]);
+    for (const hostKey of ["SHA256:uJ0cNz1sGcfmX3Y2Xk5m0x7VbWq2oN4yF8dQ7tR6aBc", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIObTE/pHlJ0RXOLcsf48AqbcLfek5CY2PdtAtLRO/CRT lab"]) {
+      expect(validate(model.VirtualServiceArgs, { ...service, connection: { ...connection, hostKey } })).toMatchObject({ kind: "valid" });
+    }
+  });
+
+  test("lowerThreshold needs upperThreshold", () => {
+    const f = failures(model.RealServerArgs, { ...realServer, lowerThreshold: 10 });
+    expect(f).toEqual([expect.objectContaining({ property: "lowerThreshold", reason: expect.stringContaining("needs upperThreshold") })]);
+  });
+
   test("values unknown at preview are judged later, known bad values still fail", () => {
     expect(validate(model.VirtualServiceArgs, { ...service, address: UNKNOWN })).toEqual({ kind: "unknown" });
     expect(validate(model.RealServerArgs, { ...realServer, service: UNKNOWN, port: 8080 })).toEqual({ kind: "unknown" });

@@ -43,6 +43,7 @@ typecheck: node-deps
 
 lint: node-deps
 	npx eslint .
+	npx prettier --check .
 	shellcheck provider/remote/restore.sh
 
 unit: node-deps

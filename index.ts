@@ -7,7 +7,9 @@ import { readClusterConfig } from "./provider/config";
 
 const config = new pulumi.Config();
 // Every key of this project's namespace, so a misspelt one is refused instead of ignored.
-const present = Object.keys(pulumi.runtime.allConfig()).filter((k) => k.startsWith(`${config.name}:`)).map((k) => k.slice(config.name.length + 1));
+const present = Object.keys(pulumi.runtime.allConfig())
+  .filter((k) => k.startsWith(`${config.name}:`))
+  .map((k) => k.slice(config.name.length + 1));
 const c = readClusterConfig(config.name, (key) => config.get(key), present);
 const cluster = new LvsDrCluster("lvs", c);
 

@@ -61,25 +61,45 @@ const STEP_TIMEOUT_MS = intEnv("BENCH_STEP_TIMEOUT_MIN", 120) * 60_000;
 const ALL_COLUMNS = ["lvs", "baseline", "command-per-rule", "command-script"] as const;
 type ColumnKey = (typeof ALL_COLUMNS)[number];
 const COLUMNS: ColumnKey[] = (() => {
-  const want = (process.env.BENCH_COLUMNS ?? ALL_COLUMNS.join(",")).split(",").map((s) => s.trim()).filter(Boolean);
+  const want = (process.env.BENCH_COLUMNS ?? ALL_COLUMNS.join(","))
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = want.filter((w) => !(ALL_COLUMNS as readonly string[]).includes(w));
   if (bad.length) throw new Error(`BENCH_COLUMNS: unknown ${bad.join(", ")} (known: ${ALL_COLUMNS.join(", ")})`);
   return ALL_COLUMNS.filter((c) => want.includes(c));
 })();
 const TITLES: Record<ColumnKey, string> = {
-  lvs: "pulumi-lvs", baseline: "baseline", "command-per-rule": "command/rule", "command-script": "command/script",
+  lvs: "pulumi-lvs",
+  baseline: "baseline",
+  "command-per-rule": "command/rule",
+  "command-script": "command/script",
 };
 
 const STEPS = ["create", "noop", "refresh", "update", "destroy"] as const;
 type Step = (typeof STEPS)[number];
 const STEP_TITLES: Record<Step, string> = {
-  create: "create", noop: "no-op up", refresh: "refresh", update: `update (${WEIGHTS} weights)`, destroy: "destroy",
+  create: "create",
+  noop: "no-op up",
+  refresh: "refresh",
+  update: `update (${WEIGHTS} weights)`,
+  destroy: "destroy",
 };
 
 // ---------------------------------------------------------------------------- the lab
 
-interface LabHost { name: string; sshHost: string; sshPort: number; user: string; keyPath: string; running: boolean }
-interface LabStatus { stateDir: string; hosts: LabHost[] }
+interface LabHost {
+  name: string;
+  sshHost: string;
+  sshPort: number;
+  user: string;
+  keyPath: string;
+  running: boolean;
+}
+interface LabStatus {
+  stateDir: string;
+  hosts: LabHost[];
+}
 
 function labStatus(): LabStatus {
   const r = spawnSync("bash", [LAB, "status", "--json"], { encoding: "utf8" });
@@ -89,15 +109,32 @@ function labStatus(): LabStatus {
 
 /** A command on the director as `ops` (via sudo): these sessions are not root's, so they are not counted. */
 function asOps(cmd: string): string {
-  const r = spawnSync("bash", [LAB, "ssh", "director", "--user", "ops", "--", `sudo -n sh -c ${JSON.stringify(cmd)}`], { encoding: "utf8" });
+  const r = spawnSync("bash", [LAB, "ssh", "director", "--user", "ops", "--", `sudo -n sh -c ${JSON.stringify(cmd)}`], {
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`on the director (as ops): \`${cmd}\` failed (exit ${r.status}): ${r.stderr}`);
   return r.stdout;
 }
 
 const SSH_OPTS = [
-  "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-  "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=30",
-  "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+  "-F",
+  "/dev/null",
+  "-o",
+  "BatchMode=yes",
+  "-o",
+  "StrictHostKeyChecking=no",
+  "-o",
+  "UserKnownHostsFile=/dev/null",
+  "-o",
+  "GlobalKnownHostsFile=/dev/null",
+  "-o",
+  "LogLevel=ERROR",
+  "-o",
+  "ConnectTimeout=30",
+  "-o",
+  "IdentitiesOnly=yes",
+  "-o",
+  "IdentityAgent=none",
 ];
 
 /** The director's sshd journal, read between marks. */
@@ -121,7 +158,11 @@ class SshdLog {
 
 const hr = () => Number(process.hrtime.bigint()) / 1e6;
 
-interface Measure { ms: number; ssh: number; summary?: string }
+interface Measure {
+  ms: number;
+  ssh: number;
+  summary?: string;
+}
 
 /** A stack of one bench program, driven through the real CLI with its own PULUMI_HOME and file backend. */
 class Stack {
@@ -130,7 +171,10 @@ class Stack {
   readonly env: NodeJS.ProcessEnv;
   private runs = 0;
 
-  constructor(readonly program: string, readonly logDir: string) {
+  constructor(
+    readonly program: string,
+    readonly logDir: string,
+  ) {
     this.home = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-lvs-bench-${program}-`));
     this.configFile = path.join(this.home, "Pulumi.bench.yaml");
     fs.mkdirSync(path.join(this.home, "state"));
@@ -161,7 +205,10 @@ class Stack {
     const t0 = hr();
     const code = await new Promise<number>((resolve, reject) => {
       const p = spawn("pulumi", full, {
-        cwd: path.join(PROGRAMS, this.program), env: this.env, stdio: ["ignore", fd, fd], timeout: STEP_TIMEOUT_MS,
+        cwd: path.join(PROGRAMS, this.program),
+        env: this.env,
+        stdio: ["ignore", fd, fd],
+        timeout: STEP_TIMEOUT_MS,
       });
       p.on("error", reject);
       p.on("exit", (c, sig) => resolve(c ?? (sig ? 128 : 1)));
@@ -170,7 +217,9 @@ class Stack {
     fs.closeSync(fd);
     const out = fs.readFileSync(log, "utf8");
     if (code !== 0) {
-      throw new Error(`pulumi ${args.join(" ")} (${this.program}) failed (exit ${code}); full output in ${log}:\n${out.split("\n").slice(-40).join("\n")}`);
+      throw new Error(
+        `pulumi ${args.join(" ")} (${this.program}) failed (exit ${code}); full output in ${log}:\n${out.split("\n").slice(-40).join("\n")}`,
+      );
     }
     return { ms, summary: summarize(out) };
   }
@@ -212,7 +261,9 @@ async function measured<T extends { ms: number; summary?: string }>(fn: () => Pr
 
 /** The bench's rules on the director now: `ipvsadm -S -n` lines for the bench VIP. */
 function liveRules(): string[] {
-  return asOps("ipvsadm -S -n").split("\n").filter((l) => l.includes(`-t ${SPEC.vip}:`));
+  return asOps("ipvsadm -S -n")
+    .split("\n")
+    .filter((l) => l.includes(`-t ${SPEC.vip}:`));
 }
 
 function expectRules(when: string, want: number, problems: string[]): void {
@@ -222,7 +273,9 @@ function expectRules(when: string, want: number, problems: string[]): void {
 
 /** Removes rules an interrupted run left on the bench VIP (only ever used by the bench). */
 function clearLeftovers(): void {
-  const services = liveRules().filter((l) => l.startsWith("-A ")).map((l) => l.split(" ").slice(1, 3).join(" "));
+  const services = liveRules()
+    .filter((l) => l.startsWith("-A "))
+    .map((l) => l.split(" ").slice(1, 3).join(" "));
   if (!services.length) return;
   console.log(`note: removing ${services.length} IPVS service(s) on ${SPEC.vip} left by an earlier, interrupted run`);
   asOps(services.map((s) => `ipvsadm -D ${s}`).join("; "));
@@ -230,14 +283,28 @@ function clearLeftovers(): void {
 
 type Results = Partial<Record<Step, Measure>>;
 
-interface Column { results: Results; problems: string[]; error?: string; skipped?: string; extra?: Record<string, number> }
+interface Column {
+  results: Results;
+  problems: string[];
+  error?: string;
+  skipped?: string;
+  extra?: Record<string, number>;
+}
 
 const weighted = (w: number): PlannedService[] => plan({ ...SPEC, weighted: w });
 
 function baseConfig(director: LabHost, weights: number): Record<string, unknown> {
   return {
-    host: director.sshHost, port: director.sshPort, user: "root", privateKeyPath: director.keyPath,
-    backends: SPEC.backends, services: SPEC.services, vip: SPEC.vip, basePort: SPEC.basePort, weighted: weights, persist: PERSIST,
+    host: director.sshHost,
+    port: director.sshPort,
+    user: "root",
+    privateKeyPath: director.keyPath,
+    backends: SPEC.backends,
+    services: SPEC.services,
+    vip: SPEC.vip,
+    basePort: SPEC.basePort,
+    weighted: weights,
+    persist: PERSIST,
   };
 }
 
@@ -275,7 +342,9 @@ async function runProgram(program: string, director: LabHost, logDir: string): P
 function sshOnce(director: LabHost, cmd: string, input: string): { ms: number } {
   const t0 = hr();
   const r = spawnSync("ssh", [...SSH_OPTS, "-i", director.keyPath, "-p", String(director.sshPort), `root@${director.sshHost}`, cmd], {
-    input, encoding: "utf8", timeout: STEP_TIMEOUT_MS,
+    input,
+    encoding: "utf8",
+    timeout: STEP_TIMEOUT_MS,
   });
   const ms = hr() - t0;
   if (r.status !== 0) throw new Error(`ssh ${cmd} failed (exit ${r.status}): ${r.stderr}`);
@@ -312,13 +381,21 @@ async function runBaseline(director: LabHost, logDir: string): Promise<Column> {
       destroy: add(up, sshDelete, "empty up + ssh ipvsadm -R (-d, -D)"),
     };
     Object.assign(col.extra!, {
-      "empty up": up.ms, "empty refresh": refresh.ms,
-      "ssh -R create": sshCreate.ms, "ssh -S read": sshRead.ms, "ssh -R edit": sshEdit.ms, "ssh -R delete": sshDelete.ms,
+      "empty up": up.ms,
+      "empty refresh": refresh.ms,
+      "ssh -R create": sshCreate.ms,
+      "ssh -S read": sshRead.ms,
+      "ssh -R edit": sshEdit.ms,
+      "ssh -R delete": sshDelete.ms,
     });
     await stack.destroy();
   } catch (e) {
     col.error = (e as Error).message;
-    try { clearLeftovers(); } catch { /* reported by the next run */ }
+    try {
+      clearLeftovers();
+    } catch {
+      /* reported by the next run */
+    }
   } finally {
     await stack.remove();
   }
@@ -336,14 +413,20 @@ function onPath(bin: string): string | undefined {
     try {
       fs.accessSync(f, fs.constants.X_OK);
       return f;
-    } catch { /* next */ }
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const fmt = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("   ").trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join("   ")
+      .trimEnd();
   return [fmt(header), ...rows.map(fmt)].join("\n");
 }
 
@@ -351,23 +434,30 @@ async function main(): Promise<number> {
   const lab = labStatus();
   const director = lab.hosts.find((h) => h.name === "director");
   if (!director?.running) {
-    throw new Error(`the lab's director is not running (lab ${lab.stateDir}): start it with \`bash test/lab/lab.sh up director\` (make bench does this)`);
+    throw new Error(
+      `the lab's director is not running (lab ${lab.stateDir}): start it with \`bash test/lab/lab.sh up director\` (make bench does this)`,
+    );
   }
   const pulumi = onPath("pulumi");
   if (!pulumi) throw new Error("no pulumi on PATH: make bench puts the one tools/pulumi/install.sh builds there");
   const pulumiVersion = spawnSync("pulumi", ["version"], { encoding: "utf8" }).stdout.trim();
-  const commandVersion = (JSON.parse(fs.readFileSync(path.join(REPO, "node_modules/@pulumi/command/package.json"), "utf8")) as { version: string }).version;
+  const commandVersion = (
+    JSON.parse(fs.readFileSync(path.join(REPO, "node_modules/@pulumi/command/package.json"), "utf8")) as { version: string }
+  ).version;
   const commandPlugin = onPath("pulumi-resource-command");
 
   const logDir = process.env.BENCH_LOG_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-bench-logs-"));
   fs.mkdirSync(logDir, { recursive: true });
-  console.log(`pulumi-lvs bench: ${SPEC.backends} backends in ${SPEC.services} service(s) on ${SPEC.vip}, update changes ${WEIGHTS} weights; persist ${PERSIST}`);
+  console.log(
+    `pulumi-lvs bench: ${SPEC.backends} backends in ${SPEC.services} service(s) on ${SPEC.vip}, update changes ${WEIGHTS} weights; persist ${PERSIST}`,
+  );
   console.log(`director root@${director.sshHost}:${director.sshPort} (lab ${lab.stateDir}); pulumi ${pulumiVersion} (${pulumi})`);
   console.log(`pulumi-resource-command: ${commandPlugin ?? "not on PATH"}; logs of every pulumi run: ${logDir}`);
   clearLeftovers();
 
   const cols: Partial<Record<ColumnKey, Column>> = {};
-  const noPlugin = `not run: no pulumi-resource-command plugin on PATH. No registry serves it to this machine and automatic plugin ` +
+  const noPlugin =
+    `not run: no pulumi-resource-command plugin on PATH. No registry serves it to this machine and automatic plugin ` +
     `acquisition is off (PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true), so the engine looks only on PATH; ` +
     `put a pulumi-resource-command matching @pulumi/command ${commandVersion} there to run them`;
   const order: ColumnKey[] = ["baseline", "lvs", "command-per-rule", "command-script"];
@@ -391,23 +481,38 @@ async function main(): Promise<number> {
     return `${secs(m.ms)} ${String(m.ssh).padStart(4)} ssh`;
   };
   console.log("");
-  console.log(table(["", ...shown.map((k) => TITLES[k])], STEPS.map((s) => [STEP_TITLES[s], ...shown.map((k) => cell(cols[k], s))])));
+  console.log(
+    table(
+      ["", ...shown.map((k) => TITLES[k])],
+      STEPS.map((s) => [STEP_TITLES[s], ...shown.map((k) => cell(cols[k], s))]),
+    ),
+  );
 
   const base = cols.baseline;
   if (base && !base.error) {
     console.log("");
     console.log("time relative to the baseline (same step)");
     const others = shown.filter((k) => k !== "baseline");
-    console.log(table(["", ...others.map((k) => TITLES[k])], STEPS.map((s) => [STEP_TITLES[s], ...others.map((k) => {
-      const m = cols[k]?.results[s];
-      const b = base.results[s];
-      return m && b ? ratio(m.ms, b.ms) : "-";
-    })])));
+    console.log(
+      table(
+        ["", ...others.map((k) => TITLES[k])],
+        STEPS.map((s) => [
+          STEP_TITLES[s],
+          ...others.map((k) => {
+            const m = cols[k]?.results[s];
+            const b = base.results[s];
+            return m && b ? ratio(m.ms, b.ms) : "-";
+          }),
+        ]),
+      ),
+    );
     const x = base.extra!;
     console.log("");
-    console.log(`baseline parts: empty program up ${secs(x["empty up"])} (median of 3), refresh ${secs(x["empty refresh"])}; ` +
-      `one ssh: ipvsadm -R create ${secs(x["ssh -R create"])}, ${WEIGHTS} edits ${secs(x["ssh -R edit"])}, delete ${secs(x["ssh -R delete"])}, ` +
-      `ipvsadm -S -n read ${secs(x["ssh -S read"])}`);
+    console.log(
+      `baseline parts: empty program up ${secs(x["empty up"])} (median of 3), refresh ${secs(x["empty refresh"])}; ` +
+        `one ssh: ipvsadm -R create ${secs(x["ssh -R create"])}, ${WEIGHTS} edits ${secs(x["ssh -R edit"])}, delete ${secs(x["ssh -R delete"])}, ` +
+        `ipvsadm -S -n read ${secs(x["ssh -S read"])}`,
+    );
   }
 
   const ran = shown.filter((k) => !cols[k]!.skipped);
@@ -437,8 +542,18 @@ async function main(): Promise<number> {
     const r = vs(lvs.refresh, lvs.noop, 2);
     target("refresh <= 2x its no-op up", r.text, r.ok);
     target("no-op up opens no SSH session", lvs.noop ? `${lvs.noop.ssh} session(s)` : "-", lvs.noop && lvs.noop.ssh === 0);
-    target("refresh opens at most one SSH session per host", lvs.refresh ? `${lvs.refresh.ssh} session(s), 1 host` : "-", lvs.refresh && lvs.refresh.ssh <= 1);
-    console.log(table(["", "", ""], rows).split("\n").slice(1).map((l) => `  ${l}`).join("\n"));
+    target(
+      "refresh opens at most one SSH session per host",
+      lvs.refresh ? `${lvs.refresh.ssh} session(s), 1 host` : "-",
+      lvs.refresh && lvs.refresh.ssh <= 1,
+    );
+    console.log(
+      table(["", "", ""], rows)
+        .split("\n")
+        .slice(1)
+        .map((l) => `  ${l}`)
+        .join("\n"),
+    );
   }
 
   const skipped = shown.filter((k) => cols[k]!.skipped);
@@ -455,7 +570,10 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-main().then((code) => process.exit(code), (e: Error) => {
-  console.error(`bench: ${e.message}`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    console.error(`bench: ${e.message}`);
+    process.exit(1);
+  },
+);

@@ -17,8 +17,17 @@ export interface BenchSpec {
 /** Every service's scheduler (ipvsadm's and pulumi-lvs's default, given explicitly everywhere). */
 export const SCHEDULER = "wlc" as const;
 
-export interface PlannedBackend { name: string; address: string; weight: number }
-export interface PlannedService { name: string; address: string; port: number; backends: PlannedBackend[] }
+export interface PlannedBackend {
+  name: string;
+  address: string;
+  weight: number;
+}
+export interface PlannedService {
+  name: string;
+  address: string;
+  port: number;
+  backends: PlannedBackend[];
+}
 
 /** Backend i gets 198.18.x.y (RFC 2544's benchmarking range; only ever written into IPVS tables). */
 export function backendAddress(i: number): string {
@@ -29,7 +38,10 @@ export function backendAddress(i: number): string {
 export function plan(s: BenchSpec): PlannedService[] {
   if (s.services < 1 || s.backends < 0) throw new Error(`bad bench spec: ${JSON.stringify(s)}`);
   const services: PlannedService[] = Array.from({ length: s.services }, (_, j) => ({
-    name: `svc-${j}`, address: s.vip, port: s.basePort + j, backends: [],
+    name: `svc-${j}`,
+    address: s.vip,
+    port: s.basePort + j,
+    backends: [],
   }));
   for (let i = 0; i < s.backends; i++) {
     services[i % s.services].backends.push({ name: `rs-${i}`, address: backendAddress(i), weight: i < s.weighted ? 2 : 1 });

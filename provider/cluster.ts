@@ -27,9 +27,19 @@ export class LvsDrCluster extends pulumi.ComponentResource {
       typeof vip === "string" ? { name: `${base}-${vip}`, opts: { ...child, aliases: [{ name: base }] } } : { name: base, opts: child };
     const d = perVip(`${name}-director`);
     this.director = new DirectorHost(d.name, { connection, vips: [vip], interface: args.interface, persist }, d.opts);
-    this.service = new VirtualService(`${name}-service`, {
-      connection, address: vip, port: args.port, protocol: args.protocol, scheduler: args.scheduler, persistence: args.persistence, persist,
-    }, { ...child, dependsOn: [this.director] });
+    this.service = new VirtualService(
+      `${name}-service`,
+      {
+        connection,
+        address: vip,
+        port: args.port,
+        protocol: args.protocol,
+        scheduler: args.scheduler,
+        persistence: args.persistence,
+        persist,
+      },
+      { ...child, dependsOn: [this.director] },
+    );
     this.realServers = [];
     this.backendHosts = [];
     args.backends.forEach((b, i) => {
@@ -38,9 +48,19 @@ export class LvsDrCluster extends pulumi.ComponentResource {
       const host = new DrRealServerHost(h.name, { connection: b.connection, vips: [vip], persist }, h.opts);
       this.backendHosts.push(host);
       // The backend must hold the VIP before traffic is sent to it.
-      this.realServers.push(new RealServer(`${name}-rs-${id}`, {
-        service: this.service, address: b.address, weight: b.weight, persist, drainTimeout: args.drainTimeout,
-      }, { ...child, dependsOn: [host] }));
+      this.realServers.push(
+        new RealServer(
+          `${name}-rs-${id}`,
+          {
+            service: this.service,
+            address: b.address,
+            weight: b.weight,
+            persist,
+            drainTimeout: args.drainTimeout,
+          },
+          { ...child, dependsOn: [host] },
+        ),
+      );
     });
     this.registerOutputs({ director: this.director, service: this.service });
   }

@@ -21,7 +21,8 @@ function distance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
   return d[a.length][b.length];
 }
 
@@ -33,7 +34,9 @@ export function checkConfigKeys(namespace: string, present: string[]): void {
     const best = [...KEYS].sort((a, b) => distance(k, a) - distance(k, b))[0];
     return distance(k, best) <= Math.max(2, Math.floor(k.length / 3)) ? ` (did you mean ${namespace}:${best}?)` : "";
   };
-  throw new Error(`invalid stack config: ${unknown.map((k) => `${namespace}:${k} is not a setting of this program${hint(k)}`).join("; ")}; known keys: ${KEYS.join(", ")}`);
+  throw new Error(
+    `invalid stack config: ${unknown.map((k) => `${namespace}:${k} is not a setting of this program${hint(k)}`).join("; ")}; known keys: ${KEYS.join(", ")}`,
+  );
 }
 
 function keyName(namespace: string, path: PropertyKey[]): string {
@@ -53,7 +56,11 @@ function parseValue(text: string): unknown {
 /** Validates the raw config values; `get` is `new pulumi.Config().get`. */
 export function readClusterConfig(namespace: string, get: (key: string) => string | undefined, present: string[] = []): ClusterFromConfig {
   checkConfigKeys(namespace, present);
-  const raw = Object.fromEntries(KEYS.map((k) => [k, get(k)]).filter(([, v]) => v !== undefined).map(([k, v]) => [k, parseValue(v!)]));
+  const raw = Object.fromEntries(
+    KEYS.map((k) => [k, get(k)])
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, parseValue(v!)]),
+  );
   const r = ClusterConfig.safeParse(raw);
   if (!r.success) {
     throw new Error("invalid stack config: " + r.error.issues.map((i) => `${keyName(namespace, i.path)}: ${i.message}`).join("; "));
@@ -64,7 +71,9 @@ export function readClusterConfig(namespace: string, get: (key: string) => strin
     try {
       return { ...c, privateKey: fs.readFileSync(file, "utf8") };
     } catch (e) {
-      throw new Error(`invalid stack config: ${namespace}:${key}.privateKeyPath: cannot read ${JSON.stringify(privateKeyPath)}: ${(e as NodeJS.ErrnoException).code}`);
+      throw new Error(
+        `invalid stack config: ${namespace}:${key}.privateKeyPath: cannot read ${JSON.stringify(privateKeyPath)}: ${(e as NodeJS.ErrnoException).code}`,
+      );
     }
   };
   return {

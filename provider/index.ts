@@ -1,5 +1,14 @@
 // pulumi-lvs: Linux Virtual Server (IPVS) in Direct Routing mode as Pulumi resources.
-export { DirectorHost, DirectorHostArgs, DrRealServerHost, DrRealServerHostArgs, RealServer, RealServerArgs, VirtualService, VirtualServiceArgs } from "./resources";
+export {
+  DirectorHost,
+  DirectorHostArgs,
+  DrRealServerHost,
+  DrRealServerHostArgs,
+  RealServer,
+  RealServerArgs,
+  VirtualService,
+  VirtualServiceArgs,
+} from "./resources";
 export { LvsDrCluster, LvsDrClusterArgs } from "./cluster";
 export { ConnectionArgs } from "./inputs";
 export * as model from "./model";

@@ -23,7 +23,8 @@ const unicastIpv4 = ipv4.superRefine((a, ctx) => {
   if (hit) ctx.addIssue({ code: "custom", message: `must be a unicast address, got ${JSON.stringify(a)} (${hit[0]})` });
 });
 const intIn = (min: number, max: number, what: string) =>
-  z.number({ error: (i) => `${what} must be a number, got ${JSON.stringify(i.input)}` })
+  z
+    .number({ error: (i) => `${what} must be a number, got ${JSON.stringify(i.input)}` })
     .int({ error: (i) => `${what} must be a whole number, got ${JSON.stringify(i.input)}` })
     .min(min, { error: (i) => `${what} must be between ${min} and ${max}, got ${JSON.stringify(i.input)}` })
     .max(max, { error: (i) => `${what} must be between ${min} and ${max}, got ${JSON.stringify(i.input)}` });
@@ -45,7 +46,8 @@ const hostName = z.string().regex(/^[A-Za-z0-9_.:[\]-]{1,253}$/, {
 });
 
 /** A SHA256 fingerprint as ssh-keygen -l prints it, or a public key line: type, base64 blob, optional comment. */
-const HOST_KEY = /^\s*(SHA256:[A-Za-z0-9+/]{43}=?|(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+)\s+AAAA[A-Za-z0-9+/]+={0,3}(\s+.*)?)\s*$/;
+const HOST_KEY =
+  /^\s*(SHA256:[A-Za-z0-9+/]{43}=?|(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+)\s+AAAA[A-Za-z0-9+/]+={0,3}(\s+.*)?)\s*$/;
 
 // --- SSH connection: the field names and defaults of @pulumi/command's remote.ConnectionArgs ---
 
@@ -62,9 +64,13 @@ const connectionFields = {
   /** Seconds per dial attempt; 0 means no limit. */
   perDialTimeout: intIn(0, 3600, "perDialTimeout").default(15),
   /** Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint. */
-  hostKey: z.string().regex(HOST_KEY, {
-    error: (i) => `must be an OpenSSH public key ("ssh-ed25519 AAAA...") or a SHA256 fingerprint ("SHA256:..."), got ${JSON.stringify(i.input)}`,
-  }).optional(),
+  hostKey: z
+    .string()
+    .regex(HOST_KEY, {
+      error: (i) =>
+        `must be an OpenSSH public key ("ssh-ed25519 AAAA...") or a SHA256 fingerprint ("SHA256:..."), got ${JSON.stringify(i.input)}`,
+    })
+    .optional(),
   /** An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins. */
   knownHostsPath: z.string().min(1).optional(),
 };
@@ -85,9 +91,18 @@ export const Protocol = oneOf(PROTOCOLS, "protocol");
 export const Scheduler = oneOf(SCHEDULERS, "scheduler");
 export const Forwarding = oneOf(FORWARDING, "forwarding");
 
-const netmask = ipv4.refine((m) => /^1*0*$/.test(m.split(".").map((o) => (+o).toString(2).padStart(8, "0")).join("")), {
-  error: (i) => `must be a contiguous netmask such as 255.255.255.0, got ${JSON.stringify(i.input)}`,
-});
+const netmask = ipv4.refine(
+  (m) =>
+    /^1*0*$/.test(
+      m
+        .split(".")
+        .map((o) => (+o).toString(2).padStart(8, "0"))
+        .join(""),
+    ),
+  {
+    error: (i) => `must be a contiguous netmask such as 255.255.255.0, got ${JSON.stringify(i.input)}`,
+  },
+);
 export const Persistence = z.object({
   /** Seconds a client sticks to the same real server. */
   timeout: intIn(1, 2678400, "persistence.timeout"),
@@ -108,7 +123,10 @@ export const VirtualService = ServiceKey.extend({
 export type VirtualService = z.infer<typeof VirtualService>;
 
 /** A connection threshold: 0 and unset both mean none, and read back as unset. */
-const threshold = (what: string) => intIn(0, 2147483647, what).transform((t) => t || undefined).optional();
+const threshold = (what: string) =>
+  intIn(0, 2147483647, what)
+    .transform((t) => t || undefined)
+    .optional();
 
 /** One real server (destination) of a virtual service, as ipvsadm -a / -e set it. */
 export const Destination = z.object({
@@ -124,11 +142,16 @@ export const Destination = z.object({
 export type Destination = z.infer<typeof Destination>;
 
 /** Connection counters of one destination, from ipvsadm -L -n. */
-export interface DestinationCounters { activeConn: number; inactConn: number }
+export interface DestinationCounters {
+  activeConn: number;
+  inactConn: number;
+}
 
 // --- resource inputs ---
 
-const vipList = z.array(unicastIpv4).min(1, { error: "must list at least one VIP" })
+const vipList = z
+  .array(unicastIpv4)
+  .min(1, { error: "must list at least one VIP" })
   .refine((l) => new Set(l).size === l.length, { error: (i) => `must not repeat a VIP, got ${JSON.stringify(i.input)}` });
 
 /** Reboot persistence (on by default): the object is also written to files restored at boot. */
@@ -144,37 +167,53 @@ const drainTimeout = intIn(0, 86400, "drainTimeout").default(30);
 export const VirtualServiceArgs = VirtualService.extend({ connection: Connection, persist, owner });
 export type VirtualServiceArgs = z.infer<typeof VirtualServiceArgs>;
 
-export const RealServerArgs = z.object({
-  connection: Connection,
-  /** The virtual service this real server belongs to. */
-  service: ServiceKey,
-  address: unicastIpv4,
-  /** Defaults to the service's port; must equal it for direct routing and tunnelling. */
-  port: port.optional(),
-  forwarding: Forwarding.default("direct"),
-  weight: intIn(0, 65535, "weight").default(1),
-  upperThreshold: threshold("upperThreshold"),
-  lowerThreshold: threshold("lowerThreshold"),
-  drainTimeout,
-  persist,
-  owner,
-}).superRefine((a, ctx) => {
-  if (a.address === a.service.address) {
-    ctx.addIssue({ code: "custom", path: ["address"], message: `must differ from the service's VIP, got ${JSON.stringify(a.address)} for both` });
-  }
-  if (a.port !== undefined && a.port !== a.service.port && a.forwarding !== "masquerade") {
-    ctx.addIssue({
-      code: "custom", path: ["port"],
-      message: `must equal the service port ${a.service.port} with forwarding ${JSON.stringify(a.forwarding)} (only masquerade can map ports), got ${a.port}`,
-    });
-  }
-  if (a.lowerThreshold && !a.upperThreshold) {
-    ctx.addIssue({ code: "custom", path: ["lowerThreshold"], message: `needs upperThreshold (ipvsadm ignores a lower threshold without an upper one), got ${a.lowerThreshold} alone` });
-  }
-  if (a.upperThreshold && a.lowerThreshold && a.lowerThreshold > a.upperThreshold) {
-    ctx.addIssue({ code: "custom", path: ["lowerThreshold"], message: `must not exceed upperThreshold ${a.upperThreshold}, got ${a.lowerThreshold}` });
-  }
-}).transform((a) => ({ ...a, port: a.port ?? a.service.port }));
+export const RealServerArgs = z
+  .object({
+    connection: Connection,
+    /** The virtual service this real server belongs to. */
+    service: ServiceKey,
+    address: unicastIpv4,
+    /** Defaults to the service's port; must equal it for direct routing and tunnelling. */
+    port: port.optional(),
+    forwarding: Forwarding.default("direct"),
+    weight: intIn(0, 65535, "weight").default(1),
+    upperThreshold: threshold("upperThreshold"),
+    lowerThreshold: threshold("lowerThreshold"),
+    drainTimeout,
+    persist,
+    owner,
+  })
+  .superRefine((a, ctx) => {
+    if (a.address === a.service.address) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["address"],
+        message: `must differ from the service's VIP, got ${JSON.stringify(a.address)} for both`,
+      });
+    }
+    if (a.port !== undefined && a.port !== a.service.port && a.forwarding !== "masquerade") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["port"],
+        message: `must equal the service port ${a.service.port} with forwarding ${JSON.stringify(a.forwarding)} (only masquerade can map ports), got ${a.port}`,
+      });
+    }
+    if (a.lowerThreshold && !a.upperThreshold) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["lowerThreshold"],
+        message: `needs upperThreshold (ipvsadm ignores a lower threshold without an upper one), got ${a.lowerThreshold} alone`,
+      });
+    }
+    if (a.upperThreshold && a.lowerThreshold && a.lowerThreshold > a.upperThreshold) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["lowerThreshold"],
+        message: `must not exceed upperThreshold ${a.upperThreshold}, got ${a.lowerThreshold}`,
+      });
+    }
+  })
+  .transform((a) => ({ ...a, port: a.port ?? a.service.port }));
 export type RealServerArgs = z.infer<typeof RealServerArgs>;
 
 /** Optional IPVS sysctls on the director (net.ipv4.vs.*), see the kernel's ipvs-sysctl docs. */
@@ -183,16 +222,18 @@ export const DirectorSysctls = z.object({
   expireQuiescentTemplate: z.boolean().optional(),
 });
 
-export const DirectorHostArgs = z.object({
-  connection: Connection,
-  vips: vipList,
-  /** Interface that gets the VIPs; default: the one holding the route to the VIP. */
-  interface: interfaceName.optional(),
-  /** Set net.ipv4.ip_forward (restored on delete); unset leaves it alone. */
-  ipForward: z.boolean().optional(),
-  persist,
-  owner,
-}).extend(DirectorSysctls.shape);
+export const DirectorHostArgs = z
+  .object({
+    connection: Connection,
+    vips: vipList,
+    /** Interface that gets the VIPs; default: the one holding the route to the VIP. */
+    interface: interfaceName.optional(),
+    /** Set net.ipv4.ip_forward (restored on delete); unset leaves it alone. */
+    ipForward: z.boolean().optional(),
+    persist,
+    owner,
+  })
+  .extend(DirectorSysctls.shape);
 export type DirectorHostArgs = z.infer<typeof DirectorHostArgs>;
 
 export const DrRealServerHostArgs = z.object({
@@ -211,7 +252,12 @@ export const ClusterBackend = z.object({
   address: unicastIpv4,
   weight: intIn(0, 65535, "weight").default(1),
   /** Stable name for the backend's resources; defaults to its address. */
-  name: z.string().regex(/^[A-Za-z0-9_.-]{1,63}$/, { error: (i) => `must be letters, digits, dots, dashes or underscores, got ${JSON.stringify(i.input)}` }).optional(),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,63}$/, {
+      error: (i) => `must be letters, digits, dots, dashes or underscores, got ${JSON.stringify(i.input)}`,
+    })
+    .optional(),
 });
 export const ClusterArgs = z.object({
   director: Connection,

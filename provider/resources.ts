@@ -51,9 +51,17 @@ abstract class LvsResource extends pulumi.dynamic.Resource {
     const outputs = Object.fromEntries([...COMMON_OUTPUTS, ...OUTPUT_KEYS[kind]].map((k) => [k, undefined]));
     // The URN the engine will give this resource, computed the way the engine does.
     const owner = urnOf(name, `pulumi-nodejs:dynamic/lvs:${kind}`, opts?.parent);
-    super(shimFor(kind), name, { ...outputs, ...props, connection, owner }, {
-      ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "credentials"],
-    }, "lvs", kind);
+    super(
+      shimFor(kind),
+      name,
+      { ...outputs, ...props, connection, owner },
+      {
+        ...opts,
+        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "credentials"],
+      },
+      "lvs",
+      kind,
+    );
   }
 }
 
@@ -63,7 +71,9 @@ abstract class LvsResource extends pulumi.dynamic.Resource {
  * classes through interface merging, so no output is listed by hand.
  */
 type Props<Inputs, Outputs extends z.ZodType> = {
-  readonly [K in keyof (Omit<Inputs, "connection" | "owner"> & z.output<Outputs>)]-?: pulumi.Output<(Omit<Inputs, "connection" | "owner"> & z.output<Outputs>)[K]>;
+  readonly [K in keyof (Omit<Inputs, "connection" | "owner"> & z.output<Outputs>)]-?: pulumi.Output<
+    (Omit<Inputs, "connection" | "owner"> & z.output<Outputs>)[K]
+  >;
 };
 
 export type DirectorHostArgs = Omit<ArgsOf<typeof model.DirectorHostArgs>, "owner">;
@@ -108,9 +118,19 @@ export class RealServer extends LvsResource {
     const isResource = svc instanceof VirtualService;
     const service = isResource ? { address: svc.address, port: svc.port, protocol: svc.protocol } : svc;
     const connection = args.connection ?? (isResource ? svc.connectionInput : undefined);
-    super("RealServer", name, {
-      port: undefined, forwarding: undefined, weight: undefined, ...args, service, connection,
-    }, opts); // using the service's outputs already orders it after the service
+    super(
+      "RealServer",
+      name,
+      {
+        port: undefined,
+        forwarding: undefined,
+        weight: undefined,
+        ...args,
+        service,
+        connection,
+      },
+      opts,
+    ); // using the service's outputs already orders it after the service
   }
 }
 

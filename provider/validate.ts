@@ -5,7 +5,10 @@ import { z } from "zod";
 /** The sentinel Pulumi's Node.js runtime puts in place of a value unknown at preview (runtime/rpc.ts). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-export interface CheckFailure { property: string; reason: string }
+export interface CheckFailure {
+  property: string;
+  reason: string;
+}
 
 export function containsUnknown(v: unknown): boolean {
   if (v === UNKNOWN) return true;
@@ -46,4 +49,3 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, wha
   if (r.success) return r.data;
   throw new Error(`invalid ${what}: ` + r.error.issues.map((i) => `${i.path.join(".") || "(input)"}: ${i.message}`).join("; "));
 }
-

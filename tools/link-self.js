@@ -11,6 +11,8 @@ const link = path.join(root, "node_modules", "pulumi-lvs");
 try {
   if (fs.readlinkSync(link) === "..") process.exit(0);
   fs.unlinkSync(link);
-} catch { /* absent */ }
+} catch {
+  /* absent */
+}
 fs.mkdirSync(path.dirname(link), { recursive: true });
 fs.symlinkSync("..", link, "dir");

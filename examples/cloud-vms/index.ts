@@ -23,12 +23,18 @@ const subnet = "10.0.0.0/24";
 const director = new Vm("director", { image: "debian-12", subnet });
 const backends = ["a", "b"].map((n) => new Vm(`web-${n}`, { image: "debian-12", subnet }));
 const ssh = (vm: Vm) => ({
-  host: vm.publicIp, user: "admin", privateKey: vm.sshPrivateKey,
-  dialErrorLimit: 30, perDialTimeout: 10, // a fresh VM takes a while before sshd answers
+  host: vm.publicIp,
+  user: "admin",
+  privateKey: vm.sshPrivateKey,
+  dialErrorLimit: 30,
+  perDialTimeout: 10, // a fresh VM takes a while before sshd answers
 });
 
 const cluster = new lvs.LvsDrCluster("web", {
-  director: ssh(director), vip: "10.0.0.100", port: 443, scheduler: "wlc",
+  director: ssh(director),
+  vip: "10.0.0.100",
+  port: 443,
+  scheduler: "wlc",
   backends: backends.map((vm, i) => ({ name: `web-${i}`, address: vm.privateIp, connection: ssh(vm) })),
 });
 

@@ -11,12 +11,22 @@ const director = { host: "192.0.2.10", user: "ops", privateKey }; // non-root: c
 const dir = new lvs.DirectorHost("director", { connection: director, vips: [vip], interface: "eth0", ipForward: true });
 
 // ipvsadm -A -t $vip:80 -s wrr   (sticky for 5 minutes per /24)
-const web = new lvs.VirtualService("web", {
-  connection: director, address: vip, port: 80, scheduler: "wrr",
-  persistence: { timeout: 300, netmask: "255.255.255.0" },
-}, { dependsOn: [dir] });
+const web = new lvs.VirtualService(
+  "web",
+  {
+    connection: director,
+    address: vip,
+    port: 80,
+    scheduler: "wrr",
+    persistence: { timeout: 300, netmask: "255.255.255.0" },
+  },
+  { dependsOn: [dir] },
+);
 
-for (const [name, address, weight] of [["a", "192.0.2.11", 1], ["b", "192.0.2.12", 3]] as const) {
+for (const [name, address, weight] of [
+  ["a", "192.0.2.11", 1],
+  ["b", "192.0.2.12", 3],
+] as const) {
   // ifconfig lo:0 $vip ...; echo 1 > .../arp_ignore; echo 2 > .../arp_announce
   const host = new lvs.DrRealServerHost(`rs-${name}`, { connection: { host: address, user: "root", privateKey }, vips: [vip] });
   // ipvsadm -a -t $vip:80 -r $rip:80 -g -w $weight

@@ -5,4 +5,7 @@ import { LvsDrCluster } from "pulumi-lvs";
 import { readClusterConfig } from "pulumi-lvs/config";
 
 const config = new pulumi.Config();
-new LvsDrCluster(pulumi.getStack(), readClusterConfig(config.name, (k) => config.get(k)));
+new LvsDrCluster(
+  pulumi.getStack(),
+  readClusterConfig(config.name, (k) => config.get(k)),
+);

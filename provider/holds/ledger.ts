@@ -7,8 +7,15 @@ import { z } from "zod";
 import { Destination, ServiceKey, VirtualService, serviceKeyString } from "../model";
 
 /** One address as `ip addr` holds it: address/prefix on a device. */
-export interface AddrValue { address: string; prefix: number; dev: string }
-export interface DestValue { service: ServiceKey; dest: Destination }
+export interface AddrValue {
+  address: string;
+  prefix: number;
+  dev: string;
+}
+export interface DestValue {
+  service: ServiceKey;
+  dest: Destination;
+}
 
 /** What each kind of object holds as its value. Addresses hold presence, so their value is `true`. */
 export interface Values {
@@ -65,7 +72,11 @@ export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
   if (v && typeof v === "object") {
     const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(",")}}`;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(",")}}`;
   }
   return JSON.stringify(v ?? null);
 }
@@ -82,7 +93,6 @@ export function desiredOf(e: Entry): { present: false } | { present: true; value
 export const persisted = (e: Entry): boolean => Object.values(e.holders).some((h) => h.persist);
 
 /** Every key `owner` holds. */
-export const heldBy = (l: Ledger, owner: string): string[] =>
-  Object.keys(l.entries).filter((k) => owner in l.entries[k].holders);
+export const heldBy = (l: Ledger, owner: string): string[] => Object.keys(l.entries).filter((k) => owner in l.entries[k].holders);
 
 export const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;

@@ -5,9 +5,7 @@
 import { VirtualService } from "../model";
 import { InterfaceAddress, IpvsTable, LiveDestination, LiveService } from "../remote/parsers";
 import { ipvs, net } from "../remote/commands";
-import {
-  AddrValue, DestValue, Entry, Ledger, ObjectKind, Values, canonical, clone, desiredOf, heldBy, keys, sameValue,
-} from "./ledger";
+import { AddrValue, DestValue, Entry, Ledger, ObjectKind, Values, canonical, clone, desiredOf, heldBy, keys, sameValue } from "./ledger";
 
 /** What one transaction read from the host. */
 export interface Snapshot {
@@ -34,16 +32,31 @@ export interface Claim {
 /** A refusal that fails one operation, with nothing changed by it. */
 export class ClaimError extends Error {}
 
-interface Live { addrs: InterfaceAddress[]; sysctls: Record<string, number | undefined>; ipvs: IpvsTable }
+interface Live {
+  addrs: InterfaceAddress[];
+  sysctls: Record<string, number | undefined>;
+  ipvs: IpvsTable;
+}
 type Want = { kind: ObjectKind; where: unknown; value: unknown };
 
 const serviceValue = (s: LiveService): Values["service"] & { extra?: string[] } => ({
-  address: s.address, port: s.port, protocol: s.protocol, scheduler: s.scheduler, persistence: s.persistence,
+  address: s.address,
+  port: s.port,
+  protocol: s.protocol,
+  scheduler: s.scheduler,
+  persistence: s.persistence,
   ...(s.extra.length ? { extra: s.extra } : {}),
 });
 const destValue = (service: DestValue["service"], d: LiveDestination): DestValue => ({
   service: { address: service.address, port: service.port, protocol: service.protocol },
-  dest: { address: d.address, port: d.port, forwarding: d.forwarding, weight: d.weight, upperThreshold: d.upperThreshold, lowerThreshold: d.lowerThreshold },
+  dest: {
+    address: d.address,
+    port: d.port,
+    forwarding: d.forwarding,
+    weight: d.weight,
+    upperThreshold: d.upperThreshold,
+    lowerThreshold: d.lowerThreshold,
+  },
 });
 const describeService = (s: Values["service"] & { extra?: string[] }) =>
   `scheduler ${s.scheduler}, persistence ${s.persistence ? `${s.persistence.timeout}s${s.persistence.netmask ? ` mask ${s.persistence.netmask}` : ""}` : "off"}` +
@@ -51,8 +64,18 @@ const describeService = (s: Values["service"] & { extra?: string[] }) =>
 const describeDest = ({ dest: d }: DestValue) =>
   `forwarding ${d.forwarding}, weight ${d.weight}, thresholds ${d.upperThreshold ?? 0}/${d.lowerThreshold ?? 0}`;
 const describe = (kind: ObjectKind, v: unknown): string =>
-  kind === "service" ? describeService(v as Values["service"]) : kind === "dest" ? describeDest(v as DestValue) : kind === "sysctl" ? `value ${v}` : "present";
-const what = (key: string) => key.replace(/^(\w+) /, (_, k: string) => ({ addr: "address ", sysctl: "sysctl ", service: "IPVS service ", dest: "real server " })[k] ?? "");
+  kind === "service"
+    ? describeService(v as Values["service"])
+    : kind === "dest"
+      ? describeDest(v as DestValue)
+      : kind === "sysctl"
+        ? `value ${v}`
+        : "present";
+const what = (key: string) =>
+  key.replace(
+    /^(\w+) /,
+    (_, k: string) => ({ addr: "address ", sysctl: "sysctl ", service: "IPVS service ", dest: "real server " })[k] ?? "",
+  );
 
 /** Order of convergence: removals from the top down, then settings, then additions bottom up. */
 const RANK = { remove: { dest: 0, service: 1, addr: 2, sysctl: 3 }, keep: { sysctl: 3, addr: 4, service: 5, dest: 6 } };
@@ -217,7 +240,9 @@ export class Plan {
     const others = Object.entries(e.holders).filter(([o, h]) => o !== owner && !sameValue(h.value, w.value));
     if (others.length) {
       const [o, h] = others[0];
-      throw new ClaimError(`${what(key)} is held by ${o} with ${describe(w.kind, h.value)}, but this declares ${describe(w.kind, w.value)}; nothing was changed`);
+      throw new ClaimError(
+        `${what(key)} is held by ${o} with ${describe(w.kind, h.value)}, but this declares ${describe(w.kind, w.value)}; nothing was changed`,
+      );
     }
     if (w.kind === "addr") this.checkAddressFree(w.where as AddrValue);
     if (w.kind === "dest") this.checkServiceFor(w.where as DestValue);
@@ -251,14 +276,21 @@ export class Plan {
   private checkServiceFor(d: DestValue): void {
     const e = this.ledger.entries[keys.service(d.service)];
     if (this.liveService(d.service) || (e && desiredOf(e).present)) return;
-    throw new ClaimError(`IPVS service ${keyOf(d.service)} does not exist; declare its VirtualService (and pass it as \`service\`) so it is created first`);
+    throw new ClaimError(
+      `IPVS service ${keyOf(d.service)} does not exist; declare its VirtualService (and pass it as \`service\`) so it is created first`,
+    );
   }
 
   /** Commands that make the live object match its entry; drops an entry nobody holds any more. */
   private converge(key: string, entry = this.ledger.entries[key]): string[] {
     if (!entry) return [];
     const want = desiredOf(entry);
-    const value = want.present && entry.draining ? { ...(want.value as DestValue), dest: { ...(want.value as DestValue).dest, weight: 0 } } : want.present ? want.value : undefined;
+    const value =
+      want.present && entry.draining
+        ? { ...(want.value as DestValue), dest: { ...(want.value as DestValue).dest, weight: 0 } }
+        : want.present
+          ? want.value
+          : undefined;
     const live = this.liveValue(entry.kind, entry.where);
     const out: string[] = [];
     switch (entry.kind) {
@@ -321,13 +353,21 @@ export class Plan {
 
 const keyOf = (k: { address: string; port: number; protocol: string }) => `${k.protocol}/${k.address}:${k.port}`;
 const serviceSpec = (s: VirtualService): Values["service"] => ({
-  address: s.address, port: s.port, protocol: s.protocol, scheduler: s.scheduler, persistence: s.persistence,
+  address: s.address,
+  port: s.port,
+  protocol: s.protocol,
+  scheduler: s.scheduler,
+  persistence: s.persistence,
 });
 const destSpec = (d: DestValue): DestValue => ({
   service: { address: d.service.address, port: d.service.port, protocol: d.service.protocol },
   dest: {
-    address: d.dest.address, port: d.dest.port, forwarding: d.dest.forwarding, weight: d.dest.weight,
-    upperThreshold: d.dest.upperThreshold || undefined, lowerThreshold: d.dest.lowerThreshold || undefined,
+    address: d.dest.address,
+    port: d.dest.port,
+    forwarding: d.dest.forwarding,
+    weight: d.dest.weight,
+    upperThreshold: d.dest.upperThreshold || undefined,
+    lowerThreshold: d.dest.lowerThreshold || undefined,
   },
 });
 function cloneTable(t: IpvsTable): IpvsTable {

@@ -91,8 +91,7 @@ export function bootCommands(want: Record<string, string | null>, have: Record<s
   for (const [file, content] of Object.entries(want)) {
     if (content === null && have[file]) {
       if (file !== BOOT_FILES.unit && file !== BOOT_FILES.restore) cmds.push(`rm -f ${q(file)}`);
-    }
-    else if (content !== null && have[file] !== sha256(content)) {
+    } else if (content !== null && have[file] !== sha256(content)) {
       cmds.push(writeFile(file, content));
       if (file === BOOT_FILES.restore) cmds.push(`chmod 755 ${q(file)}`);
       if (file === BOOT_FILES.unit) cmds.push(`systemctl daemon-reload`, `systemctl enable --quiet ${UNIT_NAME}`);
@@ -109,6 +108,10 @@ export function bootCommands(want: Record<string, string | null>, have: Record<s
 
 /** Release 0.1's files of one resource (it named them by owner or by object), removed when that resource is migrated. */
 export const legacyFiles = {
-  host: (owner: "director" | "dr-real-server") => [`${ETC}/addrs/${owner}.conf`, `/etc/sysctl.d/90-pulumi-lvs-${owner}.conf`, `${ETC}/vs-sysctl/${owner}.conf`],
+  host: (owner: "director" | "dr-real-server") => [
+    `${ETC}/addrs/${owner}.conf`,
+    `/etc/sysctl.d/90-pulumi-lvs-${owner}.conf`,
+    `${ETC}/vs-sysctl/${owner}.conf`,
+  ],
   object: (name: string, kind: "service" | "dest") => [`${ETC}/ipvs/${name.replace(/[^A-Za-z0-9.]+/g, "_")}.${kind}.rules`],
 };

@@ -54,12 +54,21 @@ const FORWARD_FLAG = { direct: "-g", tunnel: "-i", masquerade: "-m" } as const;
 // that the boot-time restore replays (their words are validated addresses, numbers and enums).
 const serviceWords = (k: ServiceKey) => [PROTO_FLAG[k.protocol], `${k.address}:${k.port}`];
 const schedulingWords = (s: VirtualService) => [
-  "-s", s.scheduler,
+  "-s",
+  s.scheduler,
   ...(s.persistence ? ["-p", String(s.persistence.timeout), ...(s.persistence.netmask ? ["-M", s.persistence.netmask] : [])] : []),
 ];
 const destinationWords = (k: ServiceKey, d: Destination) => [
-  ...serviceWords(k), "-r", `${d.address}:${d.port}`, FORWARD_FLAG[d.forwarding], "-w", String(d.weight),
-  "-x", String(d.upperThreshold ?? 0), "-y", String(d.lowerThreshold ?? 0),
+  ...serviceWords(k),
+  "-r",
+  `${d.address}:${d.port}`,
+  FORWARD_FLAG[d.forwarding],
+  "-w",
+  String(d.weight),
+  "-x",
+  String(d.upperThreshold ?? 0),
+  "-y",
+  String(d.lowerThreshold ?? 0),
 ];
 const ipvsadm = (...words: string[]) => ["ipvsadm", ...words.map(q)].join(" ");
 
@@ -121,12 +130,19 @@ const named = (name: string) => `echo ${q(`${SECTION} ${name}`)}`;
 export function snapshotRead(opts: { preflight: boolean; sysctls: string[]; routes: string[]; files: string[] }): string {
   return [
     ...(opts.preflight ? [ipvs.preflight()] : []),
-    named("ledger"), `cat ${q(LEDGER)} 2>/dev/null || true`,
-    named("pending"), `cat ${q(LEDGER_NEXT)} 2>/dev/null || true`,
-    named("addrs"), net.listAddresses(),
-    named("sysctls"), ...(opts.sysctls.length ? [net.readSysctls(opts.sysctls)] : []),
-    named("ipvs"), `if [ -e /proc/net/ip_vs ]; then ${ipvs.readTable().replace(`echo ${q(SECTION)}`, named("thresholds"))}; fi`,
-    named("routes"), ...opts.routes.map((r) => `printf '%s ' ${q(r)}; ${net.routeTo(r)} 2>/dev/null | head -n 1 || echo`),
-    named("files"), `sha256sum ${opts.files.map(q).join(" ")} 2>/dev/null || true`,
+    named("ledger"),
+    `cat ${q(LEDGER)} 2>/dev/null || true`,
+    named("pending"),
+    `cat ${q(LEDGER_NEXT)} 2>/dev/null || true`,
+    named("addrs"),
+    net.listAddresses(),
+    named("sysctls"),
+    ...(opts.sysctls.length ? [net.readSysctls(opts.sysctls)] : []),
+    named("ipvs"),
+    `if [ -e /proc/net/ip_vs ]; then ${ipvs.readTable().replace(`echo ${q(SECTION)}`, named("thresholds"))}; fi`,
+    named("routes"),
+    ...opts.routes.map((r) => `printf '%s ' ${q(r)}; ${net.routeTo(r)} 2>/dev/null | head -n 1 || echo`),
+    named("files"),
+    `sha256sum ${opts.files.map(q).join(" ")} 2>/dev/null || true`,
   ].join("\n");
 }

@@ -24,7 +24,11 @@ export const fingerprintOf = (keyBlob: Buffer): string =>
   "SHA256:" + createHash("sha256").update(keyBlob).digest("base64").replace(/=+$/, "");
 
 /** A public host key: its type, fingerprint, and `type base64` line as a .pub or known_hosts file has it. */
-export interface HostKey { type: string; fingerprint: string; line: string }
+export interface HostKey {
+  type: string;
+  fingerprint: string;
+  line: string;
+}
 
 /** The key a host presented: the type is the first string of the SSH wire-format blob. */
 export function hostKeyOf(blob: Buffer): HostKey {
@@ -61,7 +65,11 @@ function patternMatches(pattern: string, name: string): boolean {
     if (!salt || !hash) return false;
     return createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64") === hash;
   }
-  const glob = pattern.toLowerCase().replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const glob = pattern
+    .toLowerCase()
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${glob}$`).test(name);
 }
 
@@ -138,15 +146,24 @@ const unique = <T>(l: T[]): T[] => [...new Set(l)];
  * What `c` must present, or undefined on first contact. `knownHosts` is the text of
  * `c.knownHostsPath`; `recorded` the fingerprint in state; `route` keys the registry.
  */
-export function expectedKeys(c: Pick<ProxyConnection, "host" | "port" | "hostKey" | "knownHostsPath">, route: string,
-  recorded?: string, knownHosts?: string): Expectation | undefined {
+export function expectedKeys(
+  c: Pick<ProxyConnection, "host" | "port" | "hostKey" | "knownHostsPath">,
+  route: string,
+  recorded?: string,
+  knownHosts?: string,
+): Expectation | undefined {
   if (c.hostKey) {
     const k = pinnedKey(c.hostKey);
     return { source: "pinned", fingerprints: [k.fingerprint], types: k.type ? [k.type] : [] };
   }
   const listed = knownHosts === undefined ? [] : knownHostsKeys(knownHosts, c.host, c.port);
   if (listed.length) {
-    return { source: "known_hosts", fingerprints: unique(listed.map((k) => k.fingerprint)), types: unique(listed.map((k) => k.type)), file: c.knownHostsPath };
+    return {
+      source: "known_hosts",
+      fingerprints: unique(listed.map((k) => k.fingerprint)),
+      types: unique(listed.map((k) => k.type)),
+      file: c.knownHostsPath,
+    };
   }
   if (recorded) return { source: "recorded", fingerprints: [recorded.replace(/=+$/, "")], types: [] };
   const known = seenHostKeys(route);
@@ -224,12 +241,14 @@ function describe({ target, hop, expected, presented, shared }: Mismatch): strin
   }[expected.source];
   // A bare fingerprint says nothing of the key type to ask for; when a type was asked for, suggest the whole key.
   const accept = expected.types.length ? presented.line : presented.fingerprint;
-  return `${target}${hop === "proxy" ? " (jump host)" : ""}: host key changed: ${from} ${expected.fingerprints.join(" or ")}, host presented ${presented.fingerprint}. ` +
+  return (
+    `${target}${hop === "proxy" ? " (jump host)" : ""}: host key changed: ${from} ${expected.fingerprints.join(" or ")}, host presented ${presented.fingerprint}. ` +
     (shared
       ? "Nothing was run for this resource, and nothing new was sent: the connection it would use was opened earlier in this run for another resource. "
       : "Nothing was run and no credential was sent. ") +
     `If the ${hop === "proxy" ? "jump host" : "host"} was rebuilt on purpose, accept the new key by setting ${field} to "${accept}"` +
     (expected.source === "known_hosts" ? ` or by updating ${expected.file}` : "") +
     (expected.source === "pinned" ? "." : " (then run pulumi up).") +
-    " Otherwise treat this as a possible man-in-the-middle.";
+    " Otherwise treat this as a possible man-in-the-middle."
+  );
 }

@@ -33,7 +33,10 @@ function flags(line: string): Map<string, string> {
   for (let i = 0; i < words.length; i++) {
     const w = words[i];
     const next = words[i + 1];
-    if (next !== undefined && !next.startsWith("-")) { m.set(w, next); i++; } else m.set(w, "");
+    if (next !== undefined && !next.startsWith("-")) {
+      m.set(w, next);
+      i++;
+    } else m.set(w, "");
   }
   return m;
 }
@@ -64,15 +67,24 @@ export function parseIpvsSave(out: string): IpvsTable {
       }
       const known = new Set(["-A", "-t", "-u", "-s", "-p", "-M"]);
       const extra = [...f].filter(([k]) => !known.has(k)).map(([k, v]) => (v ? `${k} ${v}` : k));
-      table.set(serviceKeyString(key), { ...key, scheduler: (f.get("-s") ?? "wlc") as VirtualService["scheduler"], persistence, destinations: [], extra });
+      table.set(serviceKeyString(key), {
+        ...key,
+        scheduler: (f.get("-s") ?? "wlc") as VirtualService["scheduler"],
+        persistence,
+        destinations: [],
+        extra,
+      });
     } else if (f.has("-a")) {
       const key = protoAndKey(f);
       const svc = key && table.get(serviceKeyString(key));
       if (!svc) continue;
       const fwd = (Object.keys(FORWARDING) as (keyof typeof FORWARDING)[]).find((k) => f.has(k)) ?? "-g";
       svc.destinations.push({
-        ...splitHostPort(f.get("-r") ?? ""), forwarding: FORWARDING[fwd], weight: Number(f.get("-w") ?? 1),
-        activeConn: 0, inactConn: 0,
+        ...splitHostPort(f.get("-r") ?? ""),
+        forwarding: FORWARDING[fwd],
+        weight: Number(f.get("-w") ?? 1),
+        activeConn: 0,
+        inactConn: 0,
       });
     }
   }
@@ -93,7 +105,10 @@ export function mergeThresholds(table: IpvsTable, out: string): IpvsTable {
       current = table.get(serviceKeyString({ ...splitHostPort(svc[2]), protocol: svc[1].toLowerCase() as "tcp" | "udp" }));
       continue;
     }
-    if (/^FWM\s/.test(line)) { current = undefined; continue; }
+    if (/^FWM\s/.test(line)) {
+      current = undefined;
+      continue;
+    }
     const dst = line.match(/^\s+->\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$/);
     if (dst && current) {
       const { address, port } = splitHostPort(dst[1]);
@@ -115,7 +130,11 @@ export function parseIpvsTable(out: string): IpvsTable {
   return mergeThresholds(parseIpvsSave(save), thresholds);
 }
 
-export interface InterfaceAddress { dev: string; address: string; prefix: number }
+export interface InterfaceAddress {
+  dev: string;
+  address: string;
+  prefix: number;
+}
 
 /** Parses `ip -o -4 addr show`: "2: eth1    inet 198.51.100.10/24 brd ... scope global eth1\ ..." */
 export function parseIpAddr(out: string): InterfaceAddress[] {

@@ -11,7 +11,15 @@ import type { Readable } from "stream";
 import { Connection, ProxyConnection } from "../model";
 import { SCRIPT_END, TRANSACTION_MARKER, transactionCommand, wrap } from "./commands";
 import {
-  Expectation, HostKey, HostKeyCheck, HostKeyMismatchError, Hop, expectedKeys, preferredAlgorithms, readKnownHosts, rememberHostKey,
+  Expectation,
+  HostKey,
+  HostKeyCheck,
+  HostKeyMismatchError,
+  Hop,
+  expectedKeys,
+  preferredAlgorithms,
+  readKnownHosts,
+  rememberHostKey,
 } from "./host-keys";
 
 export { HostKeyMismatchError, expectedFingerprint, fingerprintOf } from "./host-keys";
@@ -24,10 +32,19 @@ export type Log = (message: string) => void;
 export const label = (c: ProxyConnection): string => `${c.user}@${c.host}:${c.port}`;
 
 /** Host-key fingerprints recorded in state: the target's, and the jump host's when there is one. */
-export interface Recorded { target?: string; proxy?: string }
+export interface Recorded {
+  target?: string;
+  proxy?: string;
+}
 
 export class RemoteCommandError extends Error {
-  constructor(target: string, public readonly summary: string, public readonly exitCode: number | null, public readonly stderr: string, public readonly stdout = "") {
+  constructor(
+    target: string,
+    public readonly summary: string,
+    public readonly exitCode: number | null,
+    public readonly stderr: string,
+    public readonly stdout = "",
+  ) {
     super(`${target}: \`${summary}\` failed (exit ${exitCode}): ${stderr.trim() || "(no output on stderr)"}`);
   }
 }
@@ -39,7 +56,13 @@ export class Host {
    * `key` is the host key this connection was opened with; `proxy` the jump host it goes
    * through, when `connection.proxy` is set.
    */
-  constructor(readonly target: string, readonly ssh: NodeSSH, readonly key: HostKey, private readonly sudo: boolean, readonly proxy?: Host) {}
+  constructor(
+    readonly target: string,
+    readonly ssh: NodeSSH,
+    readonly key: HostKey,
+    private readonly sudo: boolean,
+    readonly proxy?: Host,
+  ) {}
 
   /** The host key's fingerprint (what state records as hostKeyFingerprint). */
   get fingerprint(): string {
@@ -57,7 +80,8 @@ export class Host {
     if (!client) return Promise.reject(new Error(`${this.target}: jump host connection is closed`));
     return new Promise((resolve, reject) =>
       client.forwardOut("127.0.0.1", 0, host, port, (err, stream) =>
-        err ? reject(new Error(`${this.target}: jump host cannot reach ${host}:${port}: ${err.message}`)) : resolve(stream)),
+        err ? reject(new Error(`${this.target}: jump host cannot reach ${host}:${port}: ${err.message}`)) : resolve(stream),
+      ),
     );
   }
 
@@ -98,7 +122,11 @@ export class Host {
             stream.on("close", (code: number | null) => {
               if (failed) return reject(failed);
               if (this.sudo && /sudo: (a password is required|a terminal is required)/.test(errOut)) {
-                return reject(new Error(`${this.target}: sudo wants a password; pulumi-lvs runs commands with \`sudo -n\`, so grant this user passwordless sudo (NOPASSWD) or connect as root`));
+                return reject(
+                  new Error(
+                    `${this.target}: sudo wants a password; pulumi-lvs runs commands with \`sudo -n\`, so grant this user passwordless sudo (NOPASSWD) or connect as root`,
+                  ),
+                );
               }
               if (code !== 0 || readOut === undefined) return reject(new RemoteCommandError(this.target, summary, code, errOut, out));
               resolve({ read: readOut, write: out });
@@ -124,7 +152,11 @@ export class Host {
 }
 
 /** What one hop must present (host-keys.ts); `expect` consults the registry each time it is called. */
-interface Trust { hop: Hop; route: string; expect: () => Expectation | undefined }
+interface Trust {
+  hop: Hop;
+  route: string;
+  expect: () => Expectation | undefined;
+}
 
 /** Where a host is reached from: the same private address behind two jump hosts may be two machines. */
 const routeOf = (c: Connection): string => `${c.host}:${c.port}` + (c.proxy ? ` via ${c.proxy.host}:${c.proxy.port}` : "");
@@ -140,7 +172,9 @@ function trustOf(c: Connection, hop: Hop, recorded: string | undefined): Trust {
 const pool = new Map<string, Promise<Host>>();
 
 function poolKey(c: Connection): string {
-  const secret = createHash("sha256").update(`${c.privateKey ?? ""}\0${c.password ?? ""}\0${c.agentSocketPath ?? ""}`).digest("hex");
+  const secret = createHash("sha256")
+    .update(`${c.privateKey ?? ""}\0${c.password ?? ""}\0${c.agentSocketPath ?? ""}`)
+    .digest("hex");
   return `${label(c)}#${secret}` + (c.proxy ? `via(${poolKey(c.proxy)})` : "");
 }
 
@@ -152,8 +186,12 @@ async function dialOnce(c: ProxyConnection, trust: Trust, sock: Readable | undef
   const check = new HostKeyCheck(trust.expect);
   const prefer = preferredAlgorithms(trust.expect());
   const config: SshConfig = {
-    host: c.host, port: c.port, username: c.user,
-    password: c.password, privateKey: c.privateKey, passphrase: c.privateKeyPassword,
+    host: c.host,
+    port: c.port,
+    username: c.user,
+    password: c.password,
+    privateKey: c.privateKey,
+    passphrase: c.privateKeyPassword,
     agent: c.agentSocketPath ?? process.env.SSH_AUTH_SOCK,
     readyTimeout: c.perDialTimeout > 0 ? c.perDialTimeout * 1000 : 2 ** 31 - 1,
     keepaliveInterval: 15000,
@@ -173,8 +211,10 @@ async function dialOnce(c: ProxyConnection, trust: Trust, sock: Readable | undef
   }
   const key = check.presented!;
   if (!trust.expect()) {
-    log(`${label(c)}: first contact${trust.hop === "proxy" ? " with this jump host" : ""}: trusting its host key ${key.fingerprint} (${key.type}); ` +
-      `pin it with connection${trust.hop === "proxy" ? ".proxy" : ""}.hostKey or knownHostsPath to check it from the first connection on`);
+    log(
+      `${label(c)}: first contact${trust.hop === "proxy" ? " with this jump host" : ""}: trusting its host key ${key.fingerprint} (${key.type}); ` +
+        `pin it with connection${trust.hop === "proxy" ? ".proxy" : ""}.hostKey or knownHostsPath to check it from the first connection on`,
+    );
   }
   // Authenticated, so the host proved it holds this key: other resources on this route now expect it.
   rememberHostKey(trust.route, key);
@@ -202,7 +242,9 @@ async function dial(c: ProxyConnection, trust: Trust, proxy: Host | undefined, l
         throw new Error(`${label(c)}: cannot connect after ${attempt} attempt(s)${proxy ? ` via ${proxy.target}` : ""}: ${cause}`);
       }
       const wait = Math.min(1000 * 2 ** (attempt - 1), 10000);
-      log(`${label(c)}: not reachable yet (attempt ${attempt}/${limit === Infinity ? "unlimited" : limit}: ${cause}); retrying in ${wait / 1000}s`);
+      log(
+        `${label(c)}: not reachable yet (attempt ${attempt}/${limit === Infinity ? "unlimited" : limit}: ${cause}); retrying in ${wait / 1000}s`,
+      );
       await sleep(wait);
     }
   }
@@ -250,6 +292,10 @@ export function connect(c: Connection, opts: { recorded?: Recorded; log?: Log } 
 
 /** Closes every pooled connection (tests; a process that is done with its hosts). */
 export function disconnectAll(): void {
-  for (const p of pool.values()) p.then((h) => h.ssh.dispose(), () => undefined);
+  for (const p of pool.values())
+    p.then(
+      (h) => h.ssh.dispose(),
+      () => undefined,
+    );
   pool.clear();
 }

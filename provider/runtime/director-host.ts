@@ -13,12 +13,14 @@ const EXPIRE_QUIESCENT = "net.ipv4.vs.expire_quiescent_template";
 const SYSCTLS = [IP_FORWARD, EXPIRE_NODEST, EXPIRE_QUIESCENT];
 const flag = (b: boolean | undefined) => (b === undefined ? undefined : b ? 1 : 0);
 
-
 const claimOf = (a: DirectorHostArgs, dev: string): Claim => ({
   addrs: a.vips.map((address) => ({ address, prefix: 32, dev })),
   sysctls: Object.fromEntries(
-    Object.entries({ [IP_FORWARD]: flag(a.ipForward), [EXPIRE_NODEST]: flag(a.expireNodestConn), [EXPIRE_QUIESCENT]: flag(a.expireQuiescentTemplate) })
-      .filter(([, v]) => v !== undefined),
+    Object.entries({
+      [IP_FORWARD]: flag(a.ipForward),
+      [EXPIRE_NODEST]: flag(a.expireNodestConn),
+      [EXPIRE_QUIESCENT]: flag(a.expireQuiescentTemplate),
+    }).filter(([, v]) => v !== undefined),
   ) as Record<string, number>,
   persist: a.persist,
 });
@@ -58,7 +60,8 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
   async delete(host, outs, { owner }) {
     const legacy = legacyHostHolds(outs, outs.interface);
     await hostOp(`DirectorHost ${owner}`, { ipvs: true, sysctls: SYSCTLS }, (plan) => plan.claim(owner, { persist: false }))
-      .migrating(outs, legacy.holds, legacy.files, owner, outs.persist).on(host);
+      .migrating(outs, legacy.holds, legacy.files, owner, outs.persist)
+      .on(host);
   },
 
   async read(host, outs) {

@@ -11,12 +11,13 @@ import { hostOp, legacyHostHolds, readHostState } from "./host-state";
 const key = (dev: "lo" | "all", what: "arp_ignore" | "arp_announce") => `net.ipv4.conf.${dev}.${what}`;
 const KEYS = [key("lo", "arp_ignore"), key("all", "arp_ignore"), key("lo", "arp_announce"), key("all", "arp_announce")];
 
-
 const claimOf = (a: DrRealServerHostArgs): Claim => ({
   addrs: a.vips.map((address) => ({ address, prefix: 32, dev: "lo" })),
   sysctls: {
-    [key("lo", "arp_ignore")]: a.arpIgnore, [key("all", "arp_ignore")]: a.arpIgnore,
-    [key("lo", "arp_announce")]: a.arpAnnounce, [key("all", "arp_announce")]: a.arpAnnounce,
+    [key("lo", "arp_ignore")]: a.arpIgnore,
+    [key("all", "arp_ignore")]: a.arpIgnore,
+    [key("lo", "arp_announce")]: a.arpAnnounce,
+    [key("all", "arp_announce")]: a.arpAnnounce,
   },
   persist: a.persist,
 });
@@ -43,13 +44,15 @@ export const drRealServerHostKind: Kind<DrRealServerHostArgs, z.infer<typeof DrR
   async delete(host, outs, { owner }) {
     const legacy = legacyHostHolds(outs, "lo");
     await hostOp(`DrRealServerHost ${owner}`, { sysctls: KEYS }, (plan) => plan.claim(owner, { persist: false }))
-      .migrating(outs, legacy.holds, legacy.files, owner, outs.persist).on(host);
+      .migrating(outs, legacy.holds, legacy.files, owner, outs.persist)
+      .on(host);
   },
 
   async read(host, outs) {
     const live = await readHostState(host, KEYS);
     // A setting that differs on lo and all reads as the lower of the two, so drift shows.
-    const lowest = (what: "arp_ignore" | "arp_announce") => Math.min(live.sysctls[key("lo", what)] ?? 0, live.sysctls[key("all", what)] ?? 0);
+    const lowest = (what: "arp_ignore" | "arp_announce") =>
+      Math.min(live.sysctls[key("lo", what)] ?? 0, live.sysctls[key("all", what)] ?? 0);
     return {
       vips: outs.vips.filter((v) => live.addrs.some((x) => x.address === v && x.dev === "lo")),
       arpIgnore: lowest("arp_ignore"),

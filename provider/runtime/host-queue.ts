@@ -20,7 +20,12 @@ export interface Op<R> {
   apply(plan: Plan): R;
 }
 
-interface Queued { op: Op<unknown>; resolve: (v: unknown) => void; reject: (e: Error) => void; retried: boolean }
+interface Queued {
+  op: Op<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  retried: boolean;
+}
 
 /** How long the first operation waits for others to join its batch. */
 const GATHER_MS = 25;
@@ -49,7 +54,9 @@ export function writeScript(plan: Plan, files: Record<string, string>): string |
   const empty = Object.keys(plan.ledger.entries).length === 0;
   return [
     "umask 022",
-    ...(ledger ? [`mkdir -p ${q(STATE_DIR)}`, `cat > ${q(LEDGER_NEXT)} <<'PULUMI_LVS_LEDGER'`, JSON.stringify(plan.ledger), "PULUMI_LVS_LEDGER"] : []),
+    ...(ledger
+      ? [`mkdir -p ${q(STATE_DIR)}`, `cat > ${q(LEDGER_NEXT)} <<'PULUMI_LVS_LEDGER'`, JSON.stringify(plan.ledger), "PULUMI_LVS_LEDGER"]
+      : []),
     ...groups.flatMap((g) => [`echo '${GROUP} ${g.i}'`, ...g.commands]),
     `echo '${GROUP} boot'`,
     ...boot,
@@ -88,20 +95,27 @@ export class HostQueue {
     let plan: Plan | undefined;
     const results = new Map<Queued, { ok: true; value: unknown } | { ok: false; error: Error }>();
     try {
-      await this.host.transaction(read, (out) => {
-        const snap = parseSnapshot(out);
-        // A refresh never changes a host, not even to finish an interrupted transaction.
-        plan = new Plan(readOnly ? { ...snap, pending: undefined } : snap);
-        items.forEach((item, i) => {
-          try {
-            results.set(item, { ok: true, value: plan!.op(String(i), (p) => item.op.apply(p)) });
-          } catch (e) {
-            if (!(e instanceof ClaimError)) throw e;
-            results.set(item, { ok: false, error: new Error(`${this.host.target}: ${e.message}`) });
-          }
-        });
-        return readOnly ? undefined : writeScript(plan, snap.files);
-      }, `${items.length} operation(s): ${items.map((i) => i.op.label).slice(0, 3).join(", ")}${items.length > 3 ? ", ..." : ""}`);
+      await this.host.transaction(
+        read,
+        (out) => {
+          const snap = parseSnapshot(out);
+          // A refresh never changes a host, not even to finish an interrupted transaction.
+          plan = new Plan(readOnly ? { ...snap, pending: undefined } : snap);
+          items.forEach((item, i) => {
+            try {
+              results.set(item, { ok: true, value: plan!.op(String(i), (p) => item.op.apply(p)) });
+            } catch (e) {
+              if (!(e instanceof ClaimError)) throw e;
+              results.set(item, { ok: false, error: new Error(`${this.host.target}: ${e.message}`) });
+            }
+          });
+          return readOnly ? undefined : writeScript(plan, snap.files);
+        },
+        `${items.length} operation(s): ${items
+          .map((i) => i.op.label)
+          .slice(0, 3)
+          .join(", ")}${items.length > 3 ? ", ..." : ""}`,
+      );
     } catch (e) {
       return this.failed(items, e as Error, plan);
     }

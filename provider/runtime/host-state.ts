@@ -53,10 +53,20 @@ export function legacyHostHolds(outs: Record<string, unknown>, dev: string) {
     holds: (plan: Plan): LegacyHold[] => [
       ...((outs.vips as string[] | undefined) ?? []).map((address) => {
         const where = { address, prefix: 32, dev };
-        return { key: `addr ${address}/32 ${dev}`, kind: "addr" as const, where, value: true, original: added.includes(address) ? null : true };
+        return {
+          key: `addr ${address}/32 ${dev}`,
+          kind: "addr" as const,
+          where,
+          value: true,
+          original: added.includes(address) ? null : true,
+        };
       }),
       ...Object.entries(previous).map(([name, original]) => ({
-        key: `sysctl ${name}`, kind: "sysctl" as const, where: name, value: plan.liveSysctl(name) ?? original, original,
+        key: `sysctl ${name}`,
+        kind: "sysctl" as const,
+        where: name,
+        value: plan.liveSysctl(name) ?? original,
+        original,
       })),
     ],
   };

@@ -17,7 +17,10 @@ export type Path<A> = {
 }[keyof A & string];
 
 /** What an operation knows besides its inputs: who holds what it claims, and where progress goes. */
-export interface Ctx { owner: string; log: Log }
+export interface Ctx {
+  owner: string;
+  log: Log;
+}
 
 /** What one kind of resource does on its host; the generic parts are in makeProvider. */
 export interface Kind<A extends { connection: Connection }, O extends Outs> {
@@ -99,8 +102,13 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
   const ownerOf = (a: A, id: string) => (a.owner ? `${a.owner}#${kind.identity(a)}` : `${kind.name}:${id}`);
   const outputs = (a: A, host: Host, owner: string, extra: O): Outs =>
     clean({
-      ...a, ...connectionOutputs(a.connection), ...parseOrThrow(kind.outputs, extra, `${kind.name} outputs`), owner,
-      hostKeyFingerprint: host.fingerprint, proxyHostKeyFingerprint: host.proxyFingerprint, stateVersion: STATE_VERSION,
+      ...a,
+      ...connectionOutputs(a.connection),
+      ...parseOrThrow(kind.outputs, extra, `${kind.name} outputs`),
+      owner,
+      hostKeyFingerprint: host.fingerprint,
+      proxyHostKeyFingerprint: host.proxyFingerprint,
+      stateVersion: STATE_VERSION,
     });
   const ctx = (owner: string): Ctx => ({ owner, log });
 
@@ -113,10 +121,14 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
 
     async diff(_id, olds, news) {
       const stale = (olds.stateVersion as number | undefined) ?? 0;
-      if (stale > STATE_VERSION) throw new Error(`${kind.name}: state version ${stale} is newer than this pulumi-lvs understands (${STATE_VERSION}); upgrade pulumi-lvs`);
+      if (stale > STATE_VERSION)
+        throw new Error(
+          `${kind.name}: state version ${stale} is newer than this pulumi-lvs understands (${STATE_VERSION}); upgrade pulumi-lvs`,
+        );
       const changed = (path: string) =>
         containsUnknown(get(news, path)) ||
-        (!same(get(olds, path), get(news, path)) && !((kind.resolvedWhenUnset as string[] | undefined)?.includes(path) && get(news, path) === undefined));
+        (!same(get(olds, path), get(news, path)) &&
+          !((kind.resolvedWhenUnset as string[] | undefined)?.includes(path) && get(news, path) === undefined));
       const replaces = ["connection.host", ...kind.replaceOn].filter((f) => changed(f));
       const updates: string[] = kind.updateOn.filter((f) => changed(f));
       // The connection is compared as it is stored: plain fields and secrets apart (a proxy's key included).
@@ -145,7 +157,10 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
       const host = await connect(connectionFromOutputs(props), { recorded: recordedKeys(props), log });
       const live = await kind.read(host, props as A & O, ctx((props.owner as string | undefined) ?? ownerOf(props as A, id)));
       if (!live) return { id: "", props: {} };
-      return { id, props: clean({ ...props, ...live, hostKeyFingerprint: host.fingerprint, proxyHostKeyFingerprint: host.proxyFingerprint }) };
+      return {
+        id,
+        props: clean({ ...props, ...live, hostKeyFingerprint: host.fingerprint, proxyHostKeyFingerprint: host.proxyFingerprint }),
+      };
     },
 
     async update(id, olds, news) {

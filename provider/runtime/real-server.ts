@@ -12,7 +12,12 @@ import { queueOf } from "./host-queue";
 type Outputs = z.infer<typeof RealServerOutputs>;
 
 const dest = (a: RealServerArgs): Destination => ({
-  address: a.address, port: a.port, forwarding: a.forwarding, weight: a.weight, upperThreshold: a.upperThreshold, lowerThreshold: a.lowerThreshold,
+  address: a.address,
+  port: a.port,
+  forwarding: a.forwarding,
+  weight: a.weight,
+  upperThreshold: a.upperThreshold,
+  lowerThreshold: a.lowerThreshold,
 });
 const value = (a: RealServerArgs): DestValue => ({ service: a.service, dest: dest(a) });
 const name = (a: Pick<RealServerArgs, "service" | "address" | "port">) => `${a.address}:${a.port} of ${serviceKeyString(a.service)}`;
@@ -23,12 +28,22 @@ const converge = (a: RealServerArgs, owner: string) =>
   hostOp(`RealServer ${name(a)}`, { ipvs: true }, (plan): Outputs => {
     plan.claim(owner, { dests: [value(a)], persist: a.persist });
     const live = plan.liveDest(value(a));
-    return { adopted: plan.ledger.entries[keys.dest(a.service, a)].original !== null, activeConnections: live?.activeConn, inactiveConnections: live?.inactConn };
+    return {
+      adopted: plan.ledger.entries[keys.dest(a.service, a)].original !== null,
+      activeConnections: live?.activeConn,
+      inactiveConnections: live?.inactConn,
+    };
   });
 
 /** What a release-0.1 RealServer held: its destination, there before it when it was adopted. */
 const legacy = (outs: RealServerArgs & { adopted?: boolean }) => [
-  { key: keys.dest(outs.service, outs), kind: "dest" as const, where: value(outs), value: value(outs), original: outs.adopted ? value(outs) : null },
+  {
+    key: keys.dest(outs.service, outs),
+    kind: "dest" as const,
+    where: value(outs),
+    value: value(outs),
+    original: outs.adopted ? value(outs) : null,
+  },
 ];
 
 /**
@@ -42,10 +57,17 @@ async function drain(host: Host, a: RealServerArgs, owner: string, log: Log): Pr
   const deadline = Date.now() + a.drainTimeout * 1000;
   while (active !== undefined) {
     if (active === 0) return log(`${host.target}: ${name(a)} drained`);
-    if (Date.now() >= deadline) return log(`${host.target}: ${name(a)}: drainTimeout ${a.drainTimeout}s passed with ${active} active connection(s); removing it`);
-    log(`${host.target}: draining ${name(a)}: weight 0, ${active} active connection(s), up to ${Math.ceil((deadline - Date.now()) / 1000)}s more`);
+    if (Date.now() >= deadline)
+      return log(`${host.target}: ${name(a)}: drainTimeout ${a.drainTimeout}s passed with ${active} active connection(s); removing it`);
+    log(
+      `${host.target}: draining ${name(a)}: weight 0, ${active} active connection(s), up to ${Math.ceil((deadline - Date.now()) / 1000)}s more`,
+    );
     await sleep(Math.min(2000, Math.max(0, deadline - Date.now())));
-    active = await queueOf(host).submit({ label: `RealServer ${name(a)}`, readOnly: true, apply: (plan) => plan.liveDest(value(a))?.activeConn });
+    active = await queueOf(host).submit({
+      label: `RealServer ${name(a)}`,
+      readOnly: true,
+      apply: (plan) => plan.liveDest(value(a))?.activeConn,
+    });
   }
 }
 
@@ -59,23 +81,35 @@ export const realServerKind: Kind<RealServerArgs, Outputs> = {
 
   create: (host, a, { owner }) => converge(a, owner).on(host),
   update: (host, olds, news, { owner }) =>
-    converge(news, owner).migrating(olds, () => legacy(olds), legacyFiles.object(legacyName(olds), "dest"), owner, news.persist).on(host),
+    converge(news, owner)
+      .migrating(olds, () => legacy(olds), legacyFiles.object(legacyName(olds), "dest"), owner, news.persist)
+      .on(host),
 
   async delete(host, outs, { owner, log }) {
     const label = `RealServer ${name(outs)}`;
     // Migrate first (release 0.1 state), so the drain sees this resource as the holder.
-    await hostOp(label, { ipvs: true }, () => undefined).migrating(outs, () => legacy(outs), legacyFiles.object(legacyName(outs), "dest"), owner, outs.persist).on(host);
+    await hostOp(label, { ipvs: true }, () => undefined)
+      .migrating(outs, () => legacy(outs), legacyFiles.object(legacyName(outs), "dest"), owner, outs.persist)
+      .on(host);
     await drain(host, outs, owner, log);
     // Decided again under the lock: whatever the drain saw, the destination is removed only if it is still there.
     await hostOp(label, { ipvs: true }, (plan) => plan.claim(owner, { persist: false })).on(host);
   },
 
   async read(host, outs) {
-    const live = await queueOf(host).submit({ label: `RealServer ${name(outs)}`, readOnly: true, apply: (plan) => plan.liveDest(value(outs)) });
+    const live = await queueOf(host).submit({
+      label: `RealServer ${name(outs)}`,
+      readOnly: true,
+      apply: (plan) => plan.liveDest(value(outs)),
+    });
     if (!live) return undefined;
     return {
-      forwarding: live.forwarding, weight: live.weight, upperThreshold: live.upperThreshold, lowerThreshold: live.lowerThreshold,
-      activeConnections: live.activeConn, inactiveConnections: live.inactConn,
+      forwarding: live.forwarding,
+      weight: live.weight,
+      upperThreshold: live.upperThreshold,
+      lowerThreshold: live.lowerThreshold,
+      activeConnections: live.activeConn,
+      inactiveConnections: live.inactConn,
     };
   },
 };

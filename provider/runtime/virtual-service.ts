@@ -9,8 +9,13 @@ import { hostOp } from "./host-state";
 import { queueOf } from "./host-queue";
 import { legacyFiles } from "../remote/boot";
 
-
-const spec = (a: VirtualServiceArgs) => ({ address: a.address, port: a.port, protocol: a.protocol, scheduler: a.scheduler, persistence: a.persistence });
+const spec = (a: VirtualServiceArgs) => ({
+  address: a.address,
+  port: a.port,
+  protocol: a.protocol,
+  scheduler: a.scheduler,
+  persistence: a.persistence,
+});
 const legacyName = (a: VirtualServiceArgs) => `${a.protocol}_${a.address}_${a.port}`;
 
 const converge = (a: VirtualServiceArgs, owner: string) =>
@@ -34,7 +39,9 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
 
   create: (host, a, { owner }) => converge(a, owner).on(host),
   update: (host, olds, news, { owner }) =>
-    converge(news, owner).migrating(olds, () => legacy(olds), legacyFiles.object(legacyName(olds), "service"), owner, news.persist).on(host),
+    converge(news, owner)
+      .migrating(olds, () => legacy(olds), legacyFiles.object(legacyName(olds), "service"), owner, news.persist)
+      .on(host),
   async delete(host, outs, { owner }) {
     await hostOp(`VirtualService ${serviceKeyString(outs)}`, { ipvs: true }, (plan) => plan.claim(owner, { persist: false }))
       .migrating(outs, () => legacy(outs), legacyFiles.object(legacyName(outs), "service"), owner, outs.persist)

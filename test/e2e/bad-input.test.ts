@@ -28,13 +28,35 @@ afterAll(async () => {
 // Resolved when each test runs, after the tripwire listens.
 const trap = () => ({ host: "127.0.0.1", port: wire.port, user: "root", privateKey: "not-a-key", dialErrorLimit: 1 });
 type Make = () => Record<string, unknown>;
-const service = (args: Record<string, unknown>): Make => () => ({ type: "VirtualService", name: "svc", args: { connection: trap(), address: "198.51.100.100", port: 80, scheduler: "rr", ...args } });
+const service =
+  (args: Record<string, unknown>): Make =>
+  () => ({
+    type: "VirtualService",
+    name: "svc",
+    args: { connection: trap(), address: "198.51.100.100", port: 80, scheduler: "rr", ...args },
+  });
 
 test.each([
   ["address", service({ address: "1.2.3.4; reboot" }), "1.2.3.4; reboot"],
   ["scheduler", service({ scheduler: "fastest" }), "fastest"],
-  ["weight", () => ({ type: "RealServer", name: "rs", args: { connection: trap(), service: { address: "198.51.100.100", port: 80 }, address: "198.51.100.11", weight: 70000 } }), "70000"],
-  ["port", () => ({ type: "RealServer", name: "rs", args: { connection: trap(), service: { address: "198.51.100.100", port: 80 }, address: "198.51.100.11", port: 8080 } }), "8080"],
+  [
+    "weight",
+    () => ({
+      type: "RealServer",
+      name: "rs",
+      args: { connection: trap(), service: { address: "198.51.100.100", port: 80 }, address: "198.51.100.11", weight: 70000 },
+    }),
+    "70000",
+  ],
+  [
+    "port",
+    () => ({
+      type: "RealServer",
+      name: "rs",
+      args: { connection: trap(), service: { address: "198.51.100.100", port: 80 }, address: "198.51.100.11", port: 8080 },
+    }),
+    "8080",
+  ],
   ["vips.0", () => ({ type: "DrRealServerHost", name: "h", args: { connection: trap(), vips: ["198.51.100.300"] } }), "198.51.100.300"],
 ] as [string, Make, string][])("8. %s: preview fails naming the field and value; no connection is made", async (field, make, value) => {
   program.setConfig({ "lvs-e2e:resources": [make()] });
@@ -47,7 +69,8 @@ test.each([
 
 test("8. bad stack config of the root program names the config key; no host is touched", async () => {
   root.setConfig({
-    "pulumi-lvs:vip": "1.2.3.4; reboot", "pulumi-lvs:port": 80,
+    "pulumi-lvs:vip": "1.2.3.4; reboot",
+    "pulumi-lvs:port": 80,
     "pulumi-lvs:director": connectionOf(director),
     "pulumi-lvs:backends": [{ name: "a", address: "198.51.100.11", weight: 70000, connection: trap() }],
   });

@@ -18,8 +18,19 @@ type H = typeof director;
 const HOSTS = ["director", "rs-a", "rs-b"];
 const conn = (h: H) => ({ host: h.sshHost, port: h.sshPort, user: h.user, privateKeyPath: h.keyPath });
 const cluster = (name: string, vip: string, port: number) => ({
-  type: "LvsDrCluster", name,
-  args: { director: conn(director), vip, port, scheduler: "rr", drainTimeout: 0, backends: [{ name: "a", address: rsA.lanAddress, connection: conn(rsA) }, { name: "b", address: rsB.lanAddress, connection: conn(rsB) }] },
+  type: "LvsDrCluster",
+  name,
+  args: {
+    director: conn(director),
+    vip,
+    port,
+    scheduler: "rr",
+    drainTimeout: 0,
+    backends: [
+      { name: "a", address: rsA.lanAddress, connection: conn(rsA) },
+      { name: "b", address: rsB.lanAddress, connection: conn(rsB) },
+    ],
+  },
 });
 const web = cluster("web", VIP, 80);
 const alt = cluster("alt", VIP, 8080);
@@ -30,7 +41,8 @@ const labAsync = (...args: string[]) => promisify(execFile)("bash", [path.join(R
 
 const hostStateNow = () => hostState(HOSTS);
 /** Backend httpd on 8080 too (the lab's serves 80); gone after a reboot, so started again then. */
-const serve8080 = () => ["rs-a", "rs-b"].forEach((h) => onHost(h, "ss -ltn | grep -q ':8080 ' || (nohup busybox httpd -p 8080 -h /srv/www >/dev/null 2>&1 &)"));
+const serve8080 = () =>
+  ["rs-a", "rs-b"].forEach((h) => onHost(h, "ss -ltn | grep -q ':8080 ' || (nohup busybox httpd -p 8080 -h /srv/www >/dev/null 2>&1 &)"));
 
 let before: Record<string, string>;
 beforeAll(async () => {

@@ -15,11 +15,20 @@ const stack = new Stack(path.join(REPO, "test/e2e/program"), "concurrency");
 /** Backends in TEST-NET-2's neighbour range 198.18.0.0/15: never contacted, only scheduled. */
 const rip = (i: number) => `198.18.0.${i + 1}`;
 const service = { type: "VirtualService", name: "many", args: { connection: conn, address: VIP, port: PORT, scheduler: "wrr" } };
-const backend = (i: number, weight: number) => ({ type: "RealServer", name: `many-${i}`, args: { service: "many", address: rip(i), weight, drainTimeout: 0 } });
-const declare = (backends: [number, number][]) => stack.setConfig({ "lvs-e2e:resources": [service, ...backends.map(([i, w]) => backend(i, w))] });
+const backend = (i: number, weight: number) => ({
+  type: "RealServer",
+  name: `many-${i}`,
+  args: { service: "many", address: rip(i), weight, drainTimeout: 0 },
+});
+const declare = (backends: [number, number][]) =>
+  stack.setConfig({ "lvs-e2e:resources": [service, ...backends.map(([i, w]) => backend(i, w))] });
 const range = (n: number) => [...Array(n).keys()];
 
-const ours = (lines: string) => lines.split("\n").filter((l) => l.includes(`${VIP}:${PORT}`)).sort();
+const ours = (lines: string) =>
+  lines
+    .split("\n")
+    .filter((l) => l.includes(`${VIP}:${PORT}`))
+    .sort();
 const expected = (backends: [number, number][]) =>
   [`-A -t ${VIP}:${PORT} -s wrr`, ...backends.map(([i, w]) => `-a -t ${VIP}:${PORT} -r ${rip(i)}:${PORT} -g -w ${w}`)].sort();
 
@@ -40,7 +49,9 @@ test("1. 50 backends created concurrently: exact rules in the kernel and in the 
 });
 
 test("2. 25 removed while 10 others change weight, in one up", async () => {
-  const kept = range(50).filter((i) => i % 2 === 0).map((i) => [i, i < 20 ? 5 : 1] as [number, number]);
+  const kept = range(50)
+    .filter((i) => i % 2 === 0)
+    .map((i) => [i, i < 20 ? 5 : 1] as [number, number]);
   declare(kept);
   const r = await stack.up();
   expect(r.output).toMatch(/25 deleted/);

@@ -12,10 +12,23 @@ export const REPO = path.resolve(__dirname, "../..");
 const LAB = path.join(REPO, "test/lab/lab.sh");
 
 export interface LabHost {
-  name: string; role: "director" | "backend" | "client"; sshHost: string; sshPort: number; user: string;
-  sudoUser: string; passwordSudoUser: string; keyPath: string; lanAddress: string; running: boolean; page?: string;
+  name: string;
+  role: "director" | "backend" | "client";
+  sshHost: string;
+  sshPort: number;
+  user: string;
+  sudoUser: string;
+  passwordSudoUser: string;
+  keyPath: string;
+  lanAddress: string;
+  running: boolean;
+  page?: string;
 }
-export interface LabStatus { stateDir: string; vip: string; hosts: LabHost[] }
+export interface LabStatus {
+  stateDir: string;
+  vip: string;
+  hosts: LabHost[];
+}
 
 export function labStatus(): LabStatus {
   let out: string;
@@ -57,7 +70,12 @@ export function requestsFromClient(vip: string, count: number, port = 80): strin
   return out.trim().split("\n");
 }
 
-export interface RunResult { code: number; stdout: string; stderr: string; output: string }
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  output: string;
+}
 
 /** A stack of a Pulumi program driven through the real CLI with its own PULUMI_HOME and file backend. */
 export class Stack {
@@ -67,7 +85,10 @@ export class Stack {
   readonly configFile = path.join(this.home, "Pulumi.stack.yaml");
   readonly env: NodeJS.ProcessEnv;
 
-  constructor(programDir: string, readonly name = "e2e") {
+  constructor(
+    programDir: string,
+    readonly name = "e2e",
+  ) {
     this.programDir = programDir;
     this.env = {
       ...process.env,
@@ -99,10 +120,15 @@ export class Stack {
     const withConfig = ["up", "preview", "refresh", "destroy"].includes(args[0]) ? ["--config-file", this.configFile] : [];
     const full = [...args, ...withConfig, "--stack", this.name, "--non-interactive"];
     return new Promise((resolve) => {
-      execFile("pulumi", full, { cwd: this.programDir, env: this.env, maxBuffer: 64 << 20, timeout: 15 * 60_000 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
-        resolve({ code, stdout, stderr, output: stdout + stderr });
-      });
+      execFile(
+        "pulumi",
+        full,
+        { cwd: this.programDir, env: this.env, maxBuffer: 64 << 20, timeout: 15 * 60_000 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
+          resolve({ code, stdout, stderr, output: stdout + stderr });
+        },
+      );
     });
   }
 
@@ -138,7 +164,10 @@ export function connectionOf(h: LabHost, user: string = h.user): Record<string, 
  */
 export async function tripwire(): Promise<{ port: number; count: () => number; close: () => Promise<void> }> {
   let n = 0;
-  const server = net.createServer((s) => { n++; s.destroy(); });
+  const server = net.createServer((s) => {
+    n++;
+    s.destroy();
+  });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   return {
     port: (server.address() as net.AddressInfo).port,

@@ -15,7 +15,13 @@ jest.setTimeout(20 * 60_000);
 const lab = labStatus();
 const [director, rsA, rsB] = ["director", "rs-a", "rs-b"].map((n) => labHost(lab, n));
 type H = typeof director;
-const conn = (h: H, extra: Record<string, unknown> = {}) => ({ host: h.sshHost, port: h.sshPort, user: "root", privateKeyPath: h.keyPath, ...extra });
+const conn = (h: H, extra: Record<string, unknown> = {}) => ({
+  host: h.sshHost,
+  port: h.sshPort,
+  user: "root",
+  privateKeyPath: h.keyPath,
+  ...extra,
+});
 const stack = new Stack(path.join(REPO, "test/e2e/program"), "host-trust");
 const declare = (...resources: Record<string, unknown>[]) => stack.setConfig({ "lvs-e2e:resources": resources });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -34,7 +40,8 @@ async function rotate(h: H, ...alsoWatch: H[]): Promise<Map<H, string>> {
 
 /** sshd's authentication lines on `h` since `since` (Accepted, Failed, Postponed, Partial), except the checks' own. */
 function authAttempts(h: H, since: string): string[] {
-  return check(h, `journalctl -u ssh --no-pager -o cat --since '${since}'`).split("\n")
+  return check(h, `journalctl -u ssh --no-pager -o cat --since '${since}'`)
+    .split("\n")
     .filter((l) => /\b(Accepted|Failed|Postponed|Partial) \S+ for /.test(l) && !l.includes(` for ${h.sudoUser} from `));
 }
 
@@ -46,7 +53,9 @@ beforeAll(async () => {
   for (const h of [director, rsA, rsB]) {
     const level = check(h, "sshd -T").match(/^loglevel (\S+)/im)?.[1];
     if (!/^(VERBOSE|DEBUG\d?)$/i.test(level ?? "")) {
-      throw new Error(`${h.name}: sshd LogLevel is ${level}; these tests need VERBOSE (test/lab/guest/sshd-lab.conf), or a key offered without a signature ("Postponed publickey") leaves no trace to check`);
+      throw new Error(
+        `${h.name}: sshd LogLevel is ${level}; these tests need VERBOSE (test/lab/guest/sshd-lab.conf), or a key offered without a signature ("Postponed publickey") leaves no trace to check`,
+      );
     }
   }
   await stack.init();
@@ -57,15 +66,20 @@ afterAll(async () => {
 });
 
 test("a host whose key changed since create: refused before authentication, nothing changes; pinning the new key accepts it", async () => {
-  const host = (arp: number, extra: Record<string, unknown> = {}) =>
-    ({ type: "DrRealServerHost", name: "trust-b", args: { connection: conn(rsB, extra), vips: ["198.51.100.110"], arpIgnore: arp } });
+  const host = (arp: number, extra: Record<string, unknown> = {}) => ({
+    type: "DrRealServerHost",
+    name: "trust-b",
+    args: { connection: conn(rsB, extra), vips: ["198.51.100.110"], arpIgnore: arp },
+  });
   declare(host(1));
   await stack.up();
   const since = (await rotate(rsB)).get(rsB)!;
   declare(host(2));
   const r = await stack.run("up", "--yes", "--skip-preview");
   expect(r.code).not.toBe(0);
-  const m = r.output.match(new RegExp(`root@127\\.0\\.0\\.1:${rsB.sshPort}: host key changed: recorded in state (${FP}), host presented (${FP})\\.`));
+  const m = r.output.match(
+    new RegExp(`root@127\\.0\\.0\\.1:${rsB.sshPort}: host key changed: recorded in state (${FP}), host presented (${FP})\\.`),
+  );
   expect(m).not.toBeNull();
   expect(m![1]).not.toBe(m![2]);
   expect(m![2]).toBe(hostKeyFingerprint(rsB));
@@ -86,8 +100,11 @@ test("a host whose key changed since create: refused before authentication, noth
 });
 
 test("a pinned host key: after the host's key changes, the pinned one is enforced before authentication", async () => {
-  const host = (arp: number, hostKey: string) =>
-    ({ type: "DrRealServerHost", name: "pinned-b", args: { connection: conn(rsB, { hostKey }), vips: ["198.51.100.110"], arpIgnore: arp } });
+  const host = (arp: number, hostKey: string) => ({
+    type: "DrRealServerHost",
+    name: "pinned-b",
+    args: { connection: conn(rsB, { hostKey }), vips: ["198.51.100.110"], arpIgnore: arp },
+  });
   const pinned = hostKeyLine(rsB);
   declare(host(1, pinned));
   await stack.up();
@@ -95,7 +112,11 @@ test("a pinned host key: after the host's key changes, the pinned one is enforce
   declare(host(2, pinned));
   const r = await stack.run("up", "--yes", "--skip-preview");
   expect(r.code).not.toBe(0);
-  const m = r.output.match(new RegExp(`root@127\\.0\\.0\\.1:${rsB.sshPort}: host key changed: pinned \\(connection\\.hostKey\\) (${FP}), host presented (${FP})\\.`));
+  const m = r.output.match(
+    new RegExp(
+      `root@127\\.0\\.0\\.1:${rsB.sshPort}: host key changed: pinned \\(connection\\.hostKey\\) (${FP}), host presented (${FP})\\.`,
+    ),
+  );
   expect(m).not.toBeNull();
   expect(m![2]).toBe(hostKeyFingerprint(rsB));
   expect(r.output).toContain("Nothing was run and no credential was sent.");
@@ -115,10 +136,18 @@ test("a pinned host key: after the host's key changes, the pinned one is enforce
 });
 
 test("a jump host whose key changed: refused before authenticating to it, the director is never reached; pinning proxy.hostKey accepts it", async () => {
-  const viaJump = (extra: Record<string, unknown> = {}) =>
-    ({ host: director.lanAddress, port: 22, user: "root", privateKeyPath: director.keyPath, proxy: conn(rsA, extra) });
-  const directorHost = (vips: string[], proxyExtra: Record<string, unknown> = {}) =>
-    ({ type: "DirectorHost", name: "trust-director", args: { connection: viaJump(proxyExtra), vips } });
+  const viaJump = (extra: Record<string, unknown> = {}) => ({
+    host: director.lanAddress,
+    port: 22,
+    user: "root",
+    privateKeyPath: director.keyPath,
+    proxy: conn(rsA, extra),
+  });
+  const directorHost = (vips: string[], proxyExtra: Record<string, unknown> = {}) => ({
+    type: "DirectorHost",
+    name: "trust-director",
+    args: { connection: viaJump(proxyExtra), vips },
+  });
   declare(directorHost(["198.51.100.111"]));
   await stack.up();
   expect(check(director, "ip -o -4 addr show")).toContain("198.51.100.111/32");
@@ -126,7 +155,11 @@ test("a jump host whose key changed: refused before authenticating to it, the di
   declare(directorHost(["198.51.100.111", "198.51.100.112"]));
   const r = await stack.run("up", "--yes", "--skip-preview");
   expect(r.code).not.toBe(0);
-  const m = r.output.match(new RegExp(`${re(`root@127.0.0.1:${rsA.sshPort}`)} \\(jump host\\): host key changed: recorded in state (${FP}), host presented (${FP})\\.`));
+  const m = r.output.match(
+    new RegExp(
+      `${re(`root@127.0.0.1:${rsA.sshPort}`)} \\(jump host\\): host key changed: recorded in state (${FP}), host presented (${FP})\\.`,
+    ),
+  );
   expect(m).not.toBeNull();
   expect(m![2]).toBe(hostKeyFingerprint(rsA));
   expect(r.output).toContain("Nothing was run and no credential was sent.");
@@ -139,7 +172,9 @@ test("a jump host whose key changed: refused before authenticating to it, the di
   await stack.up();
   expect(check(director, "ip -o -4 addr show")).toContain("198.51.100.112/32");
   expect(authAttempts(rsA, since.get(rsA)!).join("\n")).toMatch(/Accepted publickey for root /);
-  expect(authAttempts(director, since.get(director)!).join("\n")).toMatch(new RegExp(`Accepted publickey for root from ${re(rsA.lanAddress)} `));
+  expect(authAttempts(director, since.get(director)!).join("\n")).toMatch(
+    new RegExp(`Accepted publickey for root from ${re(rsA.lanAddress)} `),
+  );
   declare();
   await stack.up();
   expect(check(director, "ip -o -4 addr show")).not.toMatch(/198\.51\.100\.11[12]\//);

@@ -14,7 +14,13 @@ const lab = labStatus();
 const VIP = lab.vip;
 const [director, rsA, rsB, client] = ["director", "rs-a", "rs-b", "client"].map((n) => labHost(lab, n));
 type H = typeof director;
-const conn = (h: H, extra: Record<string, unknown> = {}) => ({ host: h.sshHost, port: h.sshPort, user: h.user, privateKeyPath: h.keyPath, ...extra });
+const conn = (h: H, extra: Record<string, unknown> = {}) => ({
+  host: h.sshHost,
+  port: h.sshPort,
+  user: h.user,
+  privateKeyPath: h.keyPath,
+  ...extra,
+});
 const stack = new Stack(path.join(REPO, "test/e2e/program"), "operations");
 const declare = (...resources: Record<string, unknown>[]) => stack.setConfig({ "lvs-e2e:resources": resources });
 const labAsync = (...args: string[]) => promisify(execFile)("bash", [path.join(REPO, "test/lab/lab.sh"), ...args]);
@@ -40,7 +46,11 @@ afterAll(async () => {
 describe("idempotency", () => {
   test("an existing service with other settings is refused naming both; an identical one is adopted and outlives its resource", async () => {
     onHost("director", `ipvsadm -A -t ${VIP}:7000 -s wlc`);
-    const svc = (scheduler: string) => ({ type: "VirtualService", name: "existing", args: { connection: conn(director), address: VIP, port: 7000, scheduler } });
+    const svc = (scheduler: string) => ({
+      type: "VirtualService",
+      name: "existing",
+      args: { connection: conn(director), address: VIP, port: 7000, scheduler },
+    });
     declare(svc("rr"));
     const r = await stack.run("up", "--yes", "--skip-preview");
     expect(r.code).not.toBe(0);
@@ -48,7 +58,7 @@ describe("idempotency", () => {
     expect(onHost("director", "ipvsadm -S -n")).toContain(`-A -t ${VIP}:7000 -s wlc`);
     declare(svc("wlc"));
     await stack.up();
-    expect((await stack.exportState())).toMatch(/"adopted": true/);
+    expect(await stack.exportState()).toMatch(/"adopted": true/);
     declare();
     await stack.up();
     // It was there before pulumi-lvs: removing the resource that adopted it leaves it alone.
@@ -76,12 +86,16 @@ describe("graceful drain", () => {
   // answered after 25 s (well after `pulumi up` has started on a loaded machine), anything
   // else at once, each with the backend's letter.
   const startServer = (h: H, page: string) =>
-    onHost(h.name, `printf '#!/bin/sh\\nread line\\n[ "$line" = long ] && sleep 25\\necho "${page} $line"\\n' > /run/lvs-slow.sh && chmod +x /run/lvs-slow.sh && ` +
-      `(nohup busybox nc -ll -p 9000 -e sh /run/lvs-slow.sh >/dev/null 2>&1 &)`); // /run is noexec: run it with sh
-  const slow = (extra: Record<string, unknown>[]) => seed([
-    { type: "VirtualService", name: "slow", args: { connection: conn(director), address: VIP, port: 9000, scheduler: "rr" } },
-    ...extra,
-  ]);
+    onHost(
+      h.name,
+      `printf '#!/bin/sh\\nread line\\n[ "$line" = long ] && sleep 25\\necho "${page} $line"\\n' > /run/lvs-slow.sh && chmod +x /run/lvs-slow.sh && ` +
+        `(nohup busybox nc -ll -p 9000 -e sh /run/lvs-slow.sh >/dev/null 2>&1 &)`,
+    ); // /run is noexec: run it with sh
+  const slow = (extra: Record<string, unknown>[]) =>
+    seed([
+      { type: "VirtualService", name: "slow", args: { connection: conn(director), address: VIP, port: 9000, scheduler: "rr" } },
+      ...extra,
+    ]);
   const slowRs = (h: H, name: string) => ({ type: "RealServer", name, args: { service: "slow", address: h.lanAddress, drainTimeout: 60 } });
 
   test("removing a backend sets weight 0, lets its open connection finish, sends new ones elsewhere, then deletes it", async () => {
@@ -89,7 +103,10 @@ describe("graceful drain", () => {
     await stack.up();
     startServer(rsA, "A");
     startServer(rsB, "B");
-    onHost("client", `rm -f /tmp/long.out; (nohup sh -c '(echo long; sleep 40) | busybox nc ${VIP} 9000 > /tmp/long.out 2>&1' >/dev/null 2>&1 &)`);
+    onHost(
+      "client",
+      `rm -f /tmp/long.out; (nohup sh -c '(echo long; sleep 40) | busybox nc ${VIP} 9000 > /tmp/long.out 2>&1' >/dev/null 2>&1 &)`,
+    );
     // Which backend holds the long connection?
     let busy: H | undefined;
     for (let i = 0; i < 20 && !busy; i++) {
@@ -127,7 +144,13 @@ describe("graceful drain", () => {
 
 describe("reaching hosts", () => {
   test("the director through rs-a as a jump host, as the non-root sudo user", async () => {
-    const viaJump = { host: director.lanAddress, port: 22, user: director.sudoUser, privateKeyPath: director.keyPath, proxy: conn(rsA, { user: rsA.sudoUser }) };
+    const viaJump = {
+      host: director.lanAddress,
+      port: 22,
+      user: director.sudoUser,
+      privateKeyPath: director.keyPath,
+      proxy: conn(rsA, { user: rsA.sudoUser }),
+    };
     const forwardBefore = onHost("director", "sysctl -n net.ipv4.ip_forward").trim();
     declare(
       { type: "DirectorHost", name: "jump-director", args: { connection: viaJump, vips: ["198.51.100.106"], ipForward: true } },
@@ -139,7 +162,12 @@ describe("reaching hosts", () => {
     expect(onHost("director", "ip -o -4 addr show dev eth1")).toContain("198.51.100.106/32");
     expect(onHost("director", "sysctl -n net.ipv4.ip_forward").trim()).toBe("1");
     // sshd on the director saw the ops user arrive from rs-a's LAN address, not from the host.
-    expect(onHost("director", `journalctl -u ssh --no-pager | grep 'Accepted publickey for ${director.sudoUser} from ${rsA.lanAddress}' | wc -l`).trim()).not.toBe("0");
+    expect(
+      onHost(
+        "director",
+        `journalctl -u ssh --no-pager | grep 'Accepted publickey for ${director.sudoUser} from ${rsA.lanAddress}' | wc -l`,
+      ).trim(),
+    ).not.toBe("0");
     await stack.destroy();
     expect(onHost("director", "ipvsadm -S -n")).not.toContain(`:8443`);
     expect(onHost("director", "ip -o -4 addr show dev eth1")).not.toContain("198.51.100.106");
@@ -153,7 +181,11 @@ describe("reaching hosts", () => {
     try {
       for (let i = 0; i < 50 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
       execFileSync("ssh-add", [rsA.keyPath], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: "ignore" });
-      declare({ type: "DrRealServerHost", name: "agent", args: { connection: { host: rsA.sshHost, port: rsA.sshPort, user: "root", agentSocketPath: sock }, vips: ["198.51.100.105"] } });
+      declare({
+        type: "DrRealServerHost",
+        name: "agent",
+        args: { connection: { host: rsA.sshHost, port: rsA.sshPort, user: "root", agentSocketPath: sock }, vips: ["198.51.100.105"] },
+      });
       await stack.up();
       expect(onHost("rs-a", "ip -o addr show dev lo")).toContain("198.51.100.105/32");
       declare();
@@ -165,7 +197,11 @@ describe("reaching hosts", () => {
   });
 
   test("a user whose sudo wants a password gets a clear error", async () => {
-    declare({ type: "DrRealServerHost", name: "pw", args: { connection: conn(rsB, { user: rsB.passwordSudoUser }), vips: ["198.51.100.101"] } });
+    declare({
+      type: "DrRealServerHost",
+      name: "pw",
+      args: { connection: conn(rsB, { user: rsB.passwordSudoUser }), vips: ["198.51.100.101"] },
+    });
     const r = await stack.run("up", "--yes", "--skip-preview");
     expect(r.code).not.toBe(0);
     expect(r.output).toContain(`${rsB.passwordSudoUser}@127.0.0.1:${rsB.sshPort}: sudo wants a password`);
@@ -173,7 +209,14 @@ describe("reaching hosts", () => {
   });
 
   test("an unreachable host fails with user@host:port and the cause, without hanging", async () => {
-    declare({ type: "DrRealServerHost", name: "nowhere", args: { connection: { host: "127.0.0.1", port: 1, user: "root", privateKeyPath: rsA.keyPath, dialErrorLimit: 2, perDialTimeout: 2 }, vips: ["198.51.100.101"] } });
+    declare({
+      type: "DrRealServerHost",
+      name: "nowhere",
+      args: {
+        connection: { host: "127.0.0.1", port: 1, user: "root", privateKeyPath: rsA.keyPath, dialErrorLimit: 2, perDialTimeout: 2 },
+        vips: ["198.51.100.101"],
+      },
+    });
     const r = await stack.run("up", "--yes", "--skip-preview");
     expect(r.code).not.toBe(0);
     expect(r.output).toMatch(/root@127\.0\.0\.1:1: cannot connect after 2 attempt\(s\): .*ECONNREFUSED/);
@@ -182,7 +225,11 @@ describe("reaching hosts", () => {
   test("a host that boots after pulumi up started is waited for, then configured", async () => {
     await labAsync("stop", "client");
     await labAsync("start", "client", "--delay", "20");
-    declare({ type: "DrRealServerHost", name: "late", args: { connection: conn(client, { dialErrorLimit: 60, perDialTimeout: 10 }), vips: ["198.51.100.102"] } });
+    declare({
+      type: "DrRealServerHost",
+      name: "late",
+      args: { connection: conn(client, { dialErrorLimit: 60, perDialTimeout: 10 }), vips: ["198.51.100.102"] },
+    });
     const r = await stack.up();
     expect(r.output).toMatch(/not reachable yet \(attempt 1\//);
     expect(onHost("client", "ip -o addr show dev lo")).toContain("198.51.100.102/32");
@@ -194,8 +241,11 @@ describe("reaching hosts", () => {
 
 describe("host identity", () => {
   test("a changed host key is refused with both fingerprints and nothing runs; pinning the new key accepts it", async () => {
-    const host = (extra: Record<string, unknown>) =>
-      ({ type: "DrRealServerHost", name: "keyed", args: { connection: conn(rsB, extra), vips: ["198.51.100.103"], arpIgnore: 1 } });
+    const host = (extra: Record<string, unknown>) => ({
+      type: "DrRealServerHost",
+      name: "keyed",
+      args: { connection: conn(rsB, extra), vips: ["198.51.100.103"], arpIgnore: 1 },
+    });
     declare(host({}));
     await stack.up();
     labCli("rotate-hostkey", "rs-b");
@@ -221,7 +271,11 @@ describe("composing with VM provisioning", () => {
     await labAsync("stop", "client");
     declare(
       { type: "LabVm", name: "vm", args: { host: "client" } },
-      { type: "DrRealServerHost", name: "on-vm", args: { connection: { labVm: "vm", user: "root", privateKeyPath: client.keyPath, dialErrorLimit: 30 }, vips: ["198.51.100.104"] } },
+      {
+        type: "DrRealServerHost",
+        name: "on-vm",
+        args: { connection: { labVm: "vm", user: "root", privateKeyPath: client.keyPath, dialErrorLimit: 30 }, vips: ["198.51.100.104"] },
+      },
     );
     const p = await stack.preview();
     expect(p.output).toMatch(/host\s*:\s*output<string>|\[unknown\]/);

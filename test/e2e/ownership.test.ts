@@ -17,7 +17,13 @@ type H = typeof director;
 const HOSTS = ["director", "rs-a", "rs-b"];
 const stack = new Stack(path.join(REPO, "test/e2e/program"), "ownership");
 const declare = (...resources: Record<string, unknown>[]) => stack.setConfig({ "lvs-e2e:resources": resources });
-const conn = (h: H, extra: Record<string, unknown> = {}) => ({ host: h.sshHost, port: h.sshPort, user: h.user, privateKeyPath: h.keyPath, ...extra });
+const conn = (h: H, extra: Record<string, unknown> = {}) => ({
+  host: h.sshHost,
+  port: h.sshPort,
+  user: h.user,
+  privateKeyPath: h.keyPath,
+  ...extra,
+});
 
 /** The seed topology as single resources, optionally inside a component and with a pinned director key. */
 const seed = (o: { parent?: string; iface?: string; directorKey?: string } = {}) => {
@@ -39,7 +45,10 @@ const seed = (o: { parent?: string; iface?: string; directorKey?: string } = {})
  * returns the replies. The loop is stopped by the pid it recorded.
  */
 async function underLoad(vip: string, port: number, during: () => Promise<unknown>): Promise<string[]> {
-  onHost("client", `rm -f /tmp/load.out; (nohup sh -c 'while :; do curl -s --max-time 2 http://${vip}:${port}/ || echo FAILED; sleep 0.2; done' >/tmp/load.out 2>&1 & echo $! >/tmp/load.pid)`);
+  onHost(
+    "client",
+    `rm -f /tmp/load.out; (nohup sh -c 'while :; do curl -s --max-time 2 http://${vip}:${port}/ || echo FAILED; sleep 0.2; done' >/tmp/load.out 2>&1 & echo $! >/tmp/load.pid)`,
+  );
   try {
     await during();
   } finally {
@@ -54,7 +63,10 @@ let before: Record<string, string>;
 let directorKey: string | undefined;
 beforeAll(async () => {
   // A second interface on the director's LAN (macvlan), to move the VIP to.
-  onHost("director", "ip link show lan2 >/dev/null 2>&1 || { ip link add lan2 link eth1 type macvlan mode bridge && ip link set lan2 up; }");
+  onHost(
+    "director",
+    "ip link show lan2 >/dev/null 2>&1 || { ip link add lan2 link eth1 type macvlan mode bridge && ip link set lan2 up; }",
+  );
   before = hostState(HOSTS);
   await stack.init();
 });
@@ -67,8 +79,15 @@ afterAll(async () => {
 
 test("1. a rename without an alias (a backend gains `name:`) hands everything over: no failed request", async () => {
   const cluster = (named: boolean) => ({
-    type: "LvsDrCluster", name: "ren",
-    args: { director: conn(director), vip: VIP, port: 80, scheduler: "rr", backends: [rsA, rsB].map((h, i) => ({ ...(named ? { name: "ab"[i] } : {}), address: h.lanAddress, connection: conn(h) })) },
+    type: "LvsDrCluster",
+    name: "ren",
+    args: {
+      director: conn(director),
+      vip: VIP,
+      port: 80,
+      scheduler: "rr",
+      backends: [rsA, rsB].map((h, i) => ({ ...(named ? { name: "ab"[i] } : {}), address: h.lanAddress, connection: conn(h) })),
+    },
   });
   declare(cluster(false));
   await stack.up();
@@ -106,7 +125,11 @@ test("3. an interface change moves the VIP in place while a client keeps request
 test("4. a script that fails half-way is finished by the next up, and leaves nothing behind", async () => {
   // Make the boot file write fail on rs-b, after the address was already added.
   onHost("rs-b", "mkdir -p /etc/pulumi-lvs/addrs.conf.tmp");
-  declare(...seed({ parent: "grp", iface: "lan2" }), { type: "DrRealServerHost", name: "extra", args: { connection: conn(rsB), vips: [EXTRA] } });
+  declare(...seed({ parent: "grp", iface: "lan2" }), {
+    type: "DrRealServerHost",
+    name: "extra",
+    args: { connection: conn(rsB), vips: [EXTRA] },
+  });
   const r = await stack.run("up", "--yes", "--skip-preview");
   expect(r.code).not.toBe(0);
   expect(r.output).toContain("addrs.conf");
@@ -138,21 +161,39 @@ test("5. a rebuilt director (new host key, nothing configured) is recovered by p
 
 test("6. a VIP change keeps the old VIP serving until its backend drained, then serves on the new one", async () => {
   // A slow TCP service on 9000 (busybox nc): "long" is answered after 25 s.
-  for (const [h, page] of [["rs-a", "A"], ["rs-b", "B"]]) {
-    onHost(h, `printf '#!/bin/sh\\nread line\\n[ "$line" = long ] && sleep 25\\necho "${page} $line"\\n' > /run/lvs-slow.sh && ` +
-      `(ss -ltn | grep -q ':9000 ' || (nohup busybox nc -ll -p 9000 -e sh /run/lvs-slow.sh >/dev/null 2>&1 &))`);
+  for (const [h, page] of [
+    ["rs-a", "A"],
+    ["rs-b", "B"],
+  ]) {
+    onHost(
+      h,
+      `printf '#!/bin/sh\\nread line\\n[ "$line" = long ] && sleep 25\\necho "${page} $line"\\n' > /run/lvs-slow.sh && ` +
+        `(ss -ltn | grep -q ':9000 ' || (nohup busybox nc -ll -p 9000 -e sh /run/lvs-slow.sh >/dev/null 2>&1 &))`,
+    );
   }
   const slow = (vip: string) => ({
-    type: "LvsDrCluster", name: "slow",
+    type: "LvsDrCluster",
+    name: "slow",
     args: {
-      director: conn(director, { hostKey: directorKey }), vip, port: 9000, scheduler: "rr", drainTimeout: 60, interface: "lan2",
-      backends: [{ name: "a", address: rsA.lanAddress, connection: conn(rsA) }, { name: "b", address: rsB.lanAddress, connection: conn(rsB) }],
+      director: conn(director, { hostKey: directorKey }),
+      vip,
+      port: 9000,
+      scheduler: "rr",
+      drainTimeout: 60,
+      interface: "lan2",
+      backends: [
+        { name: "a", address: rsA.lanAddress, connection: conn(rsA) },
+        { name: "b", address: rsB.lanAddress, connection: conn(rsB) },
+      ],
     },
   });
   const rest = seed({ parent: "grp", iface: "lan2", directorKey });
   declare(...rest, slow(VIP2));
   await stack.up();
-  onHost("client", `rm -f /tmp/long.out; (nohup sh -c '(echo long; sleep 40) | busybox nc ${VIP2} 9000 > /tmp/long.out 2>&1' >/dev/null 2>&1 &)`);
+  onHost(
+    "client",
+    `rm -f /tmp/long.out; (nohup sh -c '(echo long; sleep 40) | busybox nc ${VIP2} 9000 > /tmp/long.out 2>&1' >/dev/null 2>&1 &)`,
+  );
   await new Promise((r) => setTimeout(r, 2000));
   declare(...rest, slow(VIP));
   const r = await stack.up();

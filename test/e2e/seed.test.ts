@@ -10,7 +10,12 @@ jest.setTimeout(20 * 60_000);
 const lab = labStatus();
 const VIP = lab.vip;
 const [director, rsA, rsB] = ["director", "rs-a", "rs-b"].map((n) => labHost(lab, n));
-const SYSCTLS = ["net.ipv4.conf.lo.arp_ignore", "net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.lo.arp_announce", "net.ipv4.conf.all.arp_announce"];
+const SYSCTLS = [
+  "net.ipv4.conf.lo.arp_ignore",
+  "net.ipv4.conf.all.arp_ignore",
+  "net.ipv4.conf.lo.arp_announce",
+  "net.ipv4.conf.all.arp_announce",
+];
 const HAND_MADE = ["-A -t 198.51.100.200:8080 -s wlc", "-a -t 198.51.100.200:8080 -r 198.51.100.11:8080 -g -w 5"];
 
 const stack = new Stack(REPO, "seed");
@@ -19,13 +24,19 @@ const stack = new Stack(REPO, "seed");
 const conn = (h: typeof rsA) => ({ host: h.sshHost, port: h.sshPort, user: h.user, privateKeyPath: h.keyPath });
 const backend = (h: typeof rsA, name: string, weight = 1) => ({ name, address: h.lanAddress, weight, connection: conn(h) });
 const config = (extra: Record<string, unknown> = {}) => ({
-  "pulumi-lvs:vip": VIP, "pulumi-lvs:port": 80, "pulumi-lvs:scheduler": "rr",
+  "pulumi-lvs:vip": VIP,
+  "pulumi-lvs:port": 80,
+  "pulumi-lvs:scheduler": "rr",
   "pulumi-lvs:director": conn(director),
   "pulumi-lvs:backends": [backend(rsA, "a"), backend(rsB, "b")],
   ...extra,
 });
 
-const sysctls = (host: string) => onHost(host, `sysctl -n ${SYSCTLS.join(" ")}`).trim().split("\n").map(Number);
+const sysctls = (host: string) =>
+  onHost(host, `sysctl -n ${SYSCTLS.join(" ")}`)
+    .trim()
+    .split("\n")
+    .map(Number);
 const loAddrs = (host: string) => onHost(host, "ip -o -4 addr show dev lo").trim();
 const ourRules = () => ipvsRules().filter((l) => l.includes(`${VIP}:80`));
 const count = (xs: string[], page: string) => xs.filter((x) => x === `This is test page,this is ${page}.`).length;
@@ -63,11 +74,9 @@ test("1. preview lists the resources to create and changes nothing on any host",
 
 test("2. up converges the seed topology; six requests alternate A and B", async () => {
   await stack.up();
-  expect(ourRules()).toEqual([
-    `-A -t ${VIP}:80 -s rr`,
-    `-a -t ${VIP}:80 -r ${rsA.lanAddress}:80 -g -w 1`,
-    `-a -t ${VIP}:80 -r ${rsB.lanAddress}:80 -g -w 1`,
-  ].sort());
+  expect(ourRules()).toEqual(
+    [`-A -t ${VIP}:80 -s rr`, `-a -t ${VIP}:80 -r ${rsA.lanAddress}:80 -g -w 1`, `-a -t ${VIP}:80 -r ${rsB.lanAddress}:80 -g -w 1`].sort(),
+  );
   expect(onHost("director", "ip -o -4 addr show dev eth1")).toContain(`inet ${VIP}/32`);
   for (const h of ["rs-a", "rs-b"]) {
     expect(loAddrs(h)).toContain(`inet ${VIP}/32`);
@@ -130,7 +139,12 @@ test("6. destroy returns every host to its prior state", async () => {
   for (const h of ["rs-a", "rs-b"]) {
     expect(loAddrs(h)).toBe(before.lo[h]);
     expect(sysctls(h)).toEqual(before.sysctls[h]);
-    expect(onHost(h, "ls /etc/pulumi-lvs /etc/sysctl.d/90-pulumi-lvs* /etc/systemd/system/pulumi-lvs-restore.service 2>/dev/null || true").trim()).toBe("");
+    expect(
+      onHost(
+        h,
+        "ls /etc/pulumi-lvs /etc/sysctl.d/90-pulumi-lvs* /etc/systemd/system/pulumi-lvs-restore.service 2>/dev/null || true",
+      ).trim(),
+    ).toBe("");
   }
   expect(onHost("director", "ls /etc/pulumi-lvs /etc/systemd/system/pulumi-lvs-restore.service 2>/dev/null || true").trim()).toBe("");
 });

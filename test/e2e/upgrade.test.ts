@@ -18,8 +18,14 @@ const [director, rsA, rsB] = ["director", "rs-a", "rs-b"].map((n) => labHost(lab
 const HOSTS = ["director", "rs-a", "rs-b"];
 const conn = (h: typeof rsA) => ({ host: h.sshHost, port: h.sshPort, user: h.user, privateKeyPath: h.keyPath });
 const config = (weightB = 1, scheduler = "rr") => ({
-  "pulumi-lvs:vip": VIP, "pulumi-lvs:port": 80, "pulumi-lvs:scheduler": scheduler, "pulumi-lvs:director": conn(director),
-  "pulumi-lvs:backends": [{ name: "a", address: rsA.lanAddress, connection: conn(rsA) }, { name: "b", address: rsB.lanAddress, weight: weightB, connection: conn(rsB) }],
+  "pulumi-lvs:vip": VIP,
+  "pulumi-lvs:port": 80,
+  "pulumi-lvs:scheduler": scheduler,
+  "pulumi-lvs:director": conn(director),
+  "pulumi-lvs:backends": [
+    { name: "a", address: rsA.lanAddress, connection: conn(rsA) },
+    { name: "b", address: rsB.lanAddress, weight: weightB, connection: conn(rsB) },
+  ],
 });
 
 /** Unpacks and builds release 0.1.0 beside this one; its dependencies are ours, pulumi-lvs is itself. */

@@ -10,10 +10,15 @@ const values: Record<string, string> = {
 };
 
 test("a misspelt key is refused, naming it and the key it probably meant", () => {
-  expect(() => readClusterConfig("pulumi-lvs", (k) => values[k], [...Object.keys(values), "schedular"]))
-    .toThrow(/pulumi-lvs:schedular is not a setting of this program \(did you mean pulumi-lvs:scheduler\?\)/);
+  expect(() => readClusterConfig("pulumi-lvs", (k) => values[k], [...Object.keys(values), "schedular"])).toThrow(
+    /pulumi-lvs:schedular is not a setting of this program \(did you mean pulumi-lvs:scheduler\?\)/,
+  );
 });
 
 test("the cluster's defaults come from the one model: persist, drainTimeout, scheduler", () => {
-  expect(readClusterConfig("pulumi-lvs", (k) => values[k], Object.keys(values))).toMatchObject({ persist: true, drainTimeout: 30, scheduler: "rr" });
+  expect(readClusterConfig("pulumi-lvs", (k) => values[k], Object.keys(values))).toMatchObject({
+    persist: true,
+    drainTimeout: 30,
+    scheduler: "rr",
+  });
 });

@@ -7,10 +7,32 @@ const fromCommand = (c: Command): ConnectionArgs => c;
 const toCommand = (c: ConnectionArgs): Command => c;
 
 test("ConnectionArgs has @pulumi/command's remote.ConnectionArgs fields, plus knownHostsPath", () => {
-  const fields: (keyof Command)[] = ["host", "port", "user", "password", "privateKey", "privateKeyPassword", "agentSocketPath", "dialErrorLimit", "perDialTimeout", "hostKey", "proxy"];
+  const fields: (keyof Command)[] = [
+    "host",
+    "port",
+    "user",
+    "password",
+    "privateKey",
+    "privateKeyPassword",
+    "agentSocketPath",
+    "dialErrorLimit",
+    "perDialTimeout",
+    "hostKey",
+    "proxy",
+  ];
   const ours: Record<keyof ConnectionArgs, true> = {
-    host: true, port: true, user: true, password: true, privateKey: true, privateKeyPassword: true,
-    agentSocketPath: true, dialErrorLimit: true, perDialTimeout: true, hostKey: true, proxy: true, knownHostsPath: true,
+    host: true,
+    port: true,
+    user: true,
+    password: true,
+    privateKey: true,
+    privateKeyPassword: true,
+    agentSocketPath: true,
+    dialErrorLimit: true,
+    perDialTimeout: true,
+    hostKey: true,
+    proxy: true,
+    knownHostsPath: true,
   };
   expect(Object.keys(ours).sort()).toEqual([...fields, "knownHostsPath"].sort());
   expect(toCommand(fromCommand({ host: "h" }))).toEqual({ host: "h" });

@@ -69,7 +69,9 @@ describe("diff", () => {
   });
 
   test("deleteBeforeReplace only when the same IPVS object would be recreated", async () => {
-    expect(await diffOf("VirtualService", svc, { connection: { ...connection, host: "127.0.0.2" } })).toMatchObject({ deleteBeforeReplace: true });
+    expect(await diffOf("VirtualService", svc, { connection: { ...connection, host: "127.0.0.2" } })).toMatchObject({
+      deleteBeforeReplace: true,
+    });
     expect(await diffOf("VirtualService", svc, { port: 8080 })).toMatchObject({ deleteBeforeReplace: false });
     expect(await diffOf("RealServer", rs, { address: "198.51.100.12" })).toMatchObject({ deleteBeforeReplace: false });
   });
@@ -79,34 +81,58 @@ describe("diff", () => {
     const resolved = { ...outs, interface: "eth1" };
     expect(await providers.DirectorHost.diff!("id", resolved, checked)).toMatchObject({ changes: false, replaces: [] });
     // A new interface moves the VIPs in place (one transaction), never a replace that could not succeed.
-    expect(await providers.DirectorHost.diff!("id", resolved, { ...checked, interface: "eth2" })).toMatchObject({ changes: true, replaces: [] });
+    expect(await providers.DirectorHost.diff!("id", resolved, { ...checked, interface: "eth2" })).toMatchObject({
+      changes: true,
+      replaces: [],
+    });
   });
 
   test.each([
-    ["a proxy with a key", "DrRealServerHost", { ...rsh, connection: { ...connection, proxy: { host: "127.0.0.1", port: 2221, privateKey: "PK2" } } }],
-    ["a proxy with a password", "DrRealServerHost", { ...rsh, connection: { ...connection, proxy: { host: "127.0.0.1", password: "pw" } } }],
+    [
+      "a proxy with a key",
+      "DrRealServerHost",
+      { ...rsh, connection: { ...connection, proxy: { host: "127.0.0.1", port: 2221, privateKey: "PK2" } } },
+    ],
+    [
+      "a proxy with a password",
+      "DrRealServerHost",
+      { ...rsh, connection: { ...connection, proxy: { host: "127.0.0.1", password: "pw" } } },
+    ],
     ["netmask 255.255.255.255", "VirtualService", { ...svc, persistence: { timeout: 60, netmask: "255.255.255.255" } }],
     ["thresholds given as 0", "RealServer", { ...rs, upperThreshold: 0, lowerThreshold: 0 }],
   ] as const)("no perpetual diff: %s", async (_what, name, base) => {
     const { outs } = await stored(name, base);
     // What refresh reads back from the host: ipvsadm shows neither the default mask nor 0 thresholds.
-    const read = { ...outs, persistence: (outs as { persistence?: { timeout: number } }).persistence && { timeout: 60 }, upperThreshold: undefined, lowerThreshold: undefined };
+    const read = {
+      ...outs,
+      persistence: (outs as { persistence?: { timeout: number } }).persistence && { timeout: 60 },
+      upperThreshold: undefined,
+      lowerThreshold: undefined,
+    };
     const news = (await providers[name].check!(read, base)).inputs!;
     expect(await providers[name].diff!("id", JSON.parse(JSON.stringify(read)), news)).toMatchObject({ changes: false });
   });
 
   test("values unknown at preview count as changes", async () => {
     const { outs } = await stored("VirtualService", svc);
-    expect(await providers.VirtualService.diff!("id", outs, { ...outs, scheduler: UNKNOWN })).toMatchObject({ changes: true, replaces: [] });
-    expect(await providers.VirtualService.diff!("id", outs, { ...outs, address: UNKNOWN })).toMatchObject({ changes: true, replaces: ["address"] });
+    expect(await providers.VirtualService.diff!("id", outs, { ...outs, scheduler: UNKNOWN })).toMatchObject({
+      changes: true,
+      replaces: [],
+    });
+    expect(await providers.VirtualService.diff!("id", outs, { ...outs, address: UNKNOWN })).toMatchObject({
+      changes: true,
+      replaces: ["address"],
+    });
   });
 
   test("check reports failures naming the field, without connecting", async () => {
     const r = await providers.RealServer.check!({}, { ...rs, address: "1.2.3.4; reboot", weight: 70000 });
-    expect(r.failures).toEqual(expect.arrayContaining([
-      { property: "address", reason: expect.stringContaining("1.2.3.4; reboot") },
-      { property: "weight", reason: expect.stringContaining("70000") },
-    ]));
+    expect(r.failures).toEqual(
+      expect.arrayContaining([
+        { property: "address", reason: expect.stringContaining("1.2.3.4; reboot") },
+        { property: "weight", reason: expect.stringContaining("70000") },
+      ]),
+    );
   });
 
   test("secrets are split out of the connection kept in outputs", () => {

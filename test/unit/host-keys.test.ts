@@ -6,15 +6,28 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
-  HostKeyCheck, HostKeyMismatchError, expectedFingerprint, expectedKeys, fingerprintOf, forgetSeenHostKeys, hostKeyOf,
-  knownHostsKeys, preferredAlgorithms, rememberHostKey,
+  HostKeyCheck,
+  HostKeyMismatchError,
+  expectedFingerprint,
+  expectedKeys,
+  fingerprintOf,
+  forgetSeenHostKeys,
+  hostKeyOf,
+  knownHostsKeys,
+  preferredAlgorithms,
+  rememberHostKey,
 } from "../../provider/remote/host-keys";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-host-keys-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 beforeEach(() => forgetSeenHostKeys());
 
-interface Key { pub: string; blob: Buffer; b64: string; fp: string }
+interface Key {
+  pub: string;
+  blob: Buffer;
+  b64: string;
+  fp: string;
+}
 /** A fresh key pair from ssh-keygen; `fp` is what `ssh-keygen -lf` prints for it. */
 function keygen(name: string, type = "ed25519"): Key {
   const file = path.join(dir, name);
@@ -70,13 +83,19 @@ describe("known_hosts", () => {
 
   test("hashed entries (ssh-keygen -H) match the same hosts, as ssh-keygen -F finds them", () => {
     const file = path.join(dir, "known_hosts_hashed");
-    fs.writeFileSync(file, [`director.example.com,192.0.2.10 ssh-ed25519 ${k1.b64}`, `[192.0.2.10]:2222 ssh-ed25519 ${k2.b64}`, ""].join("\n"));
+    fs.writeFileSync(
+      file,
+      [`director.example.com,192.0.2.10 ssh-ed25519 ${k1.b64}`, `[192.0.2.10]:2222 ssh-ed25519 ${k2.b64}`, ""].join("\n"),
+    );
     execFileSync("ssh-keygen", ["-H", "-f", file], { stdio: "ignore" });
     const hashed = fs.readFileSync(file, "utf8");
     expect(hashed).toMatch(/^\|1\|/m);
     expect(hashed).not.toContain("192.0.2.10");
-    const found = (name: string) => execFileSync("ssh-keygen", ["-F", name, "-f", file], { encoding: "utf8" })
-      .split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(/\s+/)[2]);
+    const found = (name: string) =>
+      execFileSync("ssh-keygen", ["-F", name, "-f", file], { encoding: "utf8" })
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#"))
+        .map((l) => l.split(/\s+/)[2]);
     expect(knownHostsKeys(hashed, "192.0.2.10", 22).map((k) => k.line.split(" ")[1])).toEqual(found("192.0.2.10"));
     expect(knownHostsKeys(hashed, "192.0.2.10", 2222).map((k) => k.line.split(" ")[1])).toEqual(found("[192.0.2.10]:2222"));
     expect(fps("director.example.com", 22, hashed)).toEqual([k1.fp]);
@@ -88,7 +107,11 @@ describe("known_hosts", () => {
     const e = expectedKeys(conn({ port: 2222, knownHostsPath: "/kh" }), "r", undefined, text);
     expect(e).toMatchObject({ source: "known_hosts", fingerprints: [k2.fp, e2.fp], file: "/kh" });
     expect(preferredAlgorithms(e)).toEqual(["ssh-ed25519", "ecdsa-sha2-nistp256"]);
-    expect(preferredAlgorithms(expectedKeys(conn({ hostKey: "ssh-rsa AAAAB3Nza" }), "r"))).toEqual(["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]);
+    expect(preferredAlgorithms(expectedKeys(conn({ hostKey: "ssh-rsa AAAAB3Nza" }), "r"))).toEqual([
+      "rsa-sha2-512",
+      "rsa-sha2-256",
+      "ssh-rsa",
+    ]);
     expect(preferredAlgorithms(expectedKeys(conn({ hostKey: k1.fp }), "r"))).toEqual([]);
   });
 });
@@ -180,7 +203,9 @@ describe("the mismatch error", () => {
 
   test("for a jump host names it and proxy.hostKey; a pinned type suggests the whole key line", () => {
     const m = new HostKeyMismatchError({
-      target: "ops@192.0.2.1:22", hop: "proxy", presented,
+      target: "ops@192.0.2.1:22",
+      hop: "proxy",
+      presented,
       expected: { source: "pinned", fingerprints: [k1.fp], types: ["ssh-ed25519"] },
     }).message;
     expect(m).toContain(`ops@192.0.2.1:22 (jump host): host key changed: pinned (connection.proxy.hostKey) ${k1.fp}`);

@@ -10,7 +10,10 @@ test("a resource's owner is its URN, inside a component and at the top level", a
   const { LvsDrCluster, DrRealServerHost } = await import("../../provider");
   const value = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply(r));
   const cluster = new LvsDrCluster("web", {
-    director: { host: "127.0.0.1" }, vip: "198.51.100.100", port: 80, backends: [{ name: "a", address: "198.51.100.11", connection: { host: "127.0.0.1" } }],
+    director: { host: "127.0.0.1" },
+    vip: "198.51.100.100",
+    port: 80,
+    backends: [{ name: "a", address: "198.51.100.11", connection: { host: "127.0.0.1" } }],
   });
   const alone = new DrRealServerHost("alone", { connection: { host: "127.0.0.1" }, vips: ["198.51.100.100"] });
   for (const r of [cluster.director, cluster.service, cluster.realServers[0], cluster.backendHosts[0], alone]) {

@@ -11,16 +11,36 @@ describe("ipvsadm parsers (captured output)", () => {
 
   test("reads every service with scheduler, persistence and unmodelled flags", () => {
     expect([...table.keys()]).toEqual([
-      "tcp/198.51.100.100:80", "tcp/198.51.100.100:443", "tcp/198.51.100.100:8080", "tcp/198.51.100.100:8081", "udp/198.51.100.100:53",
+      "tcp/198.51.100.100:80",
+      "tcp/198.51.100.100:443",
+      "tcp/198.51.100.100:8080",
+      "tcp/198.51.100.100:8081",
+      "udp/198.51.100.100:53",
     ]);
-    expect(table.get("tcp/198.51.100.100:80")).toMatchObject({ address: "198.51.100.100", port: 80, protocol: "tcp", scheduler: "rr", persistence: undefined, extra: [] });
+    expect(table.get("tcp/198.51.100.100:80")).toMatchObject({
+      address: "198.51.100.100",
+      port: 80,
+      protocol: "tcp",
+      scheduler: "rr",
+      persistence: undefined,
+      extra: [],
+    });
     expect(table.get("udp/198.51.100.100:53")).toMatchObject({ scheduler: "wlc", persistence: { timeout: 300, netmask: "255.255.255.0" } });
     expect(table.get("tcp/198.51.100.100:8081")!.extra).toEqual(["-b sh-fallback,sh-port"]);
   });
 
   test("reads destinations with forwarding and weight, and thresholds with counters from -L --thresholds", () => {
     expect(table.get("tcp/198.51.100.100:443")!.destinations).toEqual([
-      { address: "198.51.100.11", port: 443, forwarding: "direct", weight: 3, upperThreshold: 100, lowerThreshold: 10, activeConn: 0, inactConn: 0 },
+      {
+        address: "198.51.100.11",
+        port: 443,
+        forwarding: "direct",
+        weight: 3,
+        upperThreshold: 100,
+        lowerThreshold: 10,
+        activeConn: 0,
+        inactConn: 0,
+      },
       { address: "198.51.100.12", port: 443, forwarding: "direct", weight: 1, activeConn: 0, inactConn: 0 },
     ]);
     expect(table.get("tcp/198.51.100.100:80")!.destinations.map((d) => d.inactConn)).toEqual([6, 6]);
@@ -38,8 +58,13 @@ describe("ipvsadm parsers (captured output)", () => {
   });
 
   test("tunnel and masquerade forwarding", () => {
-    const t = parseIpvsSave("-A -t 192.0.2.1:80 -s wlc\n-a -t 192.0.2.1:80 -r 192.0.2.2:80 -i -w 1\n-a -t 192.0.2.1:80 -r 192.0.2.3:8080 -m -w 2\n");
-    expect(t.get("tcp/192.0.2.1:80")!.destinations.map((d) => [d.forwarding, d.port])).toEqual([["tunnel", 80], ["masquerade", 8080]]);
+    const t = parseIpvsSave(
+      "-A -t 192.0.2.1:80 -s wlc\n-a -t 192.0.2.1:80 -r 192.0.2.2:80 -i -w 1\n-a -t 192.0.2.1:80 -r 192.0.2.3:8080 -m -w 2\n",
+    );
+    expect(t.get("tcp/192.0.2.1:80")!.destinations.map((d) => [d.forwarding, d.port])).toEqual([
+      ["tunnel", 80],
+      ["masquerade", 8080],
+    ]);
   });
 });
 
@@ -61,7 +86,9 @@ describe("ip and sysctl parsers (captured output)", () => {
 
   test("sysctl key=value lines, a missing key reads as undefined", () => {
     expect(parseSysctls(captured("sysctl-backend.txt"))).toMatchObject({
-      "net.ipv4.conf.all.arp_ignore": 1, "net.ipv4.conf.lo.arp_announce": 2, "net.ipv4.ip_forward": 0,
+      "net.ipv4.conf.all.arp_ignore": 1,
+      "net.ipv4.conf.lo.arp_announce": 2,
+      "net.ipv4.ip_forward": 0,
     });
     expect(parseSysctls("net.ipv4.vs.expire_nodest_conn=\n")).toEqual({ "net.ipv4.vs.expire_nodest_conn": undefined });
   });

@@ -11,10 +11,18 @@ const VIP = "198.51.100.100";
 const ARP = "net.ipv4.conf.all.arp_ignore";
 const vipOnLo = { address: VIP, prefix: 32, dev: "lo" };
 const svc = { address: VIP, port: 80, protocol: "tcp" as const, scheduler: "rr" as const };
-const dest = (weight = 1) => ({ service: { address: VIP, port: 80, protocol: "tcp" as const }, dest: { address: "198.51.100.11", port: 80, forwarding: "direct" as const, weight } });
+const dest = (weight = 1) => ({
+  service: { address: VIP, port: 80, protocol: "tcp" as const },
+  dest: { address: "198.51.100.11", port: 80, forwarding: "direct" as const, weight },
+});
 
 const snapshot = (over: Partial<Snapshot> = {}): Snapshot => ({
-  ledger: emptyLedger(), addrs: [{ address: "198.51.100.11", prefix: 24, dev: "eth1" }], sysctls: { [ARP]: 0 }, ipvs: new Map(), routes: {}, ...over,
+  ledger: emptyLedger(),
+  addrs: [{ address: "198.51.100.11", prefix: 24, dev: "eth1" }],
+  sysctls: { [ARP]: 0 },
+  ipvs: new Map(),
+  routes: {},
+  ...over,
 });
 /** Runs operations on a plan and returns it with every command it emitted. */
 function run(snap: Snapshot, ...ops: ((p: Plan) => void)[]) {
@@ -42,7 +50,11 @@ describe("holds", () => {
 
   test("two holders share the VIP: it stays until the last lets go, then everything is as before", () => {
     const s0 = snapshot();
-    const both = run(s0, (p) => backend(p, "web"), (p) => backend(p, "alt"));
+    const both = run(
+      s0,
+      (p) => backend(p, "web"),
+      (p) => backend(p, "alt"),
+    );
     expect(both.commands).toHaveLength(2); // the second holder finds everything in place
     const s1 = after(both.plan, s0);
     const first = run(s1, (p) => p.claim("alt", { persist: false }));
@@ -64,7 +76,9 @@ describe("holds", () => {
   test("holders that want different sysctl values conflict; the second operation fails alone", () => {
     const plan = new Plan(snapshot());
     plan.op("0", (p) => backend(p, "web"));
-    expect(() => plan.op("1", (p) => p.claim("alt", { sysctls: { [ARP]: 2 }, persist: true }))).toThrow(/held by web with value 1, but this declares value 2/);
+    expect(() => plan.op("1", (p) => p.claim("alt", { sysctls: { [ARP]: 2 }, persist: true }))).toThrow(
+      /held by web with value 1, but this declares value 2/,
+    );
     expect(plan.groups.map((g) => g.label)).toEqual(["0"]);
     expect(Object.keys(plan.ledger.entries[keys.sysctl(ARP)].holders)).toEqual(["web"]);
   });
@@ -83,9 +97,18 @@ describe("holds", () => {
 });
 
 describe("IPVS objects", () => {
-  const table = (weight: number): IpvsTable => new Map([["tcp/198.51.100.100:80", {
-    ...svc, persistence: undefined, extra: [], destinations: [{ ...dest(weight).dest, activeConn: 0, inactConn: 0 }],
-  }]]);
+  const table = (weight: number): IpvsTable =>
+    new Map([
+      [
+        "tcp/198.51.100.100:80",
+        {
+          ...svc,
+          persistence: undefined,
+          extra: [],
+          destinations: [{ ...dest(weight).dest, activeConn: 0, inactConn: 0 }],
+        },
+      ],
+    ]);
 
   test("an identical existing service is adopted and survives its holder's release", () => {
     const s0 = snapshot({ ipvs: table(1) });
@@ -96,8 +119,9 @@ describe("IPVS objects", () => {
   });
 
   test("a different existing service is refused naming both settings", () => {
-    expect(() => run(snapshot({ ipvs: table(1) }), (p) => p.claim("web", { services: [{ ...svc, scheduler: "wlc" }], persist: true })))
-      .toThrow(/already exists with scheduler rr, .* but this declares scheduler wlc/);
+    expect(() =>
+      run(snapshot({ ipvs: table(1) }), (p) => p.claim("web", { services: [{ ...svc, scheduler: "wlc" }], persist: true })),
+    ).toThrow(/already exists with scheduler rr, .* but this declares scheduler wlc/);
   });
 
   test("a rename hands a destination over without removing it", () => {
@@ -105,7 +129,11 @@ describe("IPVS objects", () => {
     const old = run(s0, (p) => p.claim("old", { dests: [dest()], persist: true }));
     expect(old.commands).toEqual(["ipvsadm -a -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -g -w 1 -x 0 -y 0"]);
     const s1 = after(old.plan, s0);
-    const renamed = run(s1, (p) => p.claim("new", { dests: [dest()], persist: true }), (p) => p.claim("old", { persist: false }));
+    const renamed = run(
+      s1,
+      (p) => p.claim("new", { dests: [dest()], persist: true }),
+      (p) => p.claim("old", { persist: false }),
+    );
     expect(renamed.commands).toEqual([]);
     expect(Object.keys(renamed.plan.ledger.entries[keys.dest(dest().service, dest().dest)].holders)).toEqual(["new"]);
   });
@@ -140,7 +168,11 @@ describe("intent and commit", () => {
     const { plan } = run(s0, (p) => backend(p, "web"));
     const s1 = after(plan, s0);
     const again = run(s1, (p) => backend(p, "web"));
-    const files = Object.fromEntries(Object.entries(bootFiles(again.plan.ledger)).filter(([, c]) => c !== null).map(([f, c]) => [f, require("crypto").createHash("sha256").update(c).digest("hex")]));
+    const files = Object.fromEntries(
+      Object.entries(bootFiles(again.plan.ledger))
+        .filter(([, c]) => c !== null)
+        .map(([f, c]) => [f, require("crypto").createHash("sha256").update(c).digest("hex")]),
+    );
     expect(writeScript(again.plan, files)).toBeUndefined();
   });
 
@@ -150,7 +182,10 @@ describe("intent and commit", () => {
     // The host after the script died halfway: intent written, VIP added, not committed.
     const died: Snapshot = { ...s0, pending: plan.ledger, addrs: [...s0.addrs, vipOnLo], sysctls: { [ARP]: 1 } };
     const next = new Plan(died);
-    expect(next.groups[0]).toEqual({ label: "finishing an interrupted transaction", commands: ["ip addr del 198.51.100.100/32 dev lo", "sysctl -q -w net.ipv4.conf.all.arp_ignore\\=0"] });
+    expect(next.groups[0]).toEqual({
+      label: "finishing an interrupted transaction",
+      commands: ["ip addr del 198.51.100.100/32 dev lo", "sysctl -q -w net.ipv4.conf.all.arp_ignore\\=0"],
+    });
     expect(next.ledger.entries).toEqual({});
     expect(next.ledgerChanged()).toBe(true);
   });

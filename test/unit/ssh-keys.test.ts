@@ -18,7 +18,8 @@ test("a pinned key may be a public key line or a fingerprint", () => {
 
 test("a changed key names both fingerprints and how to accept the new one", () => {
   const e = new HostKeyMismatchError({
-    target: "root@h:22", hop: "target",
+    target: "root@h:22",
+    hop: "target",
     expected: { source: "recorded", fingerprints: ["SHA256:old"], types: [] },
     presented: { type: "ssh-ed25519", fingerprint: "SHA256:new", line: "ssh-ed25519 AAAA" },
   });

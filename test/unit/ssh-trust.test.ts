@@ -13,7 +13,11 @@ import { HostKeyMismatchError, connect, disconnectAll } from "../../provider/rem
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-ssh-trust-"));
 
-interface Key { file: string; pub: string; fp: string }
+interface Key {
+  file: string;
+  pub: string;
+  fp: string;
+}
 function keygen(name: string, type = "ed25519"): Key {
   const file = path.join(dir, name);
   execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", name, "-f", file]);
@@ -28,7 +32,11 @@ const ecdsa = keygen("ecdsa", "ecdsa");
  * An SSH server that accepts any public key and forwards direct-tcpip channels (a jump host).
  * `auths` counts every authentication request it receives, from the first ("none") on.
  */
-interface TestServer { port: number; auths: number; close(): Promise<void> }
+interface TestServer {
+  port: number;
+  auths: number;
+  close(): Promise<void>;
+}
 async function serve(keys: Key[], port = 0): Promise<TestServer> {
   const clients = new Set<{ end(): void }>();
   const s: TestServer = { port, auths: 0, close: async () => undefined };
@@ -50,10 +58,11 @@ async function serve(keys: Key[], port = 0): Promise<TestServer> {
   });
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
   s.port = (server.address() as net.AddressInfo).port;
-  s.close = () => new Promise((r) => {
-    for (const c of clients) c.end();
-    server.close(() => r());
-  });
+  s.close = () =>
+    new Promise((r) => {
+      for (const c of clients) c.end();
+      server.close(() => r());
+    });
   return s;
 }
 const servers: TestServer[] = [];
@@ -124,7 +133,9 @@ test("a known_hosts file (hashed) names the key; a host missing from it falls ba
   expect(s.auths).toBe(0);
   fs.writeFileSync(file, `[127.0.0.1]:${s.port + 1} ${a.pub}\n`);
   await expect(connect(conn(s.port, { knownHostsPath: file }), { recorded: { target: a.fp } })).rejects.toThrow(/recorded in state/);
-  await expect(connect(conn(s.port, { knownHostsPath: path.join(dir, "missing") }))).rejects.toThrow(/connection\.knownHostsPath: cannot read/);
+  await expect(connect(conn(s.port, { knownHostsPath: path.join(dir, "missing") }))).rejects.toThrow(
+    /connection\.knownHostsPath: cannot read/,
+  );
 });
 
 test("a key pinned or listed by type is asked for first, so an ecdsa key matches on a host that also has ed25519", async () => {
@@ -172,7 +183,9 @@ describe("through a jump host", () => {
     const targetAuths = target.auths;
     const e = await connect(via(), { recorded }).catch((x) => x);
     expect(e).toBeInstanceOf(HostKeyMismatchError);
-    expect(e.message).toContain(`root@127.0.0.1:${jump.port} (jump host): host key changed: recorded in state ${jumpOld.fp}, host presented ${jumpNew.fp}.`);
+    expect(e.message).toContain(
+      `root@127.0.0.1:${jump.port} (jump host): host key changed: recorded in state ${jumpOld.fp}, host presented ${jumpNew.fp}.`,
+    );
     expect(e.message).toContain(`connection.proxy.hostKey to "${jumpNew.fp}"`);
     expect(e.message).toContain("no credential was sent");
     expect(jump.auths).toBe(0);

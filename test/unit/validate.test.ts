@@ -14,10 +14,15 @@ function failures(schema: Parameters<typeof validate>[0], input: unknown) {
 describe("validation before anything connects", () => {
   test("applies the defaults of @pulumi/command's connection and of ipvsadm", () => {
     const v = validate(model.VirtualServiceArgs, { connection: { host: "h" }, address: "198.51.100.100", port: 80 });
-    expect(v).toEqual({ kind: "valid", value: expect.objectContaining({
-      protocol: "tcp", scheduler: "wlc", persist: true,
-      connection: { host: "h", port: 22, user: "root", dialErrorLimit: 10, perDialTimeout: 15 },
-    }) });
+    expect(v).toEqual({
+      kind: "valid",
+      value: expect.objectContaining({
+        protocol: "tcp",
+        scheduler: "wlc",
+        persist: true,
+        connection: { host: "h", port: 22, user: "root", dialErrorLimit: 10, perDialTimeout: 15 },
+      }),
+    });
   });
 
   test.each([
@@ -51,7 +56,10 @@ describe("validation before anything connects", () => {
   });
 
   test("RealServer: port defaults to the service port; masquerade may map ports", () => {
-    expect(validate(model.RealServerArgs, realServer)).toMatchObject({ kind: "valid", value: { port: 80, forwarding: "direct", weight: 1, drainTimeout: 30 } });
+    expect(validate(model.RealServerArgs, realServer)).toMatchObject({
+      kind: "valid",
+      value: { port: 80, forwarding: "direct", weight: 1, drainTimeout: 30 },
+    });
     expect(validate(model.RealServerArgs, { ...realServer, forwarding: "masquerade", port: 8080 })).toMatchObject({ kind: "valid" });
   });
 
@@ -96,7 +104,10 @@ describe("validation before anything connects", () => {
   test("a malformed hostKey fails at preview, naming it; both accepted forms pass", () => {
     const f = failures(model.VirtualServiceArgs, { ...service, connection: { ...connection, hostKey: "not a key" } });
     expect(f).toEqual([expect.objectContaining({ property: "connection.hostKey", reason: expect.stringContaining("not a key") })]);
-    for (const hostKey of ["SHA256:uJ0cNz1sGcfmX3Y2Xk5m0x7VbWq2oN4yF8dQ7tR6aBc", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIObTE/pHlJ0RXOLcsf48AqbcLfek5CY2PdtAtLRO/CRT lab"]) {
+    for (const hostKey of [
+      "SHA256:uJ0cNz1sGcfmX3Y2Xk5m0x7VbWq2oN4yF8dQ7tR6aBc",
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIObTE/pHlJ0RXOLcsf48AqbcLfek5CY2PdtAtLRO/CRT lab",
+    ]) {
       expect(validate(model.VirtualServiceArgs, { ...service, connection: { ...connection, hostKey } })).toMatchObject({ kind: "valid" });
     }
   });
@@ -109,6 +120,8 @@ describe("validation before anything connects", () => {
   test("values unknown at preview are judged later, known bad values still fail", () => {
     expect(validate(model.VirtualServiceArgs, { ...service, address: UNKNOWN })).toEqual({ kind: "unknown" });
     expect(validate(model.RealServerArgs, { ...realServer, service: UNKNOWN, port: 8080 })).toEqual({ kind: "unknown" });
-    expect(failures(model.VirtualServiceArgs, { ...service, connection: UNKNOWN, port: 70000 })).toEqual([expect.objectContaining({ property: "port" })]);
+    expect(failures(model.VirtualServiceArgs, { ...service, connection: UNKNOWN, port: 70000 })).toEqual([
+      expect.objectContaining({ property: "port" }),
+    ]);
   });
 });

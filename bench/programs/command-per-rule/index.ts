@@ -7,14 +7,20 @@ import { benchConfig } from "../config";
 const { connection, services } = benchConfig();
 for (const s of services) {
   const service = new remote.Command(s.name, {
-    connection, create: `ipvsadm ${lines.addService(s)}`, delete: `ipvsadm ${lines.deleteService(s)}`,
+    connection,
+    create: `ipvsadm ${lines.addService(s)}`,
+    delete: `ipvsadm ${lines.deleteService(s)}`,
   });
   for (const b of s.backends) {
-    new remote.Command(b.name, {
-      connection,
-      create: `ipvsadm ${lines.addBackend(s, b)}`,
-      update: `ipvsadm ${lines.editBackend(s, b)}`,
-      delete: `ipvsadm ${lines.deleteBackend(s, b)}`,
-    }, { dependsOn: [service] });
+    new remote.Command(
+      b.name,
+      {
+        connection,
+        create: `ipvsadm ${lines.addBackend(s, b)}`,
+        update: `ipvsadm ${lines.editBackend(s, b)}`,
+        delete: `ipvsadm ${lines.deleteBackend(s, b)}`,
+      },
+      { dependsOn: [service] },
+    );
   }
 }

@@ -50,16 +50,26 @@ for (const { type, name, args: raw = {}, parent } of specs) {
   const args: Record<string, unknown> = { ...raw, connection: connection(raw.connection as Conn | undefined) };
   const opts = parent ? { parent: groups.get(parent) } : {};
   switch (type) {
-    case "Group": groups.set(name, new Group(name)); break;
-    case "LabVm": vms.set(name, new LabVm(name, raw as { host: string })); break;
-    case "DirectorHost": new lvs.DirectorHost(name, args as unknown as lvs.DirectorHostArgs, opts); break;
+    case "Group":
+      groups.set(name, new Group(name));
+      break;
+    case "LabVm":
+      vms.set(name, new LabVm(name, raw as { host: string }));
+      break;
+    case "DirectorHost":
+      new lvs.DirectorHost(name, args as unknown as lvs.DirectorHostArgs, opts);
+      break;
     case "LvsDrCluster": {
       const backends = (raw.backends as { connection: Conn }[]).map((b) => ({ ...b, connection: connection(b.connection) }));
       new lvs.LvsDrCluster(name, { ...raw, director: connection(raw.director as Conn), backends } as unknown as lvs.LvsDrClusterArgs, opts);
       break;
     }
-    case "DrRealServerHost": new lvs.DrRealServerHost(name, args as unknown as lvs.DrRealServerHostArgs, opts); break;
-    case "VirtualService": services.set(name, new lvs.VirtualService(name, args as unknown as lvs.VirtualServiceArgs, opts)); break;
+    case "DrRealServerHost":
+      new lvs.DrRealServerHost(name, args as unknown as lvs.DrRealServerHostArgs, opts);
+      break;
+    case "VirtualService":
+      services.set(name, new lvs.VirtualService(name, args as unknown as lvs.VirtualServiceArgs, opts));
+      break;
     case "RealServer": {
       const service = typeof args.service === "string" ? services.get(args.service) : args.service;
       new lvs.RealServer(name, { ...args, service } as unknown as lvs.RealServerArgs, opts);

@@ -78,8 +78,15 @@ export function bootFiles(ledger: Ledger): Record<string, string | null> {
   };
 }
 
-const writeFile = (file: string, content: string) =>
-  `mkdir -p ${q(path.dirname(file))} && printf '%s' ${q(content)} > ${q(file + ".tmp")} && mv ${q(file + ".tmp")} ${q(file)}`;
+/**
+ * Writes a file atomically. One command per line: `sh -e` stops at a failing line, but not at
+ * a failure inside an `a && b` list, which would let the transaction commit without the file.
+ */
+const writeFile = (file: string, content: string) => [
+  `mkdir -p ${q(path.dirname(file))}`,
+  `printf '%s' ${q(content)} > ${q(file + ".tmp")}`,
+  `mv ${q(file + ".tmp")} ${q(file)}`,
+];
 
 /**
  * Commands that bring the boot files from what the host has (`have`: path -> sha256, from the
@@ -92,7 +99,7 @@ export function bootCommands(want: Record<string, string | null>, have: Record<s
     if (content === null && have[file]) {
       if (file !== BOOT_FILES.unit && file !== BOOT_FILES.restore) cmds.push(`rm -f ${q(file)}`);
     } else if (content !== null && have[file] !== sha256(content)) {
-      cmds.push(writeFile(file, content));
+      cmds.push(...writeFile(file, content));
       if (file === BOOT_FILES.restore) cmds.push(`chmod 755 ${q(file)}`);
       if (file === BOOT_FILES.unit) cmds.push(`systemctl daemon-reload`, `systemctl enable --quiet ${UNIT_NAME}`);
     }
@@ -107,11 +114,12 @@ export function bootCommands(want: Record<string, string | null>, have: Record<s
 }
 
 /** Release 0.1's files of one resource (it named them by owner or by object), removed when that resource is migrated. */
+const legacyName = (name: string) => name.replace(/[^A-Za-z0-9.]+/g, "_"); // 0.1's fileName()
 export const legacyFiles = {
   host: (owner: "director" | "dr-real-server") => [
-    `${ETC}/addrs/${owner}.conf`,
-    `/etc/sysctl.d/90-pulumi-lvs-${owner}.conf`,
-    `${ETC}/vs-sysctl/${owner}.conf`,
+    `${ETC}/addrs/${legacyName(owner)}.conf`,
+    `/etc/sysctl.d/90-pulumi-lvs-${legacyName(owner)}.conf`,
+    `${ETC}/vs-sysctl/${legacyName(owner)}.conf`,
   ],
-  object: (name: string, kind: "service" | "dest") => [`${ETC}/ipvs/${name.replace(/[^A-Za-z0-9.]+/g, "_")}.${kind}.rules`],
+  object: (name: string, kind: "service" | "dest") => [`${ETC}/ipvs/${legacyName(name)}.${kind}.rules`],
 };

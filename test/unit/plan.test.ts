@@ -3,7 +3,7 @@
 // fail one operation only, and finishing a transaction that died between intent and commit.
 import { emptyLedger, keys } from "../../provider/holds/ledger";
 import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
-import { bootFiles } from "../../provider/remote/boot";
+import { bootFiles, legacyFiles } from "../../provider/remote/boot";
 import { writeScript } from "../../provider/runtime/host-queue";
 import { IpvsTable } from "../../provider/remote/parsers";
 
@@ -161,6 +161,20 @@ describe("intent and commit", () => {
     expect(intent).toBeGreaterThanOrEqual(0);
     expect(intent).toBeLessThan(change);
     expect(commit).toBe(script.length - 1);
+  });
+
+  test("every command of a write script stands on its own line, so `sh -e` stops at any failure", () => {
+    const { plan } = run(snapshot(), (p) => backend(p, "web"));
+    const script = writeScript(plan, {})!;
+    expect(script).toContain("/etc/pulumi-lvs/addrs.conf");
+    // (The restore script travels inside a quoted argument; only the script's own commands count.)
+    const commands = script.split("\n").filter((l) => /^(mkdir|printf|mv|ip|sysctl|ipvsadm|rm|systemctl|chmod) /.test(l));
+    expect(commands.filter((l) => / && /.test(l))).toEqual([]);
+  });
+
+  test("release 0.1's files are named as 0.1 named them", () => {
+    expect(legacyFiles.host("dr-real-server")).toContain("/etc/sysctl.d/90-pulumi-lvs-dr_real_server.conf");
+    expect(legacyFiles.object("tcp_198.51.100.100_80", "service")).toEqual(["/etc/pulumi-lvs/ipvs/tcp_198.51.100.100_80.service.rules"]);
   });
 
   test("nothing to do writes nothing", () => {

@@ -165,19 +165,23 @@ export class Plan {
   }
 
   /**
-   * Starts draining a destination that `owner` alone holds and pulumi-lvs created: weight 0
-   * in the kernel (and in the boot rules) until it is released. Returns its active connections,
-   * or undefined when there is nothing to drain (gone, shared, or there before pulumi-lvs).
+   * Releases a destination, unless `owner` alone holds it, pulumi-lvs created it and it still
+   * has active connections: then it is drained instead, weight 0 in the kernel (and in the boot
+   * rules) so it gets no new connections, and its active connections are returned; release it
+   * once they ended. Returns undefined when it was released.
    */
-  beginDrain(owner: string, d: DestValue): number | undefined {
+  releaseOrDrain(owner: string, d: DestValue): number | undefined {
     const key = keys.dest(d.service, d.dest);
     const e = this.ledger.entries[key];
     const live = this.liveDest(d);
-    if (!e || !(owner in e.holders) || Object.keys(e.holders).length > 1 || e.original !== null || !live) return undefined;
-    if (live.weight === 0 && live.activeConn === 0) return undefined;
-    e.draining = true;
-    this.emit(this.converge(key));
-    return live.activeConn;
+    const sole = e && owner in e.holders && Object.keys(e.holders).length === 1 && e.original === null;
+    if (sole && live && live.activeConn > 0) {
+      e.draining = true;
+      this.emit(this.converge(key));
+      return live.activeConn;
+    }
+    this.claim(owner, { persist: false });
+    return undefined;
   }
 
   /** Live counters of a destination as of this plan. */

@@ -47,15 +47,12 @@ const legacy = (outs: RealServerArgs & { adopted?: boolean }) => [
 ];
 
 /**
- * Quiesces a TCP destination before the last holder removes it: weight 0 sends no new
- * connections to it, and we wait until its established ones end or drainTimeout passes.
- * UDP has no connections to wait for. Each look is a read shared with the host's other work.
+ * Waits while a destination drains (weight 0, so no new connections) until its established
+ * connections end or drainTimeout passes. Each look is a read shared with the host's other work.
  */
-async function drain(host: Host, a: RealServerArgs, owner: string, log: Log): Promise<void> {
-  if (a.service.protocol !== "tcp" || a.drainTimeout === 0) return;
-  let active = await hostOp(`RealServer ${name(a)}`, { ipvs: true }, (plan) => plan.beginDrain(owner, value(a))).on(host);
+async function drain(host: Host, a: RealServerArgs, active: number, log: Log): Promise<void> {
   const deadline = Date.now() + a.drainTimeout * 1000;
-  while (active !== undefined) {
+  for (;;) {
     if (active === 0) return log(`${host.target}: ${name(a)} drained`);
     if (Date.now() >= deadline)
       return log(`${host.target}: ${name(a)}: drainTimeout ${a.drainTimeout}s passed with ${active} active connection(s); removing it`);
@@ -63,11 +60,12 @@ async function drain(host: Host, a: RealServerArgs, owner: string, log: Log): Pr
       `${host.target}: draining ${name(a)}: weight 0, ${active} active connection(s), up to ${Math.ceil((deadline - Date.now()) / 1000)}s more`,
     );
     await sleep(Math.min(2000, Math.max(0, deadline - Date.now())));
-    active = await queueOf(host).submit({
-      label: `RealServer ${name(a)}`,
-      readOnly: true,
-      apply: (plan) => plan.liveDest(value(a))?.activeConn,
-    });
+    active =
+      (await queueOf(host).submit({
+        label: `RealServer ${name(a)}`,
+        readOnly: true,
+        apply: (plan) => plan.liveDest(value(a))?.activeConn,
+      })) ?? 0;
   }
 }
 
@@ -87,11 +85,15 @@ export const realServerKind: Kind<RealServerArgs, Outputs> = {
 
   async delete(host, outs, { owner, log }) {
     const label = `RealServer ${name(outs)}`;
-    // Migrate first (release 0.1 state), so the drain sees this resource as the holder.
-    await hostOp(label, { ipvs: true }, () => undefined)
+    // TCP connections are drained first (UDP has none to wait for); one transaction when there is nothing to drain.
+    const drains = outs.service.protocol === "tcp" && outs.drainTimeout > 0;
+    const active = await hostOp(label, { ipvs: true }, (plan) =>
+      drains ? plan.releaseOrDrain(owner, value(outs)) : plan.claim(owner, { persist: false }),
+    )
       .migrating(outs, () => legacy(outs), legacyFiles.object(legacyName(outs), "dest"), owner, outs.persist)
       .on(host);
-    await drain(host, outs, owner, log);
+    if (active === undefined) return;
+    await drain(host, outs, active, log);
     // Decided again under the lock: whatever the drain saw, the destination is removed only if it is still there.
     await hostOp(label, { ipvs: true }, (plan) => plan.claim(owner, { persist: false })).on(host);
   },

@@ -138,14 +138,17 @@ describe("IPVS objects", () => {
     expect(Object.keys(renamed.plan.ledger.entries[keys.dest(dest().service, dest().dest)].holders)).toEqual(["new"]);
   });
 
-  test("draining sets weight 0 in the kernel and the boot rules; the release then removes it", () => {
+  test("a destination with active connections drains first (weight 0 in the kernel and the boot rules); one without goes at once", () => {
     const s0 = snapshot({ ipvs: new Map([["tcp/198.51.100.100:80", { ...svc, persistence: undefined, extra: [], destinations: [] }]]) });
     const held = run(s0, (p) => p.claim("rs", { dests: [dest(3)], persist: true }));
     const s1 = after(held.plan, s0);
-    const draining = run(s1, (p) => expect(p.beginDrain("rs", dest(3))).toBe(0));
+    s1.ipvs!.get("tcp/198.51.100.100:80")!.destinations[0].activeConn = 2;
+    const draining = run(s1, (p) => expect(p.releaseOrDrain("rs", dest(3))).toBe(2));
     expect(draining.commands).toEqual(["ipvsadm -e -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -g -w 0 -x 0 -y 0"]);
     expect(bootFiles(draining.plan.ledger)["/etc/pulumi-lvs/ipvs.rules"]).toContain("-w 0");
-    const gone = run(after(draining.plan, s1), (p) => p.claim("rs", { persist: false }));
+    const s2 = after(draining.plan, s1);
+    s2.ipvs!.get("tcp/198.51.100.100:80")!.destinations[0].activeConn = 0;
+    const gone = run(s2, (p) => expect(p.releaseOrDrain("rs", dest(3))).toBeUndefined());
     expect(gone.commands).toEqual(["ipvsadm -d -t 198.51.100.100\\:80 -r 198.51.100.11\\:80"]);
   });
 });

@@ -124,8 +124,20 @@ export function rememberHostKey(route: string, key: HostKey): void {
   seen.set(route, [...(seen.get(route) ?? []).filter((k) => k.type !== key.type), key]);
 }
 export const seenHostKeys = (route: string): HostKey[] => seen.get(route) ?? [];
+/**
+ * Fingerprints that other resources of the stack recorded in state for a route. The engine
+ * diffs every existing resource before it creates new ones, so a new resource on a known host
+ * is checked against what the stack knows even on its first contact in this process.
+ */
+const recordedByStack = new Map<string, Set<string>>();
+export function rememberRecordedKey(route: string, fingerprint: string): void {
+  recordedByStack.set(route, (recordedByStack.get(route) ?? new Set()).add(fingerprint.replace(/=+$/, "")));
+}
 /** Empties the registry (tests). */
-export const forgetSeenHostKeys = (): void => seen.clear();
+export const forgetSeenHostKeys = (): void => {
+  seen.clear();
+  recordedByStack.clear();
+};
 
 // --- what a hop must present ---
 
@@ -168,6 +180,8 @@ export function expectedKeys(
   if (recorded) return { source: "recorded", fingerprints: [recorded.replace(/=+$/, "")], types: [] };
   const known = seenHostKeys(route);
   if (known.length) return { source: "seen", fingerprints: known.map((k) => k.fingerprint), types: known.map((k) => k.type) };
+  const stack = recordedByStack.get(route);
+  if (stack?.size) return { source: "recorded", fingerprints: [...stack], types: [] };
   return undefined;
 }
 

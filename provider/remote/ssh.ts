@@ -20,6 +20,7 @@ import {
   preferredAlgorithms,
   readKnownHosts,
   rememberHostKey,
+  rememberRecordedKey,
 } from "./host-keys";
 
 export { HostKeyMismatchError, expectedFingerprint, fingerprintOf } from "./host-keys";
@@ -159,7 +160,14 @@ interface Trust {
 }
 
 /** Where a host is reached from: the same private address behind two jump hosts may be two machines. */
-const routeOf = (c: Connection): string => `${c.host}:${c.port}` + (c.proxy ? ` via ${c.proxy.host}:${c.proxy.port}` : "");
+const routeOf = (c: Pick<Connection, "host" | "port" | "proxy">): string =>
+  `${c.host}:${c.port}` + (c.proxy ? ` via ${c.proxy.host}:${c.proxy.port}` : "");
+
+/** Makes the keys a resource recorded in state expected for every resource on the same hosts (see host-keys.ts). */
+export function rememberStackKeys(c: Pick<Connection, "host" | "port" | "proxy">, recorded: { target?: string; proxy?: string }): void {
+  if (recorded.target) rememberRecordedKey(routeOf(c), recorded.target);
+  if (c.proxy && recorded.proxy) rememberRecordedKey(routeOf(c.proxy), recorded.proxy);
+}
 
 function trustOf(c: Connection, hop: Hop, recorded: string | undefined): Trust {
   const field = `${label(c)}: connection${hop === "proxy" ? ".proxy" : ""}.knownHostsPath`;

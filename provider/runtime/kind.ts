@@ -5,7 +5,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { Connection, SECRET_CONNECTION_FIELDS, STATE_VERSION } from "../model";
-import { Host, Log, connect } from "../remote/ssh";
+import { Host, Log, connect, rememberStackKeys } from "../remote/ssh";
 import { containsUnknown, parseOrThrow, validate } from "../validate";
 
 type Dyn = pulumi.dynamic.ResourceProvider;
@@ -120,6 +120,10 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
     },
 
     async diff(_id, olds, news) {
+      // The engine diffs existing resources before it creates new ones: their recorded keys
+      // become what a new resource on the same host must see on its first contact.
+      const recorded = olds.connection as Connection | undefined;
+      if (recorded?.host) rememberStackKeys(recorded, recordedKeys(olds));
       const stale = (olds.stateVersion as number | undefined) ?? 0;
       if (stale > STATE_VERSION)
         throw new Error(

@@ -9,6 +9,7 @@ import * as path from "path";
 import { Server } from "ssh2";
 import { Connection } from "../../provider/model";
 import { forgetSeenHostKeys } from "../../provider/remote/host-keys";
+import { rememberStackKeys } from "../../provider/remote/ssh";
 import { HostKeyMismatchError, connect, disconnectAll } from "../../provider/remote/ssh";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-ssh-trust-"));
@@ -156,6 +157,19 @@ test("registry: a key seen for host:port by one resource is expected by another 
   const e = await connect(conn(s.port, { privateKey: fs.readFileSync(other.file, "utf8") })).catch((x) => x);
   expect(e).toBeInstanceOf(HostKeyMismatchError);
   expect(e.message).toContain(`seen earlier by this provider on the same host ${a.fp}, host presented ${b.fp}`);
+  expect(s.auths).toBe(0);
+});
+
+test("stack: a key other resources recorded for the host is what a new resource's first contact must see", async () => {
+  let s = await start([a]);
+  const recorded = (await connect(conn(s.port))).fingerprint;
+  s = await rotate(s, [b]);
+  forgetSeenHostKeys(); // a later pulumi run: a new provider process
+  rememberStackKeys({ host: "127.0.0.1", port: s.port }, { target: recorded }); // what diff of an existing resource does
+  const e = await connect(conn(s.port)).catch((x) => x); // a new resource: nothing recorded of its own
+  expect(e).toBeInstanceOf(HostKeyMismatchError);
+  expect(e.message).toContain(`host presented ${b.fp}`);
+  expect(e.message).toContain("no credential was sent");
   expect(s.auths).toBe(0);
 });
 

@@ -182,7 +182,8 @@ export const ipvsRules = (): string[] => onHost("director", "ipvsadm -S -n").tri
 /** Everything destroy must put back on a host: IPVS rules, addresses, the ARP and forwarding sysctls, our files. */
 const HOST_STATE = [
   "ipvsadm -S -n 2>/dev/null | sort",
-  "ip -o addr show | sed 's/ valid_lft.*//' | sort",
+  // (IPv6 duplicate address detection marks a new interface's link-local address "tentative" for a while.)
+  "ip -o addr show | sed 's/ valid_lft.*//; s/ tentative//' | sort",
   "sysctl -n net.ipv4.conf.lo.arp_ignore net.ipv4.conf.all.arp_ignore net.ipv4.conf.lo.arp_announce net.ipv4.conf.all.arp_announce net.ipv4.ip_forward",
   "find /etc/pulumi-lvs /var/lib/pulumi-lvs /etc/sysctl.d /etc/systemd/system -name '*pulumi-lvs*' -o -path '/etc/pulumi-lvs/*' -o -path '/var/lib/pulumi-lvs/*' 2>/dev/null | sort",
   "sha256sum /etc/sysctl.d/* 2>/dev/null",

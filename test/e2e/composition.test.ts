@@ -4,9 +4,7 @@
 // leaves the others serving (before and after rebooting every host), preview stays clean, and
 // destroy leaves every host byte-identical to before.
 import * as path from "path";
-import { REPO, Stack, expectAlternating, hostState, labCli, labHost, labStatus, onHost } from "./harness";
-import { execFile } from "child_process";
-import { promisify } from "util";
+import { REPO, Stack, conn, expectAlternating, hostState, labAsync, labCli, labHost, labStatus, onHost } from "./harness";
 
 jest.setTimeout(30 * 60_000);
 
@@ -14,9 +12,7 @@ const lab = labStatus();
 const VIP = lab.vip;
 const VIP2 = "198.51.100.107";
 const [director, rsA, rsB] = ["director", "rs-a", "rs-b"].map((n) => labHost(lab, n));
-type H = typeof director;
 const HOSTS = ["director", "rs-a", "rs-b"];
-const conn = (h: H) => ({ host: h.sshHost, port: h.sshPort, user: h.user, privateKeyPath: h.keyPath });
 const cluster = (name: string, vip: string, port: number) => ({
   type: "LvsDrCluster",
   name,
@@ -36,8 +32,7 @@ const web = cluster("web", VIP, 80);
 const alt = cluster("alt", VIP, 8080);
 const other = cluster("other", VIP2, 80);
 const stack = new Stack(path.join(REPO, "test/e2e/program"), "composition");
-const declare = (...resources: Record<string, unknown>[]) => stack.setConfig({ "lvs-e2e:resources": resources });
-const labAsync = (...args: string[]) => promisify(execFile)("bash", [path.join(REPO, "test/lab/lab.sh"), ...args]);
+const declare = stack.declare.bind(stack);
 
 const hostStateNow = () => hostState(HOSTS);
 /** Backend httpd on 8080 too (the lab's serves 80); gone after a reboot, so started again then. */

@@ -2,7 +2,7 @@
 // created concurrently, then 25 removed while others change weight. The per-host queue
 // coalesces them into a few transactions; the exact IPVS rules and boot rules must follow.
 import * as path from "path";
-import { REPO, Stack, labHost, labStatus, onHost } from "./harness";
+import { REPO, Stack, conn, labHost, labStatus, onHost } from "./harness";
 
 jest.setTimeout(20 * 60_000);
 
@@ -10,11 +10,11 @@ const lab = labStatus();
 const director = labHost(lab, "director");
 const VIP = lab.vip;
 const PORT = 9100;
-const conn = { host: director.sshHost, port: director.sshPort, user: director.user, privateKeyPath: director.keyPath };
+const connection = conn(director);
 const stack = new Stack(path.join(REPO, "test/e2e/program"), "concurrency");
 /** Backends in TEST-NET-2's neighbour range 198.18.0.0/15: never contacted, only scheduled. */
 const rip = (i: number) => `198.18.0.${i + 1}`;
-const service = { type: "VirtualService", name: "many", args: { connection: conn, address: VIP, port: PORT, scheduler: "wrr" } };
+const service = { type: "VirtualService", name: "many", args: { connection, address: VIP, port: PORT, scheduler: "wrr" } };
 const backend = (i: number, weight: number) => ({
   type: "RealServer",
   name: `many-${i}`,

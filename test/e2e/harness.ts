@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { promisify } from "util";
 
 export const REPO = path.resolve(__dirname, "../..");
 const LAB = path.join(REPO, "test/lab/lab.sh");
@@ -116,6 +117,11 @@ export class Stack {
     fs.writeFileSync(this.configFile, `config:\n${lines.join("\n")}\n`);
   }
 
+  /** Declares the e2e program's resources (see test/e2e/program). */
+  declare(...resources: Record<string, unknown>[]): void {
+    this.setConfig({ "lvs-e2e:resources": resources });
+  }
+
   run(...args: string[]): Promise<RunResult> {
     const withConfig = ["up", "preview", "refresh", "destroy"].includes(args[0]) ? ["--config-file", this.configFile] : [];
     const full = [...args, ...withConfig, "--stack", this.name, "--non-interactive"];
@@ -152,6 +158,14 @@ export class Stack {
     fs.rmSync(this.home, { recursive: true, force: true });
   }
 }
+
+/** A connection block for a lab host by key path, plus any extra fields (hostKey, proxy, ...). */
+export function conn(h: LabHost, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { host: h.sshHost, port: h.sshPort, user: h.user, privateKeyPath: h.keyPath, ...extra };
+}
+
+/** lab.sh without blocking the event loop (a VM stops or reboots while requests go on). */
+export const labAsync = (...args: string[]) => promisify(execFile)("bash", [LAB, ...args]);
 
 /** A connection block for a lab host, with the lab's key read from disk. */
 export function connectionOf(h: LabHost, user: string = h.user): Record<string, unknown> {

@@ -8,22 +8,17 @@
 // checks' own logins are told apart from the provider's. sshd logs "Postponed" only at
 // LogLevel VERBOSE: beforeAll fails loudly if the lab's sshd runs at a lower level.
 import * as path from "path";
-import { REPO, Stack, labCli, labHost, labStatus } from "./harness";
+import { REPO, Stack, conn, labCli, labHost, labStatus } from "./harness";
 
 jest.setTimeout(20 * 60_000);
 
 const lab = labStatus();
 const [director, rsA, rsB] = ["director", "rs-a", "rs-b"].map((n) => labHost(lab, n));
 type H = typeof director;
-const conn = (h: H, extra: Record<string, unknown> = {}) => ({
-  host: h.sshHost,
-  port: h.sshPort,
-  user: "root",
-  privateKeyPath: h.keyPath,
-  ...extra,
-});
+/** The provider logs in as root (the checks as the sudo user). */
+const rootConn = (h: H, extra: Record<string, unknown> = {}) => conn(h, { user: "root", ...extra });
 const stack = new Stack(path.join(REPO, "test/e2e/program"), "host-trust");
-const declare = (...resources: Record<string, unknown>[]) => stack.setConfig({ "lvs-e2e:resources": resources });
+const declare = stack.declare.bind(stack);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const re = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const FP = "SHA256:[A-Za-z0-9+/]{43}";
@@ -69,7 +64,7 @@ test("a host whose key changed since create: refused before authentication, noth
   const host = (arp: number, extra: Record<string, unknown> = {}) => ({
     type: "DrRealServerHost",
     name: "trust-b",
-    args: { connection: conn(rsB, extra), vips: ["198.51.100.110"], arpIgnore: arp },
+    args: { connection: rootConn(rsB, extra), vips: ["198.51.100.110"], arpIgnore: arp },
   });
   declare(host(1));
   await stack.up();
@@ -103,7 +98,7 @@ test("a pinned host key: after the host's key changes, the pinned one is enforce
   const host = (arp: number, hostKey: string) => ({
     type: "DrRealServerHost",
     name: "pinned-b",
-    args: { connection: conn(rsB, { hostKey }), vips: ["198.51.100.110"], arpIgnore: arp },
+    args: { connection: rootConn(rsB, { hostKey }), vips: ["198.51.100.110"], arpIgnore: arp },
   });
   const pinned = hostKeyLine(rsB);
   declare(host(1, pinned));
@@ -141,7 +136,7 @@ test("a jump host whose key changed: refused before authenticating to it, the di
     port: 22,
     user: "root",
     privateKeyPath: director.keyPath,
-    proxy: conn(rsA, extra),
+    proxy: rootConn(rsA, extra),
   });
   const directorHost = (vips: string[], proxyExtra: Record<string, unknown> = {}) => ({
     type: "DirectorHost",

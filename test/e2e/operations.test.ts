@@ -1,12 +1,11 @@
 // Production operations, proven on the lab through the real pulumi CLI: reboot
 // persistence, graceful drain, jump hosts and sudo, hosts that boot late or never,
 // host-key changes, and composing with a resource that provisions the VM.
-import { execFile, execFileSync, spawn } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { promisify } from "util";
-import { REPO, Stack, labCli, labHost, labStatus, onHost, requestsFromClient } from "./harness";
+import { REPO, Stack, conn, labAsync, labCli, labHost, labStatus, onHost, requestsFromClient } from "./harness";
 
 jest.setTimeout(20 * 60_000);
 
@@ -14,16 +13,8 @@ const lab = labStatus();
 const VIP = lab.vip;
 const [director, rsA, rsB, client] = ["director", "rs-a", "rs-b", "client"].map((n) => labHost(lab, n));
 type H = typeof director;
-const conn = (h: H, extra: Record<string, unknown> = {}) => ({
-  host: h.sshHost,
-  port: h.sshPort,
-  user: h.user,
-  privateKeyPath: h.keyPath,
-  ...extra,
-});
 const stack = new Stack(path.join(REPO, "test/e2e/program"), "operations");
-const declare = (...resources: Record<string, unknown>[]) => stack.setConfig({ "lvs-e2e:resources": resources });
-const labAsync = (...args: string[]) => promisify(execFile)("bash", [path.join(REPO, "test/lab/lab.sh"), ...args]);
+const declare = stack.declare.bind(stack);
 
 /** The seed topology as separate resources (director, two backends, one service). */
 const seed = (extra: Record<string, unknown>[] = []) => [

@@ -4,7 +4,7 @@
 // next `up`; a rebuilt director (new host key, empty) is recovered by pinning its key; a VIP
 // change keeps the old VIP serving until its backend drained; destroy leaves no trace.
 import * as path from "path";
-import { REPO, Stack, expectAlternating, hostState, labCli, labHost, labStatus, onHost } from "./harness";
+import { REPO, Stack, conn, expectAlternating, hostState, labCli, labHost, labStatus, onHost } from "./harness";
 
 jest.setTimeout(30 * 60_000);
 
@@ -13,17 +13,9 @@ const VIP = lab.vip;
 const VIP2 = "198.51.100.108";
 const EXTRA = "198.51.100.109";
 const [director, rsA, rsB] = ["director", "rs-a", "rs-b"].map((n) => labHost(lab, n));
-type H = typeof director;
 const HOSTS = ["director", "rs-a", "rs-b"];
 const stack = new Stack(path.join(REPO, "test/e2e/program"), "ownership");
-const declare = (...resources: Record<string, unknown>[]) => stack.setConfig({ "lvs-e2e:resources": resources });
-const conn = (h: H, extra: Record<string, unknown> = {}) => ({
-  host: h.sshHost,
-  port: h.sshPort,
-  user: h.user,
-  privateKeyPath: h.keyPath,
-  ...extra,
-});
+const declare = stack.declare.bind(stack);
 
 /** The seed topology as single resources, optionally inside a component and with a pinned director key. */
 const seed = (o: { parent?: string; iface?: string; directorKey?: string } = {}) => {

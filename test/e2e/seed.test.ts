@@ -3,7 +3,7 @@
 // alternate between A and B, changes apply in place, drift is found and repaired,
 // destroy leaves every host as it was, and a hand-made service survives it all.
 import * as fs from "fs";
-import { REPO, Stack, ipvsRules, labHost, labStatus, onHost, requestsFromClient } from "./harness";
+import { REPO, Stack, conn, ipvsRules, labHost, labStatus, onHost, requestsFromClient } from "./harness";
 
 jest.setTimeout(20 * 60_000);
 
@@ -21,7 +21,6 @@ const HAND_MADE = ["-A -t 198.51.100.200:8080 -s wlc", "-a -t 198.51.100.200:808
 const stack = new Stack(REPO, "seed");
 // Keys by path, as an operator would write a stack file: a key written into plain config
 // would be plain in the state too (Pulumi hands all config to the dynamic provider).
-const conn = (h: typeof rsA) => ({ host: h.sshHost, port: h.sshPort, user: h.user, privateKeyPath: h.keyPath });
 const backend = (h: typeof rsA, name: string, weight = 1) => ({ name, address: h.lanAddress, weight, connection: conn(h) });
 const config = (extra: Record<string, unknown> = {}) => ({
   "pulumi-lvs:vip": VIP,

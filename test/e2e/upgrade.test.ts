@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import { execFile } from "child_process";
-import { REPO, Stack, expectAlternating, hostState, labHost, labStatus, onHost, requestsFromClient } from "./harness";
+import { REPO, Stack, conn, expectAlternating, hostState, labHost, labStatus, onHost, requestsFromClient } from "./harness";
 
 jest.setTimeout(20 * 60_000);
 
@@ -16,7 +16,6 @@ const lab = labStatus();
 const VIP = lab.vip;
 const [director, rsA, rsB] = ["director", "rs-a", "rs-b"].map((n) => labHost(lab, n));
 const HOSTS = ["director", "rs-a", "rs-b"];
-const conn = (h: typeof rsA) => ({ host: h.sshHost, port: h.sshPort, user: h.user, privateKeyPath: h.keyPath });
 const config = (weightB = 1, scheduler = "rr") => ({
   "pulumi-lvs:vip": VIP,
   "pulumi-lvs:port": 80,

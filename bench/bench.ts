@@ -21,23 +21,15 @@
 //   BENCH_LOG_DIR  where each pulumi run's output is kept (default: a new temp dir)
 //   BENCH_STEP_TIMEOUT_MIN  per pulumi command (default 120)
 //   PULUMI_LVS_LAB_DIR, LAB_SSH_BASE_PORT  which lab (test/lab/lab.sh reads them)
-import { spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { LabHost, REPO, SshdLog, asOps, hr, labStatus, sshOnce } from "./lab";
+import { Measure, Stack } from "./stack";
 import { BenchSpec, PlannedService, createLines, deleteLines, editChangedLines, plan } from "./rules";
 
 // ---------------------------------------------------------------------------- setup
-
-function findRepo(): string {
-  for (let d = __dirname; d !== path.dirname(d); d = path.dirname(d)) {
-    if (fs.existsSync(path.join(d, "test/lab/lab.sh"))) return d;
-  }
-  throw new Error(`cannot find the repository root above ${__dirname}`);
-}
-const REPO = findRepo();
-const LAB = path.join(REPO, "test/lab/lab.sh");
-const PROGRAMS = path.join(REPO, "bench/programs");
 
 const intEnv = (name: string, dflt: number): number => {
   const v = process.env[name];
@@ -85,169 +77,6 @@ const STEP_TITLES: Record<Step, string> = {
   update: `update (${WEIGHTS} weights)`,
   destroy: "destroy",
 };
-
-// ---------------------------------------------------------------------------- the lab
-
-interface LabHost {
-  name: string;
-  sshHost: string;
-  sshPort: number;
-  user: string;
-  keyPath: string;
-  running: boolean;
-}
-interface LabStatus {
-  stateDir: string;
-  hosts: LabHost[];
-}
-
-function labStatus(): LabStatus {
-  const r = spawnSync("bash", [LAB, "status", "--json"], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`lab status failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as LabStatus;
-}
-
-/** A command on the director as `ops` (via sudo): these sessions are not root's, so they are not counted. */
-function asOps(cmd: string): string {
-  const r = spawnSync("bash", [LAB, "ssh", "director", "--user", "ops", "--", `sudo -n sh -c ${JSON.stringify(cmd)}`], {
-    encoding: "utf8",
-  });
-  if (r.status !== 0) throw new Error(`on the director (as ops): \`${cmd}\` failed (exit ${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-
-const SSH_OPTS = [
-  "-F",
-  "/dev/null",
-  "-o",
-  "BatchMode=yes",
-  "-o",
-  "StrictHostKeyChecking=no",
-  "-o",
-  "UserKnownHostsFile=/dev/null",
-  "-o",
-  "GlobalKnownHostsFile=/dev/null",
-  "-o",
-  "LogLevel=ERROR",
-  "-o",
-  "ConnectTimeout=30",
-  "-o",
-  "IdentitiesOnly=yes",
-  "-o",
-  "IdentityAgent=none",
-];
-
-/** The director's sshd journal, read between marks. */
-class SshdLog {
-  /** The journal cursor of the last ssh.service entry so far. */
-  mark(): string {
-    const out = asOps("journalctl -u ssh -n 1 -o cat --show-cursor --no-pager");
-    const m = /^-- cursor: (\S+)/m.exec(out);
-    if (!m) throw new Error(`no journal cursor in: ${out}`);
-    return m[1];
-  }
-
-  /** SSH sessions root opened after the mark (every column connects as root; these queries as ops). */
-  sessionsSince(cursor: string): number {
-    const out = asOps(`journalctl -u ssh -o cat --no-pager --after-cursor='${cursor}'`);
-    return out.split("\n").filter((l) => /^Accepted \S+ for root from /.test(l)).length;
-  }
-}
-
-// ---------------------------------------------------------------------------- pulumi
-
-const hr = () => Number(process.hrtime.bigint()) / 1e6;
-
-interface Measure {
-  ms: number;
-  ssh: number;
-  summary?: string;
-}
-
-/** A stack of one bench program, driven through the real CLI with its own PULUMI_HOME and file backend. */
-class Stack {
-  readonly home: string;
-  readonly configFile: string;
-  readonly env: NodeJS.ProcessEnv;
-  private runs = 0;
-
-  constructor(
-    readonly program: string,
-    readonly logDir: string,
-  ) {
-    this.home = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-lvs-bench-${program}-`));
-    this.configFile = path.join(this.home, "Pulumi.bench.yaml");
-    fs.mkdirSync(path.join(this.home, "state"));
-    this.env = {
-      ...process.env,
-      PULUMI_HOME: path.join(this.home, "pulumi-home"),
-      PULUMI_BACKEND_URL: `file://${path.join(this.home, "state")}`,
-      PULUMI_CONFIG_PASSPHRASE: "bench-passphrase",
-      PULUMI_SKIP_UPDATE_CHECK: "true",
-      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-      PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
-      NO_COLOR: "1",
-      PULUMI_NODEJS_TRANSPILE_ONLY: "true", // the programs are type-checked by `make typecheck`
-    };
-  }
-
-  setConfig(values: Record<string, unknown>): void {
-    const lines = Object.entries(values).map(([k, v]) => `  bench:${k}: ${JSON.stringify(v)}`);
-    fs.writeFileSync(this.configFile, `config:\n${lines.join("\n")}\n`);
-  }
-
-  /** Runs pulumi; the output goes to a log file. Returns the wall time and the engine's resource summary. */
-  async run(...args: string[]): Promise<{ ms: number; summary: string }> {
-    const withConfig = ["up", "preview", "refresh", "destroy"].includes(args[0]) ? ["--config-file", this.configFile] : [];
-    const full = [...args, ...withConfig, "--stack", "bench", "--non-interactive"];
-    const log = path.join(this.logDir, `${this.program}.${String(++this.runs).padStart(2, "0")}.${args[0]}.log`);
-    const fd = fs.openSync(log, "w");
-    const t0 = hr();
-    const code = await new Promise<number>((resolve, reject) => {
-      const p = spawn("pulumi", full, {
-        cwd: path.join(PROGRAMS, this.program),
-        env: this.env,
-        stdio: ["ignore", fd, fd],
-        timeout: STEP_TIMEOUT_MS,
-      });
-      p.on("error", reject);
-      p.on("exit", (c, sig) => resolve(c ?? (sig ? 128 : 1)));
-    });
-    const ms = hr() - t0;
-    fs.closeSync(fd);
-    const out = fs.readFileSync(log, "utf8");
-    if (code !== 0) {
-      throw new Error(
-        `pulumi ${args.join(" ")} (${this.program}) failed (exit ${code}); full output in ${log}:\n${out.split("\n").slice(-40).join("\n")}`,
-      );
-    }
-    return { ms, summary: summarize(out) };
-  }
-
-  init = () => this.run("stack", "init");
-  up = () => this.run("up", "--yes", "--skip-preview");
-  refresh = () => this.run("refresh", "--yes", "--skip-preview");
-  destroy = () => this.run("destroy", "--yes", "--skip-preview");
-
-  async remove(): Promise<void> {
-    await this.run("stack", "rm", "--yes", "--force").catch(() => undefined);
-    fs.rmSync(this.home, { recursive: true, force: true });
-  }
-}
-
-/** The engine's "Resources:" block in one line, e.g. "+101 created, 1 unchanged". */
-function summarize(out: string): string {
-  const lines = out.split("\n");
-  const i = lines.findIndex((l) => /^Resources:\s*$/.test(l));
-  if (i < 0) return "";
-  const parts: string[] = [];
-  for (const l of lines.slice(i + 1)) {
-    const t = l.trim();
-    if (!t) break;
-    parts.push(t.replace(/^([+~-]|\+-)\s+/, "$1"));
-  }
-  return parts.join(", ");
-}
 
 // ---------------------------------------------------------------------------- measuring
 
@@ -311,7 +140,7 @@ function baseConfig(director: LabHost, weights: number): Record<string, unknown>
 /** create, no-op up, refresh, update, destroy of one program; the stack is destroyed and removed in any case. */
 async function runProgram(program: string, director: LabHost, logDir: string): Promise<Column> {
   const col: Column = { results: {}, problems: [] };
-  const stack = new Stack(program, logDir);
+  const stack = new Stack(program, logDir, STEP_TIMEOUT_MS);
   const total = SPEC.services + SPEC.backends;
   let created = false;
   try {
@@ -338,23 +167,10 @@ async function runProgram(program: string, director: LabHost, logDir: string): P
   return col;
 }
 
-/** One ssh session as root running `cmd` with `input` on stdin; timed, as the baseline's second half. */
-function sshOnce(director: LabHost, cmd: string, input: string): { ms: number } {
-  const t0 = hr();
-  const r = spawnSync("ssh", [...SSH_OPTS, "-i", director.keyPath, "-p", String(director.sshPort), `root@${director.sshHost}`, cmd], {
-    input,
-    encoding: "utf8",
-    timeout: STEP_TIMEOUT_MS,
-  });
-  const ms = hr() - t0;
-  if (r.status !== 0) throw new Error(`ssh ${cmd} failed (exit ${r.status}): ${r.stderr}`);
-  return { ms };
-}
-
 /** The empty program's up (or refresh), each plus one ssh doing the step's IPVS work in one go. */
 async function runBaseline(director: LabHost, logDir: string): Promise<Column> {
   const col: Column = { results: {}, problems: [], extra: {} };
-  const stack = new Stack("empty", logDir);
+  const stack = new Stack("empty", logDir, STEP_TIMEOUT_MS);
   const before = weighted(0);
   const after = weighted(WEIGHTS);
   const add = (a: Measure, b: Measure, summary?: string): Measure => ({ ms: a.ms + b.ms, ssh: a.ssh + b.ssh, summary });
@@ -367,11 +183,13 @@ async function runBaseline(director: LabHost, logDir: string): Promise<Column> {
     const ups = [await measured(stack.up), await measured(stack.up), await measured(stack.up)];
     const up = [...ups].sort((a, b) => a.ms - b.ms)[1];
     const refresh = await measured(stack.refresh);
-    const sshCreate = await measured(() => sshOnce(director, "ipvsadm -R", createLines(before).join("\n") + "\n"));
+    const sshCreate = await measured(() => sshOnce(director, "ipvsadm -R", createLines(before).join("\n") + "\n", STEP_TIMEOUT_MS));
     expectRules("after ipvsadm -R (create)", SPEC.services + SPEC.backends, col.problems);
-    const sshRead = await measured(() => sshOnce(director, "ipvsadm -S -n; ipvsadm -L -n --thresholds", ""));
-    const sshEdit = await measured(() => sshOnce(director, "ipvsadm -R", editChangedLines(before, after).join("\n") + "\n"));
-    const sshDelete = await measured(() => sshOnce(director, "ipvsadm -R", deleteLines(after).join("\n") + "\n"));
+    const sshRead = await measured(() => sshOnce(director, "ipvsadm -S -n; ipvsadm -L -n --thresholds", "", STEP_TIMEOUT_MS));
+    const sshEdit = await measured(() =>
+      sshOnce(director, "ipvsadm -R", editChangedLines(before, after).join("\n") + "\n", STEP_TIMEOUT_MS),
+    );
+    const sshDelete = await measured(() => sshOnce(director, "ipvsadm -R", deleteLines(after).join("\n") + "\n", STEP_TIMEOUT_MS));
     expectRules("after ipvsadm -R (delete)", 0, col.problems);
     col.results = {
       create: add(up, sshCreate, "empty up + ssh ipvsadm -R"),

@@ -20,6 +20,7 @@
 //   BENCH_PERSIST  pulumi-lvs's `persist` (default true, the provider's default)
 //   BENCH_LOG_DIR  where each pulumi run's output is kept (default: a new temp dir)
 //   BENCH_STEP_TIMEOUT_MIN  per pulumi command (default 120)
+//   BENCH_PARALLEL `pulumi --parallel` for every column (default: the engine's, 8)
 //   PULUMI_LVS_LAB_DIR, LAB_SSH_BASE_PORT  which lab (test/lab/lab.sh reads them)
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -50,6 +51,7 @@ const SPEC: BenchSpec = {
 const WEIGHTS = Math.min(intEnv("BENCH_WEIGHTS", 10), N);
 const PERSIST = (process.env.BENCH_PERSIST ?? "true") !== "false";
 const STEP_TIMEOUT_MS = intEnv("BENCH_STEP_TIMEOUT_MIN", 120) * 60_000;
+const PARALLEL = process.env.BENCH_PARALLEL ? intEnv("BENCH_PARALLEL", 0) : undefined;
 const ALL_COLUMNS = ["lvs", "baseline", "command-per-rule", "command-script"] as const;
 type ColumnKey = (typeof ALL_COLUMNS)[number];
 const COLUMNS: ColumnKey[] = (() => {
@@ -140,7 +142,7 @@ function baseConfig(director: LabHost, weights: number): Record<string, unknown>
 /** create, no-op up, refresh, update, destroy of one program; the stack is destroyed and removed in any case. */
 async function runProgram(program: string, director: LabHost, logDir: string): Promise<Column> {
   const col: Column = { results: {}, problems: [] };
-  const stack = new Stack(program, logDir, STEP_TIMEOUT_MS);
+  const stack = new Stack(program, logDir, STEP_TIMEOUT_MS, PARALLEL);
   const total = SPEC.services + SPEC.backends;
   let created = false;
   try {
@@ -170,7 +172,7 @@ async function runProgram(program: string, director: LabHost, logDir: string): P
 /** The empty program's up (or refresh), each plus one ssh doing the step's IPVS work in one go. */
 async function runBaseline(director: LabHost, logDir: string): Promise<Column> {
   const col: Column = { results: {}, problems: [], extra: {} };
-  const stack = new Stack("empty", logDir, STEP_TIMEOUT_MS);
+  const stack = new Stack("empty", logDir, STEP_TIMEOUT_MS, PARALLEL);
   const before = weighted(0);
   const after = weighted(WEIGHTS);
   const add = (a: Measure, b: Measure, summary?: string): Measure => ({ ms: a.ms + b.ms, ssh: a.ssh + b.ssh, summary });
@@ -267,7 +269,8 @@ async function main(): Promise<number> {
   const logDir = process.env.BENCH_LOG_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-bench-logs-"));
   fs.mkdirSync(logDir, { recursive: true });
   console.log(
-    `pulumi-lvs bench: ${SPEC.backends} backends in ${SPEC.services} service(s) on ${SPEC.vip}, update changes ${WEIGHTS} weights; persist ${PERSIST}`,
+    `pulumi-lvs bench: ${SPEC.backends} backends in ${SPEC.services} service(s) on ${SPEC.vip}, update changes ${WEIGHTS} weights; persist ${PERSIST}; ` +
+      `--parallel ${PARALLEL ?? "not set (the engine's default)"}`,
   );
   console.log(`director root@${director.sshHost}:${director.sshPort} (lab ${lab.stateDir}); pulumi ${pulumiVersion} (${pulumi})`);
   console.log(`pulumi-resource-command: ${commandPlugin ?? "not on PATH"}; logs of every pulumi run: ${logDir}`);

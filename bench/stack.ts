@@ -23,6 +23,8 @@ export class Stack {
     readonly program: string,
     readonly logDir: string,
     readonly stepTimeoutMs: number,
+    /** `--parallel` for up, refresh and destroy; undefined: the engine's default. */
+    readonly parallel?: number,
   ) {
     this.home = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-lvs-bench-${program}-`));
     this.configFile = path.join(this.home, "Pulumi.bench.yaml");
@@ -47,8 +49,10 @@ export class Stack {
 
   /** Runs pulumi; the output goes to a log file. Returns the wall time and the engine's resource summary. */
   async run(...args: string[]): Promise<{ ms: number; summary: string }> {
-    const withConfig = ["up", "preview", "refresh", "destroy"].includes(args[0]) ? ["--config-file", this.configFile] : [];
-    const full = [...args, ...withConfig, "--stack", "bench", "--non-interactive"];
+    const engine = ["up", "preview", "refresh", "destroy"].includes(args[0]);
+    const withConfig = engine ? ["--config-file", this.configFile] : [];
+    const parallel = engine && this.parallel !== undefined ? ["--parallel", String(this.parallel)] : [];
+    const full = [...args, ...withConfig, ...parallel, "--stack", "bench", "--non-interactive"];
     const log = path.join(this.logDir, `${this.program}.${String(++this.runs).padStart(2, "0")}.${args[0]}.log`);
     const fd = fs.openSync(log, "w");
     const t0 = hr();

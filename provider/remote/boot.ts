@@ -101,13 +101,15 @@ export function bootCommands(want: Record<string, string | null>, have: Record<s
     } else if (content !== null && have[file] !== sha256(content)) {
       cmds.push(...writeFile(file, content));
       if (file === BOOT_FILES.restore) cmds.push(`chmod 755 ${q(file)}`);
-      if (file === BOOT_FILES.unit) cmds.push(`systemctl daemon-reload`, `systemctl enable --quiet ${UNIT_NAME}`);
+      // The unit runs at boot only, when systemd reads it anyway: no reload now (one costs
+      // seconds on a small VM, and `enable` would do one by default).
+      if (file === BOOT_FILES.unit) cmds.push(`systemctl --no-reload enable --quiet ${UNIT_NAME}`);
     }
   }
   if (want[BOOT_FILES.unit] === null && have[BOOT_FILES.unit]) {
     cmds.push(
       `if [ -z "$(find ${q(ETC)} -type f 2>/dev/null | head -n 1)" ] && ! ls ${LEGACY_SYSCTLS} >/dev/null 2>&1; then ` +
-        `systemctl disable --quiet ${UNIT_NAME} 2>/dev/null || true; rm -f ${q(BOOT_FILES.unit)} ${q(BOOT_FILES.restore)}; rm -rf ${q(ETC)}; systemctl daemon-reload; fi`,
+        `systemctl --no-reload disable --quiet ${UNIT_NAME} 2>/dev/null || true; rm -f ${q(BOOT_FILES.unit)} ${q(BOOT_FILES.restore)}; rm -rf ${q(ETC)}; systemctl daemon-reload; fi`,
     );
   }
   return cmds;

@@ -1,7 +1,7 @@
 // The only place that writes remote command text. Every value that enters a
 // command goes through q() (shell-quote), even values zod has already validated,
 // so a bug in validation can never become a shell injection.
-import { quote } from "shell-quote";
+import { parse, quote } from "shell-quote";
 import { Destination, ServiceKey, VirtualService } from "../model";
 
 /** Shell-quotes one value. */
@@ -92,9 +92,36 @@ export const ipvs = {
   editDestination: (k: ServiceKey, d: Destination) => ipvsadm("-e", ...destinationWords(k, d)),
   deleteDestination: (k: ServiceKey, d: Pick<Destination, "address" | "port">) =>
     ipvsadm("-d", ...serviceWords(k), "-r", `${d.address}:${d.port}`),
+  /**
+   * Many of the changes above as one `ipvsadm -R` (one process instead of one per rule: on a
+   * small host, most of a large batch's time). `ipvsadm -R` carries on past a failing line and
+   * still exits 0, so anything it prints fails the script.
+   */
+  restore: (commands: string[]) => [
+    `e=$(ipvsadm -R 2>&1 <<'PULUMI_LVS_RULES'`,
+    ...commands.map((c) => {
+      const line = restoreLine(c);
+      if (line === undefined) throw new Error(`not an ipvsadm rule change: ${c}`);
+      return line;
+    }),
+    "PULUMI_LVS_RULES",
+    ")",
+    `[ -z "$e" ] || { printf 'ipvsadm -R: %s\n' "$e" >&2; exit 1; }`,
+  ],
   /** The whole table in two forms: rules (-S) and, since -S omits them, thresholds with counters. */
   readTable: () => `ipvsadm -S -n; ${section}; ipvsadm -L -n --thresholds`,
 };
+
+/**
+ * The `ipvsadm -R` line of a rule change made above (-A -E -D -a -e -d), or undefined for any
+ * other command. Parsed back with shell-quote, so it is exactly the words that were quoted.
+ */
+export function restoreLine(command: string): string | undefined {
+  const words = parse(command);
+  if (words[0] !== "ipvsadm" || !["-A", "-E", "-D", "-a", "-e", "-d"].includes(words[1] as string)) return undefined;
+  if (!words.every((w) => typeof w === "string" && /^[A-Za-z0-9.:/_-]+$/.test(w))) return undefined;
+  return words.slice(1).join(" ");
+}
 
 // --- addresses, routes and sysctls ---
 

@@ -4,7 +4,7 @@
 // everything (holds/plan.ts decides on it), then one script with every change. Results and
 // errors go back to the operation that asked; one operation's refusal fails only it.
 import { BOOT_FILES, bootCommands, bootFiles } from "../remote/boot";
-import { LEDGER, LEDGER_NEXT, STATE_DIR, q, snapshotRead } from "../remote/commands";
+import { LEDGER, LEDGER_NEXT, STATE_DIR, ipvs, q, restoreLine, snapshotRead } from "../remote/commands";
 import { namedSections, parseHashes, parseIpAddr, parseIpvsSave, mergeThresholds, parseRoutes, parseSysctls } from "../remote/parsers";
 import { Host, RemoteCommandError } from "../remote/ssh";
 import { parseLedger } from "../holds/ledger";
@@ -25,12 +25,34 @@ interface Queued {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   retried: boolean;
+  /** Goes in a batch of its own (after a failure that named no single operation). */
+  alone?: boolean;
 }
 
-/** How long the first operation waits for others to join its batch. */
-const GATHER_MS = 25;
+/**
+ * How long a batch waits for others to join: the engine sends at most `--parallel` operations
+ * at a time, and sends the next ones as soon as a batch's results come back.
+ */
+const GATHER_MS = 50;
+/** A refresh's reads this soon after the last read share it, unless this process wrote since. */
+const READ_REUSE_MS = 2000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const GROUP = "pulumi-lvs-group";
+
+interface Needs {
+  preflight: boolean;
+  sysctls: string[];
+  routes: string[];
+}
+const mergeNeeds = (ns: NonNullable<Op<unknown>["needs"]>[]): Needs => ({
+  preflight: ns.some((n) => n.ipvs),
+  sysctls: [...new Set(ns.flatMap((n) => n.sysctls ?? []))],
+  routes: [...new Set(ns.flatMap((n) => n.routes ?? []))],
+});
+const covers = (have: Needs, want: Needs) =>
+  (have.preflight || !want.preflight) &&
+  want.sysctls.every((s) => have.sysctls.includes(s)) &&
+  want.routes.every((r) => have.routes.includes(r));
 
 export function parseSnapshot(out: string): Snapshot & { files: Record<string, string> } {
   const s = namedSections(out);
@@ -57,16 +79,42 @@ export function writeScript(plan: Plan, files: Record<string, string>): string |
     ...(ledger
       ? [`mkdir -p ${q(STATE_DIR)}`, `cat > ${q(LEDGER_NEXT)} <<'PULUMI_LVS_LEDGER'`, JSON.stringify(plan.ledger), "PULUMI_LVS_LEDGER"]
       : []),
-    ...groups.flatMap((g) => [`echo '${GROUP} ${g.i}'`, ...g.commands]),
+    ...coalesced(groups),
     `echo '${GROUP} boot'`,
     ...boot,
     ...(ledger ? [empty ? `rm -rf ${q(STATE_DIR)}` : `mv ${q(LEDGER_NEXT)} ${q(LEDGER)}`] : []),
   ].join("\n");
 }
 
+/**
+ * The groups' commands, each after its marker; consecutive groups made only of IPVS rule
+ * changes go as one `ipvsadm -R`, marked with their range (a failure there names no single
+ * operation, so the batch is retried one operation at a time).
+ */
+function coalesced(groups: { i: number; commands: string[] }[]): string[] {
+  const out: string[] = [];
+  let run: { i: number; commands: string[] }[] = [];
+  const flush = () => {
+    if (run.length > 1) out.push(`echo '${GROUP} ${run[0].i}-${run[run.length - 1].i}'`, ...ipvs.restore(run.flatMap((g) => g.commands)));
+    else run.forEach((g) => out.push(`echo '${GROUP} ${g.i}'`, ...g.commands));
+    run = [];
+  };
+  for (const g of groups) {
+    if (g.commands.every((c) => restoreLine(c) !== undefined)) {
+      run.push(g);
+      continue;
+    }
+    flush();
+    out.push(`echo '${GROUP} ${g.i}'`, ...g.commands);
+  }
+  flush();
+  return out;
+}
+
 export class HostQueue {
   private queued: Queued[] = [];
   private running = false;
+  private lastRead?: { at: number; out: string; needs: Needs };
   constructor(private readonly host: Host) {}
 
   submit<R>(op: Op<R>): Promise<R> {
@@ -78,44 +126,55 @@ export class HostQueue {
 
   private async run(): Promise<void> {
     this.running = true;
-    await sleep(GATHER_MS);
-    while (this.queued.length) await this.batch(this.queued.splice(0));
+    let last = 0;
+    do {
+      await this.gather(last);
+      const alone = this.queued.findIndex((q) => q.alone);
+      const items = this.queued.splice(0, alone === 0 ? 1 : alone > 0 ? alone : this.queued.length);
+      last = items.length;
+      await this.batch(items);
+    } while (this.queued.length);
     this.running = false;
+  }
+
+  /** Waits up to GATHER_MS for operations to join, less once as many wait as the last batch had. */
+  private async gather(expect: number): Promise<void> {
+    const until = Date.now() + GATHER_MS;
+    while (Date.now() < until && (expect === 0 || this.queued.length < expect)) await sleep(5);
   }
 
   private async batch(items: Queued[]): Promise<void> {
     const readOnly = items.every((i) => i.op.readOnly);
-    const needs = items.map((i) => i.op.needs ?? {});
-    const read = snapshotRead({
-      preflight: needs.some((n) => n.ipvs),
-      sysctls: [...new Set(needs.flatMap((n) => n.sysctls ?? []))],
-      routes: [...new Set(needs.flatMap((n) => n.routes ?? []))],
-      files: Object.values(BOOT_FILES),
-    });
+    const needs = mergeNeeds(items.map((i) => i.op.needs ?? {}));
     let plan: Plan | undefined;
     const results = new Map<Queued, { ok: true; value: unknown } | { ok: false; error: Error }>();
+    const decide = (out: string) => {
+      const snap = parseSnapshot(out);
+      // A refresh never changes a host, not even to finish an interrupted transaction.
+      plan = new Plan(readOnly ? { ...snap, pending: undefined } : snap);
+      items.forEach((item, i) => {
+        try {
+          results.set(item, { ok: true, value: plan!.op(String(i), (p) => item.op.apply(p)) });
+        } catch (e) {
+          if (!(e instanceof ClaimError)) throw e;
+          results.set(item, { ok: false, error: new Error(`${this.host.target}: ${e.message}`) });
+        }
+      });
+      return readOnly ? undefined : writeScript(plan, snap.files);
+    };
+    const reuse = this.lastRead;
+    if (!readOnly) this.lastRead = undefined;
     try {
-      await this.host.transaction(
-        read,
-        (out) => {
-          const snap = parseSnapshot(out);
-          // A refresh never changes a host, not even to finish an interrupted transaction.
-          plan = new Plan(readOnly ? { ...snap, pending: undefined } : snap);
-          items.forEach((item, i) => {
-            try {
-              results.set(item, { ok: true, value: plan!.op(String(i), (p) => item.op.apply(p)) });
-            } catch (e) {
-              if (!(e instanceof ClaimError)) throw e;
-              results.set(item, { ok: false, error: new Error(`${this.host.target}: ${e.message}`) });
-            }
-          });
-          return readOnly ? undefined : writeScript(plan, snap.files);
-        },
-        `${items.length} operation(s): ${items
+      if (readOnly && reuse && Date.now() - reuse.at < READ_REUSE_MS && covers(reuse.needs, needs)) {
+        decide(reuse.out);
+      } else {
+        const summary = `${items.length} operation(s): ${items
           .map((i) => i.op.label)
           .slice(0, 3)
-          .join(", ")}${items.length > 3 ? ", ..." : ""}`,
-      );
+          .join(", ")}${items.length > 3 ? ", ..." : ""}`;
+        const { read } = await this.host.transaction(snapshotRead({ ...needs, files: Object.values(BOOT_FILES) }), decide, summary);
+        if (readOnly) this.lastRead = { at: Date.now(), out: read, needs };
+      }
     } catch (e) {
       return this.failed(items, e as Error, plan);
     }
@@ -129,9 +188,15 @@ export class HostQueue {
   /**
    * The write failed part-way. The operation whose commands failed gets the error; the others
    * go again once in the next batch, which first undoes what the failed script left half done.
+   * When the failure is in a coalesced `ipvsadm -R` (a range of operations), each goes again
+   * on its own, so the one at fault is found and the others succeed.
    */
   private failed(items: Queued[], e: Error, plan: Plan | undefined): void {
     const marker = e instanceof RemoteCommandError ? [...e.stdout.matchAll(new RegExp(`^${GROUP} (\\S+)$`, "gm"))].pop()?.[1] : undefined;
+    if (marker?.includes("-") && items.length > 1 && items.every((i) => !i.retried)) {
+      for (const item of items) this.queued.push({ ...item, retried: true, alone: true });
+      return;
+    }
     const label = marker !== undefined && marker !== "boot" ? plan?.groups[Number(marker)]?.label : undefined;
     const culprit = label !== undefined && /^\d+$/.test(label) ? items[Number(label)] : undefined;
     for (const item of items) {

@@ -1,4 +1,4 @@
-import { ipvs, net, q, rules, transactionCommand, wrap } from "../../provider/remote/commands";
+import { ipvs, net, q, restoreLine, rules, transactionCommand, wrap } from "../../provider/remote/commands";
 
 const svc = { address: "198.51.100.100", port: 80, protocol: "tcp" as const };
 
@@ -19,6 +19,17 @@ describe("remote command text", () => {
     );
     expect(ipvs.editDestination(svc, { ...d, forwarding: "masquerade" })).toContain(" -m ");
     expect(ipvs.deleteDestination(svc, d)).toBe("ipvsadm -d -t 198.51.100.100\\:80 -r 198.51.100.11\\:80");
+  });
+
+  test("a rule change's ipvsadm -R line is its words unquoted; other commands have none", () => {
+    const k = { address: "198.51.100.100", port: 80, protocol: "tcp" as const };
+    expect(restoreLine(ipvs.deleteDestination(k, { address: "198.51.100.11", port: 80 }))).toBe(
+      "-d -t 198.51.100.100:80 -r 198.51.100.11:80",
+    );
+    expect(restoreLine(ipvs.deleteService(k))).toBe("-D -t 198.51.100.100:80");
+    expect(restoreLine("ipvsadm -S -n")).toBeUndefined();
+    expect(restoreLine("ip addr replace 198.51.100.100/32 dev lo")).toBeUndefined();
+    expect(restoreLine("ipvsadm -A -t 198.51.100.100\\:80 -s 'r r'")).toBeUndefined();
   });
 
   test("rule lines for the boot-time restore are plain ipvsadm arguments", () => {

@@ -175,6 +175,30 @@ describe("intent and commit", () => {
     expect(commands.filter((l) => / && /.test(l))).toEqual([]);
   });
 
+  test("consecutive operations that only change IPVS rules go as one ipvsadm -R, marked with their range", () => {
+    const rs = (i: number) => ({ ...dest(), dest: { ...dest().dest, address: `198.18.0.${i}` } });
+    const s0 = snapshot({ ipvs: new Map([["tcp/198.51.100.100:80", { ...svc, persistence: undefined, extra: [], destinations: [] }]]) });
+    const { plan } = run(
+      s0,
+      (p) => backend(p, "host"),
+      (p) => p.claim("a", { dests: [rs(1)], persist: false }),
+      (p) => p.claim("b", { dests: [rs(2)], persist: false }),
+    );
+    const script = writeScript(plan, {})!.split("\n");
+    const at = script.indexOf("echo 'pulumi-lvs-group 1-2'");
+    expect(script.slice(at - 3, at)).toEqual([
+      "echo 'pulumi-lvs-group 0'",
+      "sysctl -q -w net.ipv4.conf.all.arp_ignore\\=1",
+      "ip addr replace 198.51.100.100/32 dev lo",
+    ]);
+    expect(script.slice(at + 1, at + 5)).toEqual([
+      "e=$(ipvsadm -R 2>&1 <<'PULUMI_LVS_RULES'",
+      "-a -t 198.51.100.100:80 -r 198.18.0.1:80 -g -w 1 -x 0 -y 0",
+      "-a -t 198.51.100.100:80 -r 198.18.0.2:80 -g -w 1 -x 0 -y 0",
+      "PULUMI_LVS_RULES",
+    ]);
+  });
+
   test("release 0.1's files are named as 0.1 named them", () => {
     expect(legacyFiles.host("dr-real-server")).toContain("/etc/sysctl.d/90-pulumi-lvs-dr_real_server.conf");
     expect(legacyFiles.object("tcp_198.51.100.100_80", "service")).toEqual(["/etc/pulumi-lvs/ipvs/tcp_198.51.100.100_80.service.rules"]);

@@ -6,7 +6,19 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { ProviderName } from "./runtime";
 
+const shims = new Map<ProviderName, pulumi.dynamic.ResourceProvider>();
+
+/**
+ * The same object for every resource of a kind: the SDK caches a provider's serialization by
+ * object identity, and serializing a function costs tens of milliseconds per resource.
+ */
 export function shimFor(name: ProviderName): pulumi.dynamic.ResourceProvider {
+  let shim = shims.get(name);
+  if (!shim) shims.set(name, (shim = makeShim(name)));
+  return shim;
+}
+
+function makeShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
   return {
     check: (olds, news) => require("pulumi-lvs/runtime").providers[name].check(olds, news),
     diff: (id, olds, news) => require("pulumi-lvs/runtime").providers[name].diff(id, olds, news),

@@ -31,9 +31,12 @@ interface Queued {
 
 /**
  * How long a batch waits for others to join: the engine sends at most `--parallel` operations
- * at a time, and sends the next ones as soon as a batch's results come back.
+ * at a time, and sends the next ones as their predecessors' results come back, a few at a time.
+ * The first batch waits GATHER_MS; later ones wait up to NEXT_GATHER_MS for as many operations
+ * as the widest batch so far had (an estimate of the engine's parallelism).
  */
 const GATHER_MS = 50;
+const NEXT_GATHER_MS = 250;
 /** A refresh's reads this soon after the last read share it, unless this process wrote since. */
 const READ_REUSE_MS = 2000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -126,20 +129,20 @@ export class HostQueue {
 
   private async run(): Promise<void> {
     this.running = true;
-    let last = 0;
+    let widest = 0;
     do {
-      await this.gather(last);
+      await this.gather(widest);
       const alone = this.queued.findIndex((q) => q.alone);
       const items = this.queued.splice(0, alone === 0 ? 1 : alone > 0 ? alone : this.queued.length);
-      last = items.length;
+      widest = Math.max(widest, items.length);
       await this.batch(items);
     } while (this.queued.length);
     this.running = false;
   }
 
-  /** Waits up to GATHER_MS for operations to join, less once as many wait as the last batch had. */
+  /** Waits for operations to join: GATHER_MS at first, then until `expect` wait or NEXT_GATHER_MS passed. */
   private async gather(expect: number): Promise<void> {
-    const until = Date.now() + GATHER_MS;
+    const until = Date.now() + (expect ? NEXT_GATHER_MS : GATHER_MS);
     while (Date.now() < until && (expect === 0 || this.queued.length < expect)) await sleep(5);
   }
 

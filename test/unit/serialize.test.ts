@@ -15,4 +15,8 @@ describe.each(["DirectorHost", "VirtualService", "RealServer", "DrRealServerHost
     expect(sf.text).not.toMatch(/ssh2|node-ssh|NodeSSH|do-not-capture|zod/);
     expect(sf.text.length).toBeLessThan(4000);
   });
+
+  test("is one object per kind, so the SDK serializes it once, not once per resource", () => {
+    expect(shimFor(name)).toBe(shimFor(name));
+  });
 });

@@ -93,17 +93,13 @@ export const ipvs = {
   deleteDestination: (k: ServiceKey, d: Pick<Destination, "address" | "port">) =>
     ipvsadm("-d", ...serviceWords(k), "-r", `${d.address}:${d.port}`),
   /**
-   * Many of the changes above as one `ipvsadm -R` (one process instead of one per rule: on a
-   * small host, most of a large batch's time). `ipvsadm -R` carries on past a failing line and
-   * still exits 0, so anything it prints fails the script.
+   * Many of the changes above, as their restoreLine()s, in one `ipvsadm -R` (one process instead
+   * of one per rule: on a small host, most of a large batch's time). `ipvsadm -R` carries on past
+   * a failing line and still exits 0, so anything it prints fails the script.
    */
-  restore: (commands: string[]) => [
+  restore: (lines: string[]) => [
     `e=$(ipvsadm -R 2>&1 <<'PULUMI_LVS_RULES'`,
-    ...commands.map((c) => {
-      const line = restoreLine(c);
-      if (line === undefined) throw new Error(`not an ipvsadm rule change: ${c}`);
-      return line;
-    }),
+    ...lines,
     "PULUMI_LVS_RULES",
     ")",
     `[ -z "$e" ] || { printf 'ipvsadm -R: %s\n' "$e" >&2; exit 1; }`,

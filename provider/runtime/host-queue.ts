@@ -96,15 +96,16 @@ export function writeScript(plan: Plan, files: Record<string, string>): string |
  */
 function coalesced(groups: { i: number; commands: string[] }[]): string[] {
   const out: string[] = [];
-  let run: { i: number; commands: string[] }[] = [];
+  let run: { i: number; commands: string[]; lines: string[] }[] = [];
   const flush = () => {
-    if (run.length > 1) out.push(`echo '${GROUP} ${run[0].i}-${run[run.length - 1].i}'`, ...ipvs.restore(run.flatMap((g) => g.commands)));
+    if (run.length > 1) out.push(`echo '${GROUP} ${run[0].i}-${run[run.length - 1].i}'`, ...ipvs.restore(run.flatMap((g) => g.lines)));
     else run.forEach((g) => out.push(`echo '${GROUP} ${g.i}'`, ...g.commands));
     run = [];
   };
   for (const g of groups) {
-    if (g.commands.every((c) => restoreLine(c) !== undefined)) {
-      run.push(g);
+    const lines = g.commands.map(restoreLine);
+    if (lines.every((l): l is string => l !== undefined)) {
+      run.push({ ...g, lines });
       continue;
     }
     flush();

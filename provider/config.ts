@@ -10,6 +10,7 @@ const ConfigConnection = model.Connection.extend({ privateKeyPath: z.string().op
 export const ClusterConfig = model.ClusterArgs.extend({
   director: ConfigConnection,
   backends: z.array(model.ClusterBackend.extend({ connection: ConfigConnection })).min(1, { error: "must list at least one backend" }),
+  ha: model.ClusterHa.extend({ standby: ConfigConnection }).optional(),
 });
 export type ClusterConfig = z.infer<typeof ClusterConfig>;
 /** What the reader returns: key files already read, so it feeds LvsDrCluster as is. */
@@ -80,5 +81,6 @@ export function readClusterConfig(namespace: string, get: (key: string) => strin
     ...r.data,
     director: withKey(r.data.director, "director"),
     backends: r.data.backends.map((b, i) => ({ ...b, connection: withKey(b.connection, `backends[${i}].connection`) })),
+    ha: r.data.ha && { ...r.data.ha, standby: withKey(r.data.ha.standby, "ha.standby") },
   };
 }

@@ -32,3 +32,11 @@ export function protectConnection(c: pulumi.Input<ConnectionArgs>): pulumi.Input
   if (out.proxy !== undefined) out.proxy = protectConnection(out.proxy as pulumi.Input<ConnectionArgs>);
   return out as pulumi.Input<ConnectionArgs>;
 }
+
+/** Marks one field of an input object secret (the whole object when it is itself an Output). */
+export function protectField<T>(o: pulumi.Input<T> | undefined, field: string): pulumi.Input<T> | undefined {
+  if (o === undefined) return o;
+  if (pulumi.Output.isInstance(o) || o instanceof Promise) return pulumi.secret(o as pulumi.Input<T>) as unknown as pulumi.Input<T>;
+  const v = (o as Record<string, unknown>)[field];
+  return v === undefined ? o : ({ ...(o as object), [field]: pulumi.secret(v) } as pulumi.Input<T>);
+}

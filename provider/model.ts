@@ -147,6 +147,84 @@ export interface DestinationCounters {
   inactConn: number;
 }
 
+// --- keepalived: VRRP for directors, health checks for services (rendered by remote/keepalived.ts) ---
+
+export const CHECK_TYPES = ["tcp", "http", "https", "command"] as const;
+export const HealthCheck = z
+  .object({
+    /** tcp: connect; http/https: GET `path`, expect `status`; command: run `command`, exit 0 = healthy. */
+    type: oneOf(CHECK_TYPES, "healthCheck.type"),
+    path: z
+      .string()
+      .regex(/^\/[\x21-\x7e]*$/, {
+        error: (i) =>
+          `must start with "/" and hold no spaces or control characters (a newline would end keepalived's line), got ${JSON.stringify(i.input)}`,
+      })
+      .refine((s) => !/["'#!{}\\]/.test(s), {
+        error: (i) => `must not contain quotes, braces, backslashes, # or !, got ${JSON.stringify(i.input)}`,
+      })
+      .optional(),
+    status: intIn(100, 599, "healthCheck.status").optional(),
+    /** For type command: the command line keepalived runs (MISC_CHECK). */
+    command: z
+      .string()
+      .regex(/^[^"\\\p{Cc}]{1,255}$/u, {
+        error: (i) => `must be one line without double quotes or backslashes, got ${JSON.stringify(i.input)}`,
+      })
+      .optional(),
+    /** Port to check; default: the real server's port. */
+    port: port.optional(),
+    /** Seconds between checks (keepalived delay_loop). */
+    interval: intIn(1, 3600, "healthCheck.interval").default(5),
+    /** Seconds a check may take (connect_timeout). */
+    timeout: intIn(1, 600, "healthCheck.timeout").default(3),
+    /** Failed checks in a row before a backend counts as down (keepalived retry). */
+    retries: intIn(0, 100, "healthCheck.retries").default(1),
+    /** remove: take the backend out of IPVS; weight0: keep it at weight 0 (inhibit_on_failure). */
+    onFailure: oneOf(["remove", "weight0"] as const, "healthCheck.onFailure").default("remove"),
+  })
+  .superRefine((c, ctx) => {
+    const web = c.type === "http" || c.type === "https";
+    if (c.type === "command" && !c.command) ctx.addIssue({ code: "custom", path: ["command"], message: `is required with type "command"` });
+    if (c.type !== "command" && c.command !== undefined)
+      ctx.addIssue({ code: "custom", path: ["command"], message: `applies only to type "command", got type ${JSON.stringify(c.type)}` });
+    for (const f of ["path", "status"] as const)
+      if (!web && c[f] !== undefined)
+        ctx.addIssue({ code: "custom", path: [f], message: `applies only to types http and https, got type ${JSON.stringify(c.type)}` });
+  })
+  .transform((c) => (c.type === "http" || c.type === "https" ? { ...c, path: c.path ?? "/", status: c.status ?? 200 } : c));
+export type HealthCheck = z.infer<typeof HealthCheck>;
+
+/** Where a health-checked service sends clients when every backend is down (keepalived sorry_server). */
+export const SorryServer = z.object({ address: unicastIpv4, port });
+
+/** A VRRP instance that carries a director's VIPs: the director with the highest priority holds them. */
+export const Vrrp = z.object({
+  /** 1-255, the same on every director of the pair, unique on the LAN. */
+  virtualRouterId: intIn(1, 255, "vrrp.virtualRouterId"),
+  /** 1-254: the highest live priority holds the VIPs. */
+  priority: intIn(1, 254, "vrrp.priority"),
+  /** Take the VIPs back when this director returns with the highest priority; false = keep the current holder. */
+  preempt: z.boolean().default(true),
+  /** Seconds between VRRP adverts; a standby takes over after about three missed ones. */
+  advertInterval: intIn(1, 255, "vrrp.advertInterval").default(1),
+  /** The other directors' addresses, for networks without multicast; unset = multicast. */
+  unicastPeers: z.array(unicastIpv4).optional(),
+  /** VRRP PASS authentication (at most 8 characters); stored as a secret. */
+  authPass: z
+    .string()
+    .regex(/^[A-Za-z0-9_.,:;+=@%^&*()[\]<>?/~-]{1,8}$/, {
+      error: "must be 1 to 8 letters, digits or punctuation without spaces, quotes, braces, # or ! (VRRP PASS); the value is not shown",
+    })
+    .optional(),
+  /** Run the IPVS connection sync daemons (master and backup) so connections survive a failover. */
+  syncDaemon: z.boolean().default(true),
+});
+export type Vrrp = z.infer<typeof Vrrp>;
+
+/** Install keepalived (apt) when a feature needs it and it is missing; false: fail with a clear error instead. */
+const installKeepalived = z.boolean().default(true);
+
 // --- resource inputs ---
 
 const vipList = z
@@ -164,7 +242,18 @@ const owner = z.string().min(1).optional();
 /** Seconds to wait for active connections to end after setting weight 0, before removal; 0 removes at once. */
 const drainTimeout = intIn(0, 86400, "drainTimeout").default(30);
 
-export const VirtualServiceArgs = VirtualService.extend({ connection: Connection, persist, owner });
+export const VirtualServiceArgs = VirtualService.extend({
+  connection: Connection,
+  persist,
+  owner,
+  /** Run this service through keepalived, which checks every backend and takes dead ones out. */
+  healthCheck: HealthCheck.optional(),
+  sorryServer: SorryServer.optional(),
+  installKeepalived,
+}).superRefine((a, ctx) => {
+  if (a.sorryServer && !a.healthCheck)
+    ctx.addIssue({ code: "custom", path: ["sorryServer"], message: "needs healthCheck (keepalived runs the sorry server)" });
+});
 export type VirtualServiceArgs = z.infer<typeof VirtualServiceArgs>;
 
 export const RealServerArgs = z
@@ -182,6 +271,8 @@ export const RealServerArgs = z
     drainTimeout,
     persist,
     owner,
+    /** Overrides the service's health check for this backend (the service must have one). */
+    healthCheck: HealthCheck.optional(),
   })
   .superRefine((a, ctx) => {
     if (a.address === a.service.address) {
@@ -230,6 +321,9 @@ export const DirectorHostArgs = z
     interface: interfaceName.optional(),
     /** Set net.ipv4.ip_forward (restored on delete); unset leaves it alone. */
     ipForward: z.boolean().optional(),
+    /** Carry the VIPs through a keepalived VRRP instance (failover between directors) instead of `ip addr`. */
+    vrrp: Vrrp.optional(),
+    installKeepalived,
     persist,
     owner,
   })
@@ -259,6 +353,14 @@ export const ClusterBackend = z.object({
     })
     .optional(),
 });
+/** A standby director for LvsDrCluster: VRRP between the two, the same service and backends on both. */
+export const ClusterHa = Vrrp.omit({ priority: true, unicastPeers: true }).extend({
+  standby: Connection,
+  primaryPriority: intIn(1, 254, "ha.primaryPriority").default(150),
+  standbyPriority: intIn(1, 254, "ha.standbyPriority").default(100),
+  /** The directors' LAN addresses, for VRRP over unicast (networks without multicast). */
+  unicast: z.object({ primary: unicastIpv4, standby: unicastIpv4 }).optional(),
+});
 export const ClusterArgs = z.object({
   director: Connection,
   vip: unicastIpv4,
@@ -272,6 +374,12 @@ export const ClusterArgs = z.object({
   persist,
   /** Seconds to drain a removed backend. */
   drainTimeout,
+  /** Health-check the backends through keepalived (see VirtualService.healthCheck). */
+  healthCheck: HealthCheck.optional(),
+  sorryServer: SorryServer.optional(),
+  /** A standby director that takes the VIP over (VRRP) and carries the same service and backends. */
+  ha: ClusterHa.optional(),
+  installKeepalived,
 });
 export type ClusterArgs = z.infer<typeof ClusterArgs>;
 
@@ -280,11 +388,19 @@ export const serviceKeyString = (k: ServiceKey): string => `${k.protocol}/${k.ad
 
 // --- outputs each kind adds to its inputs (runtime/kind.ts adds owner, host keys, stateVersion) ---
 
-export const DirectorHostOutputs = z.object({ interface: interfaceName });
+/** What refresh found changed behind pulumi-lvs's back that `up` repairs (e.g. a hand-edited keepalived file). */
+const drift = z.array(z.string());
+export const DirectorHostOutputs = z.object({
+  interface: interfaceName,
+  /** With vrrp: "master" when this director holds the VIPs, else "backup" (as of the last create, update or refresh). */
+  vrrpState: z.enum(["master", "backup"]).optional(),
+  drift,
+});
 export const DrRealServerHostOutputs = z.object({});
 export const VirtualServiceOutputs = z.object({
   /** True when an identical service was already there: it is left in place on delete. */
   adopted: z.boolean(),
+  drift,
 });
 export const RealServerOutputs = z.object({
   /** True when an identical destination was already there: it is left in place on delete. */
@@ -292,4 +408,6 @@ export const RealServerOutputs = z.object({
   /** Connection counters at the last create, update or refresh. */
   activeConnections: z.number().int().optional(),
   inactiveConnections: z.number().int().optional(),
+  /** On a health-checked service: "up", or "down" when keepalived took the backend out (or to weight 0). */
+  health: z.enum(["up", "down"]).optional(),
 });

@@ -3,13 +3,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import * as model from "./model";
-import { ArgsOf, ConnectionArgs, protectConnection } from "./inputs";
+import { ArgsOf, ConnectionArgs, protectConnection, protectField } from "./inputs";
 import { shimFor } from "./shim";
 import type { ProviderName } from "./runtime";
 import { DirectorHostOutputs, DrRealServerHostOutputs, RealServerOutputs, VirtualServiceOutputs } from "./model";
 
 /** Outputs every resource has besides its inputs and its kind's outputs (runtime/kind.ts writes them). */
-const COMMON_OUTPUTS = ["credentials", "owner", "hostKeyFingerprint", "proxyHostKeyFingerprint", "stateVersion"] as const;
+const COMMON_OUTPUTS = ["credentials", "inputSecrets", "owner", "hostKeyFingerprint", "proxyHostKeyFingerprint", "stateVersion"] as const;
 /** Output keys declared from the kinds' output schemas, so classes and runtime cannot drift apart. */
 const OUTPUT_KEYS: Record<ProviderName, string[]> = {
   DirectorHost: Object.keys(DirectorHostOutputs.shape),
@@ -57,7 +57,7 @@ abstract class LvsResource extends pulumi.dynamic.Resource {
       { ...outputs, ...props, connection, owner },
       {
         ...opts,
-        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "credentials"],
+        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "credentials", "inputSecrets"],
       },
       "lvs",
       kind,
@@ -83,7 +83,8 @@ export interface DirectorHost extends Props<model.DirectorHostArgs, typeof Direc
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class DirectorHost extends LvsResource {
   constructor(name: string, args: DirectorHostArgs, opts?: pulumi.CustomResourceOptions) {
-    super("DirectorHost", name, { ...args, interface: args.interface }, opts);
+    // The VRRP password is a secret in state (inputs included), like the connection's.
+    super("DirectorHost", name, { ...args, interface: args.interface, vrrp: protectField(args.vrrp, "authPass") }, opts);
   }
 }
 

@@ -4,7 +4,7 @@
 // every resource that shares the host shares it; it is read and written only under the host
 // lock. The live state pulumi-lvs wants is a pure function of it (desiredOf).
 import { z } from "zod";
-import { Destination, ServiceKey, VirtualService, serviceKeyString } from "../model";
+import { Destination, HealthCheck, ServiceKey, SorryServer, VirtualService, Vrrp, serviceKeyString } from "../model";
 
 /** One address as `ip addr` holds it: address/prefix on a device. */
 export interface AddrValue {
@@ -15,20 +15,43 @@ export interface AddrValue {
 export interface DestValue {
   service: ServiceKey;
   dest: Destination;
+  /** Overrides the service's health check for this destination. */
+  healthCheck?: HealthCheck;
+}
+/** A service; with a health check it is run by keepalived (a virtual_server block), not by ipvsadm. */
+export type ServiceValue = VirtualService & { healthCheck?: HealthCheck; sorryServer?: z.infer<typeof SorryServer> };
+/** A VRRP instance carrying VIPs on a device (a vrrp_instance block). */
+export type VrrpValue = Omit<Vrrp, "syncDaemon"> & { dev: string; vips: string[] };
+/** An IPVS connection sync daemon (ipvsadm --start-daemon), master or backup. */
+export interface SyncValue {
+  dev: string;
+  syncId: number;
+}
+/** keepalived as found before the first holder: what destroy puts back. */
+export interface KeepalivedState {
+  installed: boolean;
+  enabled: boolean;
+  active: boolean;
+  /** keepalived.conf: absent, or present and whether it ended with a newline (the include line goes after it). */
+  conf: "absent" | "newline" | "no-newline";
 }
 
 /** What each kind of object holds as its value. Addresses hold presence, so their value is `true`. */
 export interface Values {
   addr: true;
   sysctl: number;
-  service: VirtualService;
+  service: ServiceValue;
   dest: DestValue;
+  vrrp: VrrpValue;
+  syncd: SyncValue;
+  /** keepalived in use (installed, enabled, our include line): held by everything that needs it. */
+  keepalived: true;
 }
 export type ObjectKind = keyof Values;
 
 const Holder = z.object({ value: z.unknown(), persist: z.boolean() });
 const Entry = z.object({
-  kind: z.enum(["addr", "sysctl", "service", "dest"]),
+  kind: z.enum(["addr", "sysctl", "service", "dest", "vrrp", "syncd", "keepalived"]),
   /** Where the object is; for addresses and destinations the parts of the key. */
   where: z.unknown().optional(),
   /** The value before the first holder; null when the object did not exist. */
@@ -65,6 +88,17 @@ export const keys = {
   sysctl: (name: string) => `sysctl ${name}`,
   service: (k: ServiceKey) => `service ${serviceKeyString(k)}`,
   dest: (k: ServiceKey, d: Pick<Destination, "address" | "port">) => `dest ${serviceKeyString(k)} ${d.address}:${d.port}`,
+  vrrp: (dev: string, routerId: number) => `vrrp ${dev} ${routerId}`,
+  syncd: (mode: "master" | "backup") => `syncd ${mode}`,
+  keepalived: () => "keepalived",
+};
+
+/** A service entry's value run by keepalived (it has a health check). */
+export const byKeepalived = (e: Entry | undefined): boolean =>
+  !!e && e.kind === "service" && !!(desiredValue(e) as ServiceValue | undefined)?.healthCheck;
+const desiredValue = (e: Entry): unknown => {
+  const d = desiredOf(e);
+  return d.present ? d.value : undefined;
 };
 
 /** JSON with sorted keys, so equal values compare equal whatever order they were built in. */

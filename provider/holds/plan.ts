@@ -2,10 +2,28 @@
 // changes: the ledger (who holds what) and the commands that make the live state match it.
 // Pure: no I/O, so every decision is unit-tested without a host. Each operation either
 // applies whole or not at all (a conflict fails that operation only).
-import { VirtualService } from "../model";
 import { InterfaceAddress, IpvsTable, LiveDestination, LiveService } from "../remote/parsers";
 import { ipvs, net } from "../remote/commands";
-import { AddrValue, DestValue, Entry, Ledger, ObjectKind, Values, canonical, clone, desiredOf, heldBy, keys, sameValue } from "./ledger";
+import { KeepalivedLive, fileOf, keepalivedFiles } from "../remote/keepalived";
+import { KEEPALIVED_CONF, KEEPALIVED_DIR } from "../remote/commands";
+import { sha256 } from "../remote/boot";
+import {
+  AddrValue,
+  DestValue,
+  Entry,
+  Ledger,
+  ObjectKind,
+  SyncValue,
+  Values,
+  VrrpValue,
+  byKeepalived,
+  canonical,
+  clone,
+  desiredOf,
+  heldBy,
+  keys,
+  sameValue,
+} from "./ledger";
 
 /** What one transaction read from the host. */
 export interface Snapshot {
@@ -18,14 +36,24 @@ export interface Snapshot {
   ipvs?: IpvsTable;
   /** Interface routing to each address asked for. */
   routes: Record<string, string | undefined>;
+  /** IPVS connection sync daemons running. */
+  daemons: Partial<Record<"master" | "backup", SyncValue>>;
+  /** keepalived's state, when it was read (the host has files of ours, or an operation needs it). */
+  keepalived?: KeepalivedLive;
+  /** sha256 of the boot files and of our keepalived files, by path. */
+  files?: Record<string, string>;
 }
 
 /** Everything one resource holds on one host; holding nothing (an empty claim) releases all. */
 export interface Claim {
   addrs?: AddrValue[];
   sysctls?: Record<string, number>;
-  services?: VirtualService[];
+  services?: Values["service"][];
   dests?: DestValue[];
+  vrrp?: VrrpValue[];
+  syncd?: Partial<Record<"master" | "backup", SyncValue>>;
+  /** Needs keepalived (installed, enabled, including our files). */
+  keepalived?: boolean;
   persist: boolean;
 }
 
@@ -36,6 +64,7 @@ interface Live {
   addrs: InterfaceAddress[];
   sysctls: Record<string, number | undefined>;
   ipvs: IpvsTable;
+  daemons: Partial<Record<"master" | "backup", SyncValue>>;
 }
 type Want = { kind: ObjectKind; where: unknown; value: unknown };
 
@@ -64,31 +93,60 @@ const describeService = (s: Values["service"] & { extra?: string[] }) =>
 const describeDest = ({ dest: d }: DestValue) =>
   `forwarding ${d.forwarding}, weight ${d.weight}, thresholds ${d.upperThreshold ?? 0}/${d.lowerThreshold ?? 0}`;
 const describe = (kind: ObjectKind, v: unknown): string =>
-  kind === "service"
-    ? describeService(v as Values["service"])
-    : kind === "dest"
-      ? describeDest(v as DestValue)
-      : kind === "sysctl"
-        ? `value ${v}`
-        : "present";
+  kind === "vrrp"
+    ? `router id ${(v as VrrpValue).virtualRouterId}, priority ${(v as VrrpValue).priority}, VIPs ${(v as VrrpValue).vips.join(" ")}`
+    : kind === "syncd"
+      ? `interface ${(v as SyncValue).dev}, syncid ${(v as SyncValue).syncId}`
+      : kind === "service"
+        ? describeService(v as Values["service"])
+        : kind === "dest"
+          ? describeDest(v as DestValue)
+          : kind === "sysctl"
+            ? `value ${v}`
+            : "present";
+/** The part of a value that is IPVS state (what ipvsadm shows); health checks live in keepalived. */
+const ipvsPart = (kind: ObjectKind, v: unknown): unknown => {
+  if (v === null || v === undefined) return v;
+  if (kind === "service") return { ...(v as Values["service"]), healthCheck: undefined, sorryServer: undefined };
+  if (kind === "dest") return { ...(v as DestValue), healthCheck: undefined };
+  return v;
+};
 const what = (key: string) =>
   key.replace(
     /^(\w+) /,
-    (_, k: string) => ({ addr: "address ", sysctl: "sysctl ", service: "IPVS service ", dest: "real server " })[k] ?? "",
+    (_, k: string) =>
+      ({
+        addr: "address ",
+        sysctl: "sysctl ",
+        service: "IPVS service ",
+        dest: "real server ",
+        vrrp: "VRRP instance on ",
+        syncd: "IPVS sync daemon ",
+      })[k] ?? "",
   );
 
 /** Order of convergence: removals from the top down, then settings, then additions bottom up. */
-const RANK = { remove: { dest: 0, service: 1, addr: 2, sysctl: 3 }, keep: { sysctl: 3, addr: 4, service: 5, dest: 6 } };
+const RANK = {
+  remove: { dest: 0, service: 1, vrrp: 2, addr: 2, syncd: 3, sysctl: 3, keepalived: 4 },
+  keep: { keepalived: 2, sysctl: 3, syncd: 3, addr: 4, vrrp: 4, service: 5, dest: 6 },
+};
 
 export class Plan {
   ledger: Ledger;
   private live: Live;
   /** Commands per operation, in order; the label names the operation in errors. */
   readonly groups: { label: string; commands: string[] }[] = [];
+  /** A service keepalived runs is missing from the kernel: keepalived must be restarted to recreate it. */
+  keepalivedRestart = false;
 
   constructor(private readonly snap: Snapshot) {
     this.ledger = clone(snap.ledger);
-    this.live = { addrs: clone(snap.addrs), sysctls: { ...snap.sysctls }, ipvs: cloneTable(snap.ipvs ?? new Map()) };
+    this.live = {
+      addrs: clone(snap.addrs),
+      sysctls: { ...snap.sysctls },
+      ipvs: cloneTable(snap.ipvs ?? new Map()),
+      daemons: { ...snap.daemons },
+    };
     if (snap.pending) this.recover(snap.pending);
   }
 
@@ -111,7 +169,7 @@ export class Plan {
 
   /** Runs one operation: its changes are kept only if it does not throw. */
   op<R>(label: string, fn: (plan: this) => R): R {
-    const saved = clone({ ledger: this.ledger, addrs: this.live.addrs, sysctls: this.live.sysctls });
+    const saved = clone({ ledger: this.ledger, addrs: this.live.addrs, sysctls: this.live.sysctls, daemons: this.live.daemons });
     const savedIpvs = cloneTable(this.live.ipvs);
     const start = this.groups.length;
     this.groups.push({ label, commands: [] });
@@ -119,7 +177,7 @@ export class Plan {
       return fn(this);
     } catch (e) {
       this.ledger = saved.ledger;
-      this.live = { addrs: saved.addrs, sysctls: saved.sysctls, ipvs: savedIpvs };
+      this.live = { addrs: saved.addrs, sysctls: saved.sysctls, ipvs: savedIpvs, daemons: saved.daemons };
       this.groups.length = start;
       throw e;
     }
@@ -136,6 +194,9 @@ export class Plan {
     for (const [k, v] of Object.entries(c.sysctls ?? {})) want.set(keys.sysctl(k), { kind: "sysctl", where: k, value: v });
     for (const s of c.services ?? []) want.set(keys.service(s), { kind: "service", where: s, value: serviceSpec(s) });
     for (const d of c.dests ?? []) want.set(keys.dest(d.service, d.dest), { kind: "dest", where: d, value: destSpec(d) });
+    for (const v of c.vrrp ?? []) want.set(keys.vrrp(v.dev, v.virtualRouterId), { kind: "vrrp", where: v, value: v });
+    for (const [mode, v] of Object.entries(c.syncd ?? {})) want.set(keys.syncd(mode as "master"), { kind: "syncd", where: mode, value: v });
+    if (c.keepalived) want.set(keys.keepalived(), { kind: "keepalived", where: null, value: true });
     const touched = heldBy(this.ledger, owner).filter((k) => !want.has(k));
     for (const k of touched) delete this.ledger.entries[k].holders[owner];
     // Services before their destinations, so a destination can find its service.
@@ -197,6 +258,31 @@ export class Plan {
   liveSysctl(name: string): number | undefined {
     return this.live.sysctls[name];
   }
+  liveSyncDaemon(mode: "master" | "backup"): SyncValue | undefined {
+    return this.live.daemons[mode];
+  }
+  /** keepalived as read (undefined: not read, or not installed and never used here). */
+  keepalived(): KeepalivedLive | undefined {
+    return this.snap.keepalived;
+  }
+  /** What differs from what pulumi-lvs wrote for the keepalived block of `key`: refresh reports it, up repairs it. */
+  keepalivedDrift(key: string): string[] {
+    const e = this.ledger.entries[key];
+    const want = e && keepalivedFiles(this.ledger)[fileOf(e)];
+    if (want === undefined) return [];
+    const path = `${KEEPALIVED_DIR}/${fileOf(e)}`;
+    const have = this.snap.files?.[path];
+    const k = this.snap.keepalived;
+    return [
+      ...(!have ? [`${path} is missing`] : have !== sha256(want) ? [`${path} was changed outside pulumi-lvs`] : []),
+      ...(k && !k.include ? [`${KEEPALIVED_CONF} no longer includes ${KEEPALIVED_DIR}`] : []),
+      ...(k && !k.active ? ["keepalived is not running"] : []),
+    ];
+  }
+  /** Whether a service is run by keepalived (it has a health check). */
+  byKeepalived(k: { address: string; port: number; protocol: string }): boolean {
+    return byKeepalived(this.ledger.entries[keys.service(k as Values["service"])]);
+  }
   route(address: string): string | undefined {
     return this.snap.routes[address];
   }
@@ -236,6 +322,14 @@ export class Plan {
         const live = this.liveDest(d);
         return live ? destValue(d.service, live) : null;
       }
+      case "syncd":
+        return this.live.daemons[where as "master"] ?? null;
+      case "vrrp":
+        return null; // a block of our keepalived files: nothing of it exists before we write it
+      case "keepalived": {
+        const k = this.snap.keepalived;
+        return { installed: !!k?.installed, enabled: !!k?.enabled, active: !!k?.active, conf: k?.conf ?? "absent" };
+      }
     }
   }
 
@@ -253,7 +347,11 @@ export class Plan {
     if (!this.ledger.entries[key]) {
       const live = this.liveValue(w.kind, w.where);
       if (w.kind === "sysctl" && live === null) throw new ClaimError(`sysctl ${w.where} does not exist on this kernel`);
-      if ((w.kind === "service" || w.kind === "dest") && live !== null && !sameValue(live, w.value)) {
+      if (
+        (w.kind === "service" || w.kind === "dest" || w.kind === "syncd") &&
+        live !== null &&
+        !sameValue(live, ipvsPart(w.kind, w.value))
+      ) {
         throw new ClaimError(
           `${what(key)} already exists with ${describe(w.kind, live)}, but this declares ${describe(w.kind, w.value)}; ` +
             `it was left untouched. Declare it identically to adopt it, or remove it by hand.`,
@@ -264,6 +362,19 @@ export class Plan {
     }
     e.holders[owner] = { value: w.value, persist };
     delete e.draining; // claimed again: stop draining
+  }
+
+  /**
+   * A health-checked destination keepalived set to weight 0 (inhibit_on_failure) because its
+   * check fails: that is its health, not drift, and not ours to repair.
+   */
+  downByCheck(entry: Entry, live: DestValue): boolean {
+    const want = desiredOf(entry);
+    if (!want.present || entry.draining) return false;
+    const v = want.value as DestValue;
+    const service = desiredOf(this.ledger.entries[keys.service(v.service)] ?? entry);
+    const check = v.healthCheck ?? (service.present ? (service.value as Values["service"]).healthCheck : undefined);
+    return check?.onFailure === "weight0" && live.dest.weight === 0 && v.dest.weight !== 0;
   }
 
   /** An address may sit on one device only: refuse one that is on another device, unless we are removing it there. */
@@ -316,11 +427,16 @@ export class Plan {
         }
         break;
       case "service": {
-        const s = value as Values["service"] | undefined;
+        const s = ipvsPart("service", value) as Values["service"] | undefined;
         const k = keyOf(entry.where as Values["service"]);
+        // keepalived creates a health-checked service when it reads our file: none of ours then.
+        const managed = !!(value as Values["service"] | undefined)?.healthCheck;
         if (!s && live !== null) {
           out.push(ipvs.deleteService(entry.where as Values["service"]));
           this.live.ipvs.delete(k);
+        } else if (s && live === null && managed) {
+          // Gone from the kernel though keepalived runs it (removed by hand): only a restart brings it back.
+          if (byKeepalived(this.snap.ledger.entries[key])) this.keepalivedRestart = true;
         } else if (s && live === null) {
           out.push(ipvs.addService(s));
           this.live.ipvs.set(k, { ...s, destinations: [], extra: [] });
@@ -331,12 +447,15 @@ export class Plan {
         break;
       }
       case "dest": {
-        const d = value as DestValue | undefined;
+        const d = ipvsPart("dest", value) as DestValue | undefined;
         const where = entry.where as DestValue;
         const svc = this.liveService(where.service);
+        const managed = byKeepalived(this.ledger.entries[keys.service(where.service)]);
         if (!d && live !== null) {
           out.push(ipvs.deleteDestination(where.service, where.dest));
           svc!.destinations = svc!.destinations.filter((x) => !(x.address === where.dest.address && x.port === where.dest.port));
+        } else if (d && managed && (live === null || this.downByCheck(entry, live as DestValue))) {
+          // Not in the kernel, or at weight 0 by inhibit_on_failure: keepalived's health check decides.
         } else if (d && !svc) {
           throw new ClaimError(`IPVS service ${keyOf(where.service)} does not exist; declare its VirtualService so it is created first`);
         } else if (d && live === null) {
@@ -349,6 +468,16 @@ export class Plan {
         }
         break;
       }
+      case "syncd": {
+        const mode = entry.where as "master" | "backup";
+        const v = value as SyncValue | undefined;
+        if (live !== null && !sameValue(live, v)) out.push(ipvs.stopDaemon(mode));
+        if (v && !sameValue(live, v)) out.push(ipvs.startDaemon(mode, v.dev, v.syncId));
+        this.live.daemons[mode] = v;
+        break;
+      }
+      // vrrp and keepalived: our keepalived files and the service's state, written after the
+      // groups from the ledger (remote/keepalived.ts), like the boot files.
     }
     if (entry === this.ledger.entries[key] && Object.keys(entry.holders).length === 0) delete this.ledger.entries[key];
     return out;
@@ -356,12 +485,14 @@ export class Plan {
 }
 
 const keyOf = (k: { address: string; port: number; protocol: string }) => `${k.protocol}/${k.address}:${k.port}`;
-const serviceSpec = (s: VirtualService): Values["service"] => ({
+const serviceSpec = (s: Values["service"]): Values["service"] => ({
   address: s.address,
   port: s.port,
   protocol: s.protocol,
   scheduler: s.scheduler,
   persistence: s.persistence,
+  healthCheck: s.healthCheck,
+  sorryServer: s.sorryServer,
 });
 const destSpec = (d: DestValue): DestValue => ({
   service: { address: d.service.address, port: d.service.port, protocol: d.service.protocol },
@@ -373,6 +504,7 @@ const destSpec = (d: DestValue): DestValue => ({
     upperThreshold: d.dest.upperThreshold || undefined,
     lowerThreshold: d.dest.lowerThreshold || undefined,
   },
+  healthCheck: d.healthCheck,
 });
 function cloneTable(t: IpvsTable): IpvsTable {
   return new Map([...t].map(([k, s]) => [k, { ...clone(s), destinations: s.destinations.map((d) => ({ ...d })) }]));

@@ -5,7 +5,7 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { AddrValue, DestValue, Ledger, Values, desiredOf, persisted } from "../holds/ledger";
+import { AddrValue, DestValue, Ledger, SyncValue, Values, byKeepalived, desiredOf, keys, persisted } from "../holds/ledger";
 import { q, rules } from "./commands";
 
 const ETC = "/etc/pulumi-lvs";
@@ -13,6 +13,7 @@ export const BOOT_FILES = {
   addrs: `${ETC}/addrs.conf`,
   rules: `${ETC}/ipvs.rules`,
   vsSysctls: `${ETC}/vs-sysctl.conf`,
+  syncDaemons: `${ETC}/sync-daemons.conf`,
   sysctls: "/etc/sysctl.d/90-pulumi-lvs.conf",
   restore: "/usr/local/libexec/pulumi-lvs-restore",
   unit: "/etc/systemd/system/pulumi-lvs-restore.service",
@@ -50,6 +51,7 @@ export function bootFiles(ledger: Ledger): Record<string, string | null> {
   const vsSysctls: string[] = [];
   const services: string[] = [];
   const dests: string[] = [];
+  const daemons: string[] = [];
   for (const e of Object.values(ledger.entries).sort((a, b) => JSON.stringify(a.where).localeCompare(JSON.stringify(b.where)))) {
     const want = desiredOf(e);
     if (!persisted(e) || !want.present) continue;
@@ -59,19 +61,28 @@ export function bootFiles(ledger: Ledger): Record<string, string | null> {
     } else if (e.kind === "sysctl") {
       const name = e.where as string;
       (name.startsWith("net.ipv4.vs.") ? vsSysctls : sysctls).push(`${name} = ${want.value}`);
-    } else if (e.kind === "service") {
-      services.push(rules.service(want.value as Values["service"]));
-    } else {
+    } else if (e.kind === "syncd") {
+      const v = want.value as SyncValue;
+      daemons.push(`${e.where as string} ${v.dev} ${v.syncId}`);
+    } else if (e.kind === "service" || e.kind === "dest") {
+      // keepalived restores the services it runs (and their destinations) itself.
+      const svc = e.kind === "service" ? e : ledger.entries[keys.service((e.where as DestValue).service)];
+      if (byKeepalived(svc)) continue;
+      if (e.kind === "service") {
+        services.push(rules.service(want.value as Values["service"]));
+        continue;
+      }
       const d = want.value as DestValue;
       dests.push(rules.destination(d.service, e.draining ? { ...d.dest, weight: 0 } : d.dest));
     }
   }
-  const any = addrs.length + sysctls.length + vsSysctls.length + services.length + dests.length > 0;
+  const any = addrs.length + sysctls.length + vsSysctls.length + services.length + dests.length + daemons.length > 0;
   const file = (ls: string[], header = "") => (ls.length ? header + lines(ls) : null);
   return {
     [BOOT_FILES.addrs]: file(addrs),
     [BOOT_FILES.rules]: file([...services, ...dests]),
     [BOOT_FILES.vsSysctls]: file(vsSysctls),
+    [BOOT_FILES.syncDaemons]: file(daemons),
     [BOOT_FILES.sysctls]: file(sysctls, "# managed by pulumi-lvs\n"),
     [BOOT_FILES.restore]: any ? RESTORE_SCRIPT : null,
     [BOOT_FILES.unit]: any ? UNIT_TEXT : null,

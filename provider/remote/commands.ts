@@ -104,6 +104,10 @@ export const ipvs = {
     ")",
     `[ -z "$e" ] || { printf 'ipvsadm -R: %s\n' "$e" >&2; exit 1; }`,
   ],
+  /** IPVS connection sync daemons (ipvsadm(8) --start-daemon): every connection is sent to the other director. */
+  startDaemon: (mode: "master" | "backup", dev: string, syncId: number) =>
+    ipvsadm("--start-daemon", mode, "--mcast-interface", dev, "--syncid", String(syncId)),
+  stopDaemon: (mode: "master" | "backup") => ipvsadm("--stop-daemon", mode),
   /** The whole table in two forms: rules (-S) and, since -S omits them, thresholds with counters. */
   readTable: () => `ipvsadm -S -n; ${section}; ipvsadm -L -n --thresholds`,
 };
@@ -133,6 +137,66 @@ export const net = {
   writeSysctl: (key: string, value: number) => `sysctl -q -w ${q(`${key}=${value}`)}`,
 };
 
+// --- keepalived (remote/keepalived.ts decides what to run; every command text is here) ---
+
+/** keepalived's own configuration file, which belongs to the user: pulumi-lvs adds one include line. */
+export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
+/** The directory of pulumi-lvs's keepalived files, one per VRRP instance or health-checked service. */
+export const KEEPALIVED_DIR = "/etc/keepalived/pulumi-lvs.d";
+export const KEEPALIVED_INCLUDE = `include ${KEEPALIVED_DIR}/*.conf`;
+const NEXT = `${KEEPALIVED_DIR}.next`;
+
+export const keepalived = {
+  /** installed / enabled / active / conf absent|newline|no-newline / include, one word each per line. */
+  readState: () =>
+    [
+      `if command -v keepalived >/dev/null 2>&1; then echo installed; fi`,
+      `echo "enabled $(systemctl is-enabled keepalived 2>/dev/null)"`,
+      `echo "active $(systemctl is-active keepalived 2>/dev/null)"`,
+      `if [ -e ${q(KEEPALIVED_CONF)} ]; then if [ -z "$(tail -c 1 ${q(KEEPALIVED_CONF)})" ]; then echo conf newline; else echo conf no-newline; fi; ` +
+        `if grep -qxF ${q(KEEPALIVED_INCLUDE)} ${q(KEEPALIVED_CONF)}; then echo include; fi; else echo conf absent; fi`,
+    ].join("\n"),
+  install: () =>
+    `DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends keepalived >/dev/null 2>&1 || ` +
+    `{ echo 'installing keepalived failed (apt-get install keepalived): install it by hand, or check the host reaches its package mirror' >&2; exit 1; }`,
+  /**
+   * Writes the complete new set of files next to ours and runs keepalived's own config test on
+   * the user's keepalived.conf with our include pointed at them. A failure prints keepalived's
+   * messages with the real paths and stops the script before anything changed.
+   */
+  stageAndTest: (files: Record<string, string>) => [
+    `rm -rf ${q(NEXT)} ${q(NEXT + ".conf")}`,
+    `mkdir -m 700 ${q(NEXT)}`,
+    ...Object.entries(files).map(([name, text]) => `printf '%s' ${q(text)} > ${q(`${NEXT}/${name}`)}`),
+    `{ if [ -e ${q(KEEPALIVED_CONF)} ]; then grep -vxF ${q(KEEPALIVED_INCLUDE)} ${q(KEEPALIVED_CONF)} || true; fi; echo ${q(`include ${NEXT}/*.conf`)}; } > ${q(NEXT + ".conf")}`,
+    `if ! out=$(keepalived --config-test -f ${q(NEXT + ".conf")} 2>&1); then ` +
+      `printf 'keepalived --config-test failed; nothing was changed:\n%s\n' "$out" | sed -e ${q(`s#${NEXT}.conf#${KEEPALIVED_CONF}#g`)} -e ${q(`s#${NEXT}/#${KEEPALIVED_DIR}/#g`)} >&2; ` +
+      `rm -rf ${q(NEXT)} ${q(NEXT + ".conf")}; exit 1; fi`,
+  ],
+  /** Puts the tested files in place of ours. */
+  installStaged: () => [`rm -rf ${q(KEEPALIVED_DIR)}`, `mv ${q(NEXT)} ${q(KEEPALIVED_DIR)}`, `rm -f ${q(NEXT + ".conf")}`],
+  /** Appends our include line (after a newline when the file does not end with one); creates the file when absent. */
+  addInclude: (conf: "absent" | "newline" | "no-newline") => [
+    ...(conf === "no-newline" ? [`echo >> ${q(KEEPALIVED_CONF)}`] : []),
+    `echo ${q(KEEPALIVED_INCLUDE)} >> ${q(KEEPALIVED_CONF)}`,
+  ],
+  /** Takes our include line out, leaving the file as it was before (byte for byte), or removes a file we created. */
+  removeInclude: (original: "absent" | "newline" | "no-newline") => [
+    `if [ -e ${q(KEEPALIVED_CONF)} ]; then grep -vxF ${q(KEEPALIVED_INCLUDE)} ${q(KEEPALIVED_CONF)} > ${q(KEEPALIVED_CONF + ".pulumi-lvs")} || true; ` +
+      `cat ${q(KEEPALIVED_CONF + ".pulumi-lvs")} > ${q(KEEPALIVED_CONF)}; rm -f ${q(KEEPALIVED_CONF + ".pulumi-lvs")}; fi`,
+    ...(original === "no-newline" ? [`if [ -s ${q(KEEPALIVED_CONF)} ]; then truncate -s -1 ${q(KEEPALIVED_CONF)}; fi`] : []),
+    ...(original === "absent" ? [`if [ ! -s ${q(KEEPALIVED_CONF)} ]; then rm -f ${q(KEEPALIVED_CONF)}; fi`] : []),
+    `rm -rf ${q(KEEPALIVED_DIR)}`,
+  ],
+  enable: () => `systemctl enable --quiet keepalived`,
+  disable: () => `systemctl disable --quiet keepalived`,
+  start: () => `systemctl start keepalived`,
+  stop: () => `systemctl stop keepalived`,
+  /** SIGHUP: keepalived reads its files again; VRRP state and established connections are kept. */
+  reload: () => `systemctl reload keepalived`,
+  purge: () => `DEBIAN_FRONTEND=noninteractive apt-get purge -y -q keepalived >/dev/null 2>&1 || true`,
+};
+
 /** Runs several reads whose outputs come back split by SECTION markers. */
 export const sections = (...cmds: string[]): string => cmds.join(`; ${section}; `);
 
@@ -150,7 +214,13 @@ const named = (name: string) => `echo ${q(`${SECTION} ${name}`)}`;
  * the sysctls asked for, the IPVS table (when ip_vs is loaded; `preflight` checks ipvsadm and
  * loads ip_vs first), the routes asked for, and the boot files' hashes.
  */
-export function snapshotRead(opts: { preflight: boolean; sysctls: string[]; routes: string[]; files: string[] }): string {
+export function snapshotRead(opts: {
+  preflight: boolean;
+  keepalived: boolean;
+  sysctls: string[];
+  routes: string[];
+  files: string[];
+}): string {
   return [
     ...(opts.preflight ? [ipvs.preflight()] : []),
     named("ledger"),
@@ -163,9 +233,15 @@ export function snapshotRead(opts: { preflight: boolean; sysctls: string[]; rout
     ...(opts.sysctls.length ? [net.readSysctls(opts.sysctls)] : []),
     named("ipvs"),
     `if [ -e /proc/net/ip_vs ]; then ${ipvs.readTable().replace(`echo ${q(SECTION)}`, named("thresholds"))}; fi`,
+    named("daemons"),
+    `if [ -e /proc/net/ip_vs ]; then ipvsadm -L --daemon; fi`,
+    named("keepalived"),
+    `if ${opts.keepalived ? "true" : "false"} || [ -d ${q(KEEPALIVED_DIR)} ]; then`,
+    keepalived.readState(),
+    "fi",
     named("routes"),
     ...opts.routes.map((r) => `printf '%s ' ${q(r)}; ${net.routeTo(r)} 2>/dev/null | head -n 1 || echo`),
     named("files"),
-    `sha256sum ${opts.files.map(q).join(" ")} 2>/dev/null || true`,
+    `sha256sum ${opts.files.map(q).join(" ")} ${q(KEEPALIVED_DIR)}/*.conf 2>/dev/null || true`,
   ].join("\n");
 }

@@ -195,3 +195,16 @@ export function parseHashes(out: string): Record<string, string> {
   }
   return r;
 }
+
+/**
+ * Parses `ipvsadm -L --daemon`: one line per running sync daemon,
+ *   master sync daemon (mcast=eth1, syncid=51)
+ */
+export function parseDaemons(out: string): Partial<Record<"master" | "backup", { dev: string; syncId: number }>> {
+  const r: Partial<Record<"master" | "backup", { dev: string; syncId: number }>> = {};
+  for (const line of out.split("\n")) {
+    const m = line.match(/^(master|backup) sync daemon \(mcast=([^,\s)]+),\s*syncid=(\d+)/);
+    if (m) r[m[1] as "master" | "backup"] = { dev: m[2], syncId: Number(m[3]) };
+  }
+  return r;
+}

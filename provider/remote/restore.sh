@@ -17,7 +17,7 @@ for f in "$d"/addrs.conf "$d"/addrs/*.conf; do
   done <"$f"
 done
 
-if ls "$d"/ipvs.rules "$d"/vs-sysctl.conf "$d"/ipvs/*.rules "$d"/vs-sysctl/*.conf >/dev/null 2>&1; then
+if ls "$d"/ipvs.rules "$d"/vs-sysctl.conf "$d"/sync-daemons.conf "$d"/ipvs/*.rules "$d"/vs-sysctl/*.conf >/dev/null 2>&1; then
   modprobe ip_vs || exit 1
 fi
 for f in "$d"/vs-sysctl.conf "$d"/vs-sysctl/*.conf; do
@@ -37,4 +37,13 @@ for kind in service dest; do
     [ -e "$f" ] && replay "$f"
   done
 done
+
+# IPVS connection sync daemons: "MODE DEVICE SYNCID" per line (master and backup on each
+# director of a VRRP pair, so established connections survive a failover).
+if [ -e "$d/sync-daemons.conf" ]; then
+  while read -r mode dev syncid; do
+    ipvsadm --start-daemon "$mode" --mcast-interface "$dev" --syncid "$syncid" ||
+      echo "pulumi-lvs: cannot start the $mode sync daemon on $dev" >&2
+  done <"$d/sync-daemons.conf"
+fi
 exit 0

@@ -1,11 +1,15 @@
 // DirectorHost: the director side of LVS-DR. VIPs as /32 on the LAN interface, optional
 // ip_forward and IPVS expiry sysctls; checks ipvsadm and ip_vs first. Every VIP and sysctl is
-// a hold in the host's ledger, so several DirectorHosts (and stacks) can share a VIP.
+// a hold in the host's ledger, so several DirectorHosts (and stacks) can share a VIP. With
+// `vrrp`, keepalived carries the VIPs instead (failover between directors) and the IPVS sync
+// daemons send every connection to the other director.
 import { z } from "zod";
 import { DirectorHostArgs, DirectorHostOutputs } from "../model";
 import { Claim, ClaimError, Plan } from "../holds/plan";
+import { keys } from "../holds/ledger";
+import { queueOf } from "./host-queue";
 import { Kind } from "./kind";
-import { hostOp, legacyHostHolds, readHostState } from "./host-state";
+import { hostOp, legacyHostHolds, needKeepalived, readHostState } from "./host-state";
 
 const IP_FORWARD = "net.ipv4.ip_forward";
 const EXPIRE_NODEST = "net.ipv4.vs.expire_nodest_conn";
@@ -14,7 +18,10 @@ const SYSCTLS = [IP_FORWARD, EXPIRE_NODEST, EXPIRE_QUIESCENT];
 const flag = (b: boolean | undefined) => (b === undefined ? undefined : b ? 1 : 0);
 
 const claimOf = (a: DirectorHostArgs, dev: string): Claim => ({
-  addrs: a.vips.map((address) => ({ address, prefix: 32, dev })),
+  addrs: a.vrrp ? [] : a.vips.map((address) => ({ address, prefix: 32, dev })),
+  vrrp: a.vrrp ? [{ ...vrrpSpec(a.vrrp), dev, vips: a.vips }] : [],
+  syncd: a.vrrp?.syncDaemon ? { master: { dev, syncId: a.vrrp.virtualRouterId }, backup: { dev, syncId: a.vrrp.virtualRouterId } } : {},
+  keepalived: !!a.vrrp,
   sysctls: Object.fromEntries(
     Object.entries({
       [IP_FORWARD]: flag(a.ipForward),
@@ -35,12 +42,19 @@ function interfaceFor(plan: Plan, a: DirectorHostArgs, resolved?: string): strin
   return dev;
 }
 
+const vrrpSpec = ({ syncDaemon: _, ...v }: NonNullable<DirectorHostArgs["vrrp"]>) => v;
+
 const converge = (a: DirectorHostArgs, owner: string, resolved?: string) =>
-  hostOp(`DirectorHost ${owner}`, { ipvs: true, sysctls: SYSCTLS, routes: a.interface ? [] : [a.vips[0]] }, (plan) => {
-    const dev = interfaceFor(plan, a, resolved);
-    plan.claim(owner, claimOf(a, dev));
-    return { interface: dev };
-  });
+  hostOp(
+    `DirectorHost ${owner}`,
+    { ipvs: true, keepalived: !!a.vrrp, sysctls: SYSCTLS, routes: a.interface ? [] : [a.vips[0]] },
+    (plan) => {
+      const dev = interfaceFor(plan, a, resolved);
+      if (a.vrrp) needKeepalived(plan, a.installKeepalived);
+      plan.claim(owner, claimOf(a, dev));
+      return { interface: dev, drift: [] };
+    },
+  );
 
 export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHostOutputs>> = {
   name: "DirectorHost",
@@ -48,8 +62,9 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
   outputs: DirectorHostOutputs,
   replaceOn: [],
   // An interface change moves the VIPs in one transaction (delete there, add here).
-  updateOn: ["vips", "interface", "ipForward", "expireNodestConn", "expireQuiescentTemplate", "persist"],
+  updateOn: ["vips", "interface", "ipForward", "expireNodestConn", "expireQuiescentTemplate", "vrrp", "installKeepalived", "persist"],
   resolvedWhenUnset: ["interface"],
+  secretInputs: ["vrrp.authPass"],
   identity: () => "director",
 
   create: (host, a, { owner }) => converge(a, owner).on(host),
@@ -59,12 +74,15 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
   },
   async delete(host, outs, { owner }) {
     const legacy = legacyHostHolds(outs, outs.interface);
-    await hostOp(`DirectorHost ${owner}`, { ipvs: true, sysctls: SYSCTLS }, (plan) => plan.claim(owner, { persist: false }))
+    await hostOp(`DirectorHost ${owner}`, { ipvs: true, keepalived: true, sysctls: SYSCTLS }, (plan) =>
+      plan.claim(owner, { persist: false }),
+    )
       .migrating(outs, legacy.holds, legacy.files, owner, outs.persist)
       .on(host);
   },
 
   async read(host, outs) {
+    if (outs.vrrp) return readVrrp(host, outs);
     const live = await readHostState(host, SYSCTLS);
     const bool = (k: string, declared: boolean | undefined) => (declared === undefined ? undefined : live.sysctls[k] === 1);
     return {
@@ -75,3 +93,33 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
     };
   },
 };
+
+/**
+ * With VRRP the VIPs are where the election put them: that is state (vrrpState), not drift.
+ * Drift is what keepalived or the sync daemons no longer have of what we wrote.
+ */
+function readVrrp(host: Parameters<typeof queueOf>[0], outs: DirectorHostArgs & { interface: string }) {
+  const v = outs.vrrp!;
+  return queueOf(host).submit({
+    label: `DirectorHost ${host.target}`,
+    readOnly: true,
+    needs: { ipvs: true, keepalived: true, sysctls: SYSCTLS },
+    apply: (plan) => {
+      const held = outs.vips.every((vip) => plan.liveAddrs().some((x) => x.address === vip && x.dev === outs.interface));
+      const daemons = v.syncDaemon
+        ? (["master", "backup"] as const).filter((m) => plan.liveSyncDaemon(m)?.syncId !== v.virtualRouterId)
+        : [];
+      const bool = (k: string, declared: boolean | undefined) => (declared === undefined ? undefined : plan.liveSysctl(k) === 1);
+      return {
+        vrrpState: held ? ("master" as const) : ("backup" as const),
+        drift: [
+          ...plan.keepalivedDrift(keys.vrrp(outs.interface, v.virtualRouterId)),
+          ...daemons.map((m) => `the IPVS ${m} sync daemon (syncid ${v.virtualRouterId}) is not running`),
+        ],
+        ipForward: bool(IP_FORWARD, outs.ipForward),
+        expireNodestConn: bool(EXPIRE_NODEST, outs.expireNodestConn),
+        expireQuiescentTemplate: bool(EXPIRE_QUIESCENT, outs.expireQuiescentTemplate),
+      };
+    },
+  });
+}

@@ -5,7 +5,17 @@
 // errors go back to the operation that asked; one operation's refusal fails only it.
 import { BOOT_FILES, bootCommands, bootFiles } from "../remote/boot";
 import { LEDGER, LEDGER_NEXT, STATE_DIR, ipvs, q, restoreLine, snapshotRead } from "../remote/commands";
-import { namedSections, parseHashes, parseIpAddr, parseIpvsSave, mergeThresholds, parseRoutes, parseSysctls } from "../remote/parsers";
+import {
+  namedSections,
+  parseDaemons,
+  parseHashes,
+  parseIpAddr,
+  parseIpvsSave,
+  mergeThresholds,
+  parseRoutes,
+  parseSysctls,
+} from "../remote/parsers";
+import { keepalivedCommands, parseKeepalivedState } from "../remote/keepalived";
 import { Host, RemoteCommandError } from "../remote/ssh";
 import { parseLedger } from "../holds/ledger";
 import { ClaimError, Plan, Snapshot } from "../holds/plan";
@@ -16,7 +26,7 @@ export interface Op<R> {
   label: string;
   /** Reads only: never changes the host (refresh). */
   readOnly?: boolean;
-  needs?: { ipvs?: boolean; sysctls?: string[]; routes?: string[] };
+  needs?: { ipvs?: boolean; keepalived?: boolean; sysctls?: string[]; routes?: string[] };
   apply(plan: Plan): R;
 }
 
@@ -44,20 +54,23 @@ const GROUP = "pulumi-lvs-group";
 
 interface Needs {
   preflight: boolean;
+  keepalived: boolean;
   sysctls: string[];
   routes: string[];
 }
 const mergeNeeds = (ns: NonNullable<Op<unknown>["needs"]>[]): Needs => ({
   preflight: ns.some((n) => n.ipvs),
+  keepalived: ns.some((n) => n.keepalived),
   sysctls: [...new Set(ns.flatMap((n) => n.sysctls ?? []))],
   routes: [...new Set(ns.flatMap((n) => n.routes ?? []))],
 });
 const covers = (have: Needs, want: Needs) =>
   (have.preflight || !want.preflight) &&
+  (have.keepalived || !want.keepalived) &&
   want.sysctls.every((s) => have.sysctls.includes(s)) &&
   want.routes.every((r) => have.routes.includes(r));
 
-export function parseSnapshot(out: string): Snapshot & { files: Record<string, string> } {
+export function parseSnapshot(out: string): Snapshot {
   const s = namedSections(out);
   return {
     ledger: parseLedger(s.ledger ?? "", LEDGER),
@@ -66,25 +79,32 @@ export function parseSnapshot(out: string): Snapshot & { files: Record<string, s
     sysctls: parseSysctls(s.sysctls ?? ""),
     ipvs: "thresholds" in s ? mergeThresholds(parseIpvsSave(s.ipvs ?? ""), s.thresholds) : undefined,
     routes: parseRoutes(s.routes ?? ""),
+    daemons: parseDaemons(s.daemons ?? ""),
+    keepalived: parseKeepalivedState(s.keepalived ?? ""),
     files: parseHashes(s.files ?? ""),
   };
 }
 
 /** The write of a transaction, or undefined when nothing changes. Intent first, commit last. */
-export function writeScript(plan: Plan, files: Record<string, string>): string | undefined {
+export function writeScript(plan: Plan, snap: Snapshot): string | undefined {
+  const files = snap.files ?? {};
   const groups = plan.groups.map((g, i) => ({ ...g, i })).filter((g) => g.commands.length);
   const boot = bootCommands(bootFiles(plan.ledger), files);
+  const ka = keepalivedCommands(snap.ledger, plan.ledger, snap.keepalived, files, plan.keepalivedRestart);
   const ledger = plan.ledgerChanged();
-  if (!ledger && !groups.length && !boot.length) return undefined;
+  if (!ledger && !groups.length && !boot.length && !ka.before.length && !ka.after.length) return undefined;
   const empty = Object.keys(plan.ledger.entries).length === 0;
   return [
     "umask 022",
     ...(ledger
       ? [`mkdir -p ${q(STATE_DIR)}`, `cat > ${q(LEDGER_NEXT)} <<'PULUMI_LVS_LEDGER'`, JSON.stringify(plan.ledger), "PULUMI_LVS_LEDGER"]
       : []),
+    // keepalived's config test comes before any change: when it fails, nothing was changed.
+    ...(ka.before.length ? [`echo '${GROUP} keepalived'`, ...ka.before] : []),
     ...coalesced(groups),
     `echo '${GROUP} boot'`,
     ...boot,
+    ...ka.after,
     ...(ledger ? [empty ? `rm -rf ${q(STATE_DIR)}` : `mv ${q(LEDGER_NEXT)} ${q(LEDGER)}`] : []),
   ].join("\n");
 }
@@ -164,7 +184,7 @@ export class HostQueue {
           results.set(item, { ok: false, error: new Error(`${this.host.target}: ${e.message}`) });
         }
       });
-      return readOnly ? undefined : writeScript(plan, snap.files);
+      return readOnly ? undefined : writeScript(plan, snap);
     };
     const reuse = this.lastRead;
     if (!readOnly) this.lastRead = undefined;

@@ -3,7 +3,7 @@
 // same locked session. Also the migration of state written by release 0.1, which kept what
 // a resource had changed in its own outputs instead of in the host's ledger.
 import { STATE_VERSION } from "../model";
-import { Plan } from "../holds/plan";
+import { ClaimError, Plan } from "../holds/plan";
 import { Entry } from "../holds/ledger";
 import { q } from "../remote/commands";
 import { legacyFiles } from "../remote/boot";
@@ -70,4 +70,12 @@ export function legacyHostHolds(outs: Record<string, unknown>, dev: string) {
       })),
     ],
   };
+}
+
+/** Refuses to go on without keepalived when installing it is off. */
+export function needKeepalived(plan: Plan, install: boolean): void {
+  if (!install && !plan.keepalived()?.installed)
+    throw new ClaimError(
+      "keepalived is not installed and installKeepalived is false: install the keepalived package, or set installKeepalived: true",
+    );
 }

@@ -33,6 +33,8 @@ export interface Kind<A extends { connection: Connection }, O extends Outs> {
   replaceOn: Path<A>[];
   /** Input fields whose change needs an update; connection fields are compared separately. */
   updateOn: Path<A>[];
+  /** Inputs that are secrets (e.g. a VRRP password): kept in the secret `inputSecrets` output, not in plain state. */
+  secretInputs?: Path<A>[];
   /** Optional inputs that create resolves when unset (e.g. an interface): unset later means "keep it". */
   resolvedWhenUnset?: Path<A>[];
   /** The part of the id after the host: what identifies the object on its host. */
@@ -85,6 +87,14 @@ const clean = (o: Outs): Outs => JSON.parse(JSON.stringify(o));
 
 const get = (o: unknown, path: string): unknown =>
   path.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Outs)[k] : undefined), o);
+/** A copy of `o` with `path` set to `value` (removed when undefined); missing parents are created only for a value. */
+function withPath(o: Outs, path: string, value: unknown): Outs {
+  const [k, ...rest] = path.split(".");
+  if (!rest.length) return { ...o, [k]: value };
+  const inner = o[k];
+  if (!inner || typeof inner !== "object") return value === undefined ? o : { ...o, [k]: withPath({}, rest.join("."), value) };
+  return { ...o, [k]: withPath(inner as Outs, rest.join("."), value) };
+}
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 const withoutHost = (c: unknown) => ({ ...((c as Conn) ?? {}), host: undefined });
 
@@ -95,6 +105,17 @@ const recordedKeys = (outs: Outs) => ({
 });
 
 export function makeProvider<A extends { connection: Connection; owner?: string }, O extends Outs>(kind: Kind<A, O>): Dyn {
+  const secretPaths = (kind.secretInputs ?? []) as string[];
+  /** Secret inputs out of the plain outputs, into `inputSecrets` (listed in additionalSecretOutputs). */
+  const hideSecrets = (o: Outs): Outs => {
+    const found = secretPaths.filter((p) => get(o, p) !== undefined);
+    if (!found.length) return o;
+    const plain = found.reduce((acc, p) => withPath(acc, p, undefined), o);
+    return { ...plain, inputSecrets: Object.fromEntries(found.map((p) => [p, get(o, p)])) };
+  };
+  /** State as the kind sees it: secret inputs back in place. */
+  const withSecrets = (o: Outs): Outs =>
+    Object.entries((o.inputSecrets as Outs | undefined) ?? {}).reduce((acc, [p, v]) => withPath(acc, p, v), o);
   const idOf = (a: A) => `${a.connection.host}:${a.connection.port}/${kind.identity(a)}`;
   // The owner is the resource's URN and what it identifies on its host, derived once at create:
   // a replacement (same URN, another object) never releases what its successor holds. A
@@ -102,7 +123,7 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
   const ownerOf = (a: A, id: string) => (a.owner ? `${a.owner}#${kind.identity(a)}` : `${kind.name}:${id}`);
   const outputs = (a: A, host: Host, owner: string, extra: O): Outs =>
     clean({
-      ...a,
+      ...hideSecrets(a as unknown as Outs),
       ...connectionOutputs(a.connection),
       ...parseOrThrow(kind.outputs, extra, `${kind.name} outputs`),
       owner,
@@ -119,7 +140,8 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
       return { inputs: v.kind === "valid" ? (v.value as Outs) : news };
     },
 
-    async diff(_id, olds, news) {
+    async diff(_id, stored, news) {
+      const olds = withSecrets(stored);
       // The engine diffs existing resources before it creates new ones: their recorded keys
       // become what a new resource on the same host must see on its first contact.
       const recorded = olds.connection as Connection | undefined;
@@ -142,6 +164,8 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
         if (!same(withoutHost(olds.connection), withoutHost(n.connection))) updates.push("connection");
         if (!same(olds.credentials ?? {}, n.credentials)) updates.push("credentials");
       }
+      // Refresh found something pulumi-lvs wrote changed behind its back: an update repairs it.
+      if ((olds.drift as string[] | undefined)?.length) updates.push("drift");
       const changes = replaces.length + updates.length > 0;
       // Replacing keeps the old object until the new one exists, unless both would be the same
       // object on the same host (only the connection changed): then the old one must go first.
@@ -157,17 +181,19 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
       return { id, outs: outputs(a, host, owner, await kind.create(host, a, ctx(owner))) };
     },
 
-    async read(id, props) {
+    async read(id, stored) {
+      const props = withSecrets(stored);
       const host = await connect(connectionFromOutputs(props), { recorded: recordedKeys(props), log });
       const live = await kind.read(host, props as A & O, ctx((props.owner as string | undefined) ?? ownerOf(props as A, id)));
       if (!live) return { id: "", props: {} };
       return {
         id,
-        props: clean({ ...props, ...live, hostKeyFingerprint: host.fingerprint, proxyHostKeyFingerprint: host.proxyFingerprint }),
+        props: clean({ ...stored, ...live, hostKeyFingerprint: host.fingerprint, proxyHostKeyFingerprint: host.proxyFingerprint }),
       };
     },
 
-    async update(id, olds, news) {
+    async update(id, stored, news) {
+      const olds = withSecrets(stored);
       const a = parseOrThrow(kind.schema, news, kind.name);
       const owner = (olds.owner as string | undefined) ?? ownerOf(a, id);
       const host = await connect(a.connection, { recorded: recordedKeys(olds), log });

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { Destination, RealServerArgs, RealServerOutputs, serviceKeyString } from "../model";
 import { DestValue, keys } from "../holds/ledger";
+import { ClaimError } from "../holds/plan";
 import { legacyFiles } from "../remote/boot";
 import { Host, Log } from "../remote/ssh";
 import { Kind } from "./kind";
@@ -19,13 +20,19 @@ const dest = (a: RealServerArgs): Destination => ({
   upperThreshold: a.upperThreshold,
   lowerThreshold: a.lowerThreshold,
 });
-const value = (a: RealServerArgs): DestValue => ({ service: a.service, dest: dest(a) });
+const value = (a: RealServerArgs): DestValue => ({
+  service: a.service,
+  dest: dest(a),
+  ...(a.healthCheck ? { healthCheck: a.healthCheck } : {}),
+});
 const name = (a: Pick<RealServerArgs, "service" | "address" | "port">) => `${a.address}:${a.port} of ${serviceKeyString(a.service)}`;
 const legacyName = (a: RealServerArgs) => `${a.service.protocol}_${a.service.address}_${a.service.port}__${a.address}_${a.port}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const converge = (a: RealServerArgs, owner: string) =>
   hostOp(`RealServer ${name(a)}`, { ipvs: true }, (plan): Outputs => {
+    if (a.healthCheck && !plan.byKeepalived(a.service))
+      throw new ClaimError(`healthCheck of ${name(a)} needs a health-checked service: set healthCheck on its VirtualService`);
     plan.claim(owner, { dests: [value(a)], persist: a.persist });
     const live = plan.liveDest(value(a));
     return {
@@ -74,7 +81,7 @@ export const realServerKind: Kind<RealServerArgs, Outputs> = {
   schema: RealServerArgs,
   outputs: RealServerOutputs,
   replaceOn: ["service.address", "service.port", "service.protocol", "address", "port"],
-  updateOn: ["forwarding", "weight", "upperThreshold", "lowerThreshold", "drainTimeout", "persist"],
+  updateOn: ["forwarding", "weight", "upperThreshold", "lowerThreshold", "drainTimeout", "healthCheck", "persist"],
   identity: (a) => `${serviceKeyString(a.service)}/${a.address}:${a.port}`,
 
   create: (host, a, { owner }) => converge(a, owner).on(host),
@@ -99,13 +106,23 @@ export const realServerKind: Kind<RealServerArgs, Outputs> = {
   },
 
   async read(host, outs) {
-    const live = await queueOf(host).submit({
+    const { live, checked, down } = await queueOf(host).submit({
       label: `RealServer ${name(outs)}`,
       readOnly: true,
-      apply: (plan) => plan.liveDest(value(outs)),
+      apply: (plan) => {
+        const live = plan.liveDest(value(outs));
+        const entry = plan.ledger.entries[keys.dest(outs.service, outs)];
+        const checked = plan.byKeepalived(outs.service);
+        const down =
+          checked && (!live || (!!entry && plan.downByCheck(entry, { ...value(outs), dest: { ...dest(outs), weight: live.weight } })));
+        return { live, checked, down };
+      },
     });
+    // On a health-checked service, a backend keepalived took out (or to weight 0) is down, not drift.
+    if (down) return { health: "down", activeConnections: live?.activeConn ?? 0, inactiveConnections: live?.inactConn ?? 0 };
     if (!live) return undefined;
     return {
+      health: checked ? "up" : undefined,
       forwarding: live.forwarding,
       weight: live.weight,
       upperThreshold: live.upperThreshold,

@@ -1,11 +1,12 @@
 // VirtualService: one IPVS service on a director (ipvsadm -A/-E/-D), held in the host's
 // ledger: an identical service that was already there is adopted and never deleted; one that
-// another resource holds is shared (a rename hands it over without a gap).
+// another resource holds is shared (a rename hands it over without a gap). With a health
+// check, keepalived runs it (a virtual_server block of our files) and follows backend health.
 import { z } from "zod";
 import { VirtualServiceArgs, VirtualServiceOutputs, serviceKeyString } from "../model";
 import { keys } from "../holds/ledger";
 import { Kind } from "./kind";
-import { hostOp } from "./host-state";
+import { hostOp, needKeepalived } from "./host-state";
 import { queueOf } from "./host-queue";
 import { legacyFiles } from "../remote/boot";
 
@@ -19,9 +20,11 @@ const spec = (a: VirtualServiceArgs) => ({
 const legacyName = (a: VirtualServiceArgs) => `${a.protocol}_${a.address}_${a.port}`;
 
 const converge = (a: VirtualServiceArgs, owner: string) =>
-  hostOp(`VirtualService ${serviceKeyString(a)}`, { ipvs: true }, (plan) => {
-    plan.claim(owner, { services: [spec(a)], persist: a.persist });
-    return { adopted: plan.ledger.entries[keys.service(a)].original !== null };
+  hostOp(`VirtualService ${serviceKeyString(a)}`, { ipvs: true, keepalived: !!a.healthCheck }, (plan) => {
+    if (a.healthCheck) needKeepalived(plan, a.installKeepalived);
+    const checked = a.healthCheck ? { healthCheck: a.healthCheck, sorryServer: a.sorryServer } : {};
+    plan.claim(owner, { services: [{ ...spec(a), ...checked }], keepalived: !!a.healthCheck, persist: a.persist });
+    return { adopted: plan.ledger.entries[keys.service(a)].original !== null, drift: [] };
   });
 
 /** What a release-0.1 VirtualService held: its service, there before it when it was adopted. */
@@ -34,7 +37,7 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
   schema: VirtualServiceArgs,
   outputs: VirtualServiceOutputs,
   replaceOn: ["address", "port", "protocol"],
-  updateOn: ["scheduler", "persistence", "persist"],
+  updateOn: ["scheduler", "persistence", "healthCheck", "sorryServer", "installKeepalived", "persist"],
   identity: (a) => serviceKeyString(a),
 
   create: (host, a, { owner }) => converge(a, owner).on(host),
@@ -43,13 +46,23 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
       .migrating(olds, () => legacy(olds), legacyFiles.object(legacyName(olds), "service"), owner, news.persist)
       .on(host),
   async delete(host, outs, { owner }) {
-    await hostOp(`VirtualService ${serviceKeyString(outs)}`, { ipvs: true }, (plan) => plan.claim(owner, { persist: false }))
+    await hostOp(`VirtualService ${serviceKeyString(outs)}`, { ipvs: true, keepalived: !!outs.healthCheck }, (plan) =>
+      plan.claim(owner, { persist: false }),
+    )
       .migrating(outs, () => legacy(outs), legacyFiles.object(legacyName(outs), "service"), owner, outs.persist)
       .on(host);
   },
 
   async read(host, outs) {
-    const live = await queueOf(host).submit({ label: "read IPVS", readOnly: true, apply: (plan) => plan.liveService(outs) });
-    return live && { scheduler: live.scheduler, persistence: live.persistence };
+    const live = await queueOf(host).submit({
+      label: "read IPVS",
+      readOnly: true,
+      needs: { keepalived: !!outs.healthCheck },
+      apply: (plan) => ({ service: plan.liveService(outs), drift: outs.healthCheck ? plan.keepalivedDrift(keys.service(outs)) : [] }),
+    });
+    const s = live.service;
+    // keepalived runs a health-checked service: gone from the kernel is drift that up repairs (it restarts keepalived).
+    if (!s && outs.healthCheck) return { drift: [`IPVS service ${serviceKeyString(outs)} is missing from the kernel`, ...live.drift] };
+    return s && { scheduler: s.scheduler, persistence: s.persistence, drift: live.drift };
   },
 };

@@ -22,6 +22,7 @@ const snapshot = (over: Partial<Snapshot> = {}): Snapshot => ({
   sysctls: { [ARP]: 0 },
   ipvs: new Map(),
   routes: {},
+  daemons: {},
   ...over,
 });
 /** Runs operations on a plan and returns it with every command it emitted. */
@@ -157,7 +158,7 @@ describe("intent and commit", () => {
   test("the write script records intent before any change and commits last", () => {
     const s0 = snapshot();
     const { plan } = run(s0, (p) => backend(p, "web"));
-    const script = writeScript(plan, {})!.split("\n");
+    const script = writeScript(plan, snapshot())!.split("\n");
     const intent = script.findIndex((l) => l.includes("ledger.next.json"));
     const change = script.findIndex((l) => l.startsWith("ip addr replace"));
     const commit = script.findIndex((l) => l.startsWith("mv /var/lib/pulumi-lvs/ledger.next.json"));
@@ -168,7 +169,7 @@ describe("intent and commit", () => {
 
   test("every command of a write script stands on its own line, so `sh -e` stops at any failure", () => {
     const { plan } = run(snapshot(), (p) => backend(p, "web"));
-    const script = writeScript(plan, {})!;
+    const script = writeScript(plan, snapshot())!;
     expect(script).toContain("/etc/pulumi-lvs/addrs.conf");
     // (The restore script travels inside a quoted argument; only the script's own commands count.)
     const commands = script.split("\n").filter((l) => /^(mkdir|printf|mv|ip|sysctl|ipvsadm|rm|systemctl|chmod) /.test(l));
@@ -184,7 +185,7 @@ describe("intent and commit", () => {
       (p) => p.claim("a", { dests: [rs(1)], persist: false }),
       (p) => p.claim("b", { dests: [rs(2)], persist: false }),
     );
-    const script = writeScript(plan, {})!.split("\n");
+    const script = writeScript(plan, snapshot())!.split("\n");
     const at = script.indexOf("echo 'pulumi-lvs-group 1-2'");
     expect(script.slice(at - 3, at)).toEqual([
       "echo 'pulumi-lvs-group 0'",
@@ -214,7 +215,7 @@ describe("intent and commit", () => {
         .filter(([, c]) => c !== null)
         .map(([f, c]) => [f, require("crypto").createHash("sha256").update(c).digest("hex")]),
     );
-    expect(writeScript(again.plan, files)).toBeUndefined();
+    expect(writeScript(again.plan, { ...s1, files })).toBeUndefined();
   });
 
   test("a transaction that died after its intent is undone: the VIP it added goes, the sysctl comes back", () => {

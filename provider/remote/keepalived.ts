@@ -1,0 +1,213 @@
+// keepalived as the runtime of what pulumi-lvs declares but cannot do itself: a VRRP instance
+// moves a director's VIPs to the standby when the active one dies; a health-checked service
+// (a virtual_server block) follows its backends' health. Like the boot files, our keepalived
+// files are derived from the host's ledger: one file per VRRP instance or health-checked
+// service in a directory of ours, included by one line in the user's keepalived.conf. A change
+// is staged and passed through `keepalived --config-test` before anything on the host changes.
+import { DestValue, Entry, KeepalivedState, Ledger, ServiceValue, VrrpValue, desiredOf, keys } from "../holds/ledger";
+import { HealthCheck } from "../model";
+import { KEEPALIVED_DIR, keepalived } from "./commands";
+import { sha256 } from "./boot";
+
+/** keepalived as read by a transaction (commands.keepalived.readState). */
+export interface KeepalivedLive extends KeepalivedState {
+  include: boolean;
+}
+
+export function parseKeepalivedState(out: string): KeepalivedLive | undefined {
+  if (!out.trim()) return undefined;
+  const words = new Map(out.split("\n").map((l) => [l.split(" ")[0], l.split(" ").slice(1).join(" ").trim()] as const));
+  return {
+    installed: words.has("installed"),
+    enabled: words.get("enabled") === "enabled",
+    active: words.get("active") === "active",
+    conf: (words.get("conf") as KeepalivedState["conf"]) ?? "absent",
+    include: words.has("include"),
+  };
+}
+
+const HEADER = "# Written by pulumi-lvs from what the stack declares; edits are reported by `pulumi refresh` and undone by `pulumi up`.\n";
+const LB_KIND = { direct: "DR", tunnel: "TUN", masquerade: "NAT" } as const;
+const indent = (n: number, lines: string[]) => lines.map((l) => " ".repeat(n) + l);
+
+/** File name (in KEEPALIVED_DIR) of an entry's block. */
+export const fileOf = (e: Entry): string =>
+  e.kind === "vrrp"
+    ? `vrrp-${(e.where as VrrpValue).dev}-${(e.where as VrrpValue).virtualRouterId}.conf`
+    : `vs-${(e.where as ServiceValue).protocol}-${(e.where as ServiceValue).address}-${(e.where as ServiceValue).port}.conf`;
+
+/** The VRRP instance's name: unique per device and router id, as keepalived requires. */
+export const instanceName = (v: Pick<VrrpValue, "dev" | "virtualRouterId">) =>
+  `pulumi_lvs_${v.dev.replace(/[^A-Za-z0-9]/g, "_")}_${v.virtualRouterId}`;
+
+export function renderVrrp(v: VrrpValue): string {
+  return (
+    HEADER +
+    [
+      `vrrp_instance ${instanceName(v)} {`,
+      // Every director starts as BACKUP: the election (priority) decides, and nopreempt needs it.
+      ...indent(4, [
+        "state BACKUP",
+        `interface ${v.dev}`,
+        `virtual_router_id ${v.virtualRouterId}`,
+        `priority ${v.priority}`,
+        `advert_int ${v.advertInterval}`,
+        ...(v.preempt ? [] : ["nopreempt"]),
+        ...(v.unicastPeers?.length ? ["unicast_peer {", ...indent(4, v.unicastPeers), "}"] : []),
+        ...(v.authPass ? ["authentication {", "    auth_type PASS", `    auth_pass ${v.authPass}`, "}"] : []),
+        "virtual_ipaddress {",
+        ...indent(
+          4,
+          v.vips.map((a) => `${a}/32 dev ${v.dev}`),
+        ),
+        "}",
+      ]),
+      "}",
+    ].join("\n") +
+    "\n"
+  );
+}
+
+function checker(c: HealthCheck, port: number): string[] {
+  const common = [`connect_port ${c.port ?? port}`, `connect_timeout ${c.timeout}`];
+  const tail = [`retry ${c.retries}`, "delay_before_retry 1", `delay_loop ${c.interval}`];
+  switch (c.type) {
+    case "tcp":
+      return ["TCP_CHECK {", ...indent(4, [...common, ...tail]), "}"];
+    case "http":
+    case "https":
+      return [
+        `${c.type === "http" ? "HTTP_GET" : "SSL_GET"} {`,
+        ...indent(4, ["url {", `    path ${c.path}`, `    status_code ${c.status}`, "}", ...common, ...tail]),
+        "}",
+      ];
+    case "command":
+      return ["MISC_CHECK {", ...indent(4, [`misc_path "${c.command}"`, `misc_timeout ${c.timeout}`, ...tail]), "}"];
+  }
+}
+
+export function renderService(s: ServiceValue, dests: { value: DestValue; draining: boolean }[]): string {
+  const check = s.healthCheck!;
+  const kind = dests[0]?.value.dest.forwarding ?? "direct";
+  return (
+    HEADER +
+    [
+      `virtual_server ${s.address} ${s.port} {`,
+      ...indent(4, [
+        `delay_loop ${check.interval}`,
+        `lb_algo ${s.scheduler}`,
+        `lb_kind ${LB_KIND[kind]}`,
+        `protocol ${s.protocol.toUpperCase()}`,
+        ...(s.persistence ? [`persistence_timeout ${s.persistence.timeout}`] : []),
+        ...(s.persistence?.netmask ? [`persistence_granularity ${s.persistence.netmask}`] : []),
+        ...(s.sorryServer ? [`sorry_server ${s.sorryServer.address} ${s.sorryServer.port}`] : []),
+        ...dests.flatMap(({ value: { dest: d, healthCheck }, draining }) => {
+          const c = healthCheck ?? check;
+          return [
+            `real_server ${d.address} ${d.port} {`,
+            ...indent(4, [
+              // A draining backend stays at weight 0 until its connections ended.
+              `weight ${draining ? 0 : d.weight}`,
+              ...(d.forwarding !== kind ? [`lvs_method ${LB_KIND[d.forwarding]}`] : []),
+              ...(d.upperThreshold ? [`uthreshold ${d.upperThreshold}`] : []),
+              ...(d.lowerThreshold ? [`lthreshold ${d.lowerThreshold}`] : []),
+              ...(c.onFailure === "weight0" ? ["inhibit_on_failure"] : []),
+              ...checker(c, d.port),
+            ]),
+            "}",
+          ];
+        }),
+      ]),
+      "}",
+    ].join("\n") +
+    "\n"
+  );
+}
+
+/** The content of every file of ours for `ledger`: file name -> text. */
+export function keepalivedFiles(ledger: Ledger): Record<string, string> {
+  const out: Record<string, string> = {};
+  const entries = Object.values(ledger.entries);
+  for (const e of entries) {
+    const want = desiredOf(e);
+    if (!want.present) continue;
+    if (e.kind === "vrrp") out[fileOf(e)] = renderVrrp(want.value as VrrpValue);
+    if (e.kind === "service" && (want.value as ServiceValue).healthCheck) {
+      const s = want.value as ServiceValue;
+      const dests = entries
+        .filter((d) => d.kind === "dest" && keys.service((d.where as DestValue).service) === keys.service(s))
+        .flatMap((d) => {
+          const w = desiredOf(d);
+          return w.present ? [{ value: w.value as DestValue, draining: !!d.draining }] : [];
+        })
+        .sort((a, b) => `${a.value.dest.address}:${a.value.dest.port}`.localeCompare(`${b.value.dest.address}:${b.value.dest.port}`));
+      out[fileOf(e)] = renderService(s, dests);
+    }
+  }
+  return out;
+}
+
+/** Names of our files whose content on the host differs from `want` (or that should not be there). */
+export function changedFiles(want: Record<string, string>, have: Record<string, string>): string[] {
+  const haveNames = Object.keys(have)
+    .filter((p) => p.startsWith(`${KEEPALIVED_DIR}/`))
+    .map((p) => p.slice(KEEPALIVED_DIR.length + 1));
+  return [
+    ...Object.entries(want)
+      .filter(([n, text]) => have[`${KEEPALIVED_DIR}/${n}`] !== sha256(text))
+      .map(([n]) => n),
+    ...haveNames.filter((n) => !(n in want)),
+  ];
+}
+
+/**
+ * What a transaction runs for keepalived: `before` (install, stage and config-test: a failure
+ * there stops the script before any change), `after` (files in place, include line, enable,
+ * start or reload; or, when the last holder left, everything put back as it was found).
+ */
+export function keepalivedCommands(
+  before: Ledger,
+  after: Ledger,
+  live: KeepalivedLive | undefined,
+  have: Record<string, string>,
+  restart: boolean,
+): { before: string[]; after: string[] } {
+  const entry = after.entries[keys.keepalived()];
+  const want = keepalivedFiles(after);
+  const changed = changedFiles(want, have);
+  if (entry && Object.keys(entry.holders).length) {
+    const l = live ?? { installed: false, enabled: false, active: false, conf: "absent" as const, include: false };
+    const pre = [...(l.installed ? [] : [keepalived.install()]), ...(changed.length ? keepalived.stageAndTest(want) : [])];
+    const post = [
+      ...(changed.length ? keepalived.installStaged() : []),
+      ...(l.include ? [] : keepalived.addInclude(l.conf)),
+      ...(l.enabled ? [] : [keepalived.enable()]),
+      ...(!l.active
+        ? [keepalived.start()]
+        : restart
+          ? ["systemctl restart keepalived"]
+          : changed.length || !l.include
+            ? [keepalived.reload()]
+            : []),
+    ];
+    return { before: pre, after: post };
+  }
+  const gone = before.entries[keys.keepalived()];
+  if (!gone && !(live?.include || Object.keys(have).some((p) => p.startsWith(`${KEEPALIVED_DIR}/`)))) return { before: [], after: [] };
+  // The last user left (or files of ours are left over from an interrupted run): put keepalived back.
+  const original = (gone?.original as KeepalivedState | null) ?? {
+    installed: true,
+    enabled: true,
+    active: !!live?.active,
+    conf: "newline",
+  };
+  return {
+    before: [],
+    after: [
+      ...keepalived.removeInclude(original.conf),
+      ...(original.active ? (live?.active ? [keepalived.reload()] : []) : live?.active ? [keepalived.stop()] : []),
+      ...(original.enabled ? [] : live?.enabled ? [keepalived.disable()] : []),
+      ...(original.installed ? [] : [keepalived.purge()]),
+    ],
+  };
+}

@@ -1,0 +1,231 @@
+// keepalived without a host: the files pulumi-lvs renders from the ledger, what a transaction
+// runs around them (config test before any change; everything put back by the last user), the
+// plan leaving health-checked objects to keepalived, and validation of checks and VRRP.
+import * as model from "../../provider/model";
+import { emptyLedger, keys } from "../../provider/holds/ledger";
+import { Plan, Snapshot } from "../../provider/holds/plan";
+import { keepalivedCommands, keepalivedFiles, parseKeepalivedState, renderVrrp } from "../../provider/remote/keepalived";
+import { parseDaemons } from "../../provider/remote/parsers";
+import { validate } from "../../provider/validate";
+
+const VIP = "198.51.100.100";
+const check = model.HealthCheck.parse({ type: "http", interval: 2, timeout: 2 });
+const svc = { address: VIP, port: 80, protocol: "tcp" as const, scheduler: "rr" as const, healthCheck: check };
+const key = { address: VIP, port: 80, protocol: "tcp" as const };
+const rs = (address: string, weight = 1) => ({ service: key, dest: { address, port: 80, forwarding: "direct" as const, weight } });
+const vrrp = { dev: "eth1", vips: [VIP], virtualRouterId: 51, priority: 150, preempt: true, advertInterval: 1, authPass: "s3cret" };
+const snapshot = (over: Partial<Snapshot> = {}): Snapshot => ({
+  ledger: emptyLedger(),
+  addrs: [],
+  sysctls: {},
+  ipvs: new Map(),
+  routes: {},
+  daemons: {},
+  keepalived: { installed: true, enabled: true, active: false, conf: "absent", include: false },
+  ...over,
+});
+const liveService = (dests: { address: string; weight: number }[]) =>
+  new Map([
+    [
+      "tcp/198.51.100.100:80",
+      {
+        ...key,
+        scheduler: "rr" as const,
+        persistence: undefined,
+        extra: [],
+        destinations: dests.map((d) => ({ ...d, port: 80, forwarding: "direct" as const, activeConn: 0, inactConn: 0 })),
+      },
+    ],
+  ]);
+const commandsOf = (p: Plan) => p.groups.flatMap((g) => g.commands);
+/** One operation of a batch: a claim of everything `owner` holds. */
+const claim = (p: Plan, owner: string, c: Parameters<Plan["claim"]>[1]) => p.op(owner, (q) => q.claim(owner, c));
+
+describe("keepalived files", () => {
+  test("a VRRP instance: every director starts BACKUP, the election decides; unicast peers and PASS auth when set", () => {
+    expect(
+      renderVrrp({ ...vrrp, preempt: false, unicastPeers: ["198.51.100.13"] })
+        .split("\n")
+        .slice(1),
+    ).toEqual([
+      "vrrp_instance pulumi_lvs_eth1_51 {",
+      "    state BACKUP",
+      "    interface eth1",
+      "    virtual_router_id 51",
+      "    priority 150",
+      "    advert_int 1",
+      "    nopreempt",
+      "    unicast_peer {",
+      "        198.51.100.13",
+      "    }",
+      "    authentication {",
+      "        auth_type PASS",
+      "        auth_pass s3cret",
+      "    }",
+      "    virtual_ipaddress {",
+      "        198.51.100.100/32 dev eth1",
+      "    }",
+      "}",
+      "",
+    ]);
+  });
+
+  test("a health-checked service with its real servers; a draining one at weight 0", () => {
+    const plan = new Plan(snapshot());
+    claim(plan, "svc", { services: [svc], keepalived: true, persist: true });
+    claim(plan, "a", { dests: [rs("198.51.100.11", 3)], persist: true });
+    claim(plan, "b", {
+      dests: [{ ...rs("198.51.100.12"), healthCheck: model.HealthCheck.parse({ type: "tcp", onFailure: "weight0" }) }],
+      persist: true,
+    });
+    plan.ledger.entries[keys.dest(key, rs("198.51.100.11").dest)].draining = true;
+    const text = keepalivedFiles(plan.ledger)["vs-tcp-198.51.100.100-80.conf"];
+    expect(text.split("\n").slice(1).join("\n")).toBe(
+      [
+        "virtual_server 198.51.100.100 80 {",
+        "    delay_loop 2",
+        "    lb_algo rr",
+        "    lb_kind DR",
+        "    protocol TCP",
+        "    real_server 198.51.100.11 80 {",
+        "        weight 0",
+        "        HTTP_GET {",
+        "            url {",
+        "                path /",
+        "                status_code 200",
+        "            }",
+        "            connect_port 80",
+        "            connect_timeout 2",
+        "            retry 1",
+        "            delay_before_retry 1",
+        "            delay_loop 2",
+        "        }",
+        "    }",
+        "    real_server 198.51.100.12 80 {",
+        "        weight 1",
+        "        inhibit_on_failure",
+        "        TCP_CHECK {",
+        "            connect_port 80",
+        "            connect_timeout 3",
+        "            retry 1",
+        "            delay_before_retry 1",
+        "            delay_loop 5",
+        "        }",
+        "    }",
+        "}",
+        "",
+      ].join("\n"),
+    );
+  });
+});
+
+describe("the plan leaves health-checked objects to keepalived", () => {
+  test("creating a health-checked service and its backends runs no ipvsadm: keepalived adds them on reload", () => {
+    const plan = new Plan(snapshot());
+    plan.op("0", (p) => p.claim("svc", { services: [svc], keepalived: true, persist: true }));
+    plan.op("1", (p) => p.claim("a", { dests: [rs("198.51.100.11")], persist: true }));
+    expect(commandsOf(plan)).toEqual([]);
+    expect(plan.ledger.entries[keys.keepalived()].original).toEqual({ installed: true, enabled: true, active: false, conf: "absent" });
+  });
+
+  test("a backend keepalived set to weight 0 (inhibit_on_failure) is down, not drift; a hand-changed weight is repaired", () => {
+    const inhibit = { ...svc, healthCheck: { ...check, onFailure: "weight0" as const } };
+    const s0 = snapshot();
+    const first = new Plan(s0);
+    claim(first, "svc", { services: [inhibit], keepalived: true, persist: true });
+    claim(first, "a", { dests: [rs("198.51.100.11", 2)], persist: true });
+    const down = new Plan({ ...s0, ledger: first.ledger, ipvs: liveService([{ address: "198.51.100.11", weight: 0 }]) });
+    claim(down, "a", { dests: [rs("198.51.100.11", 2)], persist: true });
+    expect(commandsOf(down)).toEqual([]);
+    const edited = new Plan({ ...s0, ledger: first.ledger, ipvs: liveService([{ address: "198.51.100.11", weight: 7 }]) });
+    claim(edited, "a", { dests: [rs("198.51.100.11", 2)], persist: true });
+    expect(commandsOf(edited)).toEqual(["ipvsadm -e -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -g -w 2 -x 0 -y 0"]);
+  });
+
+  test("a health-checked service removed from the kernel by hand makes the next transaction restart keepalived", () => {
+    const first = new Plan(snapshot());
+    claim(first, "svc", { services: [svc], keepalived: true, persist: true });
+    const next = new Plan(snapshot({ ledger: first.ledger }));
+    claim(next, "svc", { services: [svc], keepalived: true, persist: true });
+    expect(next.keepalivedRestart).toBe(true);
+  });
+});
+
+describe("keepalived around a transaction", () => {
+  const used = () => {
+    const plan = new Plan(snapshot());
+    claim(plan, "d", { vrrp: [vrrp], keepalived: true, persist: true });
+    return plan;
+  };
+
+  test("first use: config test before any change; then our files, the include line, enable and start", () => {
+    const plan = used();
+    const k = keepalivedCommands(emptyLedger(), plan.ledger, snapshot().keepalived, {}, false);
+    expect(k.before.at(-1)).toMatch(/^if ! out=\$\(keepalived --config-test -f \/etc\/keepalived\/pulumi-lvs\.d\.next\.conf 2>&1\)/);
+    expect(k.after).toEqual([
+      "rm -rf /etc/keepalived/pulumi-lvs.d",
+      "mv /etc/keepalived/pulumi-lvs.d.next /etc/keepalived/pulumi-lvs.d",
+      "rm -f /etc/keepalived/pulumi-lvs.d.next.conf",
+      "echo 'include /etc/keepalived/pulumi-lvs.d/*.conf' >> /etc/keepalived/keepalived.conf",
+      "systemctl start keepalived",
+    ]);
+  });
+
+  test("the last user leaves: the include line goes (the file ends as it did), keepalived is stopped as it was found", () => {
+    const plan = used();
+    const original = { installed: true, enabled: true, active: false, conf: "no-newline" as const };
+    plan.ledger.entries[keys.keepalived()].original = original;
+    const release = new Plan(snapshot({ ledger: plan.ledger }));
+    claim(release, "d", { persist: false });
+    const live = { ...original, active: true, conf: "newline" as const, include: true };
+    const k = keepalivedCommands(plan.ledger, release.ledger, live, { "/etc/keepalived/pulumi-lvs.d/vrrp-eth1-51.conf": "x" }, false);
+    expect(k.before).toEqual([]);
+    expect(k.after.join("\n")).toContain("grep -vxF 'include /etc/keepalived/pulumi-lvs.d/*.conf' /etc/keepalived/keepalived.conf");
+    expect(k.after.slice(1)).toEqual([
+      "if [ -s /etc/keepalived/keepalived.conf ]; then truncate -s -1 /etc/keepalived/keepalived.conf; fi",
+      "rm -rf /etc/keepalived/pulumi-lvs.d",
+      "systemctl stop keepalived",
+    ]);
+  });
+});
+
+describe("parsers and validation", () => {
+  test("keepalived state and sync daemons as read from a host", () => {
+    expect(parseKeepalivedState("installed\nenabled enabled\nactive inactive\nconf no-newline\n")).toEqual({
+      installed: true,
+      enabled: true,
+      active: false,
+      conf: "no-newline",
+      include: false,
+    });
+    expect(parseKeepalivedState("")).toBeUndefined();
+    expect(parseDaemons("master sync daemon (mcast=eth1, syncid=51)\nbackup sync daemon (mcast=eth1, syncid=51)\n")).toEqual({
+      master: { dev: "eth1", syncId: 51 },
+      backup: { dev: "eth1", syncId: 51 },
+    });
+  });
+
+  const service = { connection: { host: "h" }, address: VIP, port: 80 };
+  test.each([
+    [{ type: "http", path: "/ok\nnotify_up /bin/sh" }, "healthCheck.path"],
+    [{ type: "http", path: "status" }, "healthCheck.path"],
+    [{ type: "tcp", command: "true" }, "healthCheck.command"],
+    [{ type: "command" }, "healthCheck.command"],
+    [{ type: "tcp", path: "/" }, "healthCheck.path"],
+    [{ type: "ping" }, "healthCheck.type"],
+  ])("a bad check %j fails naming %s", (healthCheck, field) => {
+    const v = validate(model.VirtualServiceArgs, { ...service, healthCheck });
+    expect(v.kind).toBe("invalid");
+    expect(v.kind === "invalid" && v.failures.map((f) => f.property)).toContain(field);
+  });
+
+  test("a VRRP password that keepalived cannot take is refused without showing it", () => {
+    const v = validate(model.DirectorHostArgs, {
+      connection: { host: "h" },
+      vips: [VIP],
+      vrrp: { virtualRouterId: 51, priority: 100, authPass: "has space" },
+    });
+    expect(v.kind === "invalid" && v.failures).toEqual([expect.objectContaining({ property: "vrrp.authPass" })]);
+    expect(JSON.stringify(v)).not.toContain('has space"');
+  });
+});

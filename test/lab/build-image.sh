@@ -42,7 +42,8 @@ PACKAGES=(
   ipvsadm kmod                      # the thing under test; modprobe ip_vs
   iproute2 procps                   # ip addr (VIP), sysctl (arp_ignore/arp_announce)
   sudo                              # ops (NOPASSWD) and pwuser (password) sudo tests
-  busybox-static                    # httpd for backend test pages (Debian's plain busybox lacks httpd)
+  busybox-static                    # httpd for backend test pages (Debian's plain busybox lacks httpd); nc -ll -e = TCP echo server/client
+  keepalived                        # VRRP failover + health checks for the HA tests (unit left as Debian ships it)
   curl iputils-ping                 # client-side checks and debugging
 )
 
@@ -89,7 +90,7 @@ lab_as_root chmod 440 "$ROOT/etc/sudoers.d/ops" "$ROOT/etc/sudoers.d/pwuser"
 in_root passwd -l root >/dev/null
 
 # --- boot speed -----------------------------------------------------------------
-# Four VMs share two host cores under TCG emulation, so every unit counts.
+# Five VMs share two host cores under TCG emulation, so every unit counts.
 # Host keys from package install would be shared by all VMs: drop them, they
 # are generated per VM at first boot.
 lab_as_root rm -f "$ROOT"/etc/ssh/ssh_host_*
@@ -154,6 +155,8 @@ for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh; do
   find "$ROOT/lib/modules/$KVER" -name "$m.ko*" | grep . >/dev/null || lab_die "kernel $KVER lacks module $m"
 done
 in_root busybox --list | grep -x httpd >/dev/null || lab_die "busybox has no httpd applet"
+in_root busybox --list | grep -x nc >/dev/null || lab_die "busybox has no nc applet"
+in_root keepalived --version >/dev/null 2>&1 || lab_die "keepalived does not run"
 
 # --- extract kernel, slim down, make the ext4 image --------------------------------
 STAGE=$WORK/out

@@ -16,11 +16,14 @@
 # 198.51.100.0/24 (TEST-NET-2), which exists only inside the VMs and the
 # userspace switch. The host never talks to lab addresses; tests reach the
 # LAN only by running commands inside a VM (e.g. curl on `client`).
+# Hosts: director (.10), rs-a (.11), rs-b (.12), client (.20), and director2
+# (.13), a second director for keepalived/VRRP failover tests.
 #
 # Environment:
 #   PULUMI_LVS_LAB_DIR   state dir (default $PULUMI_LVS_CACHE/lab)
 #   PULUMI_LVS_CACHE     cache root (default ~/.cache/pulumi-lvs)
-#   LAB_SSH_BASE_PORT    first forwarded SSH port (default 2220; director, rs-a, rs-b, client = +0..+3)
+#   LAB_SSH_BASE_PORT    first forwarded SSH port (default 2220;
+#                        director, rs-a, rs-b, client, director2 = +0..+4)
 #   LAB_KVM=1            use KVM instead of TCG emulation
 #   LAB_VM_MEM           MiB per VM (default 512)
 #   LAB_BOOT_TIMEOUT     seconds to wait for SSH (default 600)
@@ -31,10 +34,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STATE=${PULUMI_LVS_LAB_DIR:-$LAB_CACHE_DIR/lab}
 VIP=198.51.100.100     # reserved for tests; the lab never configures it
-ALL_HOSTS=(director rs-a rs-b client)
-declare -A IDX=([director]=0 [rs-a]=1 [rs-b]=2 [client]=3)
-declare -A ROLE=([director]=director [rs-a]=backend [rs-b]=backend [client]=client)
-declare -A ADDR=([director]=198.51.100.10 [rs-a]=198.51.100.11 [rs-b]=198.51.100.12 [client]=198.51.100.20)
+# IDX fixes each VM's SSH port (base + IDX) and MACs; director2 came later,
+# hence index 4 (existing ports stay where they were).
+ALL_HOSTS=(director rs-a rs-b client director2)
+declare -A IDX=([director]=0 [rs-a]=1 [rs-b]=2 [client]=3 [director2]=4)
+declare -A ROLE=([director]=director [rs-a]=backend [rs-b]=backend [client]=client [director2]=director)
+declare -A ADDR=([director]=198.51.100.10 [rs-a]=198.51.100.11 [rs-b]=198.51.100.12 [client]=198.51.100.20
+                 [director2]=198.51.100.13)
 declare -A PAGE=([rs-a]=A [rs-b]=B)
 MEM=${LAB_VM_MEM:-512}
 BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-600}

@@ -50,6 +50,7 @@ export class LvsDrCluster extends pulumi.ComponentResource {
         virtualRouterId: ha.virtualRouterId,
         priority: dir.priority ?? (dir.role ? 100 : 150), // ClusterHa's defaults
         preempt: ha.preempt,
+        preemptDelay: ha.preemptDelay,
         advertInterval: ha.advertInterval,
         authPass: ha.authPass,
         syncDaemon: ha.syncDaemon,

@@ -204,8 +204,14 @@ export const Vrrp = z.object({
   virtualRouterId: intIn(1, 255, "vrrp.virtualRouterId"),
   /** 1-254: the highest live priority holds the VIPs. */
   priority: intIn(1, 254, "vrrp.priority"),
-  /** Take the VIPs back when this director returns with the highest priority; false = keep the current holder. */
-  preempt: z.boolean().default(true),
+  /**
+   * Take the VIPs back when this director returns with the highest priority. Off by default:
+   * a director back from a reboot would take them before it re-learned the connections from the
+   * sync daemon, and every connection established meanwhile would be reset.
+   */
+  preempt: z.boolean().default(false),
+  /** With preempt: seconds after keepalived starts before this director takes the VIPs back. */
+  preemptDelay: intIn(0, 1000, "vrrp.preemptDelay").default(0),
   /** Seconds between VRRP adverts; a standby takes over after about three missed ones. */
   advertInterval: intIn(1, 255, "vrrp.advertInterval").default(1),
   /** The other directors' addresses, for networks without multicast; unset = multicast. */
@@ -253,6 +259,12 @@ export const VirtualServiceArgs = VirtualService.extend({
 }).superRefine((a, ctx) => {
   if (a.sorryServer && !a.healthCheck)
     ctx.addIssue({ code: "custom", path: ["sorryServer"], message: "needs healthCheck (keepalived runs the sorry server)" });
+  if (a.sorryServer && a.sorryServer.port !== a.port)
+    ctx.addIssue({
+      code: "custom",
+      path: ["sorryServer", "port"],
+      message: `must equal the service port ${a.port} (direct routing cannot map ports), got ${a.sorryServer.port}`,
+    });
 });
 export type VirtualServiceArgs = z.infer<typeof VirtualServiceArgs>;
 

@@ -279,6 +279,11 @@ export class Plan {
       ...(k && !k.active ? ["keepalived is not running"] : []),
     ];
   }
+  /** Whether our keepalived files have a block for `key` (a health-checked service has one once it has a real server). */
+  inKeepalivedFiles(key: string): boolean {
+    const e = this.ledger.entries[key];
+    return !!e && keepalivedFiles(this.ledger)[fileOf(e)] !== undefined;
+  }
   /** Whether a service is run by keepalived (it has a health check). */
   byKeepalived(k: { address: string; port: number; protocol: string }): boolean {
     return byKeepalived(this.ledger.entries[keys.service(k as Values["service"])]);
@@ -436,7 +441,7 @@ export class Plan {
           this.live.ipvs.delete(k);
         } else if (s && live === null && managed) {
           // Gone from the kernel though keepalived runs it (removed by hand): only a restart brings it back.
-          if (byKeepalived(this.snap.ledger.entries[key])) this.keepalivedRestart = true;
+          if (byKeepalived(this.snap.ledger.entries[key]) && keepalivedFiles(this.ledger)[fileOf(entry)]) this.keepalivedRestart = true;
         } else if (s && live === null) {
           out.push(ipvs.addService(s));
           this.live.ipvs.set(k, { ...s, destinations: [], extra: [] });

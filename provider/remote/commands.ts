@@ -168,10 +168,14 @@ export const keepalived = {
     `rm -rf ${q(NEXT)} ${q(NEXT + ".conf")}`,
     `mkdir -m 700 ${q(NEXT)}`,
     ...Object.entries(files).map(([name, text]) => `printf '%s' ${q(text)} > ${q(`${NEXT}/${name}`)}`),
+    // Root only: a VRRP password is in them.
+    `chmod 600 ${q(NEXT)}/*.conf`,
     `{ if [ -e ${q(KEEPALIVED_CONF)} ]; then grep -vxF ${q(KEEPALIVED_INCLUDE)} ${q(KEEPALIVED_CONF)} || true; fi; echo ${q(`include ${NEXT}/*.conf`)}; } > ${q(NEXT + ".conf")}`,
-    `if ! out=$(keepalived --config-test -f ${q(NEXT + ".conf")} 2>&1); then ` +
-      `printf 'keepalived --config-test failed; nothing was changed:\n%s\n' "$out" | sed -e ${q(`s#${NEXT}.conf#${KEEPALIVED_CONF}#g`)} -e ${q(`s#${NEXT}/#${KEEPALIVED_DIR}/#g`)} >&2; ` +
-      `rm -rf ${q(NEXT)} ${q(NEXT + ".conf")}; exit 1; fi`,
+    // It exits 5 on errors and warnings, 6 on script security, but 0 with a message for some
+    // broken includes: any output fails. Its messages repeat; each is shown once, with real paths.
+    `out=$(keepalived --config-test -f ${q(NEXT + ".conf")} 2>&1) && [ -z "$out" ] || { ` +
+      `printf 'keepalived --config-test failed; nothing was changed:\n%s\n' "$out" | awk '!seen[$0]++' | sed -e ${q(`s#${NEXT}.conf#${KEEPALIVED_CONF}#g`)} -e ${q(`s#${NEXT}/#${KEEPALIVED_DIR}/#g`)} >&2; ` +
+      `rm -rf ${q(NEXT)} ${q(NEXT + ".conf")}; exit 1; }`,
   ],
   /** Puts the tested files in place of ours. */
   installStaged: () => [`rm -rf ${q(KEEPALIVED_DIR)}`, `mv ${q(NEXT)} ${q(KEEPALIVED_DIR)}`, `rm -f ${q(NEXT + ".conf")}`],
@@ -192,6 +196,8 @@ export const keepalived = {
   disable: () => `systemctl disable --quiet keepalived`,
   start: () => `systemctl start keepalived`,
   stop: () => `systemctl stop keepalived`,
+  /** Only a restart recreates a service of keepalived's that was deleted behind its back (a reload applies config changes only). */
+  restart: () => `systemctl restart keepalived`,
   /** SIGHUP: keepalived reads its files again; VRRP state and established connections are kept. */
   reload: () => `systemctl reload keepalived`,
   purge: () => `DEBIAN_FRONTEND=noninteractive apt-get purge -y -q keepalived >/dev/null 2>&1 || true`,

@@ -52,7 +52,7 @@ export function renderVrrp(v: VrrpValue): string {
         `virtual_router_id ${v.virtualRouterId}`,
         `priority ${v.priority}`,
         `advert_int ${v.advertInterval}`,
-        ...(v.preempt ? [] : ["nopreempt"]),
+        ...(v.preempt ? (v.preemptDelay ? [`preempt_delay ${v.preemptDelay}`] : []) : ["nopreempt"]),
         ...(v.unicastPeers?.length ? ["unicast_peer {", ...indent(4, v.unicastPeers), "}"] : []),
         ...(v.authPass ? ["authentication {", "    auth_type PASS", `    auth_pass ${v.authPass}`, "}"] : []),
         "virtual_ipaddress {",
@@ -96,6 +96,8 @@ export function renderService(s: ServiceValue, dests: { value: DestValue; draini
       ...indent(4, [
         `delay_loop ${check.interval}`,
         `lb_algo ${s.scheduler}`,
+        // A backend gets traffic only once its first check passed (also after a restart or reboot).
+        "alpha",
         `lb_kind ${LB_KIND[kind]}`,
         `protocol ${s.protocol.toUpperCase()}`,
         ...(s.persistence ? [`persistence_timeout ${s.persistence.timeout}`] : []),
@@ -124,10 +126,21 @@ export function renderService(s: ServiceValue, dests: { value: DestValue; draini
   );
 }
 
+/**
+ * keepalived runs MISC_CHECK commands only with script security on (it refuses them otherwise);
+ * as root, which is what a check that probes a backend needs.
+ */
+const SCRIPT_SECURITY = `${HEADER}global_defs {\n    enable_script_security\n    script_user root\n}\n`;
+
 /** The content of every file of ours for `ledger`: file name -> text. */
 export function keepalivedFiles(ledger: Ledger): Record<string, string> {
   const out: Record<string, string> = {};
   const entries = Object.values(ledger.entries);
+  const checks = entries.flatMap((e) => {
+    const w = desiredOf(e);
+    return w.present && (e.kind === "service" || e.kind === "dest") ? [(w.value as { healthCheck?: HealthCheck }).healthCheck] : [];
+  });
+  if (checks.some((c) => c?.type === "command")) out["00-script-security.conf"] = SCRIPT_SECURITY;
   for (const e of entries) {
     const want = desiredOf(e);
     if (!want.present) continue;
@@ -141,7 +154,8 @@ export function keepalivedFiles(ledger: Ledger): Record<string, string> {
           return w.present ? [{ value: w.value as DestValue, draining: !!d.draining }] : [];
         })
         .sort((a, b) => `${a.value.dest.address}:${a.value.dest.port}`.localeCompare(`${b.value.dest.address}:${b.value.dest.port}`));
-      out[fileOf(e)] = renderService(s, dests);
+      // keepalived refuses a virtual_server without real servers: the file waits for the first one.
+      if (dests.length) out[fileOf(e)] = renderService(s, dests);
     }
   }
   return out;

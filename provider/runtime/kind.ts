@@ -7,6 +7,7 @@ import { z } from "zod";
 import { Connection, SECRET_CONNECTION_FIELDS, STATE_VERSION } from "../model";
 import { Host, Log, connect, rememberStackKeys } from "../remote/ssh";
 import { containsUnknown, parseOrThrow, validate } from "../validate";
+import { canonical } from "../holds/ledger";
 
 type Dyn = pulumi.dynamic.ResourceProvider;
 type Outs = Record<string, unknown>;
@@ -95,7 +96,8 @@ function withPath(o: Outs, path: string, value: unknown): Outs {
   if (!inner || typeof inner !== "object") return value === undefined ? o : { ...o, [k]: withPath({}, rest.join("."), value) };
   return { ...o, [k]: withPath(inner as Outs, rest.join("."), value) };
 }
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+/** Equal values, whatever the order of their keys (secret inputs are put back last). */
+const same = (a: unknown, b: unknown): boolean => canonical(a ?? null) === canonical(b ?? null);
 const withoutHost = (c: unknown) => ({ ...((c as Conn) ?? {}), host: undefined });
 
 /** The keys recorded in state: the target's and the jump host's. */

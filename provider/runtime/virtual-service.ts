@@ -58,11 +58,17 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
       label: "read IPVS",
       readOnly: true,
       needs: { keepalived: !!outs.healthCheck },
-      apply: (plan) => ({ service: plan.liveService(outs), drift: outs.healthCheck ? plan.keepalivedDrift(keys.service(outs)) : [] }),
+      apply: (plan) => ({
+        service: plan.liveService(outs),
+        drift: outs.healthCheck ? plan.keepalivedDrift(keys.service(outs)) : [],
+        inFiles: plan.inKeepalivedFiles(keys.service(outs)),
+      }),
     });
     const s = live.service;
-    // keepalived runs a health-checked service: gone from the kernel is drift that up repairs (it restarts keepalived).
-    if (!s && outs.healthCheck) return { drift: [`IPVS service ${serviceKeyString(outs)} is missing from the kernel`, ...live.drift] };
+    // keepalived runs a health-checked service once it has a real server: gone from the kernel then
+    // is drift that up repairs (it restarts keepalived); before, there is nothing to miss.
+    if (!s && outs.healthCheck)
+      return { drift: live.inFiles ? [`IPVS service ${serviceKeyString(outs)} is missing from the kernel`, ...live.drift] : [] };
     return s && { scheduler: s.scheduler, persistence: s.persistence, drift: live.drift };
   },
 };

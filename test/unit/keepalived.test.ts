@@ -7,13 +7,26 @@ import { Plan, Snapshot } from "../../provider/holds/plan";
 import { keepalivedCommands, keepalivedFiles, parseKeepalivedState, renderVrrp } from "../../provider/remote/keepalived";
 import { parseDaemons } from "../../provider/remote/parsers";
 import { validate } from "../../provider/validate";
+import * as fs from "fs";
+import * as path from "path";
+
+const captured = (name: string) => fs.readFileSync(path.join(__dirname, "../lab/captured", name), "utf8");
 
 const VIP = "198.51.100.100";
 const check = model.HealthCheck.parse({ type: "http", interval: 2, timeout: 2 });
 const svc = { address: VIP, port: 80, protocol: "tcp" as const, scheduler: "rr" as const, healthCheck: check };
 const key = { address: VIP, port: 80, protocol: "tcp" as const };
 const rs = (address: string, weight = 1) => ({ service: key, dest: { address, port: 80, forwarding: "direct" as const, weight } });
-const vrrp = { dev: "eth1", vips: [VIP], virtualRouterId: 51, priority: 150, preempt: true, advertInterval: 1, authPass: "s3cret" };
+const vrrp = {
+  dev: "eth1",
+  vips: [VIP],
+  virtualRouterId: 51,
+  priority: 150,
+  preempt: true,
+  preemptDelay: 0,
+  advertInterval: 1,
+  authPass: "s3cret",
+};
 const snapshot = (over: Partial<Snapshot> = {}): Snapshot => ({
   ledger: emptyLedger(),
   addrs: [],
@@ -85,6 +98,7 @@ describe("keepalived files", () => {
         "virtual_server 198.51.100.100 80 {",
         "    delay_loop 2",
         "    lb_algo rr",
+        "    alpha",
         "    lb_kind DR",
         "    protocol TCP",
         "    real_server 198.51.100.11 80 {",
@@ -145,9 +159,28 @@ describe("the plan leaves health-checked objects to keepalived", () => {
   test("a health-checked service removed from the kernel by hand makes the next transaction restart keepalived", () => {
     const first = new Plan(snapshot());
     claim(first, "svc", { services: [svc], keepalived: true, persist: true });
+    // Without real servers keepalived has no virtual_server (it refuses an empty one): nothing is missing.
+    expect(keepalivedFiles(first.ledger)).toEqual({});
+    const empty = new Plan(snapshot({ ledger: first.ledger }));
+    claim(empty, "svc", { services: [svc], keepalived: true, persist: true });
+    expect(empty.keepalivedRestart).toBe(false);
+    claim(first, "a", { dests: [rs("198.51.100.11")], persist: true });
     const next = new Plan(snapshot({ ledger: first.ledger }));
     claim(next, "svc", { services: [svc], keepalived: true, persist: true });
     expect(next.keepalivedRestart).toBe(true);
+  });
+
+  test("a command check turns on keepalived's script security (it refuses to run checks without)", () => {
+    const plan = new Plan(snapshot());
+    claim(plan, "svc", {
+      services: [{ ...svc, healthCheck: model.HealthCheck.parse({ type: "command", command: "/usr/local/bin/probe" }) }],
+      keepalived: true,
+      persist: true,
+    });
+    claim(plan, "a", { dests: [rs("198.51.100.11")], persist: true });
+    const files = keepalivedFiles(plan.ledger);
+    expect(files["00-script-security.conf"]).toContain("enable_script_security\n    script_user root");
+    expect(files["vs-tcp-198.51.100.100-80.conf"]).toContain('misc_path "/usr/local/bin/probe"');
   });
 });
 
@@ -161,7 +194,9 @@ describe("keepalived around a transaction", () => {
   test("first use: config test before any change; then our files, the include line, enable and start", () => {
     const plan = used();
     const k = keepalivedCommands(emptyLedger(), plan.ledger, snapshot().keepalived, {}, false);
-    expect(k.before.at(-1)).toMatch(/^if ! out=\$\(keepalived --config-test -f \/etc\/keepalived\/pulumi-lvs\.d\.next\.conf 2>&1\)/);
+    expect(k.before.at(-1)).toMatch(
+      /^out=\$\(keepalived --config-test -f \/etc\/keepalived\/pulumi-lvs\.d\.next\.conf 2>&1\) && \[ -z "\$out" \] \|\|/,
+    );
     expect(k.after).toEqual([
       "rm -rf /etc/keepalived/pulumi-lvs.d",
       "mv /etc/keepalived/pulumi-lvs.d.next /etc/keepalived/pulumi-lvs.d",
@@ -199,10 +234,12 @@ describe("parsers and validation", () => {
       include: false,
     });
     expect(parseKeepalivedState("")).toBeUndefined();
-    expect(parseDaemons("master sync daemon (mcast=eth1, syncid=51)\nbackup sync daemon (mcast=eth1, syncid=51)\n")).toEqual({
+    // ipvsadm -L --daemon on a lab director with both daemons, and with none (test/lab/captured).
+    expect(parseDaemons(captured("ipvsadm-L-daemon.txt"))).toEqual({
       master: { dev: "eth1", syncId: 51 },
       backup: { dev: "eth1", syncId: 51 },
     });
+    expect(parseDaemons(captured("ipvsadm-L-daemon-none.txt"))).toEqual({});
   });
 
   const service = { connection: { host: "h" }, address: VIP, port: 80 };

@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 export PULUMI_LVS_CACHE ?= $(HOME)/.cache/pulumi-lvs
 
-.PHONY: bench test demo demo-down deps node-deps pulumi-cli build typecheck lint unit e2e lab-up lab-down
+.PHONY: bench test demo demo-down demo-ha demo-ha-down deps node-deps pulumi-cli build typecheck lint unit e2e lab-up lab-down
 
 ## test: type check, lint, unit tests, then the lab end-to-end suite through the real pulumi CLI
 test: deps typecheck lint unit
@@ -22,6 +22,13 @@ demo: deps
 
 demo-down:
 	bash tools/demo.sh down
+
+## demo-ha: two directors (VRRP) and health-checked backends: failover and a backend's death and recovery, live
+demo-ha: deps
+	bash tools/demo.sh ha-up
+
+demo-ha-down:
+	bash tools/demo.sh ha-down
 
 deps: node-deps pulumi-cli
 	bash test/lab/deps.sh

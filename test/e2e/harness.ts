@@ -153,6 +153,16 @@ export class Stack {
     return (await this.must("stack", "export")).stdout;
   }
 
+  /** The outputs of the resource named `name` (the last part of its URN), from the stack's state. */
+  async outputsOf(name: string): Promise<Record<string, unknown>> {
+    const state = JSON.parse(await this.exportState()) as {
+      deployment: { resources?: { urn: string; outputs?: Record<string, unknown> }[] };
+    };
+    const r = (state.deployment.resources ?? []).find((x) => x.urn.endsWith(`::${name}`));
+    if (!r) throw new Error(`no resource ${name} in the stack`);
+    return r.outputs ?? {};
+  }
+
   async remove(): Promise<void> {
     await this.run("stack", "rm", "--yes", "--force");
     fs.rmSync(this.home, { recursive: true, force: true });
@@ -190,6 +200,25 @@ export async function tripwire(): Promise<{ port: number; count: () => number; c
   };
 }
 
+/**
+ * Polls `check` (every second) until it returns a value other than undefined, or fails after
+ * `seconds` naming what was awaited and the last thing seen: the one way e2e steps wait.
+ */
+export async function waitFor<T>(what: string, seconds: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${seconds}s waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 /** The director's IPVS table as `ipvsadm -S -n` lines, sorted. */
 export const ipvsRules = (): string[] => onHost("director", "ipvsadm -S -n").trim().split("\n").filter(Boolean).sort();
 
@@ -201,6 +230,9 @@ const HOST_STATE = [
   "sysctl -n net.ipv4.conf.lo.arp_ignore net.ipv4.conf.all.arp_ignore net.ipv4.conf.lo.arp_announce net.ipv4.conf.all.arp_announce net.ipv4.ip_forward",
   "find /etc/pulumi-lvs /var/lib/pulumi-lvs /etc/sysctl.d /etc/systemd/system -name '*pulumi-lvs*' -o -path '/etc/pulumi-lvs/*' -o -path '/var/lib/pulumi-lvs/*' 2>/dev/null | sort",
   "sha256sum /etc/sysctl.d/* 2>/dev/null",
+  // keepalived: its files (the user's keepalived.conf byte for byte), the unit's state, the sync daemons.
+  "find /etc/keepalived -type f -exec sha256sum {} + 2>/dev/null | sort; systemctl is-enabled keepalived; systemctl is-active keepalived",
+  "if [ -e /proc/net/ip_vs ]; then ipvsadm -L --daemon; fi; true",
 ].join("; echo ---; ");
 /** The state of each host, to compare before and after. */
 export const hostState = (hosts: string[]): Record<string, string> => Object.fromEntries(hosts.map((h) => [h, onHost(h, HOST_STATE)]));

@@ -3,7 +3,7 @@
 // input, including inputs that must be rejected. Conveniences for tests:
 //   - a connection's `privateKeyPath` (also the proxy's) is read from disk;
 //   - a RealServer's `service` may name a VirtualService declared before it;
-//   - an LvsDrCluster's `director` and backends' `connection` are connections as above;
+//   - an LvsDrCluster's `director`, `ha.standby` and backends' `connection` are connections as above;
 //   - `{ type: "LabVm", name, args: { host } }` boots a lab VM (a stand-in for a cloud VM
 //     resource) and a connection `{ labVm: name, ... }` takes its host and port from the
 //     VM's outputs, so the provider sees unknown values at preview.
@@ -61,7 +61,17 @@ for (const { type, name, args: raw = {}, parent } of specs) {
       break;
     case "LvsDrCluster": {
       const backends = (raw.backends as { connection: Conn }[]).map((b) => ({ ...b, connection: connection(b.connection) }));
-      new lvs.LvsDrCluster(name, { ...raw, director: connection(raw.director as Conn), backends } as unknown as lvs.LvsDrClusterArgs, opts);
+      const ha = raw.ha as { standby: Conn } | undefined;
+      new lvs.LvsDrCluster(
+        name,
+        {
+          ...raw,
+          director: connection(raw.director as Conn),
+          backends,
+          ...(ha ? { ha: { ...ha, standby: connection(ha.standby) } } : {}),
+        } as unknown as lvs.LvsDrClusterArgs,
+        opts,
+      );
       break;
     }
     case "DrRealServerHost":

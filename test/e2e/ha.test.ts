@@ -99,6 +99,14 @@ const servingBackend = (h: string) =>
 const unitOutputs = (name: string) => stack.outputsOf(name);
 /** A preview that must propose nothing (its diff is in the error when it does). */
 const noChanges = () => stack.must("preview", "--diff", "--expect-no-changes");
+/** After a refresh, rs-b is down with its declared weight, the directors report no drift, and preview proposes nothing. */
+async function downNotDrift() {
+  await stack.refresh();
+  expect(await unitOutputs("ha-rs-b")).toMatchObject({ health: "down", weight: 1 });
+  for (const d of ["ha-director-198.51.100.100", "ha-standby-director-198.51.100.100"])
+    expect(await unitOutputs(d)).toMatchObject({ drift: [], vrrpState: d.includes("standby") ? "backup" : "master" });
+  await noChanges();
+}
 
 let before: Record<string, string>;
 beforeAll(async () => {
@@ -151,11 +159,7 @@ test("3. a dead backend leaves rotation within the check interval and comes back
   onHost("rs-b", "systemctl stop lab-httpd");
   await waitFor("rs-b out of rotation", 15, () => (destLine("director", rsB.lanAddress) ? undefined : true));
   expect(requestsFromClient(VIP, 4)).toEqual(Array(4).fill("This is test page,this is A."));
-  await stack.refresh();
-  expect(await unitOutputs("ha-rs-b")).toMatchObject({ health: "down", weight: 1 });
-  for (const d of ["ha-director-198.51.100.100", "ha-standby-director-198.51.100.100"])
-    expect(await unitOutputs(d)).toMatchObject({ drift: [], vrrpState: d.includes("standby") ? "backup" : "master" });
-  await noChanges();
+  await downNotDrift();
   onHost("rs-b", "systemctl start lab-httpd");
   await waitFor("rs-b back in rotation", 15, () => destLine("director", rsB.lanAddress));
   expectAlternating(VIP);
@@ -168,11 +172,7 @@ test("4. with onFailure weight0 (inhibit_on_failure) a dead backend stays at wei
   await stack.up();
   onHost("rs-b", "systemctl stop lab-httpd");
   await waitFor("rs-b at weight 0", 15, () => (destLine("director", rsB.lanAddress)?.endsWith("-w 0") ? true : undefined));
-  await stack.refresh();
-  expect(await unitOutputs("ha-rs-b")).toMatchObject({ health: "down", weight: 1 });
-  for (const d of ["ha-director-198.51.100.100", "ha-standby-director-198.51.100.100"])
-    expect(await unitOutputs(d)).toMatchObject({ drift: [], vrrpState: d.includes("standby") ? "backup" : "master" });
-  await noChanges();
+  await downNotDrift();
   onHost("rs-b", "systemctl start lab-httpd");
   await waitFor("rs-b at weight 1", 15, () => (destLine("director", rsB.lanAddress)?.endsWith("-w 1") ? true : undefined));
   stack.declare(cluster());

@@ -59,7 +59,17 @@ const cluster = (over: Over = {}) => ({
     ].filter((b) => (over.backends ?? ["a", "b"]).includes(b.name)),
   },
 });
+/** A service without a health check on the same director and VIP (port 8080): ipvsadm runs it, beside keepalived's. */
+const plain = [
+  { type: "VirtualService", name: "plain", args: { connection: conn(director), address: VIP, port: 8080, scheduler: "rr" } },
+  ...[rsA, rsB].map((h) => ({
+    type: "RealServer",
+    name: `plain-${h.name}`,
+    args: { service: "plain", address: h.lanAddress, drainTimeout: 0 },
+  })),
+];
 const stack = new Stack(path.join(REPO, "test/e2e/program"), "ha");
+const declare = (c: ReturnType<typeof cluster>) => stack.declare(c, ...plain);
 
 /** Which director holds the VIP (VRRP master), or undefined while neither does. */
 const holder = (): string | undefined => {
@@ -88,6 +98,8 @@ const transferDone = (tag: string) =>
     return rc ? { rc, result: onHost("client", `cat /tmp/${tag}.res`).trim() } : undefined;
   });
 const BIG = 400 * 1024;
+/** The backends' httpd on 8080 too, for the plain service (the lab's serves 80). */
+const SERVE_8080 = "ss -ltn | grep -q ':8080 ' || (nohup busybox httpd -p 8080 -h /srv/www >/dev/null 2>&1 &)";
 /** The backend (address) serving the client's established connection, as the active director sees it. */
 const servingBackend = (h: string) =>
   waitFor(
@@ -111,7 +123,7 @@ async function downNotDrift() {
 let before: Record<string, string>;
 beforeAll(async () => {
   onHost("director2", `printf '${USER_CONF}' > ${CONF}`);
-  ["rs-a", "rs-b"].forEach((h) => onHost(h, `dd if=/dev/zero of=/srv/www/big bs=1k count=${BIG / 1024} 2>/dev/null`));
+  ["rs-a", "rs-b"].forEach((h) => onHost(h, `dd if=/dev/zero of=/srv/www/big bs=1k count=${BIG / 1024} 2>/dev/null; ${SERVE_8080}`));
   before = hostState(HOSTS);
   await stack.init();
 });
@@ -124,7 +136,7 @@ afterAll(async () => {
 });
 
 test("1. a bad health check fails at preview, naming the field, before anything connects", async () => {
-  stack.declare(cluster({ check: { path: "/ok\nnotify_up /bin/sh" } }));
+  declare(cluster({ check: { path: "/ok\nnotify_up /bin/sh" } }));
   const r = await stack.run("preview");
   expect(r.code).not.toBe(0);
   expect(r.output).toMatch(/property healthCheck\.path .*must start with .*and hold no spaces or control characters/);
@@ -132,7 +144,7 @@ test("1. a bad health check fails at preview, naming the field, before anything 
 });
 
 test("2. up: both directors carry the service, director holds the VIP, requests alternate A/B", async () => {
-  stack.declare(cluster());
+  declare(cluster());
   await stack.up();
   await waitHolder("director");
   await waitFor("both backends healthy", 30, () =>
@@ -147,6 +159,10 @@ test("2. up: both directors carry the service, director holds the VIP, requests 
     expect(destLine(h, rsB.lanAddress)).toBe(`-a -t ${VIP}:80 -r ${rsB.lanAddress}:80 -g -w 1`);
   }
   expect(sha("director", VS_FILE)).toBe(sha("director2", VS_FILE));
+  // The plain service beside it: ipvsadm's, not in keepalived's files.
+  expect(onHost("director", "ipvsadm -S -n")).toContain(`-A -t ${VIP}:8080 -s rr`);
+  expect(onHost("director", "cat /etc/keepalived/pulumi-lvs.d/*.conf")).not.toContain("8080");
+  expectAlternating(VIP, 8080);
   expect(onHost("director2", `cat ${CONF}`)).toBe(`${USER_CONF.replace(/\\n/g, "\n")}\ninclude /etc/keepalived/pulumi-lvs.d/*.conf\n`);
   // The VRRP password is in the keepalived file (root only) and nowhere in plaintext state.
   expect(onHost("director", "stat -c %a /etc/keepalived/pulumi-lvs.d/vrrp-eth1-51.conf").trim()).toBe("600");
@@ -168,14 +184,14 @@ test("3. a dead backend leaves rotation within the check interval and comes back
 });
 
 test("4. with onFailure weight0 (inhibit_on_failure) a dead backend stays at weight 0", async () => {
-  stack.declare(cluster({ check: { onFailure: "weight0" } }));
+  declare(cluster({ check: { onFailure: "weight0" } }));
   await stack.up();
   onHost("rs-b", "systemctl stop lab-httpd");
   await waitFor("rs-b at weight 0", 15, () => (destLine("director", rsB.lanAddress)?.endsWith("-w 0") ? true : undefined));
   await downNotDrift();
   onHost("rs-b", "systemctl start lab-httpd");
   await waitFor("rs-b at weight 1", 15, () => (destLine("director", rsB.lanAddress)?.endsWith("-w 1") ? true : undefined));
-  stack.declare(cluster());
+  declare(cluster());
   await stack.up();
 });
 
@@ -196,7 +212,7 @@ test("6. a change keepalived's config test refuses fails naming file and line, a
   const conf = sha("director", CONF);
   const file = sha("director", VS_FILE);
   onHost("director", `echo 'bogus_keyword_of_the_user 1' >> ${CONF}`);
-  stack.declare(cluster({ weights: { a: 2 } }));
+  declare(cluster({ weights: { a: 2 } }));
   const r = await stack.run("up", "--yes", "--skip-preview");
   expect(r.code).not.toBe(0);
   expect(r.output).toMatch(/keepalived --config-test failed; nothing was changed/);
@@ -214,15 +230,15 @@ test("7. a weight change and a backend's removal drain: the transfer through it 
   startTransfer("drain");
   const serving = await servingBackend("director");
   const name = serving === rsA.lanAddress ? "a" : "b";
-  stack.declare(cluster({ weights: { a: name === "a" ? 3 : 2, b: name === "b" ? 3 : 1 } }));
+  declare(cluster({ weights: { a: name === "a" ? 3 : 2, b: name === "b" ? 3 : 1 } }));
   await stack.up();
   expect(destLine("director", serving)).toMatch(/-w 3$/);
-  stack.declare(cluster({ weights: { a: 2 }, backends: [name === "a" ? "b" : "a"] }));
+  declare(cluster({ weights: { a: 2 }, backends: [name === "a" ? "b" : "a"] }));
   await stack.up(); // waits while the transfer drains
   expect(await transferDone("drain")).toEqual({ rc: "0", result: `200 ${BIG}` });
   expect(destLine("director", serving)).toBeUndefined();
   expect(destLine("director2", serving)).toBeUndefined();
-  stack.declare(cluster());
+  declare(cluster());
   await stack.up();
   await waitFor("both backends back", 30, () =>
     destLine("director", rsA.lanAddress) && destLine("director", rsB.lanAddress) ? true : undefined,
@@ -259,7 +275,7 @@ test("8. the active director dies: the standby takes the VIP, a transfer survive
 });
 
 test("9. failback follows preempt: without it the standby keeps the VIP when the primary returns", async () => {
-  stack.declare(cluster({ preempt: false }));
+  declare(cluster({ preempt: false }));
   await stack.up();
   onHost("director", "systemctl stop keepalived");
   await waitHolder("director2");
@@ -267,7 +283,7 @@ test("9. failback follows preempt: without it the standby keeps the VIP when the
   await new Promise((r) => setTimeout(r, 8000));
   expect(holder()).toBe("director2");
   expectAlternating(VIP);
-  stack.declare(cluster());
+  declare(cluster());
   await stack.up();
   await waitHolder("director"); // preempting again: the higher priority takes it back
 });
@@ -281,6 +297,7 @@ test("10. both directors reboot: HA and health checks come back with no Pulumi r
   expectAlternating(VIP);
   for (const h of ["director", "director2"])
     expect(onHost(h, "ipvsadm -L --daemon")).toMatch(/master sync daemon[\s\S]*backup sync daemon/);
+  expectAlternating(VIP, 8080); // the plain service, restored by pulumi-lvs-restore
   await stack.refresh();
   await noChanges();
 });

@@ -7,6 +7,7 @@ import { Plan, Snapshot } from "../../provider/holds/plan";
 import { keepalivedCommands, keepalivedFiles, parseKeepalivedState, renderVrrp } from "../../provider/remote/keepalived";
 import { parseDaemons } from "../../provider/remote/parsers";
 import { validate } from "../../provider/validate";
+import { needKeepalived } from "../../provider/runtime/host-state";
 import * as fs from "fs";
 import * as path from "path";
 
@@ -181,6 +182,24 @@ describe("the plan leaves health-checked objects to keepalived", () => {
     const files = keepalivedFiles(plan.ledger);
     expect(files["00-script-security.conf"]).toContain("enable_script_security\n    script_user root");
     expect(files["vs-tcp-198.51.100.100-80.conf"]).toContain('misc_path "/usr/local/bin/probe"');
+  });
+});
+
+describe("keepalived missing", () => {
+  test("with installKeepalived false, a missing keepalived fails the operation before anything changes", () => {
+    const plan = new Plan(snapshot({ keepalived: undefined }));
+    expect(() => plan.op("0", (p) => needKeepalived(p, false))).toThrow(
+      "keepalived is not installed and installKeepalived is false: install the keepalived package, or set installKeepalived: true",
+    );
+    expect(() => plan.op("1", (p) => needKeepalived(p, true))).not.toThrow();
+  });
+
+  test("with installKeepalived true, a transaction installs it first (before the config test)", () => {
+    const plan = new Plan(snapshot({ keepalived: undefined }));
+    claim(plan, "d", { vrrp: [vrrp], keepalived: true, persist: true });
+    const k = keepalivedCommands(emptyLedger(), plan.ledger, undefined, {}, false);
+    expect(k.before[0]).toMatch(/^DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends keepalived/);
+    expect(k.after).toContain("systemctl enable --quiet keepalived");
   });
 });
 

@@ -104,6 +104,9 @@ export const ipvs = {
     ")",
     `[ -z "$e" ] || { printf 'ipvsadm -R: %s\n' "$e" >&2; exit 1; }`,
   ],
+  /** Waits (up to 5 s) until a service is gone: keepalived applies a reload asynchronously. */
+  waitGone: (k: ServiceKey) =>
+    `i=0; while ipvsadm -L -n ${serviceWords(k).map(q).join(" ")} >/dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done`,
   /** IPVS connection sync daemons (ipvsadm(8) --start-daemon): every connection is sent to the other director. */
   startDaemon: (mode: "master" | "backup", dev: string, syncId: number) =>
     ipvsadm("--start-daemon", mode, "--mcast-interface", dev, "--syncid", String(syncId)),

@@ -4,9 +4,9 @@
 // files are derived from the host's ledger: one file per VRRP instance or health-checked
 // service in a directory of ours, included by one line in the user's keepalived.conf. A change
 // is staged and passed through `keepalived --config-test` before anything on the host changes.
-import { DestValue, Entry, KeepalivedState, Ledger, ServiceValue, VrrpValue, desiredOf, keys } from "../holds/ledger";
+import { DestValue, Entry, KeepalivedState, Ledger, ServiceValue, VrrpValue, byKeepalived, desiredOf, keys } from "../holds/ledger";
 import { HealthCheck } from "../model";
-import { KEEPALIVED_DIR, keepalived } from "./commands";
+import { KEEPALIVED_DIR, ipvs, keepalived } from "./commands";
 import { sha256 } from "./boot";
 
 /** keepalived as read by a transaction (commands.keepalived.readState). */
@@ -175,6 +175,31 @@ export function changedFiles(want: Record<string, string>, have: Record<string, 
 }
 
 /**
+ * Services whose health check was turned off: keepalived deletes them on the reload that drops
+ * their file, so once it did, ipvsadm adds them back with their real servers (a gap of about a
+ * second). A draining destination comes back at weight 0.
+ */
+function handedBack(before: Ledger, after: Ledger, have: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const [key, e] of Object.entries(after.entries)) {
+    const was = before.entries[key];
+    const want = desiredOf(e);
+    if (e.kind !== "service" || !was || !want.present || (want.value as ServiceValue).healthCheck) continue;
+    if (!byKeepalived(was) || !have[`${KEEPALIVED_DIR}/${fileOf(was)}`]) continue;
+    const s = want.value as ServiceValue;
+    out.push(ipvs.waitGone(s), `${ipvs.addService(s)} 2>/dev/null || ${ipvs.editService(s)}`);
+    for (const d of Object.values(after.entries)) {
+      const w = desiredOf(d);
+      if (d.kind !== "dest" || !w.present || keys.service((d.where as DestValue).service) !== key) continue;
+      const v = w.value as DestValue;
+      const dest = d.draining ? { ...v.dest, weight: 0 } : v.dest;
+      out.push(`${ipvs.addDestination(v.service, dest)} 2>/dev/null || ${ipvs.editDestination(v.service, dest)}`);
+    }
+  }
+  return out;
+}
+
+/**
  * What a transaction runs for keepalived: `before` (install, stage and config-test: a failure
  * there stops the script before any change), `after` (files in place, include line, enable,
  * start or reload; or, when the last holder left, everything put back as it was found).
@@ -220,6 +245,7 @@ export function keepalivedCommands(
     after: [
       ...keepalived.removeInclude(original.conf),
       ...(original.active ? (live?.active ? [keepalived.reload()] : []) : live?.active ? [keepalived.stop()] : []),
+      ...handedBack(before, after, have),
       ...(original.enabled ? [] : live?.enabled ? [keepalived.disable()] : []),
       ...(original.installed ? [] : [keepalived.purge()]),
     ],

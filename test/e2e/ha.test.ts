@@ -35,7 +35,13 @@ const USER_CONF = "global_defs {\\n    router_id LAB_DIRECTOR2\\n}";
 const AUTH = "Lab-s3c";
 
 const check = { type: "http", path: "/", interval: 1, timeout: 1, retries: 1 };
-type Over = { check?: Record<string, unknown>; preempt?: boolean; weights?: { a?: number; b?: number }; backends?: string[] };
+type Over = {
+  noCheck?: boolean;
+  check?: Record<string, unknown>;
+  preempt?: boolean;
+  weights?: { a?: number; b?: number };
+  backends?: string[];
+};
 const cluster = (over: Over = {}) => ({
   type: "LvsDrCluster",
   name: "ha",
@@ -45,7 +51,7 @@ const cluster = (over: Over = {}) => ({
     port: 80,
     scheduler: "rr",
     drainTimeout: 60,
-    healthCheck: { ...check, ...over.check },
+    healthCheck: over.noCheck ? undefined : { ...check, ...over.check },
     ha: {
       standby: conn(director2),
       virtualRouterId: 51,
@@ -302,7 +308,27 @@ test("10. both directors reboot: HA and health checks come back with no Pulumi r
   await noChanges();
 });
 
-test("11. destroy leaves every host as it was: the user's keepalived.conf byte for byte, keepalived stopped again", async () => {
+test("11. a health check turned off hands the service to ipvsadm, and back on to keepalived: it serves throughout", async () => {
+  declare(cluster({ noCheck: true }));
+  await stack.up();
+  for (const h of ["director", "director2"]) {
+    expect(onHost(h, "ls /etc/keepalived/pulumi-lvs.d")).not.toContain("vs-");
+    expect(destLine(h, rsA.lanAddress)).toBe(`-a -t ${VIP}:80 -r ${rsA.lanAddress}:80 -g -w 1`);
+  }
+  expectAlternating(VIP);
+  await stack.refresh();
+  await noChanges();
+  declare(cluster());
+  await stack.up();
+  expect(sha("director", VS_FILE)).toBe(sha("director2", VS_FILE));
+  expectAlternating(VIP);
+  onHost("rs-b", "systemctl stop lab-httpd");
+  await waitFor("rs-b out of rotation", 15, () => (destLine("director", rsB.lanAddress) ? undefined : true));
+  onHost("rs-b", "systemctl start lab-httpd");
+  await waitFor("rs-b back in rotation", 15, () => destLine("director", rsB.lanAddress));
+});
+
+test("12. destroy leaves every host as it was: the user's keepalived.conf byte for byte, keepalived stopped again", async () => {
   await stack.destroy();
   expect(hostState(HOSTS)).toEqual(before);
 });

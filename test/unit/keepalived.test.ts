@@ -185,6 +185,25 @@ describe("the plan leaves health-checked objects to keepalived", () => {
   });
 });
 
+describe("turning a health check off", () => {
+  test("keepalived deletes the service on reload; ipvsadm adds it back with its real servers once it did", () => {
+    const s0 = new Plan(snapshot());
+    claim(s0, "svc", { services: [svc], keepalived: true, persist: true });
+    claim(s0, "a", { dests: [rs("198.51.100.11", 2)], persist: true });
+    const have = { [`/etc/keepalived/pulumi-lvs.d/vs-tcp-198.51.100.100-80.conf`]: "x" };
+    const off = new Plan(snapshot({ ledger: s0.ledger, ipvs: liveService([{ address: "198.51.100.11", weight: 2 }]) }));
+    claim(off, "svc", { services: [{ ...svc, healthCheck: undefined }], keepalived: false, persist: true });
+    expect(commandsOf(off)).toEqual([]);
+    const k = keepalivedCommands(s0.ledger, off.ledger, { ...snapshot().keepalived!, active: true, include: true }, have, false);
+    expect(k.after.slice(-3)).toEqual([
+      "i=0; while ipvsadm -L -n -t 198.51.100.100\\:80 >/dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done",
+      "ipvsadm -A -t 198.51.100.100\\:80 -s rr 2>/dev/null || ipvsadm -E -t 198.51.100.100\\:80 -s rr",
+      "ipvsadm -a -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -g -w 2 -x 0 -y 0 2>/dev/null || ipvsadm -e -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -g -w 2 -x 0 -y 0",
+    ]);
+    expect(k.after).toContain("systemctl stop keepalived");
+  });
+});
+
 describe("keepalived missing", () => {
   test("with installKeepalived false, a missing keepalived fails the operation before anything changes", () => {
     const plan = new Plan(snapshot({ keepalived: undefined }));

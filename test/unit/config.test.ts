@@ -22,3 +22,10 @@ test("the cluster's defaults come from the one model: persist, drainTimeout, sch
     scheduler: "rr",
   });
 });
+
+test("the standby director of `ha` may name a key file too, and the VRRP defaults apply", () => {
+  const ha = JSON.stringify({ standby: { host: "127.0.0.2", privateKeyPath: __filename }, virtualRouterId: 51 });
+  const c = readClusterConfig("pulumi-lvs", (k) => ({ ...values, ha })[k], [...Object.keys(values), "ha"]);
+  expect(c.ha).toMatchObject({ virtualRouterId: 51, preempt: false, primaryPriority: 150, standbyPriority: 100, syncDaemon: true });
+  expect(c.ha?.standby.privateKey).toContain("the standby director of `ha` may name a key file");
+});

@@ -62,7 +62,7 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
   outputs: DirectorHostOutputs,
   replaceOn: [],
   // An interface change moves the VIPs in one transaction (delete there, add here).
-  updateOn: ["vips", "interface", "ipForward", "expireNodestConn", "expireQuiescentTemplate", "vrrp", "installKeepalived", "persist"],
+  updateOn: ["vips", "interface", "ipForward", "expireNodestConn", "expireQuiescentTemplate", "vrrp", "persist"],
   resolvedWhenUnset: ["interface"],
   secretInputs: ["vrrp.authPass"],
   identity: () => "director",

@@ -37,7 +37,7 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
   schema: VirtualServiceArgs,
   outputs: VirtualServiceOutputs,
   replaceOn: ["address", "port", "protocol"],
-  updateOn: ["scheduler", "persistence", "healthCheck", "sorryServer", "installKeepalived", "persist"],
+  updateOn: ["scheduler", "persistence", "healthCheck", "sorryServer", "persist"],
   identity: (a) => serviceKeyString(a),
 
   create: (host, a, { owner }) => converge(a, owner).on(host),

@@ -86,11 +86,11 @@ const holder = (): string | undefined => {
   return on.length === 1 ? on[0] : undefined;
 };
 const waitHolder = (h: string, seconds = 30) => waitFor(`${h} to hold the VIP`, seconds, () => (holder() === h ? h : undefined));
-/** A destination's `ipvsadm -S -n` line on a director, or undefined. */
+/** A destination's `ipvsadm -S -n` line in the service VIP:80 on a director, or undefined. */
 const destLine = (host: string, rs: string) =>
   onHost(host, "ipvsadm -S -n")
     .split("\n")
-    .find((l) => l.includes(`-r ${rs}:80`));
+    .find((l) => l.startsWith(`-a -t ${VIP}:80 -r ${rs}:80 `));
 const sha = (host: string, file: string) => onHost(host, `sha256sum ${file} | cut -c1-64`).trim();
 /** A transfer of /srv/www/big from the client at 20 kB/s (about 20 s): started in the background, awaited with `done`. */
 const startTransfer = (tag: string) =>

@@ -221,13 +221,8 @@ export function keepalivedCommands(
       ...(changed.length ? keepalived.installStaged() : []),
       ...(l.include ? [] : keepalived.addInclude(l.conf)),
       ...(l.enabled ? [] : [keepalived.enable()]),
-      ...(!l.active
-        ? [keepalived.start()]
-        : restart
-          ? ["systemctl restart keepalived"]
-          : changed.length || !l.include
-            ? [keepalived.reload()]
-            : []),
+      ...(!l.active ? [keepalived.start()] : restart ? [keepalived.restart()] : changed.length || !l.include ? [keepalived.reload()] : []),
+      ...handedBack(before, after, have),
     ];
     return { before: pre, after: post };
   }

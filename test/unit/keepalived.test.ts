@@ -201,6 +201,12 @@ describe("turning a health check off", () => {
       "ipvsadm -a -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -g -w 2 -x 0 -y 0 2>/dev/null || ipvsadm -e -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -g -w 2 -x 0 -y 0",
     ]);
     expect(k.after).toContain("systemctl stop keepalived");
+    // With keepalived still in use (a VRRP instance), the same after its reload.
+    claim(s0, "d", { vrrp: [vrrp], keepalived: true, persist: true });
+    const kept = new Plan(snapshot({ ledger: s0.ledger }));
+    claim(kept, "svc", { services: [{ ...svc, healthCheck: undefined }], keepalived: false, persist: true });
+    const k2 = keepalivedCommands(s0.ledger, kept.ledger, { ...snapshot().keepalived!, active: true, include: true }, have, false);
+    expect(k2.after.slice(-4)).toEqual(["systemctl reload keepalived", ...k.after.slice(-3)]);
   });
 });
 

@@ -203,7 +203,9 @@ export const keepalived = {
   restart: () => `systemctl restart keepalived`,
   /** SIGHUP: keepalived reads its files again; VRRP state and established connections are kept. */
   reload: () => `systemctl reload keepalived`,
-  purge: () => `DEBIAN_FRONTEND=noninteractive apt-get purge -y -q keepalived >/dev/null 2>&1 || true`,
+  /** Only when nothing else uses it: no keepalived.conf left (ours is removed when we created it). */
+  purge: () =>
+    `if [ ! -e ${q(KEEPALIVED_CONF)} ]; then DEBIAN_FRONTEND=noninteractive apt-get purge -y -q keepalived >/dev/null 2>&1 || true; fi`,
 };
 
 /** Runs several reads whose outputs come back split by SECTION markers. */

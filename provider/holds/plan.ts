@@ -92,18 +92,16 @@ const describeService = (s: Values["service"] & { extra?: string[] }) =>
   (s.extra?.length ? `, ${s.extra.join(" ")}` : "");
 const describeDest = ({ dest: d }: DestValue) =>
   `forwarding ${d.forwarding}, weight ${d.weight}, thresholds ${d.upperThreshold ?? 0}/${d.lowerThreshold ?? 0}`;
-const describe = (kind: ObjectKind, v: unknown): string =>
-  kind === "vrrp"
-    ? `router id ${(v as VrrpValue).virtualRouterId}, priority ${(v as VrrpValue).priority}, VIPs ${(v as VrrpValue).vips.join(" ")}`
-    : kind === "syncd"
-      ? `interface ${(v as SyncValue).dev}, syncid ${(v as SyncValue).syncId}`
-      : kind === "service"
-        ? describeService(v as Values["service"])
-        : kind === "dest"
-          ? describeDest(v as DestValue)
-          : kind === "sysctl"
-            ? `value ${v}`
-            : "present";
+const DESCRIBE: Record<ObjectKind, (v: never) => string> = {
+  vrrp: (v: VrrpValue) => `router id ${v.virtualRouterId}, priority ${v.priority}, VIPs ${v.vips.join(" ")}`,
+  syncd: (v: SyncValue) => `interface ${v.dev}, syncid ${v.syncId}`,
+  service: describeService,
+  dest: describeDest,
+  sysctl: (v: number) => `value ${v}`,
+  addr: () => "present",
+  keepalived: () => "present",
+};
+const describe = (kind: ObjectKind, v: unknown): string => DESCRIBE[kind](v as never);
 /** The part of a value that is IPVS state (what ipvsadm shows); health checks live in keepalived. */
 const ipvsPart = (kind: ObjectKind, v: unknown): unknown => {
   if (v === null || v === undefined) return v;
@@ -267,10 +265,9 @@ export class Plan {
   }
   /** What differs from what pulumi-lvs wrote for the keepalived block of `key`: refresh reports it, up repairs it. */
   keepalivedDrift(key: string): string[] {
-    const e = this.ledger.entries[key];
-    const want = e && keepalivedFiles(this.ledger)[fileOf(e)];
+    const want = this.keepalivedText(key);
     if (want === undefined) return [];
-    const path = `${KEEPALIVED_DIR}/${fileOf(e)}`;
+    const path = `${KEEPALIVED_DIR}/${fileOf(this.ledger.entries[key])}`;
     const have = this.snap.files?.[path];
     const k = this.snap.keepalived;
     return [
@@ -281,8 +278,12 @@ export class Plan {
   }
   /** Whether our keepalived files have a block for `key` (a health-checked service has one once it has a real server). */
   inKeepalivedFiles(key: string): boolean {
+    return this.keepalivedText(key) !== undefined;
+  }
+  /** The text of `key`'s block in our keepalived files, or undefined when it has none. */
+  private keepalivedText(key: string): string | undefined {
     const e = this.ledger.entries[key];
-    return !!e && keepalivedFiles(this.ledger)[fileOf(e)] !== undefined;
+    return e && keepalivedFiles(this.ledger)[fileOf(e)];
   }
   /** Whether a service is run by keepalived (it has a health check). */
   byKeepalived(k: { address: string; port: number; protocol: string }): boolean {
@@ -441,7 +442,7 @@ export class Plan {
           this.live.ipvs.delete(k);
         } else if (s && live === null && managed) {
           // Gone from the kernel though keepalived runs it (removed by hand): only a restart brings it back.
-          if (byKeepalived(this.snap.ledger.entries[key]) && keepalivedFiles(this.ledger)[fileOf(entry)]) this.keepalivedRestart = true;
+          if (byKeepalived(this.snap.ledger.entries[key]) && this.inKeepalivedFiles(key)) this.keepalivedRestart = true;
         } else if (s && live === null) {
           out.push(ipvs.addService(s));
           this.live.ipvs.set(k, { ...s, destinations: [], extra: [] });

@@ -244,10 +244,11 @@ export function snapshotRead(opts: {
     ...(opts.sysctls.length ? [net.readSysctls(opts.sysctls)] : []),
     named("ipvs"),
     `if [ -e /proc/net/ip_vs ]; then ${ipvs.readTable().replace(`echo ${q(SECTION)}`, named("thresholds"))}; fi`,
+    // keepalived and the sync daemons (only directors with VRRP run them): read only where used.
+    `if ${opts.keepalived ? "true" : "false"} || [ -d ${q(KEEPALIVED_DIR)} ]; then`,
     named("daemons"),
     `if [ -e /proc/net/ip_vs ]; then ipvsadm -L --daemon; fi`,
     named("keepalived"),
-    `if ${opts.keepalived ? "true" : "false"} || [ -d ${q(KEEPALIVED_DIR)} ]; then`,
     keepalived.readState(),
     "fi",
     named("routes"),

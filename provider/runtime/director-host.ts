@@ -84,15 +84,22 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
   async read(host, outs) {
     if (outs.vrrp) return readVrrp(host, outs);
     const live = await readHostState(host, SYSCTLS);
-    const bool = (k: string, declared: boolean | undefined) => (declared === undefined ? undefined : live.sysctls[k] === 1);
     return {
       vips: outs.vips.filter((v) => live.addrs.some((x) => x.address === v && x.dev === outs.interface)),
-      ipForward: bool(IP_FORWARD, outs.ipForward),
-      expireNodestConn: bool(EXPIRE_NODEST, outs.expireNodestConn),
-      expireQuiescentTemplate: bool(EXPIRE_QUIESCENT, outs.expireQuiescentTemplate),
+      ...declaredSysctls(outs, (k) => live.sysctls[k]),
     };
   },
 };
+
+/** The live values of the sysctls the resource declared (undeclared ones stay unset). */
+function declaredSysctls(outs: DirectorHostArgs, live: (key: string) => number | undefined) {
+  const bool = (k: string, declared: boolean | undefined) => (declared === undefined ? undefined : live(k) === 1);
+  return {
+    ipForward: bool(IP_FORWARD, outs.ipForward),
+    expireNodestConn: bool(EXPIRE_NODEST, outs.expireNodestConn),
+    expireQuiescentTemplate: bool(EXPIRE_QUIESCENT, outs.expireQuiescentTemplate),
+  };
+}
 
 /**
  * With VRRP the VIPs are where the election put them: that is state (vrrpState), not drift.
@@ -109,16 +116,13 @@ function readVrrp(host: Parameters<typeof queueOf>[0], outs: DirectorHostArgs & 
       const daemons = v.syncDaemon
         ? (["master", "backup"] as const).filter((m) => plan.liveSyncDaemon(m)?.syncId !== v.virtualRouterId)
         : [];
-      const bool = (k: string, declared: boolean | undefined) => (declared === undefined ? undefined : plan.liveSysctl(k) === 1);
       return {
         vrrpState: held ? ("master" as const) : ("backup" as const),
         drift: [
           ...plan.keepalivedDrift(keys.vrrp(outs.interface, v.virtualRouterId)),
           ...daemons.map((m) => `the IPVS ${m} sync daemon (syncid ${v.virtualRouterId}) is not running`),
         ],
-        ipForward: bool(IP_FORWARD, outs.ipForward),
-        expireNodestConn: bool(EXPIRE_NODEST, outs.expireNodestConn),
-        expireQuiescentTemplate: bool(EXPIRE_QUIESCENT, outs.expireQuiescentTemplate),
+        ...declaredSysctls(outs, (k) => plan.liveSysctl(k)),
       };
     },
   });

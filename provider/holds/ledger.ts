@@ -123,6 +123,18 @@ export function desiredOf(e: Entry): { present: false } | { present: true; value
   return e.original === null ? { present: false } : { present: true, value: e.original };
 }
 
+/**
+ * The value an entry should have live: desiredOf's, except that a draining destination is at
+ * weight 0 (in the kernel, the boot rules and keepalived's files alike). Undefined: absent.
+ */
+export function liveTarget(e: Entry): unknown {
+  const want = desiredOf(e);
+  if (!want.present) return undefined;
+  if (e.kind !== "dest" || !e.draining) return want.value;
+  const d = want.value as DestValue;
+  return { ...d, dest: { ...d.dest, weight: 0 } };
+}
+
 /** Whether any holder wants the object restored at boot. */
 export const persisted = (e: Entry): boolean => Object.values(e.holders).some((h) => h.persist);
 

@@ -22,6 +22,7 @@ import {
   desiredOf,
   heldBy,
   keys,
+  liveTarget,
   sameValue,
 } from "./ledger";
 
@@ -406,12 +407,7 @@ export class Plan {
   private converge(key: string, entry = this.ledger.entries[key]): string[] {
     if (!entry) return [];
     const want = desiredOf(entry);
-    const value =
-      want.present && entry.draining
-        ? { ...(want.value as DestValue), dest: { ...(want.value as DestValue).dest, weight: 0 } }
-        : want.present
-          ? want.value
-          : undefined;
+    const value = liveTarget(entry);
     const live = this.liveValue(entry.kind, entry.where);
     const out: string[] = [];
     switch (entry.kind) {

@@ -5,7 +5,7 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { AddrValue, DestValue, Ledger, SyncValue, Values, byKeepalived, desiredOf, keys, persisted } from "../holds/ledger";
+import { AddrValue, DestValue, Ledger, SyncValue, Values, byKeepalived, desiredOf, keys, liveTarget, persisted } from "../holds/ledger";
 import { q, rules } from "./commands";
 
 const ETC = "/etc/pulumi-lvs";
@@ -72,8 +72,8 @@ export function bootFiles(ledger: Ledger): Record<string, string | null> {
         services.push(rules.service(want.value as Values["service"]));
         continue;
       }
-      const d = want.value as DestValue;
-      dests.push(rules.destination(d.service, e.draining ? { ...d.dest, weight: 0 } : d.dest));
+      const d = liveTarget(e) as DestValue;
+      dests.push(rules.destination(d.service, d.dest));
     }
   }
   const any = addrs.length + sysctls.length + vsSysctls.length + services.length + dests.length + daemons.length > 0;

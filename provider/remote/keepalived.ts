@@ -4,7 +4,18 @@
 // files are derived from the host's ledger: one file per VRRP instance or health-checked
 // service in a directory of ours, included by one line in the user's keepalived.conf. A change
 // is staged and passed through `keepalived --config-test` before anything on the host changes.
-import { DestValue, Entry, KeepalivedState, Ledger, ServiceValue, VrrpValue, byKeepalived, desiredOf, keys } from "../holds/ledger";
+import {
+  DestValue,
+  Entry,
+  KeepalivedState,
+  Ledger,
+  ServiceValue,
+  VrrpValue,
+  byKeepalived,
+  desiredOf,
+  keys,
+  liveTarget,
+} from "../holds/ledger";
 import { HealthCheck } from "../model";
 import { KEEPALIVED_DIR, ipvs, keepalived } from "./commands";
 import { sha256 } from "./boot";
@@ -86,9 +97,10 @@ function checker(c: HealthCheck, port: number): string[] {
   }
 }
 
-export function renderService(s: ServiceValue, dests: { value: DestValue; draining: boolean }[]): string {
+/** A health-checked service and its destinations (a draining one already at weight 0). */
+export function renderService(s: ServiceValue, dests: DestValue[]): string {
   const check = s.healthCheck!;
-  const kind = dests[0]?.value.dest.forwarding ?? "direct";
+  const kind = dests[0]?.dest.forwarding ?? "direct";
   return (
     HEADER +
     [
@@ -103,13 +115,12 @@ export function renderService(s: ServiceValue, dests: { value: DestValue; draini
         ...(s.persistence ? [`persistence_timeout ${s.persistence.timeout}`] : []),
         ...(s.persistence?.netmask ? [`persistence_granularity ${s.persistence.netmask}`] : []),
         ...(s.sorryServer ? [`sorry_server ${s.sorryServer.address} ${s.sorryServer.port}`] : []),
-        ...dests.flatMap(({ value: { dest: d, healthCheck }, draining }) => {
+        ...dests.flatMap(({ dest: d, healthCheck }) => {
           const c = healthCheck ?? check;
           return [
             `real_server ${d.address} ${d.port} {`,
             ...indent(4, [
-              // A draining backend stays at weight 0 until its connections ended.
-              `weight ${draining ? 0 : d.weight}`,
+              `weight ${d.weight}`,
               ...(d.forwarding !== kind ? [`lvs_method ${LB_KIND[d.forwarding]}`] : []),
               ...(d.upperThreshold ? [`uthreshold ${d.upperThreshold}`] : []),
               ...(d.lowerThreshold ? [`lthreshold ${d.lowerThreshold}`] : []),
@@ -150,10 +161,10 @@ export function keepalivedFiles(ledger: Ledger): Record<string, string> {
       const dests = entries
         .filter((d) => d.kind === "dest" && keys.service((d.where as DestValue).service) === keys.service(s))
         .flatMap((d) => {
-          const w = desiredOf(d);
-          return w.present ? [{ value: w.value as DestValue, draining: !!d.draining }] : [];
+          const v = liveTarget(d) as DestValue | undefined;
+          return v ? [v] : [];
         })
-        .sort((a, b) => `${a.value.dest.address}:${a.value.dest.port}`.localeCompare(`${b.value.dest.address}:${b.value.dest.port}`));
+        .sort((a, b) => `${a.dest.address}:${a.dest.port}`.localeCompare(`${b.dest.address}:${b.dest.port}`));
       // keepalived refuses a virtual_server without real servers: the file waits for the first one.
       if (dests.length) out[fileOf(e)] = renderService(s, dests);
     }
@@ -189,11 +200,9 @@ function handedBack(before: Ledger, after: Ledger, have: Record<string, string>)
     const s = want.value as ServiceValue;
     out.push(ipvs.waitGone(s), `${ipvs.addService(s)} 2>/dev/null || ${ipvs.editService(s)}`);
     for (const d of Object.values(after.entries)) {
-      const w = desiredOf(d);
-      if (d.kind !== "dest" || !w.present || keys.service((d.where as DestValue).service) !== key) continue;
-      const v = w.value as DestValue;
-      const dest = d.draining ? { ...v.dest, weight: 0 } : v.dest;
-      out.push(`${ipvs.addDestination(v.service, dest)} 2>/dev/null || ${ipvs.editDestination(v.service, dest)}`);
+      const v = liveTarget(d) as DestValue | undefined;
+      if (d.kind !== "dest" || !v || keys.service(v.service) !== key) continue;
+      out.push(`${ipvs.addDestination(v.service, v.dest)} 2>/dev/null || ${ipvs.editDestination(v.service, v.dest)}`);
     }
   }
   return out;

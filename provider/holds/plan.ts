@@ -375,13 +375,13 @@ export class Plan {
    * A health-checked destination keepalived set to weight 0 (inhibit_on_failure) because its
    * check fails: that is its health, not drift, and not ours to repair.
    */
-  downByCheck(entry: Entry, live: DestValue): boolean {
+  downByCheck(entry: Entry, liveWeight: number): boolean {
     const want = desiredOf(entry);
     if (!want.present || entry.draining) return false;
     const v = want.value as DestValue;
     const service = desiredOf(this.ledger.entries[keys.service(v.service)] ?? entry);
     const check = v.healthCheck ?? (service.present ? (service.value as Values["service"]).healthCheck : undefined);
-    return check?.onFailure === "weight0" && live.dest.weight === 0 && v.dest.weight !== 0;
+    return check?.onFailure === "weight0" && liveWeight === 0 && v.dest.weight !== 0;
   }
 
   /** An address may sit on one device only: refuse one that is on another device, unless we are removing it there. */
@@ -456,7 +456,7 @@ export class Plan {
         if (!d && live !== null) {
           out.push(ipvs.deleteDestination(where.service, where.dest));
           svc!.destinations = svc!.destinations.filter((x) => !(x.address === where.dest.address && x.port === where.dest.port));
-        } else if (d && managed && (live === null || this.downByCheck(entry, live as DestValue))) {
+        } else if (d && managed && (live === null || this.downByCheck(entry, (live as DestValue).dest.weight))) {
           // Not in the kernel, or at weight 0 by inhibit_on_failure: keepalived's health check decides.
         } else if (d && !svc) {
           throw new ClaimError(`IPVS service ${keyOf(where.service)} does not exist; declare its VirtualService so it is created first`);

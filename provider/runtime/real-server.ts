@@ -113,8 +113,7 @@ export const realServerKind: Kind<RealServerArgs, Outputs> = {
         const live = plan.liveDest(value(outs));
         const entry = plan.ledger.entries[keys.dest(outs.service, outs)];
         const checked = plan.byKeepalived(outs.service);
-        const down =
-          checked && (!live || (!!entry && plan.downByCheck(entry, { ...value(outs), dest: { ...dest(outs), weight: live.weight } })));
+        const down = checked && (!live || (!!entry && plan.downByCheck(entry, live.weight)));
         return { live, checked, down };
       },
     });

@@ -17,11 +17,43 @@ const NOT_UNICAST: [string, number, number][] = [
   ["a reserved or broadcast address", ipv4Number("240.0.0.0"), 4],
 ];
 /** An address a VIP or a backend can have: unicast, not loopback, not 0.0.0.0/8. */
-const unicastIpv4 = ipv4.superRefine((a, ctx) => {
+const unicastIpv4 = z.ipv4({ error: (i) => `must be an IPv4 or IPv6 address, got ${JSON.stringify(i.input)}` }).superRefine((a, ctx) => {
   const n = ipv4Number(a);
   const hit = NOT_UNICAST.find(([, net, bits]) => Math.floor(n / 2 ** (32 - bits)) === Math.floor(net / 2 ** (32 - bits)));
   if (hit) ctx.addIssue({ code: "custom", message: `must be a unicast address, got ${JSON.stringify(a)} (${hit[0]})` });
 });
+/**
+ * The canonical text of an IPv6 address (lower case, longest zero run as ::), as ipvsadm and
+ * `ip` print it: so a VIP written "2001:DB8:0::1" is the same object as the kernel's "2001:db8::1".
+ */
+export const canonicalIpv6 = (a: string): string => new URL(`http://[${a}]/`).hostname.slice(1, -1);
+const NOT_UNICAST_V6: [string, RegExp][] = [
+  ["the unspecified address", /^::$/],
+  ["the loopback address", /^::1$/],
+  ["a multicast address", /^ff/],
+  ["a link-local address", /^fe[89ab]/],
+  ["an IPv4-mapped address", /^::ffff:/],
+];
+/** A unicast IPv6 address (not ::, ::1, multicast, link-local or IPv4-mapped), in canonical form. */
+const unicastIpv6 = z
+  .ipv6({ error: (i) => `must be an IPv4 or IPv6 address, got ${JSON.stringify(i.input)}` })
+  .transform(canonicalIpv6)
+  .superRefine((a, ctx) => {
+    const hit = NOT_UNICAST_V6.find(([, re]) => re.test(a));
+    if (hit) ctx.addIssue({ code: "custom", message: `must be a unicast address, got ${JSON.stringify(a)} (${hit[0]})` });
+  });
+/** A VIP or backend address: IPv4 or IPv6 (unicast). */
+export const ipAddress = z
+  .string({ error: (i) => `must be an IPv4 or IPv6 address, got ${JSON.stringify(i.input)}` })
+  .transform((a, ctx) => {
+    const r = (a.includes(":") ? unicastIpv6 : unicastIpv4).safeParse(a);
+    if (r.success) return r.data;
+    for (const i of r.error.issues) ctx.addIssue({ code: "custom", message: i.message });
+    return z.NEVER;
+  });
+export type Family = "ipv4" | "ipv6";
+export const familyOf = (address: string): Family => (address.includes(":") ? "ipv6" : "ipv4");
+
 const intIn = (min: number, max: number, what: string) =>
   z
     .number({ error: (i) => `${what} must be a number, got ${JSON.stringify(i.input)}` })
@@ -83,9 +115,12 @@ export const SECRET_CONNECTION_FIELDS = ["password", "privateKey", "privateKeyPa
 
 // --- IPVS ---
 
-export const PROTOCOLS = ["tcp", "udp"] as const;
-/** Every scheduler the kernel's IPVS offers (ipvsadm(8)). */
-export const SCHEDULERS = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"] as const;
+export const PROTOCOLS = ["tcp", "udp", "sctp"] as const;
+/** Every scheduler the kernel's IPVS offers (ipvsadm(8)); twos needs Linux 6.2 or later. */
+export const SCHEDULERS = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"] as const;
+/** Scheduler flags (ipvsadm -b): sh-* for the sh scheduler, mh-* for mh. */
+export const SCHED_FLAGS = ["sh-fallback", "sh-port", "mh-fallback", "mh-port"] as const;
+export const FAMILIES = ["ipv4", "ipv6"] as const;
 export const FORWARDING = ["direct", "tunnel", "masquerade"] as const;
 export const Protocol = oneOf(PROTOCOLS, "protocol");
 export const Scheduler = oneOf(SCHEDULERS, "scheduler");
@@ -103,23 +138,121 @@ const netmask = ipv4.refine(
     error: (i) => `must be a contiguous netmask such as 255.255.255.0, got ${JSON.stringify(i.input)}`,
   },
 );
+/** IPv6 persistence groups clients by prefix length instead of a mask (ipvsadm -M 64). */
+const prefixLength = z.string().regex(/^([1-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$/, {
+  error: (i) => `must be a contiguous netmask such as 255.255.255.0 (IPv4) or a prefix length 1-128 (IPv6), got ${JSON.stringify(i.input)}`,
+});
 export const Persistence = z.object({
   /** Seconds a client sticks to the same real server. */
   timeout: intIn(1, 2678400, "persistence.timeout"),
-  /** Clients in the same network (this mask) share one real server; ipvsadm's default (255.255.255.255) reads as unset. */
-  netmask: netmask.transform((m) => (m === "255.255.255.255" ? undefined : m)).optional(),
+  /**
+   * Clients in the same network share one real server: a mask such as 255.255.255.0 for IPv4, a
+   * prefix length such as "64" for IPv6. The defaults (255.255.255.255, 128) read as unset.
+   */
+  netmask: z
+    .union([netmask, prefixLength], {
+      error: (i) =>
+        `must be a contiguous netmask such as 255.255.255.0 (IPv4) or a prefix length 1-128 (IPv6), got ${JSON.stringify(i.input)}`,
+    })
+    .transform((m) => (m === "255.255.255.255" || m === "128" ? undefined : m))
+    .optional(),
 });
 export type Persistence = z.infer<typeof Persistence>;
 
-/** What identifies an IPVS virtual service on one director. */
-export const ServiceKey = z.object({ address: unicastIpv4, port, protocol: Protocol.default("tcp") });
+/**
+ * What identifies an IPVS virtual service on one director: an address, port and protocol, or a
+ * firewall mark and address family (packets marked by nftables, see `match`). Exactly one form.
+ */
+const serviceKeyFields = {
+  address: ipAddress.optional(),
+  port: port.optional(),
+  protocol: Protocol.default("tcp"),
+  /** A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port. */
+  fwmark: intIn(1, 4294967295, "fwmark").optional(),
+  /** The address family of a firewall-mark service (default ipv4); an address service takes its address's. */
+  family: oneOf(FAMILIES, "family").optional(),
+};
+type KeyFields = { address?: string; port?: number; protocol: string; fwmark?: number; family?: Family };
+/** Checks one of the two forms and fills in the family of a firewall-mark service. */
+function checkServiceKey(k: KeyFields, ctx: z.RefinementCtx, at: (string | number)[] = []): void {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [...at, path], message });
+  if (k.fwmark !== undefined) {
+    if (k.address !== undefined)
+      issue("address", `must not be set with fwmark (a firewall-mark service has no address), got ${JSON.stringify(k.address)}`);
+    if (k.port !== undefined) issue("port", `must not be set with fwmark (a firewall-mark service has no port), got ${k.port}`);
+    if (k.protocol !== "tcp")
+      issue("protocol", `must not be set with fwmark (the mark matches every protocol), got ${JSON.stringify(k.protocol)}`);
+    return;
+  }
+  if (k.family !== undefined)
+    issue("family", `applies only to a fwmark service (an address service takes its address's family), got ${JSON.stringify(k.family)}`);
+  if (k.address === undefined) issue("address", "is required (or fwmark, for a firewall-mark service)");
+  if (k.port === undefined) issue("port", "is required with address");
+}
+const normalizeKey = <T extends KeyFields>(k: T): T =>
+  k.fwmark !== undefined ? { ...k, protocol: "tcp", family: k.family ?? "ipv4" } : { ...k, family: undefined };
+export const ServiceKey = z
+  .object(serviceKeyFields)
+  .superRefine((k, ctx) => checkServiceKey(k, ctx))
+  .transform(normalizeKey);
 export type ServiceKey = z.infer<typeof ServiceKey>;
+/** The address family of a service. */
+export const serviceFamily = (k: ServiceKey): Family => k.family ?? familyOf(k.address!);
+
+/** Which packets nftables marks for a firewall-mark service: to `address`, with `protocol`, to one of `ports`. */
+export const MarkMatch = z.object({
+  address: ipAddress,
+  protocol: Protocol.default("tcp"),
+  ports: z
+    .array(port)
+    .min(1, { error: "must list at least one port" })
+    .refine((l) => new Set(l).size === l.length, { error: (i) => `must not repeat a port, got ${JSON.stringify(i.input)}` }),
+});
+export type MarkMatch = z.infer<typeof MarkMatch>;
 
 /** One IPVS virtual service, as ipvsadm -A / -E set it. */
-export const VirtualService = ServiceKey.extend({
+const virtualServiceFields = {
+  ...serviceKeyFields,
   scheduler: Scheduler.default("wlc"),
   persistence: Persistence.optional(),
-});
+  /** Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh. */
+  schedulerFlags: z
+    .array(oneOf(SCHED_FLAGS, "schedulerFlags"))
+    .transform((l) => [...new Set(l)].sort())
+    .optional(),
+  /** One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog). */
+  onePacket: z.boolean().optional(),
+};
+/** Checks what a service's fields mean together (beyond each field's own rules). */
+function checkService(
+  s: KeyFields & z.infer<z.ZodObject<Omit<typeof virtualServiceFields, keyof typeof serviceKeyFields>>>,
+  ctx: z.RefinementCtx,
+): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  (s.schedulerFlags ?? []).forEach((f, i) => {
+    const needs = f.split("-")[0];
+    if (needs !== s.scheduler)
+      issue(["schedulerFlags", i], `${f} applies only to scheduler ${needs}, got scheduler ${JSON.stringify(s.scheduler)}`);
+  });
+  if (s.onePacket && s.fwmark === undefined && s.protocol !== "udp")
+    issue(
+      ["onePacket"],
+      `applies to UDP only (and firewall-mark services, for their UDP packets), got protocol ${JSON.stringify(s.protocol)}`,
+    );
+  const family = s.family ?? (s.address ? familyOf(s.address) : undefined);
+  const mask = s.persistence?.netmask;
+  if (mask && family === "ipv6" && mask.includes("."))
+    issue(["persistence", "netmask"], `must be a prefix length 1-128 for an IPv6 service, got ${JSON.stringify(mask)}`);
+  if (mask && family === "ipv4" && !mask.includes("."))
+    issue(["persistence", "netmask"], `must be a netmask such as 255.255.255.0 for an IPv4 service, got ${JSON.stringify(mask)}`);
+}
+export const VirtualService = z
+  .object(virtualServiceFields)
+  .superRefine((s, ctx) => {
+    checkServiceKey(s, ctx);
+    checkService(s, ctx);
+  })
+  .transform(normalizeKey);
 export type VirtualService = z.infer<typeof VirtualService>;
 
 /** A connection threshold: 0 and unset both mean none, and read back as unset. */
@@ -129,10 +262,17 @@ const threshold = (what: string) =>
     .optional();
 
 /** One real server (destination) of a virtual service, as ipvsadm -a / -e set it. */
+export const TUNNEL_TYPES = ["ipip", "gue", "gre"] as const;
+/** A destination's port: 0 only for firewall-mark services (the packet's own port is kept). */
+const destPort = intIn(0, 65535, "port");
 export const Destination = z.object({
-  address: unicastIpv4,
-  port,
+  address: ipAddress,
+  port: destPort,
   forwarding: Forwarding.default("direct"),
+  /** With forwarding tunnel: the encapsulation (ipvsadm --tun-type); ipip unless set. */
+  tunnelType: oneOf(TUNNEL_TYPES, "tunnelType").optional(),
+  /** With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port). */
+  tunnelPort: port.optional(),
   weight: intIn(0, 65535, "weight").default(1),
   /** Upper connection threshold (-x); 0 or unset means none. */
   upperThreshold: threshold("upperThreshold"),
@@ -196,7 +336,7 @@ export const HealthCheck = z
 export type HealthCheck = z.infer<typeof HealthCheck>;
 
 /** Where a health-checked service sends clients when every backend is down (keepalived sorry_server). */
-export const SorryServer = z.object({ address: unicastIpv4, port });
+export const SorryServer = z.object({ address: ipAddress, port });
 
 /** A VRRP instance that carries a director's VIPs: the director with the highest priority holds them. */
 export const Vrrp = z.object({
@@ -234,7 +374,7 @@ const installKeepalived = z.boolean().default(true);
 // --- resource inputs ---
 
 const vipList = z
-  .array(unicastIpv4)
+  .array(ipAddress)
   .min(1, { error: "must list at least one VIP" })
   .refine((l) => new Set(l).size === l.length, { error: (i) => `must not repeat a VIP, got ${JSON.stringify(i.input)}` });
 
@@ -248,24 +388,55 @@ const owner = z.string().min(1).optional();
 /** Seconds to wait for active connections to end after setting weight 0, before removal; 0 removes at once. */
 const drainTimeout = intIn(0, 86400, "drainTimeout").default(30);
 
-export const VirtualServiceArgs = VirtualService.extend({
-  connection: Connection,
-  persist,
-  owner,
-  /** Run this service through keepalived, which checks every backend and takes dead ones out. */
-  healthCheck: HealthCheck.optional(),
-  sorryServer: SorryServer.optional(),
-  installKeepalived,
-}).superRefine((a, ctx) => {
-  if (a.sorryServer && !a.healthCheck)
-    ctx.addIssue({ code: "custom", path: ["sorryServer"], message: "needs healthCheck (keepalived runs the sorry server)" });
-  if (a.sorryServer && a.sorryServer.port !== a.port)
-    ctx.addIssue({
-      code: "custom",
-      path: ["sorryServer", "port"],
-      message: `must equal the service port ${a.port} (direct routing cannot map ports), got ${a.sorryServer.port}`,
+export const VirtualServiceArgs = z
+  .object({
+    ...virtualServiceFields,
+    connection: Connection,
+    persist,
+    owner,
+    /** For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them. */
+    match: z.array(MarkMatch).min(1, { error: "must list at least one match (or leave match unset)" }).optional(),
+    /** Run this service through keepalived, which checks every backend and takes dead ones out. */
+    healthCheck: HealthCheck.optional(),
+    sorryServer: SorryServer.optional(),
+    installKeepalived,
+  })
+  .superRefine((a, ctx) => {
+    checkServiceKey(a, ctx);
+    checkService(a, ctx);
+    if (a.match && a.fwmark === undefined)
+      ctx.addIssue({ code: "custom", path: ["match"], message: "applies only to a fwmark service (it says which packets get the mark)" });
+    const family = a.family ?? "ipv4";
+    (a.match ?? []).forEach((m, i) => {
+      if (a.fwmark !== undefined && familyOf(m.address) !== family)
+        ctx.addIssue({
+          code: "custom",
+          path: ["match", i, "address"],
+          message: `must be an ${family} address (the service's family), got ${JSON.stringify(m.address)}`,
+        });
     });
-});
+    if (a.healthCheck && a.fwmark !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["healthCheck"],
+        message: "is not supported on a fwmark service yet (keepalived's checks need an address and port)",
+      });
+    if (a.sorryServer && a.address && familyOf(a.sorryServer.address) !== familyOf(a.address))
+      ctx.addIssue({
+        code: "custom",
+        path: ["sorryServer", "address"],
+        message: `must be of the service's address family, got ${JSON.stringify(a.sorryServer.address)}`,
+      });
+    if (a.sorryServer && !a.healthCheck)
+      ctx.addIssue({ code: "custom", path: ["sorryServer"], message: "needs healthCheck (keepalived runs the sorry server)" });
+    if (a.sorryServer && a.sorryServer.port !== a.port)
+      ctx.addIssue({
+        code: "custom",
+        path: ["sorryServer", "port"],
+        message: `must equal the service port ${a.port} (direct routing cannot map ports), got ${a.sorryServer.port}`,
+      });
+  })
+  .transform(normalizeKey);
 export type VirtualServiceArgs = z.infer<typeof VirtualServiceArgs>;
 
 export const RealServerArgs = z
@@ -273,10 +444,17 @@ export const RealServerArgs = z
     connection: Connection,
     /** The virtual service this real server belongs to. */
     service: ServiceKey,
-    address: unicastIpv4,
-    /** Defaults to the service's port; must equal it for direct routing and tunnelling. */
-    port: port.optional(),
+    address: ipAddress,
+    /**
+     * Defaults to the service's port; must equal it for direct routing and tunnelling. For a fwmark
+     * service it defaults to 0: the packet keeps its own port.
+     */
+    port: destPort.optional(),
     forwarding: Forwarding.default("direct"),
+    /** With forwarding tunnel: ipip (default), gue or gre; the backend's TunRealServerHost must match. */
+    tunnelType: oneOf(TUNNEL_TYPES, "tunnelType").optional(),
+    /** With tunnelType gue: the backend's GUE port. */
+    tunnelPort: port.optional(),
     weight: intIn(0, 65535, "weight").default(1),
     upperThreshold: threshold("upperThreshold"),
     lowerThreshold: threshold("lowerThreshold"),
@@ -287,6 +465,36 @@ export const RealServerArgs = z
     healthCheck: HealthCheck.optional(),
   })
   .superRefine((a, ctx) => {
+    const fwmark = a.service.fwmark !== undefined;
+    const family = a.service.family ?? (a.service.address ? familyOf(a.service.address) : "ipv4");
+    if (familyOf(a.address) !== family && a.forwarding !== "tunnel")
+      ctx.addIssue({
+        code: "custom",
+        path: ["address"],
+        message: `must be an ${family} address like its service (only forwarding tunnel mixes families), got ${JSON.stringify(a.address)}`,
+      });
+    if (a.tunnelType && a.forwarding !== "tunnel")
+      ctx.addIssue({
+        code: "custom",
+        path: ["tunnelType"],
+        message: `applies only to forwarding "tunnel", got forwarding ${JSON.stringify(a.forwarding)}`,
+      });
+    if (a.tunnelType === "gue" && a.tunnelPort === undefined)
+      ctx.addIssue({ code: "custom", path: ["tunnelPort"], message: `is required with tunnelType "gue"` });
+    if (a.tunnelPort !== undefined && a.tunnelType !== "gue")
+      ctx.addIssue({
+        code: "custom",
+        path: ["tunnelPort"],
+        message: `applies only to tunnelType "gue", got ${JSON.stringify(a.tunnelType ?? "ipip")}`,
+      });
+    if (a.port === 0 && !fwmark)
+      ctx.addIssue({ code: "custom", path: ["port"], message: "must be between 1 and 65535, got 0 (port 0 is for fwmark services only)" });
+    if (fwmark && a.port && a.forwarding !== "masquerade")
+      ctx.addIssue({
+        code: "custom",
+        path: ["port"],
+        message: `must be 0 or unset for a fwmark service with forwarding ${JSON.stringify(a.forwarding)} (the packet keeps its port), got ${a.port}`,
+      });
     if (a.address === a.service.address) {
       ctx.addIssue({
         code: "custom",
@@ -294,7 +502,7 @@ export const RealServerArgs = z
         message: `must differ from the service's VIP, got ${JSON.stringify(a.address)} for both`,
       });
     }
-    if (a.port !== undefined && a.port !== a.service.port && a.forwarding !== "masquerade") {
+    if (!fwmark && a.port !== undefined && a.port !== a.service.port && a.forwarding !== "masquerade") {
       ctx.addIssue({
         code: "custom",
         path: ["port"],
@@ -316,7 +524,11 @@ export const RealServerArgs = z
       });
     }
   })
-  .transform((a) => ({ ...a, port: a.port ?? a.service.port }));
+  .transform((a) => ({
+    ...a,
+    port: a.port ?? a.service.port ?? 0,
+    tunnelType: a.tunnelType === "ipip" ? undefined : a.tunnelType,
+  }));
 export type RealServerArgs = z.infer<typeof RealServerArgs>;
 
 /** Optional IPVS sysctls on the director (net.ipv4.vs.*), see the kernel's ipvs-sysctl docs. */
@@ -324,6 +536,18 @@ export const DirectorSysctls = z.object({
   expireNodestConn: z.boolean().optional(),
   expireQuiescentTemplate: z.boolean().optional(),
 });
+
+/** IPVS connection timeouts (ipvsadm --set), seconds; unset ones are left as they are. Restored on delete. */
+export const IpvsTimeouts = z
+  .object({
+    tcp: intIn(1, 2147483, "ipvsTimeouts.tcp").optional(),
+    tcpFin: intIn(1, 2147483, "ipvsTimeouts.tcpFin").optional(),
+    udp: intIn(1, 2147483, "ipvsTimeouts.udp").optional(),
+  })
+  .refine((t) => t.tcp !== undefined || t.tcpFin !== undefined || t.udp !== undefined, {
+    error: "must set at least one of tcp, tcpFin, udp (or leave ipvsTimeouts unset)",
+  });
+export type IpvsTimeouts = z.infer<typeof IpvsTimeouts>;
 
 export const DirectorHostArgs = z
   .object({
@@ -335,6 +559,7 @@ export const DirectorHostArgs = z
     ipForward: z.boolean().optional(),
     /** Carry the VIPs through a keepalived VRRP instance (failover between directors) instead of `ip addr`. */
     vrrp: Vrrp.optional(),
+    ipvsTimeouts: IpvsTimeouts.optional(),
     installKeepalived,
     persist,
     owner,
@@ -352,10 +577,64 @@ export const DrRealServerHostArgs = z.object({
 });
 export type DrRealServerHostArgs = z.infer<typeof DrRealServerHostArgs>;
 
+/**
+ * A backend of LVS-TUN: it receives the client's packets encapsulated (IP-in-IP, or inside GUE
+ * or GRE) and answers the client directly from the VIP, so it may sit in another subnet.
+ */
+export const TunRealServerHostArgs = z
+  .object({
+    connection: Connection,
+    vips: vipList,
+    /** The encapsulation the director uses for this backend (RealServer.tunnelType). */
+    tunnelType: oneOf(TUNNEL_TYPES, "tunnelType").default("ipip"),
+    /** With gue: the UDP port to receive GUE on (RealServer.tunnelPort). */
+    tunnelPort: port.optional(),
+    arpIgnore: intIn(0, 8, "arpIgnore").default(1),
+    arpAnnounce: intIn(0, 2, "arpAnnounce").default(2),
+    persist,
+    owner,
+  })
+  .superRefine((a, ctx) => {
+    if (a.tunnelType === "gue" && a.tunnelPort === undefined)
+      ctx.addIssue({ code: "custom", path: ["tunnelPort"], message: `is required with tunnelType "gue"` });
+    if (a.tunnelType !== "gue" && a.tunnelPort !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["tunnelPort"],
+        message: `applies only to tunnelType "gue", got ${JSON.stringify(a.tunnelType)}`,
+      });
+  });
+export type TunRealServerHostArgs = z.infer<typeof TunRealServerHostArgs>;
+
+/** An IPv4 or IPv6 network in CIDR notation, or "default". */
+const network = z.string().refine(
+  (n) => {
+    if (n === "default") return true;
+    const [a, bits, more] = n.split("/");
+    const max = a?.includes(":") ? 128 : 32;
+    return more === undefined && /^\d{1,3}$/.test(bits ?? "") && Number(bits) <= max && ipAddress.safeParse(a).success;
+  },
+  { error: (i) => `must be a network such as 198.51.100.0/24 or 2001:db8::/64, or "default", got ${JSON.stringify(i.input)}` },
+);
+/**
+ * A backend of LVS-NAT: the director rewrites the destination to this backend, so the answer must
+ * go back through the director to be rewritten again: a route to the clients through it.
+ */
+export const NatRealServerHostArgs = z.object({
+  connection: Connection,
+  /** The director's address on the backends' network: the gateway to the clients. */
+  director: ipAddress,
+  /** Where the clients are: routed through the director (restored on delete). */
+  clients: z.array(network).min(1, { error: "must list at least one network" }).default(["default"]),
+  persist,
+  owner,
+});
+export type NatRealServerHostArgs = z.infer<typeof NatRealServerHostArgs>;
+
 /** The whole seed topology in one object: what LvsDrCluster and the root program take. */
 export const ClusterBackend = z.object({
   connection: Connection,
-  address: unicastIpv4,
+  address: ipAddress,
   weight: intIn(0, 65535, "weight").default(1),
   /** Stable name for the backend's resources; defaults to its address. */
   name: z
@@ -375,11 +654,21 @@ export const ClusterHa = Vrrp.omit({ priority: true, unicastPeers: true }).exten
 });
 export const ClusterArgs = z.object({
   director: Connection,
-  vip: unicastIpv4,
+  vip: ipAddress,
   port,
   protocol: Protocol.default("tcp"),
   scheduler: Scheduler.default("rr"),
   persistence: Persistence.optional(),
+  schedulerFlags: virtualServiceFields.schedulerFlags,
+  onePacket: virtualServiceFields.onePacket,
+  /** How the director reaches the backends: direct routing (same LAN), tunnel (any network) or masquerade (NAT). */
+  forwarding: Forwarding.default("direct"),
+  tunnelType: oneOf(TUNNEL_TYPES, "tunnelType").default("ipip"),
+  tunnelPort: port.optional(),
+  /** With masquerade: the director's address on the backends' network, their gateway to the clients. */
+  natGateway: ipAddress.optional(),
+  /** With masquerade: the clients' networks, routed through the director on each backend. */
+  natClients: NatRealServerHostArgs.shape.clients,
   interface: interfaceName.optional(),
   backends: z.array(ClusterBackend).min(1, { error: "must list at least one backend" }),
   /** Reboot persistence for every resource of the cluster. */
@@ -395,8 +684,14 @@ export const ClusterArgs = z.object({
 });
 export type ClusterArgs = z.infer<typeof ClusterArgs>;
 
-/** "tcp/198.51.100.100:80": how ipvsadm and our ids name a service. */
-export const serviceKeyString = (k: ServiceKey): string => `${k.protocol}/${k.address}:${k.port}`;
+/** "198.51.100.100:80", "[2001:db8::1]:80": an address and port as ipvsadm writes them. */
+export const hostPort = (address: string, port: number): string => (address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`);
+/**
+ * "tcp/198.51.100.100:80", "tcp/[2001:db8::1]:80", "fwmark/1" (IPv4) or "fwmark6/1": how ipvsadm
+ * and our ids name a service.
+ */
+export const serviceKeyString = (k: Pick<ServiceKey, "address" | "port" | "protocol" | "fwmark" | "family">): string =>
+  k.fwmark !== undefined ? `${k.family === "ipv6" ? "fwmark6" : "fwmark"}/${k.fwmark}` : `${k.protocol}/${hostPort(k.address!, k.port!)}`;
 
 // --- outputs each kind adds to its inputs (runtime/kind.ts adds owner, host keys, stateVersion) ---
 
@@ -409,6 +704,8 @@ export const DirectorHostOutputs = z.object({
   drift,
 });
 export const DrRealServerHostOutputs = z.object({});
+export const TunRealServerHostOutputs = z.object({});
+export const NatRealServerHostOutputs = z.object({});
 export const VirtualServiceOutputs = z.object({
   /** True when an identical service was already there: it is left in place on delete. */
   adopted: z.boolean(),

@@ -6,7 +6,14 @@ import * as model from "./model";
 import { ArgsOf, ConnectionArgs, protectConnection, protectField } from "./inputs";
 import { shimFor } from "./shim";
 import type { ProviderName } from "./runtime";
-import { DirectorHostOutputs, DrRealServerHostOutputs, RealServerOutputs, VirtualServiceOutputs } from "./model";
+import {
+  DirectorHostOutputs,
+  DrRealServerHostOutputs,
+  NatRealServerHostOutputs,
+  RealServerOutputs,
+  TunRealServerHostOutputs,
+  VirtualServiceOutputs,
+} from "./model";
 
 /** Outputs every resource has besides its inputs and its kind's outputs (runtime/kind.ts writes them). */
 const COMMON_OUTPUTS = ["credentials", "inputSecrets", "owner", "hostKeyFingerprint", "proxyHostKeyFingerprint", "stateVersion"] as const;
@@ -16,6 +23,8 @@ const OUTPUT_KEYS: Record<ProviderName, string[]> = {
   VirtualService: Object.keys(VirtualServiceOutputs.shape),
   RealServer: Object.keys(RealServerOutputs.shape),
   DrRealServerHost: Object.keys(DrRealServerHostOutputs.shape),
+  TunRealServerHost: Object.keys(TunRealServerHostOutputs.shape),
+  NatRealServerHost: Object.keys(NatRealServerHostOutputs.shape),
 };
 
 /** SDK fields every Resource has (resource.ts), read to compute a child's URN without awaiting its parent. */
@@ -97,7 +106,23 @@ export class VirtualService extends LvsResource {
   /** The connection as given (secrets intact), so RealServers can default to it. */
   readonly connectionInput: pulumi.Input<ConnectionArgs>;
   constructor(name: string, args: VirtualServiceArgs, opts?: pulumi.CustomResourceOptions) {
-    super("VirtualService", name, { protocol: undefined, scheduler: undefined, persistence: undefined, ...args }, opts);
+    super(
+      "VirtualService",
+      name,
+      {
+        address: undefined,
+        port: undefined,
+        protocol: undefined,
+        fwmark: undefined,
+        family: undefined,
+        scheduler: undefined,
+        persistence: undefined,
+        schedulerFlags: undefined,
+        onePacket: undefined,
+        ...args,
+      },
+      opts,
+    );
     this.connectionInput = args.connection;
   }
 }
@@ -117,7 +142,9 @@ export class RealServer extends LvsResource {
   constructor(name: string, args: RealServerArgs, opts?: pulumi.CustomResourceOptions) {
     const svc = args.service;
     const isResource = svc instanceof VirtualService;
-    const service = isResource ? { address: svc.address, port: svc.port, protocol: svc.protocol } : svc;
+    const service = isResource
+      ? { address: svc.address, port: svc.port, protocol: svc.protocol, fwmark: svc.fwmark, family: svc.family }
+      : svc;
     const connection = args.connection ?? (isResource ? svc.connectionInput : undefined);
     super(
       "RealServer",
@@ -143,5 +170,32 @@ export interface DrRealServerHost extends Props<model.DrRealServerHostArgs, type
 export class DrRealServerHost extends LvsResource {
   constructor(name: string, args: DrRealServerHostArgs, opts?: pulumi.CustomResourceOptions) {
     super("DrRealServerHost", name, { arpIgnore: undefined, arpAnnounce: undefined, ...args }, opts);
+  }
+}
+
+export type TunRealServerHostArgs = Omit<ArgsOf<typeof model.TunRealServerHostArgs>, "owner">;
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface TunRealServerHost extends Props<model.TunRealServerHostArgs, typeof TunRealServerHostOutputs> {}
+/** A backend of LVS-TUN: tunnel device up with the VIPs on it, reverse-path filter relaxed (restored on delete). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class TunRealServerHost extends LvsResource {
+  constructor(name: string, args: TunRealServerHostArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      "TunRealServerHost",
+      name,
+      { tunnelType: undefined, tunnelPort: undefined, arpIgnore: undefined, arpAnnounce: undefined, ...args },
+      opts,
+    );
+  }
+}
+
+export type NatRealServerHostArgs = Omit<ArgsOf<typeof model.NatRealServerHostArgs>, "owner">;
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface NatRealServerHost extends Props<model.NatRealServerHostArgs, typeof NatRealServerHostOutputs> {}
+/** A backend of LVS-NAT: the clients' networks routed through the director, ICMP redirects refused (restored on delete). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class NatRealServerHost extends LvsResource {
+  constructor(name: string, args: NatRealServerHostArgs, opts?: pulumi.CustomResourceOptions) {
+    super("NatRealServerHost", name, { clients: undefined, ...args }, opts);
   }
 }

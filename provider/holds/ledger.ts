@@ -4,7 +4,18 @@
 // every resource that shares the host shares it; it is read and written only under the host
 // lock. The live state pulumi-lvs wants is a pure function of it (desiredOf).
 import { z } from "zod";
-import { Destination, HealthCheck, ServiceKey, SorryServer, VirtualService, Vrrp, serviceKeyString } from "../model";
+import {
+  Destination,
+  Family,
+  HealthCheck,
+  IpvsTimeouts,
+  MarkMatch,
+  ServiceKey,
+  SorryServer,
+  VirtualService,
+  Vrrp,
+  serviceKeyString,
+} from "../model";
 
 /** One address as `ip addr` holds it: address/prefix on a device. */
 export interface AddrValue {
@@ -36,6 +47,23 @@ export interface KeepalivedState {
   conf: "absent" | "newline" | "no-newline";
 }
 
+/** A link brought up (a tunnel device such as tunl0), with the module that creates it. */
+export interface LinkWhere {
+  dev: string;
+  module: string;
+}
+/** A route through a gateway (NAT backends reach their clients through the director). */
+export interface RouteWhere {
+  network: string;
+  family: Family;
+}
+/** nftables rules that mark packets for a firewall-mark service (rendered into our own table). */
+export interface MarkValue {
+  fwmark: number;
+  family: Family;
+  match: MarkMatch[];
+}
+
 /** What each kind of object holds as its value. Addresses hold presence, so their value is `true`. */
 export interface Values {
   addr: true;
@@ -46,12 +74,22 @@ export interface Values {
   syncd: SyncValue;
   /** keepalived in use (installed, enabled, our include line): held by everything that needs it. */
   keepalived: true;
+  /** IPVS timeouts (ipvsadm --set); the original has all three. */
+  timeouts: IpvsTimeouts;
+  /** A link up (true) or down (false, as an original). */
+  link: boolean;
+  /** A GUE receive port (ip fou). */
+  fou: true;
+  /** A route's gateway. */
+  route: string;
+  /** Packets nftables marks for a firewall-mark service. */
+  mark: MarkValue;
 }
 export type ObjectKind = keyof Values;
 
 const Holder = z.object({ value: z.unknown(), persist: z.boolean() });
 const Entry = z.object({
-  kind: z.enum(["addr", "sysctl", "service", "dest", "vrrp", "syncd", "keepalived"]),
+  kind: z.enum(["addr", "sysctl", "service", "dest", "vrrp", "syncd", "keepalived", "timeouts", "link", "fou", "route", "mark"]),
   /** Where the object is; for addresses and destinations the parts of the key. */
   where: z.unknown().optional(),
   /** The value before the first holder; null when the object did not exist. */
@@ -91,6 +129,11 @@ export const keys = {
   vrrp: (dev: string, routerId: number) => `vrrp ${dev} ${routerId}`,
   syncd: (mode: "master" | "backup") => `syncd ${mode}`,
   keepalived: () => "keepalived",
+  timeouts: () => "timeouts",
+  link: (dev: string) => `link ${dev}`,
+  fou: (port: number) => `fou ${port}`,
+  route: (r: RouteWhere) => `route ${r.network} ${r.family}`,
+  mark: (k: Pick<ServiceKey, "fwmark" | "family">) => `mark ${serviceKeyString({ ...k, protocol: "tcp" })}`,
 };
 
 /** A service entry's value run by keepalived (it has a health check). */

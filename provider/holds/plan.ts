@@ -4,15 +4,25 @@
 // applies whole or not at all (a conflict fails that operation only).
 import { InterfaceAddress, IpvsTable, LiveDestination, LiveService } from "../remote/parsers";
 import { ipvs, net } from "../remote/commands";
+import { IpvsTimeouts } from "../model";
 import { KeepalivedLive, fileOf, keepalivedFiles } from "../remote/keepalived";
 import { KEEPALIVED_CONF, KEEPALIVED_DIR } from "../remote/commands";
+import { ServiceKey, serviceKeyString } from "../model";
+
+type SvcKey = Pick<ServiceKey, "address" | "port" | "protocol" | "fwmark" | "family">;
+/** Only the key fields of a service (values carry more). */
+const keyFields = (k: SvcKey): SvcKey => ({ address: k.address, port: k.port, protocol: k.protocol, fwmark: k.fwmark, family: k.family });
 import { sha256 } from "../remote/boot";
+import { nftDrift } from "../remote/nftables";
 import {
   AddrValue,
   DestValue,
   Entry,
   Ledger,
+  LinkWhere,
+  MarkValue,
   ObjectKind,
+  RouteWhere,
   SyncValue,
   Values,
   VrrpValue,
@@ -43,6 +53,16 @@ export interface Snapshot {
   keepalived?: KeepalivedLive;
   /** sha256 of the boot files and of our keepalived files, by path. */
   files?: Record<string, string>;
+  /** Link states (up or not) by device. */
+  links?: Record<string, boolean>;
+  /** Gateways of routes: "FAMILY NETWORK" -> gateway. */
+  gateways?: Record<string, string>;
+  /** GUE receive ports (ip fou). */
+  fou?: number[];
+  /** IPVS timeouts (when ip_vs is loaded). */
+  timeouts?: Required<IpvsTimeouts>;
+  /** Our nftables table: its hash now, and the one recorded when we last wrote it. */
+  nft?: { live?: string; written?: string };
 }
 
 /** Everything one resource holds on one host; holding nothing (an empty claim) releases all. */
@@ -55,6 +75,11 @@ export interface Claim {
   syncd?: Partial<Record<"master" | "backup", SyncValue>>;
   /** Needs keepalived (installed, enabled, including our files). */
   keepalived?: boolean;
+  timeouts?: IpvsTimeouts;
+  links?: LinkWhere[];
+  fou?: number[];
+  routes?: (RouteWhere & { via: string })[];
+  marks?: MarkValue[];
   persist: boolean;
 }
 
@@ -66,23 +91,29 @@ interface Live {
   sysctls: Record<string, number | undefined>;
   ipvs: IpvsTable;
   daemons: Partial<Record<"master" | "backup", SyncValue>>;
+  timeouts?: Required<IpvsTimeouts>;
+  links: Record<string, boolean>;
+  gateways: Record<string, string>;
+  fou: number[];
 }
 type Want = { kind: ObjectKind; where: unknown; value: unknown };
 
 const serviceValue = (s: LiveService): Values["service"] & { extra?: string[] } => ({
-  address: s.address,
-  port: s.port,
-  protocol: s.protocol,
+  ...keyFields(s),
   scheduler: s.scheduler,
   persistence: s.persistence,
+  schedulerFlags: s.schedulerFlags?.length ? s.schedulerFlags : undefined,
+  onePacket: s.onePacket || undefined,
   ...(s.extra.length ? { extra: s.extra } : {}),
 });
 const destValue = (service: DestValue["service"], d: LiveDestination): DestValue => ({
-  service: { address: service.address, port: service.port, protocol: service.protocol },
+  service: keyFields(service),
   dest: {
     address: d.address,
     port: d.port,
     forwarding: d.forwarding,
+    tunnelType: d.tunnelType,
+    tunnelPort: d.tunnelPort,
     weight: d.weight,
     upperThreshold: d.upperThreshold,
     lowerThreshold: d.lowerThreshold,
@@ -90,9 +121,11 @@ const destValue = (service: DestValue["service"], d: LiveDestination): DestValue
 });
 const describeService = (s: Values["service"] & { extra?: string[] }) =>
   `scheduler ${s.scheduler}, persistence ${s.persistence ? `${s.persistence.timeout}s${s.persistence.netmask ? ` mask ${s.persistence.netmask}` : ""}` : "off"}` +
+  (s.schedulerFlags?.length ? `, flags ${s.schedulerFlags.join(",")}` : "") +
+  (s.onePacket ? ", one-packet scheduling" : "") +
   (s.extra?.length ? `, ${s.extra.join(" ")}` : "");
 const describeDest = ({ dest: d }: DestValue) =>
-  `forwarding ${d.forwarding}, weight ${d.weight}, thresholds ${d.upperThreshold ?? 0}/${d.lowerThreshold ?? 0}`;
+  `forwarding ${d.forwarding}${d.tunnelType ? ` (${d.tunnelType}${d.tunnelPort ? ` port ${d.tunnelPort}` : ""})` : ""}, weight ${d.weight}, thresholds ${d.upperThreshold ?? 0}/${d.lowerThreshold ?? 0}`;
 const DESCRIBE: Record<ObjectKind, (v: never) => string> = {
   vrrp: (v: VrrpValue) => `router id ${v.virtualRouterId}, priority ${v.priority}, VIPs ${v.vips.join(" ")}`,
   syncd: (v: SyncValue) => `interface ${v.dev}, syncid ${v.syncId}`,
@@ -101,6 +134,11 @@ const DESCRIBE: Record<ObjectKind, (v: never) => string> = {
   sysctl: (v: number) => `value ${v}`,
   addr: () => "present",
   keepalived: () => "present",
+  timeouts: (v: IpvsTimeouts) => `tcp ${v.tcp ?? "unchanged"}, tcpfin ${v.tcpFin ?? "unchanged"}, udp ${v.udp ?? "unchanged"}`,
+  link: (v: boolean) => (v ? "up" : "down"),
+  fou: () => "present",
+  route: (v: string) => `gateway ${v}`,
+  mark: (v: MarkValue) => v.match.map((m) => `${m.protocol} to ${m.address} ports ${m.ports.join(",")}`).join("; "),
 };
 const describe = (kind: ObjectKind, v: unknown): string => DESCRIBE[kind](v as never);
 /** The part of a value that is IPVS state (what ipvsadm shows); health checks live in keepalived. */
@@ -121,13 +159,18 @@ const what = (key: string) =>
         dest: "real server ",
         vrrp: "VRRP instance on ",
         syncd: "IPVS sync daemon ",
+        timeouts: "IPVS timeouts",
+        link: "link ",
+        fou: "GUE port ",
+        route: "route to ",
+        mark: "nftables marks for ",
       })[k] ?? "",
   );
 
 /** Order of convergence: removals from the top down, then settings, then additions bottom up. */
-const RANK = {
-  remove: { dest: 0, service: 1, vrrp: 2, addr: 2, syncd: 3, sysctl: 3, keepalived: 4 },
-  keep: { keepalived: 2, sysctl: 3, syncd: 3, addr: 4, vrrp: 4, service: 5, dest: 6 },
+const RANK: Record<"remove" | "keep", Record<ObjectKind, number>> = {
+  remove: { dest: 0, service: 1, mark: 1, route: 1, vrrp: 2, addr: 2, syncd: 3, sysctl: 3, timeouts: 3, fou: 3, link: 4, keepalived: 4 },
+  keep: { link: 1, keepalived: 2, sysctl: 3, syncd: 3, timeouts: 3, fou: 3, addr: 4, vrrp: 4, route: 5, service: 5, mark: 5, dest: 6 },
 };
 
 export class Plan {
@@ -145,6 +188,10 @@ export class Plan {
       sysctls: { ...snap.sysctls },
       ipvs: cloneTable(snap.ipvs ?? new Map()),
       daemons: { ...snap.daemons },
+      timeouts: snap.timeouts && { ...snap.timeouts },
+      links: { ...snap.links },
+      gateways: { ...snap.gateways },
+      fou: [...(snap.fou ?? [])],
     };
     if (snap.pending) this.recover(snap.pending);
   }
@@ -168,7 +215,7 @@ export class Plan {
 
   /** Runs one operation: its changes are kept only if it does not throw. */
   op<R>(label: string, fn: (plan: this) => R): R {
-    const saved = clone({ ledger: this.ledger, addrs: this.live.addrs, sysctls: this.live.sysctls, daemons: this.live.daemons });
+    const saved = clone({ ledger: this.ledger, live: { ...this.live, ipvs: undefined } });
     const savedIpvs = cloneTable(this.live.ipvs);
     const start = this.groups.length;
     this.groups.push({ label, commands: [] });
@@ -176,7 +223,7 @@ export class Plan {
       return fn(this);
     } catch (e) {
       this.ledger = saved.ledger;
-      this.live = { addrs: saved.addrs, sysctls: saved.sysctls, ipvs: savedIpvs, daemons: saved.daemons };
+      this.live = { ...saved.live, ipvs: savedIpvs };
       this.groups.length = start;
       throw e;
     }
@@ -196,6 +243,11 @@ export class Plan {
     for (const v of c.vrrp ?? []) want.set(keys.vrrp(v.dev, v.virtualRouterId), { kind: "vrrp", where: v, value: v });
     for (const [mode, v] of Object.entries(c.syncd ?? {})) want.set(keys.syncd(mode as "master"), { kind: "syncd", where: mode, value: v });
     if (c.keepalived) want.set(keys.keepalived(), { kind: "keepalived", where: null, value: true });
+    if (c.timeouts) want.set(keys.timeouts(), { kind: "timeouts", where: "ipvs", value: c.timeouts });
+    for (const l of c.links ?? []) want.set(keys.link(l.dev), { kind: "link", where: l, value: true });
+    for (const p of c.fou ?? []) want.set(keys.fou(p), { kind: "fou", where: p, value: true });
+    for (const { via, ...r } of c.routes ?? []) want.set(keys.route(r), { kind: "route", where: r, value: via });
+    for (const m of c.marks ?? []) want.set(keys.mark(m), { kind: "mark", where: { fwmark: m.fwmark, family: m.family }, value: m });
     const touched = heldBy(this.ledger, owner).filter((k) => !want.has(k));
     for (const k of touched) delete this.ledger.entries[k].holders[owner];
     // Services before their destinations, so a destination can find its service.
@@ -248,7 +300,7 @@ export class Plan {
   liveDest(d: Pick<DestValue, "service"> & { dest: { address: string; port: number } }): LiveDestination | undefined {
     return this.live.ipvs.get(keyOf(d.service))?.destinations.find((x) => x.address === d.dest.address && x.port === d.dest.port);
   }
-  liveService(k: { address: string; port: number; protocol: string }): LiveService | undefined {
+  liveService(k: SvcKey): LiveService | undefined {
     return this.live.ipvs.get(keyOf(k));
   }
   liveAddrs(): InterfaceAddress[] {
@@ -256,6 +308,18 @@ export class Plan {
   }
   liveSysctl(name: string): number | undefined {
     return this.live.sysctls[name];
+  }
+  liveLink(dev: string): boolean {
+    return !!this.live.links[dev];
+  }
+  liveFou(): number[] {
+    return this.live.fou;
+  }
+  liveGateway(r: RouteWhere): string | undefined {
+    return this.live.gateways[`${r.family} ${r.network}`];
+  }
+  liveTimeouts(): Required<IpvsTimeouts> | undefined {
+    return this.live.timeouts;
   }
   liveSyncDaemon(mode: "master" | "backup"): SyncValue | undefined {
     return this.live.daemons[mode];
@@ -287,8 +351,12 @@ export class Plan {
     return e && keepalivedFiles(this.ledger)[fileOf(e)];
   }
   /** Whether a service is run by keepalived (it has a health check). */
-  byKeepalived(k: { address: string; port: number; protocol: string }): boolean {
+  byKeepalived(k: SvcKey): boolean {
     return byKeepalived(this.ledger.entries[keys.service(k as Values["service"])]);
+  }
+  /** What differs in our nftables table from what we last loaded. */
+  nftDrift(): string[] {
+    return nftDrift(this.snap.nft);
   }
   route(address: string): string | undefined {
     return this.snap.routes[address];
@@ -337,6 +405,18 @@ export class Plan {
         const k = this.snap.keepalived;
         return { installed: !!k?.installed, enabled: !!k?.enabled, active: !!k?.active, conf: k?.conf ?? "absent" };
       }
+      case "timeouts":
+        return this.live.timeouts ?? null;
+      case "link":
+        return this.live.links[(where as LinkWhere).dev] ?? null;
+      case "fou":
+        return this.live.fou.includes(where as number) ? true : null;
+      case "route": {
+        const r = where as RouteWhere;
+        return this.live.gateways[`${r.family} ${r.network}`] ?? null;
+      }
+      case "mark":
+        return null; // rules of our own nftables table: nothing of it exists before we write it
     }
   }
 
@@ -440,9 +520,10 @@ export class Plan {
           // Gone from the kernel though keepalived runs it (removed by hand): only a restart brings it back.
           if (byKeepalived(this.snap.ledger.entries[key]) && this.inKeepalivedFiles(key)) this.keepalivedRestart = true;
         } else if (s && live === null) {
-          out.push(ipvs.addService(s));
+          out.push(ipvs.scheduler(s.scheduler), ipvs.addService(s));
           this.live.ipvs.set(k, { ...s, destinations: [], extra: [] });
         } else if (s && !sameValue(live, s)) {
+          if (s.scheduler !== (live as Values["service"]).scheduler) out.push(ipvs.scheduler(s.scheduler));
           out.push(ipvs.editService(s));
           this.live.ipvs.set(k, { ...s, destinations: this.live.ipvs.get(k)!.destinations, extra: [] });
         }
@@ -478,30 +559,69 @@ export class Plan {
         this.live.daemons[mode] = v;
         break;
       }
-      // vrrp and keepalived: our keepalived files and the service's state, written after the
-      // groups from the ledger (remote/keepalived.ts), like the boot files.
+      case "timeouts": {
+        const t = value as IpvsTimeouts | undefined;
+        const now = live as Required<IpvsTimeouts> | null;
+        const differs = t && (["tcp", "tcpFin", "udp"] as const).some((f) => t[f] !== undefined && t[f] !== now?.[f]);
+        if (t && differs) {
+          out.push(ipvs.setTimeouts(t));
+          this.live.timeouts = { ...(now ?? { tcp: 0, tcpFin: 0, udp: 0 }), ...t } as Required<IpvsTimeouts>;
+        }
+        break;
+      }
+      case "link": {
+        const { dev } = entry.where as LinkWhere;
+        if (want.present && live !== null && live !== value) {
+          out.push(value ? net.linkUp(dev) : net.linkDown(dev));
+          this.live.links[dev] = value as boolean;
+        } else if (want.present && live === null && value === true) {
+          throw new ClaimError(`link ${dev} does not exist on this host`);
+        }
+        break;
+      }
+      case "fou": {
+        const port = entry.where as number;
+        if (want.present && live === null) out.push(net.addFou(port));
+        if (!want.present && live !== null) out.push(net.deleteFou(port));
+        this.live.fou = want.present ? [...new Set([...this.live.fou, port])] : this.live.fou.filter((p) => p !== port);
+        break;
+      }
+      case "route": {
+        const r = entry.where as RouteWhere;
+        const via = value as string | undefined;
+        if (via && live !== via) out.push(net.replaceRoute(r.network, via));
+        if (!via && live !== null) out.push(net.deleteRoute(r.network, live as string));
+        if (via) this.live.gateways[`${r.family} ${r.network}`] = via;
+        else delete this.live.gateways[`${r.family} ${r.network}`];
+        break;
+      }
+      // vrrp, keepalived and mark: our keepalived files, the service's state and our nftables
+      // table, written after the groups from the ledger (remote/keepalived.ts, remote/nftables.ts),
+      // like the boot files.
     }
     if (entry === this.ledger.entries[key] && Object.keys(entry.holders).length === 0) delete this.ledger.entries[key];
     return out;
   }
 }
 
-const keyOf = (k: { address: string; port: number; protocol: string }) => `${k.protocol}/${k.address}:${k.port}`;
+const keyOf = (k: SvcKey) => serviceKeyString(k);
 const serviceSpec = (s: Values["service"]): Values["service"] => ({
-  address: s.address,
-  port: s.port,
-  protocol: s.protocol,
+  ...keyFields(s),
   scheduler: s.scheduler,
   persistence: s.persistence,
+  schedulerFlags: s.schedulerFlags?.length ? s.schedulerFlags : undefined,
+  onePacket: s.onePacket || undefined,
   healthCheck: s.healthCheck,
   sorryServer: s.sorryServer,
 });
 const destSpec = (d: DestValue): DestValue => ({
-  service: { address: d.service.address, port: d.service.port, protocol: d.service.protocol },
+  service: keyFields(d.service),
   dest: {
     address: d.dest.address,
     port: d.dest.port,
     forwarding: d.dest.forwarding,
+    tunnelType: d.dest.tunnelType,
+    tunnelPort: d.dest.tunnelPort,
     weight: d.dest.weight,
     upperThreshold: d.dest.upperThreshold || undefined,
     lowerThreshold: d.dest.lowerThreshold || undefined,

@@ -5,8 +5,23 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { AddrValue, DestValue, Ledger, SyncValue, Values, byKeepalived, desiredOf, keys, liveTarget, persisted } from "../holds/ledger";
-import { q, rules } from "./commands";
+import {
+  AddrValue,
+  DestValue,
+  Ledger,
+  LinkWhere,
+  RouteWhere,
+  SyncValue,
+  Values,
+  byKeepalived,
+  desiredOf,
+  keys,
+  liveTarget,
+  persisted,
+} from "../holds/ledger";
+import { IpvsTimeouts } from "../model";
+import { nft, q, rules } from "./commands";
+import { marksOf, nftTable } from "./nftables";
 
 const ETC = "/etc/pulumi-lvs";
 export const BOOT_FILES = {
@@ -14,6 +29,9 @@ export const BOOT_FILES = {
   rules: `${ETC}/ipvs.rules`,
   vsSysctls: `${ETC}/vs-sysctl.conf`,
   syncDaemons: `${ETC}/sync-daemons.conf`,
+  links: `${ETC}/links.conf`,
+  routes: `${ETC}/routes.conf`,
+  nft: `${ETC}/nftables.nft`,
   sysctls: "/etc/sysctl.d/90-pulumi-lvs.conf",
   restore: "/usr/local/libexec/pulumi-lvs-restore",
   unit: "/etc/systemd/system/pulumi-lvs-restore.service",
@@ -52,6 +70,9 @@ export function bootFiles(ledger: Ledger): Record<string, string | null> {
   const services: string[] = [];
   const dests: string[] = [];
   const daemons: string[] = [];
+  const links: string[] = [];
+  const routes: string[] = [];
+  const timeouts: string[] = [];
   for (const e of Object.values(ledger.entries).sort((a, b) => JSON.stringify(a.where).localeCompare(JSON.stringify(b.where)))) {
     const want = desiredOf(e);
     if (!persisted(e) || !want.present) continue;
@@ -61,6 +82,15 @@ export function bootFiles(ledger: Ledger): Record<string, string | null> {
     } else if (e.kind === "sysctl") {
       const name = e.where as string;
       (name.startsWith("net.ipv4.vs.") ? vsSysctls : sysctls).push(`${name} = ${want.value}`);
+    } else if (e.kind === "link" && want.value === true) {
+      const l = e.where as LinkWhere;
+      links.push(`${l.module} ${l.dev}`);
+    } else if (e.kind === "fou") {
+      links.push(`fou ${e.where as number}`);
+    } else if (e.kind === "route") {
+      routes.push(`${(e.where as RouteWhere).network} ${want.value as string}`);
+    } else if (e.kind === "timeouts") {
+      timeouts.push(rules.timeouts(want.value as IpvsTimeouts));
     } else if (e.kind === "syncd") {
       const v = want.value as SyncValue;
       daemons.push(`${e.where as string} ${v.dev} ${v.syncId}`);
@@ -76,11 +106,25 @@ export function bootFiles(ledger: Ledger): Record<string, string | null> {
       dests.push(rules.destination(d.service, d.dest));
     }
   }
-  const any = addrs.length + sysctls.length + vsSysctls.length + services.length + dests.length + daemons.length > 0;
+  const marks = nftTable(marksOf(ledger, true));
+  const any =
+    addrs.length +
+      sysctls.length +
+      vsSysctls.length +
+      services.length +
+      dests.length +
+      daemons.length +
+      links.length +
+      routes.length +
+      timeouts.length >
+      0 || marks !== null;
   const file = (ls: string[], header = "") => (ls.length ? header + lines(ls) : null);
   return {
     [BOOT_FILES.addrs]: file(addrs),
-    [BOOT_FILES.rules]: file([...services, ...dests]),
+    [BOOT_FILES.rules]: file([...timeouts, ...services, ...dests]),
+    [BOOT_FILES.links]: file(links),
+    [BOOT_FILES.routes]: file(routes),
+    [BOOT_FILES.nft]: marks === null ? null : nft.bootText(marks),
     [BOOT_FILES.vsSysctls]: file(vsSysctls),
     [BOOT_FILES.syncDaemons]: file(daemons),
     [BOOT_FILES.sysctls]: file(sysctls, "# managed by pulumi-lvs\n"),

@@ -2,7 +2,7 @@
 // command goes through q() (shell-quote), even values zod has already validated,
 // so a bug in validation can never become a shell injection.
 import { parse, quote } from "shell-quote";
-import { Destination, ServiceKey, VirtualService } from "../model";
+import { Destination, IpvsTimeouts, ServiceKey, VirtualService, hostPort } from "../model";
 
 /** Shell-quotes one value. */
 export const q = (v: string | number): string => quote([String(v)]);
@@ -13,6 +13,7 @@ const section = `echo ${q(SECTION)}`;
 
 /** Lock file that serializes our writes on one host (Pulumi runs resources in parallel). */
 const LOCK = "/run/pulumi-lvs.lock";
+const STATE_DIR_PATH = "/var/lib/pulumi-lvs";
 
 /**
  * Wraps a script for execution: always under `sh` (the login shell may be anything), under
@@ -47,22 +48,33 @@ export function transactionCommand(read: string): string {
 
 // --- ipvsadm ---
 
-const PROTO_FLAG = { tcp: "-t", udp: "-u" } as const;
+const PROTO_FLAG = { tcp: "-t", udp: "-u", sctp: "--sctp-service" } as const;
 const FORWARD_FLAG = { direct: "-g", tunnel: "-i", masquerade: "-m" } as const;
 
 // ipvsadm arguments as word lists: quoted for commands, joined plainly for the rule files
 // that the boot-time restore replays (their words are validated addresses, numbers and enums).
-const serviceWords = (k: ServiceKey) => [PROTO_FLAG[k.protocol], `${k.address}:${k.port}`];
+type Key = Pick<ServiceKey, "address" | "port" | "protocol" | "fwmark" | "family">;
+const serviceWords = (k: Key) =>
+  k.fwmark !== undefined
+    ? ["-f", String(k.fwmark), ...(k.family === "ipv6" ? ["-6"] : [])]
+    : [PROTO_FLAG[k.protocol], hostPort(k.address!, k.port!)];
 const schedulingWords = (s: VirtualService) => [
   "-s",
   s.scheduler,
   ...(s.persistence ? ["-p", String(s.persistence.timeout), ...(s.persistence.netmask ? ["-M", s.persistence.netmask] : [])] : []),
+  ...(s.schedulerFlags?.length ? ["-b", s.schedulerFlags.join(",")] : []),
+  ...(s.onePacket ? ["-o"] : []),
 ];
-const destinationWords = (k: ServiceKey, d: Destination) => [
+const tunnelWords = (d: Destination) =>
+  d.forwarding === "tunnel" && d.tunnelType
+    ? ["--tun-type", d.tunnelType, ...(d.tunnelPort ? ["--tun-port", String(d.tunnelPort)] : [])]
+    : [];
+const destinationWords = (k: Key, d: Destination) => [
   ...serviceWords(k),
   "-r",
-  `${d.address}:${d.port}`,
+  hostPort(d.address, d.port),
   FORWARD_FLAG[d.forwarding],
+  ...tunnelWords(d),
   "-w",
   String(d.weight),
   "-x",
@@ -75,7 +87,8 @@ const ipvsadm = (...words: string[]) => ["ipvsadm", ...words.map(q)].join(" ");
 /** Rule lines (ipvsadm arguments) for the boot-time restore: plain words (validated addresses, numbers, enums). */
 export const rules = {
   service: (s: VirtualService) => ["-A", ...serviceWords(s), ...schedulingWords(s)].join(" "),
-  destination: (k: ServiceKey, d: Destination) => ["-a", ...destinationWords(k, d)].join(" "),
+  destination: (k: Key, d: Destination) => ["-a", ...destinationWords(k, d)].join(" "),
+  timeouts: (t: IpvsTimeouts) => ["--set", String(t.tcp ?? 0), String(t.tcpFin ?? 0), String(t.udp ?? 0)].join(" "),
 };
 
 export const ipvs = {
@@ -87,11 +100,21 @@ export const ipvs = {
   addService: (s: VirtualService) => ipvsadm("-A", ...serviceWords(s), ...schedulingWords(s)),
   /** -E sets every option again: persistence given nowhere means persistence off, which is what we want. */
   editService: (s: VirtualService) => ipvsadm("-E", ...serviceWords(s), ...schedulingWords(s)),
-  deleteService: (k: ServiceKey) => ipvsadm("-D", ...serviceWords(k)),
-  addDestination: (k: ServiceKey, d: Destination) => ipvsadm("-a", ...destinationWords(k, d)),
-  editDestination: (k: ServiceKey, d: Destination) => ipvsadm("-e", ...destinationWords(k, d)),
-  deleteDestination: (k: ServiceKey, d: Pick<Destination, "address" | "port">) =>
-    ipvsadm("-d", ...serviceWords(k), "-r", `${d.address}:${d.port}`),
+  deleteService: (k: Key) => ipvsadm("-D", ...serviceWords(k)),
+  addDestination: (k: Key, d: Destination) => ipvsadm("-a", ...destinationWords(k, d)),
+  editDestination: (k: Key, d: Destination) => ipvsadm("-e", ...destinationWords(k, d)),
+  deleteDestination: (k: Key, d: Pick<Destination, "address" | "port">) =>
+    ipvsadm("-d", ...serviceWords(k), "-r", hostPort(d.address, d.port)),
+  /**
+   * Loads a scheduler's module first, so a kernel without it fails with a clear message (twos
+   * came in Linux 6.2) instead of ipvsadm's "No such file or directory".
+   */
+  scheduler: (name: string) =>
+    `modprobe -q ${q(`ip_vs_${name}`)} 2>/dev/null || [ -d ${q(`/sys/module/ip_vs_${name}`)} ] || ` +
+    `{ echo ${q(`scheduler ${name} is not available on this kernel (no module ip_vs_${name})`)} >&2; exit 3; }`,
+  /** ipvsadm --set: 0 leaves a timeout as it is. */
+  setTimeouts: (t: IpvsTimeouts) => ipvsadm("--set", String(t.tcp ?? 0), String(t.tcpFin ?? 0), String(t.udp ?? 0)),
+  readTimeouts: () => "ipvsadm -L --timeout",
   /**
    * Many of the changes above, as their restoreLine()s, in one `ipvsadm -R` (one process instead
    * of one per rule: on a small host, most of a large batch's time). `ipvsadm -R` carries on past
@@ -105,7 +128,7 @@ export const ipvs = {
     `[ -z "$e" ] || { printf 'ipvsadm -R: %s\n' "$e" >&2; exit 1; }`,
   ],
   /** Waits (up to 5 s) until a service is gone: keepalived applies a reload asynchronously. */
-  waitGone: (k: ServiceKey) =>
+  waitGone: (k: Key) =>
     `i=0; while ipvsadm -L -n ${serviceWords(k).map(q).join(" ")} >/dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done`,
   /** IPVS connection sync daemons (ipvsadm(8) --start-daemon): every connection is sent to the other director. */
   startDaemon: (mode: "master" | "backup", dev: string, syncId: number) =>
@@ -129,14 +152,44 @@ export function restoreLine(command: string): string | undefined {
 // --- addresses, routes and sysctls ---
 
 export const net = {
-  /** IPv4 addresses of every interface, one per line (`ip -o`). */
-  listAddresses: () => "ip -o -4 addr show",
-  /** `replace`, not `add`: adding an address that is already there is not an error. */
-  addAddress: (a: { address: string; prefix: number; dev: string }) => `ip addr replace ${q(`${a.address}/${a.prefix}`)} dev ${q(a.dev)}`,
+  /** IPv4 and IPv6 addresses of every interface, one per line (`ip -o`); link states. */
+  listAddresses: () => "ip -o addr show",
+  /**
+   * `replace`, not `add`: adding an address that is already there is not an error. An IPv6
+   * address skips duplicate address detection (nodad): a VIP is meant to be shared, and a
+   * tentative address drops traffic for the second DAD takes.
+   */
+  addAddress: (a: { address: string; prefix: number; dev: string }) =>
+    `ip addr replace ${q(`${a.address}/${a.prefix}`)} dev ${q(a.dev)}${a.address.includes(":") ? " nodad" : ""}`,
   deleteAddress: (a: { address: string; prefix: number; dev: string }) => `ip addr del ${q(`${a.address}/${a.prefix}`)} dev ${q(a.dev)}`,
   /** The interface whose route reaches `addr` (used as the director's default VIP interface). */
-  routeTo: (addr: string) => `ip -o -4 route get ${q(addr)}`,
-  readSysctls: (keys: string[]) => keys.map((k) => `printf '%s=%s\\n' ${q(k)} "$(sysctl -n ${q(k)})"`).join("; "),
+  routeTo: (addr: string) => `ip -o route get ${q(addr)}`,
+  /** Link states: "N: DEV: <FLAGS> ..." one per line. */
+  listLinks: () => "ip -o link show",
+  linkUp: (dev: string) => `ip link set dev ${q(dev)} up`,
+  linkDown: (dev: string) => `ip link set dev ${q(dev)} down`,
+  /** Loads a kernel module; fails with a clear message when the kernel lacks it. */
+  module: (name: string) => `modprobe -q ${q(name)} || { echo ${q(`kernel module ${name} is not available on this kernel`)} >&2; exit 3; }`,
+  /** Routes of the main table, both families (`ip -o route show` per family). */
+  /** `replace`: one route per destination network; another gateway for it is replaced (and restored on delete). */
+  replaceRoute: (network: string, via: string) => `ip ${via.includes(":") ? "-6 " : ""}route replace ${q(network)} via ${q(via)}`,
+  deleteRoute: (network: string, via: string) => `ip ${via.includes(":") ? "-6 " : ""}route del ${q(network)} via ${q(via)}`,
+  /** GUE receive port (ip fou): GUE packets to this UDP port are decapsulated. */
+  listFou: () => "ip fou show 2>/dev/null || true",
+  addFou: (port: number) => `ip fou add port ${q(port)} gue`,
+  deleteFou: (port: number) => `ip fou del port ${q(port)}`,
+  /**
+   * key=value per line. A key with `*` (net.ipv4.conf.*.accept_redirects: one per interface, for
+   * an interface known only once routes are read) is a glob over /proc/sys; ours are constants.
+   */
+  readSysctls: (keys: string[]) =>
+    keys
+      .map((k) =>
+        k.includes("*") && /^[a-z0-9_.*]+$/.test(k)
+          ? `for p in /proc/sys/${k.replace(/\./g, "/")}; do [ ! -e "$p" ] || printf '%s=%s\\n' "$(echo "\${p#/proc/sys/}" | tr / .)" "$(cat "$p")"; done`
+          : `printf '%s=%s\\n' ${q(k)} "$(sysctl -n ${q(k)})"`,
+      )
+      .join("; "),
   writeSysctl: (key: string, value: number) => `sysctl -q -w ${q(`${key}=${value}`)}`,
 };
 
@@ -208,13 +261,40 @@ export const keepalived = {
     `if [ ! -e ${q(KEEPALIVED_CONF)} ]; then DEBIAN_FRONTEND=noninteractive apt-get purge -y -q keepalived >/dev/null 2>&1 || true; fi`,
 };
 
+// --- nftables (remote/nftables.ts renders our table) ---
+
+/** Where the hash of our table as `nft list` printed it right after we loaded it is kept: a different hash now is drift. */
+export const NFT_HASH = "/var/lib/pulumi-lvs/nft.sha256";
+const NFT_TABLE = "inet pulumi_lvs";
+const nftListHash = `nft list table ${NFT_TABLE} 2>/dev/null | sha256sum | cut -c1-64`;
+export const nft = {
+  /** Loads the table atomically: the first two lines make the delete succeed whether it existed or not. */
+  load: (text: string) => [
+    `command -v nft >/dev/null 2>&1 || { echo 'nft is not installed: install the nftables package (firewall-mark services need it)' >&2; exit 3; }`,
+    `nft -f - <<'PULUMI_LVS_NFT'`,
+    `table ${NFT_TABLE}`,
+    `delete table ${NFT_TABLE}`,
+    text.trimEnd(),
+    "PULUMI_LVS_NFT",
+    `mkdir -p ${q(STATE_DIR_PATH)}`,
+    `${nftListHash} > ${q(NFT_HASH)}`,
+  ],
+  remove: () => [`if command -v nft >/dev/null 2>&1; then nft delete table ${NFT_TABLE} 2>/dev/null || true; fi`, `rm -f ${q(NFT_HASH)}`],
+  /** Two lines: the hash now (of nothing when absent) and the one recorded; only where we wrote one. */
+  read: () => `if [ -e ${q(NFT_HASH)} ]; then ${nftListHash}; cat ${q(NFT_HASH)}; fi`,
+  /** The restore file: the same prelude, so a reboot's load replaces whatever is there. */
+  bootText: (text: string) => `table ${NFT_TABLE}
+delete table ${NFT_TABLE}
+${text}`,
+};
+
 /** Runs several reads whose outputs come back split by SECTION markers. */
 export const sections = (...cmds: string[]): string => cmds.join(`; ${section}; `);
 
 // --- a transaction's read: everything a batch of operations decides on, in one round trip ---
 
 /** Where the host keeps its ledger (see holds/ledger.ts). */
-export const STATE_DIR = "/var/lib/pulumi-lvs";
+export const STATE_DIR = STATE_DIR_PATH;
 export const LEDGER = `${STATE_DIR}/ledger.json`;
 export const LEDGER_NEXT = `${STATE_DIR}/ledger.next.json`;
 
@@ -231,19 +311,32 @@ export function snapshotRead(opts: {
   sysctls: string[];
   routes: string[];
   files: string[];
+  /** Kernel modules loaded before reading (a tunnel module creates the device whose sysctls are read). */
+  modules?: string[];
 }): string {
   return [
     ...(opts.preflight ? [ipvs.preflight()] : []),
+    ...(opts.modules ?? []).map(net.module),
     named("ledger"),
     `cat ${q(LEDGER)} 2>/dev/null || true`,
     named("pending"),
     `cat ${q(LEDGER_NEXT)} 2>/dev/null || true`,
     named("addrs"),
     net.listAddresses(),
+    named("links"),
+    net.listLinks(),
+    named("gateways4"),
+    "ip -o -4 route show table main",
+    named("gateways6"),
+    "ip -o -6 route show table main",
+    named("fou"),
+    net.listFou(),
+    named("nft"),
+    nft.read(),
     named("sysctls"),
     ...(opts.sysctls.length ? [net.readSysctls(opts.sysctls)] : []),
     named("ipvs"),
-    `if [ -e /proc/net/ip_vs ]; then ${ipvs.readTable().replace(`echo ${q(SECTION)}`, named("thresholds"))}; fi`,
+    `if [ -e /proc/net/ip_vs ]; then ${ipvs.readTable().replace(`echo ${q(SECTION)}`, named("thresholds"))}; ${named("timeouts")}; ${ipvs.readTimeouts()}; fi`,
     // keepalived and the sync daemons (only directors with VRRP run them): read only where used.
     `if ${opts.keepalived ? "true" : "false"} || [ -d ${q(KEEPALIVED_DIR)} ]; then`,
     named("daemons"),

@@ -1,16 +1,25 @@
 // Parsers of ipvsadm, ip and sysctl output: the live state that read() and
 // refresh compare with the program. Tested with output captured from real hosts
 // (test/unit/fixtures).
-import { Destination, DestinationCounters, Persistence, ServiceKey, VirtualService, serviceKeyString } from "../model";
+import {
+  Destination,
+  DestinationCounters,
+  IpvsTimeouts,
+  Persistence,
+  SCHED_FLAGS,
+  ServiceKey,
+  VirtualService,
+  serviceKeyString,
+} from "../model";
 import { SECTION } from "./commands";
 
 export interface LiveDestination extends Destination, DestinationCounters {}
 export interface LiveService extends VirtualService {
   destinations: LiveDestination[];
-  /** Anything else on the -A line we do not model (scheduler flags, --pe): kept so we never misreport it. */
+  /** Anything else on the -A line we do not model (--pe): kept so we never misreport it. */
   extra: string[];
 }
-/** The IPVS table keyed by serviceKeyString ("tcp/VIP:port"); fwmark services are left out. */
+/** The IPVS table keyed by serviceKeyString ("tcp/VIP:port", "fwmark/1"). */
 export type IpvsTable = Map<string, LiveService>;
 
 /** Splits the output of commands.sections() back into its parts. */
@@ -19,7 +28,7 @@ export function splitSections(out: string): string[] {
 }
 
 const FORWARDING = { "-g": "direct", "-i": "tunnel", "-m": "masquerade" } as const;
-const PROTOCOL = { "-t": "tcp", "-u": "udp" } as const;
+const PROTOCOL = { "-t": "tcp", "-u": "udp", "--sctp-service": "sctp" } as const;
 
 function splitHostPort(s: string): { address: string; port: number } {
   const i = s.lastIndexOf(":");
@@ -46,7 +55,9 @@ function protoAndKey(f: Map<string, string>): ServiceKey | undefined {
     const v = f.get(flag);
     if (v) return { ...splitHostPort(v), protocol };
   }
-  return undefined; // fwmark (-f) services have no address key; they are never ours
+  const mark = f.get("-f");
+  if (mark) return { fwmark: Number(mark), family: f.has("-6") ? "ipv6" : "ipv4", protocol: "tcp" };
+  return undefined;
 }
 
 /**
@@ -65,12 +76,20 @@ export function parseIpvsSave(out: string): IpvsTable {
         const netmask = f.get("-M");
         persistence = { timeout: Number(f.get("-p")), ...(netmask && netmask !== "255.255.255.255" ? { netmask } : {}) };
       }
-      const known = new Set(["-A", "-t", "-u", "-s", "-p", "-M"]);
+      const known = new Set(["-A", "-t", "-u", "--sctp-service", "-f", "-6", "-s", "-p", "-M", "-o", "-b"]);
       const extra = [...f].filter(([k]) => !known.has(k)).map(([k, v]) => (v ? `${k} ${v}` : k));
+      const flagList = (f.get("-b") ?? "").split(",").filter(Boolean);
+      // Flags we do not model (the kernel's sched-flag-3) are extra, so they are never misreported.
+      extra.push(...flagList.filter((x) => !(SCHED_FLAGS as readonly string[]).includes(x)).map((x) => `-b ${x}`));
+      const schedulerFlags = flagList
+        .filter((x): x is (typeof SCHED_FLAGS)[number] => (SCHED_FLAGS as readonly string[]).includes(x))
+        .sort();
       table.set(serviceKeyString(key), {
         ...key,
         scheduler: (f.get("-s") ?? "wlc") as VirtualService["scheduler"],
         persistence,
+        ...(schedulerFlags.length ? { schedulerFlags } : {}),
+        ...(f.has("-o") ? { onePacket: true } : {}),
         destinations: [],
         extra,
       });
@@ -79,9 +98,12 @@ export function parseIpvsSave(out: string): IpvsTable {
       const svc = key && table.get(serviceKeyString(key));
       if (!svc) continue;
       const fwd = (Object.keys(FORWARDING) as (keyof typeof FORWARDING)[]).find((k) => f.has(k)) ?? "-g";
+      const tunnelType = f.get("--tun-type") as Destination["tunnelType"];
       svc.destinations.push({
         ...splitHostPort(f.get("-r") ?? ""),
         forwarding: FORWARDING[fwd],
+        ...(tunnelType && tunnelType !== "ipip" ? { tunnelType } : {}),
+        ...(f.get("--tun-port") ? { tunnelPort: Number(f.get("--tun-port")) } : {}),
         weight: Number(f.get("-w") ?? 1),
         activeConn: 0,
         inactConn: 0,
@@ -100,13 +122,14 @@ export function parseIpvsSave(out: string): IpvsTable {
 export function mergeThresholds(table: IpvsTable, out: string): IpvsTable {
   let current: LiveService | undefined;
   for (const line of out.split("\n")) {
-    const svc = line.match(/^(TCP|UDP)\s+(\S+)\s/);
+    const svc = line.match(/^(TCP|UDP|SCTP)\s+(\S+)\s/);
     if (svc) {
-      current = table.get(serviceKeyString({ ...splitHostPort(svc[2]), protocol: svc[1].toLowerCase() as "tcp" | "udp" }));
+      current = table.get(serviceKeyString({ ...splitHostPort(svc[2]), protocol: svc[1].toLowerCase() as "tcp" | "udp" | "sctp" }));
       continue;
     }
-    if (/^FWM\s/.test(line)) {
-      current = undefined;
+    const fwm = line.match(/^FWM\s+(\d+)\s+(IPv6\s)?/);
+    if (fwm) {
+      current = table.get(serviceKeyString({ fwmark: Number(fwm[1]), family: fwm[2] ? "ipv6" : "ipv4", protocol: "tcp" }));
       continue;
     }
     const dst = line.match(/^\s+->\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$/);
@@ -136,14 +159,48 @@ export interface InterfaceAddress {
   prefix: number;
 }
 
-/** Parses `ip -o -4 addr show`: "2: eth1    inet 198.51.100.10/24 brd ... scope global eth1\ ..." */
+/**
+ * Parses `ip -o addr show`: "2: eth1    inet 198.51.100.10/24 brd ... scope global eth1\ ..." and
+ * "2: eth1    inet6 2001:db8:100::10/64 scope global nodad \ ...".
+ */
 export function parseIpAddr(out: string): InterfaceAddress[] {
   const result: InterfaceAddress[] = [];
   for (const line of out.split("\n")) {
-    const m = line.match(/^\d+:\s+([^\s@]+)(?:@\S+)?\s+inet\s+([0-9.]+)\/(\d+)/);
+    const m = line.match(/^\d+:\s+([^\s@]+)(?:@\S+)?\s+inet6?\s+([0-9a-f.:]+)\/(\d+)/);
     if (m) result.push({ dev: m[1], address: m[2], prefix: Number(m[3]) });
   }
   return result;
+}
+
+/** Parses `ip -o link show`: "7: tunl0@NONE: <NOARP,UP,LOWER_UP> mtu 1480 ..." -> device -> up. */
+export function parseLinks(out: string): Record<string, boolean> {
+  const r: Record<string, boolean> = {};
+  for (const line of out.split("\n")) {
+    const m = line.match(/^\d+:\s+([^\s@:]+)(?:@[^\s:]+)?:\s+<([^>]*)>/);
+    if (m) r[m[1]] = m[2].split(",").includes("UP");
+  }
+  return r;
+}
+
+/** Parses `ip -o route show` lines with a gateway: "198.51.100.0/24 via 203.0.113.1 dev eth1 ..." -> network -> gateway. */
+export function parseGateways(out: string): Record<string, string> {
+  const r: Record<string, string> = {};
+  for (const line of out.split("\n")) {
+    const m = line.match(/^(\S+)\s+via\s+(\S+)\s/);
+    if (m) r[m[1]] = m[2];
+  }
+  return r;
+}
+
+/** Parses `ip fou show`: "port 6080 gue" -> the GUE ports. */
+export function parseFou(out: string): number[] {
+  return [...out.matchAll(/^port (\d+) gue/gm)].map((m) => Number(m[1]));
+}
+
+/** Parses `ipvsadm -L --timeout`: "Timeout (tcp tcpfin udp): 900 120 300". */
+export function parseTimeouts(out: string): Required<IpvsTimeouts> | undefined {
+  const m = out.match(/Timeout \(tcp tcpfin udp\):\s+(\d+)\s+(\d+)\s+(\d+)/);
+  return m ? { tcp: Number(m[1]), tcpFin: Number(m[2]), udp: Number(m[3]) } : undefined;
 }
 
 /** Parses `ip -o -4 route get ADDR`: "198.51.100.100 dev eth1 src 198.51.100.10 uid 0 \    cache". */

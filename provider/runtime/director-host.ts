@@ -4,27 +4,34 @@
 // `vrrp`, keepalived carries the VIPs instead (failover between directors) and the IPVS sync
 // daemons send every connection to the other director.
 import { z } from "zod";
-import { DirectorHostArgs, DirectorHostOutputs } from "../model";
+import { DirectorHostArgs, DirectorHostOutputs, familyOf } from "../model";
 import { Claim, ClaimError, Plan } from "../holds/plan";
 import { keys } from "../holds/ledger";
 import { queueOf } from "./host-queue";
 import { Kind } from "./kind";
-import { hostOp, legacyHostHolds, needKeepalived, readHostState } from "./host-state";
+import { hostOp, legacyHostHolds, needKeepalived } from "./host-state";
 
 const IP_FORWARD = "net.ipv4.ip_forward";
+/** With an IPv6 VIP, ipForward (for LVS-NAT) also forwards IPv6. */
+const IP6_FORWARD = "net.ipv6.conf.all.forwarding";
 const EXPIRE_NODEST = "net.ipv4.vs.expire_nodest_conn";
 const EXPIRE_QUIESCENT = "net.ipv4.vs.expire_quiescent_template";
-const SYSCTLS = [IP_FORWARD, EXPIRE_NODEST, EXPIRE_QUIESCENT];
+const SYSCTLS = [IP_FORWARD, IP6_FORWARD, EXPIRE_NODEST, EXPIRE_QUIESCENT];
+/** A VIP on an interface: a single address, /32 or /128. */
+export const vipPrefix = (vip: string) => (familyOf(vip) === "ipv6" ? 128 : 32);
+const hasIpv6 = (a: DirectorHostArgs) => a.vips.some((v) => familyOf(v) === "ipv6");
 const flag = (b: boolean | undefined) => (b === undefined ? undefined : b ? 1 : 0);
 
 const claimOf = (a: DirectorHostArgs, dev: string): Claim => ({
-  addrs: a.vrrp ? [] : a.vips.map((address) => ({ address, prefix: 32, dev })),
+  addrs: a.vrrp ? [] : a.vips.map((address) => ({ address, prefix: vipPrefix(address), dev })),
+  timeouts: a.ipvsTimeouts,
   vrrp: a.vrrp ? [{ ...vrrpSpec(a.vrrp), dev, vips: a.vips }] : [],
   syncd: a.vrrp?.syncDaemon ? { master: { dev, syncId: a.vrrp.virtualRouterId }, backup: { dev, syncId: a.vrrp.virtualRouterId } } : {},
   keepalived: !!a.vrrp,
   sysctls: Object.fromEntries(
     Object.entries({
       [IP_FORWARD]: flag(a.ipForward),
+      [IP6_FORWARD]: hasIpv6(a) ? flag(a.ipForward) : undefined,
       [EXPIRE_NODEST]: flag(a.expireNodestConn),
       [EXPIRE_QUIESCENT]: flag(a.expireQuiescentTemplate),
     }).filter(([, v]) => v !== undefined),
@@ -62,7 +69,7 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
   outputs: DirectorHostOutputs,
   replaceOn: [],
   // An interface change moves the VIPs in one transaction (delete there, add here).
-  updateOn: ["vips", "interface", "ipForward", "expireNodestConn", "expireQuiescentTemplate", "vrrp", "persist"],
+  updateOn: ["vips", "interface", "ipForward", "expireNodestConn", "expireQuiescentTemplate", "vrrp", "ipvsTimeouts", "persist"],
   resolvedWhenUnset: ["interface"],
   secretInputs: ["vrrp.authPass"],
   identity: () => "director",
@@ -83,13 +90,32 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
 
   async read(host, outs) {
     if (outs.vrrp) return readVrrp(host, outs);
-    const live = await readHostState(host, SYSCTLS);
-    return {
-      vips: outs.vips.filter((v) => live.addrs.some((x) => x.address === v && x.dev === outs.interface)),
-      ...declaredSysctls(outs, (k) => live.sysctls[k]),
-    };
+    return queueOf(host).submit({
+      label: `DirectorHost ${host.target}`,
+      readOnly: true,
+      needs: { ipvs: !!outs.ipvsTimeouts, sysctls: SYSCTLS },
+      apply: (plan) => ({
+        vips: outs.vips.filter((v) => plan.liveAddrs().some((x) => x.address === v && x.dev === outs.interface)),
+        ...declaredSysctls(outs, (k) => plan.liveSysctl(k)),
+        ...declaredTimeouts(outs, plan),
+      }),
+    });
   },
 };
+
+/** The live values of the IPVS timeouts the resource declared (undeclared ones stay unset). */
+function declaredTimeouts(outs: DirectorHostArgs, plan: Plan) {
+  const t = outs.ipvsTimeouts;
+  const live = plan.liveTimeouts();
+  if (!t) return {};
+  return {
+    ipvsTimeouts: {
+      tcp: t.tcp === undefined ? undefined : live?.tcp,
+      tcpFin: t.tcpFin === undefined ? undefined : live?.tcpFin,
+      udp: t.udp === undefined ? undefined : live?.udp,
+    },
+  };
+}
 
 /** The live values of the sysctls the resource declared (undeclared ones stay unset). */
 function declaredSysctls(outs: DirectorHostArgs, live: (key: string) => number | undefined) {
@@ -123,6 +149,7 @@ function readVrrp(host: Parameters<typeof queueOf>[0], outs: DirectorHostArgs & 
           ...daemons.map((m) => `the IPVS ${m} sync daemon (syncid ${v.virtualRouterId}) is not running`),
         ],
         ...declaredSysctls(outs, (k) => plan.liveSysctl(k)),
+        ...declaredTimeouts(outs, plan),
       };
     },
   });

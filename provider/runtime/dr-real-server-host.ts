@@ -1,9 +1,12 @@
-// DrRealServerHost: the backend side of LVS-DR. VIPs as /32 on lo so the host accepts
+// DrRealServerHost: the backend side of LVS-DR. VIPs as /32 (/128) on lo so the host accepts
 // packets for them, and ARP sysctls so it never answers ARP for them (the director must).
+// IPv6 needs no such sysctls: Linux answers neighbour solicitations only for addresses of the
+// interface they arrive on, never for one on lo.
 // Holds in the host's ledger: a VIP leaves lo, and a sysctl gets its old value back, only
 // when the last resource holding it lets go.
 import { z } from "zod";
-import { DrRealServerHostArgs, DrRealServerHostOutputs } from "../model";
+import { DrRealServerHostArgs, DrRealServerHostOutputs, familyOf } from "../model";
+import { vipPrefix } from "./director-host";
 import { Claim } from "../holds/plan";
 import { Kind } from "./kind";
 import { hostOp, legacyHostHolds, readHostState } from "./host-state";
@@ -11,14 +14,20 @@ import { hostOp, legacyHostHolds, readHostState } from "./host-state";
 const key = (dev: "lo" | "all", what: "arp_ignore" | "arp_announce") => `net.ipv4.conf.${dev}.${what}`;
 const KEYS = [key("lo", "arp_ignore"), key("all", "arp_ignore"), key("lo", "arp_announce"), key("all", "arp_announce")];
 
+/** The ARP sysctls that keep a host from answering ARP for a VIP it holds on `dev`; none for IPv6 VIPs only. */
+export const arpSysctls = (a: { vips: string[]; arpIgnore: number; arpAnnounce: number }, dev: string): Record<string, number> =>
+  a.vips.some((v) => familyOf(v) === "ipv4")
+    ? {
+        [`net.ipv4.conf.${dev}.arp_ignore`]: a.arpIgnore,
+        [key("all", "arp_ignore")]: a.arpIgnore,
+        [`net.ipv4.conf.${dev}.arp_announce`]: a.arpAnnounce,
+        [key("all", "arp_announce")]: a.arpAnnounce,
+      }
+    : {};
+
 const claimOf = (a: DrRealServerHostArgs): Claim => ({
-  addrs: a.vips.map((address) => ({ address, prefix: 32, dev: "lo" })),
-  sysctls: {
-    [key("lo", "arp_ignore")]: a.arpIgnore,
-    [key("all", "arp_ignore")]: a.arpIgnore,
-    [key("lo", "arp_announce")]: a.arpAnnounce,
-    [key("all", "arp_announce")]: a.arpAnnounce,
-  },
+  addrs: a.vips.map((address) => ({ address, prefix: vipPrefix(address), dev: "lo" })),
+  sysctls: arpSysctls(a, "lo"),
   persist: a.persist,
 });
 
@@ -55,8 +64,7 @@ export const drRealServerHostKind: Kind<DrRealServerHostArgs, z.infer<typeof DrR
       Math.min(live.sysctls[key("lo", what)] ?? 0, live.sysctls[key("all", what)] ?? 0);
     return {
       vips: outs.vips.filter((v) => live.addrs.some((x) => x.address === v && x.dev === "lo")),
-      arpIgnore: lowest("arp_ignore"),
-      arpAnnounce: lowest("arp_announce"),
+      ...(outs.vips.some((v) => familyOf(v) === "ipv4") ? { arpIgnore: lowest("arp_ignore"), arpAnnounce: lowest("arp_announce") } : {}),
     };
   },
 };

@@ -14,7 +14,12 @@ import {
   mergeThresholds,
   parseRoutes,
   parseSysctls,
+  parseLinks,
+  parseGateways,
+  parseFou,
+  parseTimeouts,
 } from "../remote/parsers";
+import { nftCommands } from "../remote/nftables";
 import { keepalivedCommands, parseKeepalivedState } from "../remote/keepalived";
 import { Host, RemoteCommandError } from "../remote/ssh";
 import { parseLedger } from "../holds/ledger";
@@ -26,7 +31,7 @@ export interface Op<R> {
   label: string;
   /** Reads only: never changes the host (refresh). */
   readOnly?: boolean;
-  needs?: { ipvs?: boolean; keepalived?: boolean; sysctls?: string[]; routes?: string[] };
+  needs?: { ipvs?: boolean; keepalived?: boolean; sysctls?: string[]; routes?: string[]; modules?: string[] };
   apply(plan: Plan): R;
 }
 
@@ -57,18 +62,21 @@ interface Needs {
   keepalived: boolean;
   sysctls: string[];
   routes: string[];
+  modules: string[];
 }
 const mergeNeeds = (ns: NonNullable<Op<unknown>["needs"]>[]): Needs => ({
   preflight: ns.some((n) => n.ipvs),
   keepalived: ns.some((n) => n.keepalived),
   sysctls: [...new Set(ns.flatMap((n) => n.sysctls ?? []))],
   routes: [...new Set(ns.flatMap((n) => n.routes ?? []))],
+  modules: [...new Set(ns.flatMap((n) => n.modules ?? []))],
 });
 const covers = (have: Needs, want: Needs) =>
   (have.preflight || !want.preflight) &&
   (have.keepalived || !want.keepalived) &&
   want.sysctls.every((s) => have.sysctls.includes(s)) &&
-  want.routes.every((r) => have.routes.includes(r));
+  want.routes.every((r) => have.routes.includes(r)) &&
+  want.modules.every((m) => have.modules.includes(m));
 
 export function parseSnapshot(out: string): Snapshot {
   const s = namedSections(out);
@@ -82,8 +90,23 @@ export function parseSnapshot(out: string): Snapshot {
     daemons: parseDaemons(s.daemons ?? ""),
     keepalived: parseKeepalivedState(s.keepalived ?? ""),
     files: parseHashes(s.files ?? ""),
+    links: parseLinks(s.links ?? ""),
+    gateways: {
+      ...prefixed("ipv4", parseGateways(s.gateways4 ?? "")),
+      ...prefixed("ipv6", parseGateways(s.gateways6 ?? "")),
+    },
+    fou: parseFou(s.fou ?? ""),
+    timeouts: parseTimeouts(s.timeouts ?? ""),
+    nft: nftState(s.nft ?? ""),
   };
 }
+const prefixed = (family: string, r: Record<string, string>) =>
+  Object.fromEntries(Object.entries(r).map(([k, v]) => [`${family} ${k}`, v]));
+/** The nft section: the table's hash now and the recorded one, or nothing when we never wrote it. */
+const nftState = (out: string) => {
+  const [live, written] = out.split("\n").map((l) => l.trim());
+  return written ? { live, written } : undefined;
+};
 
 /** The write of a transaction, or undefined when nothing changes. Intent first, commit last. */
 export function writeScript(plan: Plan, snap: Snapshot): string | undefined {
@@ -91,8 +114,9 @@ export function writeScript(plan: Plan, snap: Snapshot): string | undefined {
   const groups = plan.groups.map((g, i) => ({ ...g, i })).filter((g) => g.commands.length);
   const boot = bootCommands(bootFiles(plan.ledger), files);
   const ka = keepalivedCommands(snap.ledger, plan.ledger, snap.keepalived, files, plan.keepalivedRestart);
+  const marks = nftCommands(snap.ledger, plan.ledger, snap.nft);
   const ledger = plan.ledgerChanged();
-  if (!ledger && !groups.length && !boot.length && !ka.before.length && !ka.after.length) return undefined;
+  if (!ledger && !groups.length && !boot.length && !ka.before.length && !ka.after.length && !marks.length) return undefined;
   const empty = Object.keys(plan.ledger.entries).length === 0;
   return [
     "umask 022",
@@ -102,6 +126,7 @@ export function writeScript(plan: Plan, snap: Snapshot): string | undefined {
     // keepalived's config test comes before any change: when it fails, nothing was changed.
     ...(ka.before.length ? [`echo '${GROUP} keepalived'`, ...ka.before] : []),
     ...coalesced(groups),
+    ...(marks.length ? [`echo '${GROUP} nftables'`, ...marks] : []),
     `echo '${GROUP} boot'`,
     ...boot,
     ...ka.after,

@@ -1,7 +1,7 @@
 // RealServer: one destination of an IPVS service (ipvsadm -a/-e/-d), held in the host's
 // ledger, and drained (weight 0, wait for active connections) before the last holder removes it.
 import { z } from "zod";
-import { Destination, RealServerArgs, RealServerOutputs, serviceKeyString } from "../model";
+import { Destination, RealServerArgs, RealServerOutputs, hostPort, serviceKeyString } from "../model";
 import { DestValue, keys } from "../holds/ledger";
 import { ClaimError } from "../holds/plan";
 import { legacyFiles } from "../remote/boot";
@@ -16,6 +16,8 @@ const dest = (a: RealServerArgs): Destination => ({
   address: a.address,
   port: a.port,
   forwarding: a.forwarding,
+  tunnelType: a.tunnelType,
+  tunnelPort: a.tunnelPort,
   weight: a.weight,
   upperThreshold: a.upperThreshold,
   lowerThreshold: a.lowerThreshold,
@@ -25,7 +27,8 @@ const value = (a: RealServerArgs): DestValue => ({
   dest: dest(a),
   ...(a.healthCheck ? { healthCheck: a.healthCheck } : {}),
 });
-const name = (a: Pick<RealServerArgs, "service" | "address" | "port">) => `${a.address}:${a.port} of ${serviceKeyString(a.service)}`;
+const name = (a: Pick<RealServerArgs, "service" | "address" | "port">) =>
+  `${hostPort(a.address, a.port)} of ${serviceKeyString(a.service)}`;
 const legacyName = (a: RealServerArgs) => `${a.service.protocol}_${a.service.address}_${a.service.port}__${a.address}_${a.port}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -80,9 +83,19 @@ export const realServerKind: Kind<RealServerArgs, Outputs> = {
   name: "RealServer",
   schema: RealServerArgs,
   outputs: RealServerOutputs,
-  replaceOn: ["service.address", "service.port", "service.protocol", "address", "port"],
-  updateOn: ["forwarding", "weight", "upperThreshold", "lowerThreshold", "drainTimeout", "healthCheck", "persist"],
-  identity: (a) => `${serviceKeyString(a.service)}/${a.address}:${a.port}`,
+  replaceOn: ["service.address", "service.port", "service.protocol", "service.fwmark", "service.family", "address", "port"],
+  updateOn: [
+    "forwarding",
+    "tunnelType",
+    "tunnelPort",
+    "weight",
+    "upperThreshold",
+    "lowerThreshold",
+    "drainTimeout",
+    "healthCheck",
+    "persist",
+  ],
+  identity: (a) => `${serviceKeyString(a.service)}/${hostPort(a.address, a.port)}`,
 
   create: (host, a, { owner }) => converge(a, owner).on(host),
   update: (host, olds, news, { owner }) =>
@@ -92,8 +105,9 @@ export const realServerKind: Kind<RealServerArgs, Outputs> = {
 
   async delete(host, outs, { owner, log }) {
     const label = `RealServer ${name(outs)}`;
-    // TCP connections are drained first (UDP has none to wait for); one transaction when there is nothing to drain.
-    const drains = outs.service.protocol === "tcp" && outs.drainTimeout > 0;
+    // Connections (TCP, SCTP, any of a fwmark service) are drained first (UDP has none to wait
+    // for); one transaction when there is nothing to drain.
+    const drains = (outs.service.protocol !== "udp" || outs.service.fwmark !== undefined) && outs.drainTimeout > 0;
     const active = await hostOp(label, { ipvs: true }, (plan) =>
       drains ? plan.releaseOrDrain(owner, value(outs)) : plan.claim(owner, { persist: false }),
     )
@@ -123,6 +137,8 @@ export const realServerKind: Kind<RealServerArgs, Outputs> = {
     return {
       health: checked ? "up" : undefined,
       forwarding: live.forwarding,
+      tunnelType: live.tunnelType,
+      tunnelPort: live.tunnelPort,
       weight: live.weight,
       upperThreshold: live.upperThreshold,
       lowerThreshold: live.lowerThreshold,

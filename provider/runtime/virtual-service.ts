@@ -14,16 +14,23 @@ const spec = (a: VirtualServiceArgs) => ({
   address: a.address,
   port: a.port,
   protocol: a.protocol,
+  fwmark: a.fwmark,
+  family: a.family,
   scheduler: a.scheduler,
   persistence: a.persistence,
+  schedulerFlags: a.schedulerFlags,
+  onePacket: a.onePacket,
 });
+/** The nftables marks of a fwmark service with `match`. */
+const marks = (a: VirtualServiceArgs) =>
+  a.fwmark !== undefined && a.match ? [{ fwmark: a.fwmark, family: a.family ?? ("ipv4" as const), match: a.match }] : [];
 const legacyName = (a: VirtualServiceArgs) => `${a.protocol}_${a.address}_${a.port}`;
 
 const converge = (a: VirtualServiceArgs, owner: string) =>
   hostOp(`VirtualService ${serviceKeyString(a)}`, { ipvs: true, keepalived: !!a.healthCheck }, (plan) => {
     if (a.healthCheck) needKeepalived(plan, a.installKeepalived);
     const checked = a.healthCheck ? { healthCheck: a.healthCheck, sorryServer: a.sorryServer } : {};
-    plan.claim(owner, { services: [{ ...spec(a), ...checked }], keepalived: !!a.healthCheck, persist: a.persist });
+    plan.claim(owner, { services: [{ ...spec(a), ...checked }], marks: marks(a), keepalived: !!a.healthCheck, persist: a.persist });
     return { adopted: plan.ledger.entries[keys.service(a)].original !== null, drift: [] };
   });
 
@@ -36,8 +43,8 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
   name: "VirtualService",
   schema: VirtualServiceArgs,
   outputs: VirtualServiceOutputs,
-  replaceOn: ["address", "port", "protocol"],
-  updateOn: ["scheduler", "persistence", "healthCheck", "sorryServer", "persist"],
+  replaceOn: ["address", "port", "protocol", "fwmark", "family"],
+  updateOn: ["scheduler", "persistence", "schedulerFlags", "onePacket", "match", "healthCheck", "sorryServer", "persist"],
   identity: (a) => serviceKeyString(a),
 
   create: (host, a, { owner }) => converge(a, owner).on(host),
@@ -62,6 +69,7 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
         service: plan.liveService(outs),
         drift: outs.healthCheck ? plan.keepalivedDrift(keys.service(outs)) : [],
         inFiles: plan.inKeepalivedFiles(keys.service(outs)),
+        marks: outs.match ? plan.nftDrift() : [],
       }),
     });
     const s = live.service;
@@ -69,6 +77,14 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
     // is drift that up repairs (it restarts keepalived); before, there is nothing to miss.
     if (!s && outs.healthCheck)
       return { drift: live.inFiles ? [`IPVS service ${serviceKeyString(outs)} is missing from the kernel`, ...live.drift] : [] };
-    return s && { scheduler: s.scheduler, persistence: s.persistence, drift: live.drift };
+    return (
+      s && {
+        scheduler: s.scheduler,
+        persistence: s.persistence,
+        schedulerFlags: s.schedulerFlags,
+        onePacket: s.onePacket,
+        drift: [...live.drift, ...live.marks],
+      }
+    );
   },
 };

@@ -31,7 +31,7 @@ describe("validation before anything connects", () => {
     ["port", { ...service, port: 0 }, "0"],
     ["port", { ...service, port: 70000 }, "70000"],
     ["scheduler", { ...service, scheduler: "fastest" }, "fastest"],
-    ["protocol", { ...service, protocol: "sctp" }, "sctp"],
+    ["protocol", { ...service, protocol: "icmp" }, "icmp"],
     ["persistence.timeout", { ...service, persistence: { timeout: -5 } }, "-5"],
     ["persistence.netmask", { ...service, persistence: { timeout: 5, netmask: "255.0.255.0" } }, "255.0.255.0"],
     ["connection.host", { ...service, connection: { host: "a b;c" } }, "a b;c"],

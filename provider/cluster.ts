@@ -1,9 +1,11 @@
 // LvsDrCluster: the whole LVS-DR topology of the original walkthrough from one object.
 // Its arguments are the model's ClusterArgs (the root program reads the same from config).
+// `forwarding` picks the backends' host resource: DrRealServerHost (direct), TunRealServerHost
+// (tunnel) or NatRealServerHost (masquerade, with ip_forward on the director).
 import * as pulumi from "@pulumi/pulumi";
 import * as model from "./model";
 import { ArgsOf } from "./inputs";
-import { DirectorHost, DrRealServerHost, RealServer, VirtualService } from "./resources";
+import { DirectorHost, DrRealServerHost, NatRealServerHost, RealServer, TunRealServerHost, VirtualService } from "./resources";
 
 export type LvsDrClusterArgs = Omit<ArgsOf<typeof model.ClusterArgs>, "backends" | "ha"> & {
   /** A plain list (each entry's fields may be Outputs): one RealServer and one DrRealServerHost each. */
@@ -19,7 +21,7 @@ export class LvsDrCluster extends pulumi.ComponentResource {
   readonly standbyDirector?: DirectorHost;
   readonly standbyService?: VirtualService;
   readonly realServers: RealServer[];
-  readonly backendHosts: DrRealServerHost[];
+  readonly backendHosts: (DrRealServerHost | TunRealServerHost | NatRealServerHost)[];
 
   constructor(name: string, args: LvsDrClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("lvs:index:LvsDrCluster", name, {}, opts);
@@ -39,7 +41,7 @@ export class LvsDrCluster extends pulumi.ComponentResource {
     const hosts = args.backends.map((b, i) => {
       const id = b.name ?? (typeof b.address === "string" ? b.address : `backend-${i}`);
       const h = perVip(`${name}-rs-host-${id}`);
-      return { b, id, host: new DrRealServerHost(h.name, { connection: b.connection, vips: [vip], persist }, h.opts) };
+      return { b, id, host: backendHost(args, h.name, b, h.opts) };
     });
     this.backendHosts = hosts.map((h) => h.host);
     this.realServers = [];
@@ -58,7 +60,15 @@ export class LvsDrCluster extends pulumi.ComponentResource {
       };
       const director = new DirectorHost(
         d.name,
-        { connection: dir.connection, vips: [vip], interface: args.interface, vrrp, installKeepalived: args.installKeepalived, persist },
+        {
+          connection: dir.connection,
+          vips: [vip],
+          interface: args.interface,
+          vrrp,
+          installKeepalived: args.installKeepalived,
+          persist,
+          ...(args.forwarding === "masquerade" ? { ipForward: true } : {}),
+        },
         d.opts,
       );
       const service = new VirtualService(
@@ -70,6 +80,8 @@ export class LvsDrCluster extends pulumi.ComponentResource {
           protocol: args.protocol,
           scheduler: args.scheduler,
           persistence: args.persistence,
+          schedulerFlags: args.schedulerFlags,
+          onePacket: args.onePacket,
           healthCheck: args.healthCheck,
           sorryServer: args.sorryServer,
           installKeepalived: args.installKeepalived,
@@ -84,11 +96,38 @@ export class LvsDrCluster extends pulumi.ComponentResource {
         this.realServers.push(
           new RealServer(
             `${name}-${dir.role}rs-${id}`,
-            { service, address: b.address, weight: b.weight, persist, drainTimeout: args.drainTimeout },
+            {
+              service,
+              address: b.address,
+              weight: b.weight,
+              persist,
+              drainTimeout: args.drainTimeout,
+              forwarding: args.forwarding,
+              ...(args.forwarding === "tunnel" ? { tunnelType: args.tunnelType, tunnelPort: args.tunnelPort } : {}),
+            },
             { ...child, dependsOn: [host] },
           ),
         );
     }
     this.registerOutputs({ director: this.director, service: this.service });
   }
+}
+
+/** The host resource a backend needs for the cluster's forwarding method. */
+function backendHost(args: LvsDrClusterArgs, name: string, b: ArgsOf<typeof model.ClusterBackend>, opts: pulumi.CustomResourceOptions) {
+  const { vip, persist } = args;
+  if (args.forwarding === "tunnel")
+    return new TunRealServerHost(
+      name,
+      { connection: b.connection, vips: [vip], tunnelType: args.tunnelType, tunnelPort: args.tunnelPort, persist },
+      opts,
+    );
+  if (args.forwarding === "masquerade") {
+    if (!args.natGateway)
+      throw new Error(
+        `LvsDrCluster ${name}: natGateway (the director's address on the backends' network) is required with forwarding "masquerade"`,
+      );
+    return new NatRealServerHost(name, { connection: b.connection, director: args.natGateway, clients: args.natClients, persist }, opts);
+  }
+  return new DrRealServerHost(name, { connection: b.connection, vips: [vip], persist }, opts);
 }

@@ -145,7 +145,7 @@ export const ipvs = {
 export function restoreLine(command: string): string | undefined {
   const words = parse(command);
   if (words[0] !== "ipvsadm" || !["-A", "-E", "-D", "-a", "-e", "-d"].includes(words[1] as string)) return undefined;
-  if (!words.every((w) => typeof w === "string" && /^[A-Za-z0-9.:/_-]+$/.test(w))) return undefined;
+  if (!words.every((w) => typeof w === "string" && /^[A-Za-z0-9.:/_,[\]-]+$/.test(w))) return undefined;
   return words.slice(1).join(" ");
 }
 

@@ -53,7 +53,9 @@ for f in "$d"/vs-sysctl.conf "$d"/vs-sysctl/*.conf; do
   [ -e "$f" ] && sysctl -q -p "$f"
 done
 
-# IPVS rules: ipvsadm arguments per line, services before their destinations.
+# IPVS rules: ipvsadm arguments per line, services before their destinations. No globbing:
+# an IPv6 address is written [2001:db8::1]:80.
+set -f
 replay() {
   while read -r line; do
     # shellcheck disable=SC2086 # each line is a list of ipvsadm words

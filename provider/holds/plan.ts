@@ -570,12 +570,14 @@ export class Plan {
         break;
       }
       case "link": {
-        const { dev } = entry.where as LinkWhere;
-        if (want.present && live !== null && live !== value) {
+        // Absent (null) before: the read loaded its module, which created it; unloaded on release.
+        const { dev, module } = entry.where as LinkWhere;
+        if (want.present && live !== value) {
           out.push(value ? net.linkUp(dev) : net.linkDown(dev));
           this.live.links[dev] = value as boolean;
-        } else if (want.present && live === null && value === true) {
-          throw new ClaimError(`link ${dev} does not exist on this host`);
+        } else if (!want.present && live !== null) {
+          out.push(net.linkDown(dev), net.unloadModule(module));
+          delete this.live.links[dev];
         }
         break;
       }

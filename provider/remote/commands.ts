@@ -168,6 +168,8 @@ export const net = {
   listLinks: () => "ip -o link show",
   linkUp: (dev: string) => `ip link set dev ${q(dev)} up`,
   linkDown: (dev: string) => `ip link set dev ${q(dev)} down`,
+  /** Unloads a module we loaded (which removes its device); left loaded when something else uses it. */
+  unloadModule: (name: string) => `modprobe -r ${q(name)} 2>/dev/null || true`,
   /** Loads a kernel module; fails with a clear message when the kernel lacks it. */
   module: (name: string) => `modprobe -q ${q(name)} || { echo ${q(`kernel module ${name} is not available on this kernel`)} >&2; exit 3; }`,
   /** Routes of the main table, both families (`ip -o route show` per family). */
@@ -316,6 +318,9 @@ export function snapshotRead(opts: {
 }): string {
   return [
     ...(opts.preflight ? [ipvs.preflight()] : []),
+    // Links before the modules load: a tunnel device that appears only now was not there before.
+    named("links"),
+    net.listLinks(),
     ...(opts.modules ?? []).map(net.module),
     named("ledger"),
     `cat ${q(LEDGER)} 2>/dev/null || true`,
@@ -323,8 +328,6 @@ export function snapshotRead(opts: {
     `cat ${q(LEDGER_NEXT)} 2>/dev/null || true`,
     named("addrs"),
     net.listAddresses(),
-    named("links"),
-    net.listLinks(),
     named("gateways4"),
     "ip -o -4 route show table main",
     named("gateways6"),

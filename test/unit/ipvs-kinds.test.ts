@@ -8,6 +8,9 @@ import { emptyLedger, keys } from "../../provider/holds/ledger";
 import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
 import { nftCommands, nftTable } from "../../provider/remote/nftables";
 import { bootFiles } from "../../provider/remote/boot";
+import { mergeThresholds, parseIpAddr, parseIpvsSave, parseTimeouts } from "../../provider/remote/parsers";
+import * as fs from "fs";
+import * as path from "path";
 
 const connection = { host: "127.0.0.1", port: 2220, privateKey: "KEY" };
 const failures = (schema: Parameters<typeof validate>[0], input: unknown) => {
@@ -253,5 +256,51 @@ describe("host-side decisions", () => {
       p.claim("s", { services: [{ address: "198.51.100.100", port: 80, protocol: "tcp", scheduler: "twos" }], persist: true }),
     );
     expect(commands[0]).toContain("scheduler twos is not available on this kernel (no module ip_vs_twos)");
+  });
+});
+
+describe("parsers on output captured from the lab (every kind of service)", () => {
+  const captured = (f: string) => fs.readFileSync(path.join(__dirname, "../lab/captured", f), "utf8");
+  const table = mergeThresholds(parseIpvsSave(captured("ipvsadm-S-n-all-kinds.txt")), captured("ipvsadm-L-n-thresholds-all-kinds.txt"));
+
+  test("IPv6, SCTP, fwmark (both families), flags, one-packet, tunnel types and NAT", () => {
+    expect([...table.keys()].sort()).toEqual(
+      [
+        "tcp/198.51.100.100:80",
+        "tcp/198.51.100.100:8000",
+        "tcp/198.51.100.100:8082",
+        "tcp/198.51.100.100:8083",
+        "udp/198.51.100.100:5353",
+        "sctp/198.51.100.100:9999",
+        "tcp/[2001:db8:100::100]:80",
+        "tcp/[2001:db8:100::100]:443",
+        "fwmark/1",
+        "fwmark6/2",
+      ].sort(),
+    );
+    expect(table.get("tcp/198.51.100.100:8082")).toMatchObject({ scheduler: "sh", schedulerFlags: ["sh-fallback", "sh-port"], extra: [] });
+    expect(table.get("udp/198.51.100.100:5353")).toMatchObject({ onePacket: true, extra: [] });
+    expect(table.get("fwmark/1")).toMatchObject({ fwmark: 1, family: "ipv4", persistence: { timeout: 300 } });
+    expect(table.get("fwmark6/2")!.destinations).toEqual([
+      expect.objectContaining({ address: "2001:db8:100::12", port: 0, forwarding: "direct", weight: 1 }),
+    ]);
+    expect(table.get("tcp/[2001:db8:100::100]:80")!.destinations.map((d) => [d.address, d.weight])).toEqual([
+      ["2001:db8:100::11", 1],
+      ["2001:db8:100::12", 2],
+    ]);
+    const tun = table.get("tcp/198.51.100.100:80")!.destinations;
+    expect(tun.map((d) => [d.address, d.forwarding, d.tunnelType, d.tunnelPort])).toEqual([
+      ["198.51.100.11", "tunnel", "gue", 6080],
+      ["198.51.100.12", "tunnel", "gre", undefined],
+      ["203.0.113.30", "tunnel", undefined, undefined], // ipip, the default, reads as unset
+    ]);
+    expect(tun[2].inactConn).toBe(1);
+    expect(table.get("tcp/198.51.100.100:8000")!.destinations[0]).toMatchObject({ port: 8080, forwarding: "masquerade" });
+  });
+
+  test("IPv6 addresses from ip -o addr, timeouts from ipvsadm -L --timeout", () => {
+    expect(parseIpAddr(captured("ip-o-6-addr-backend.txt"))).toContainEqual({ dev: "lo", address: "2001:db8:100::100", prefix: 128 });
+    expect(parseIpAddr(captured("ip-o-6-addr-director.txt"))).toContainEqual({ dev: "eth1", address: "2001:db8:100::100", prefix: 128 });
+    expect(parseTimeouts(captured("ipvsadm-L-timeout-set.txt"))).toEqual({ tcp: 900, tcpFin: 60, udp: 300 });
   });
 });

@@ -22,12 +22,21 @@ export interface LabHost {
   passwordSudoUser: string;
   keyPath: string;
   lanAddress: string;
+  /** IPv6 address of the same NIC (eth1), 2001:db8:100::/64 on the LAN, 2001:db8:113::/64 on segment 2. */
+  lanAddress6: string;
+  /** Which switch eth1 is on: the LAN (198.51.100.0/24) or segment 2 (203.0.113.0/24, behind director2). */
+  segment: "lan" | "seg2";
+  /** director2 only: its third NIC (eth2) on segment 2; it routes between the segments. */
+  seg2Address?: string;
+  seg2Address6?: string;
   running: boolean;
   page?: string;
 }
 export interface LabStatus {
   stateDir: string;
   vip: string;
+  /** The IPv6 VIP reserved for tests (2001:db8:100::100); the lab never configures it. */
+  vip6: string;
   hosts: LabHost[];
 }
 

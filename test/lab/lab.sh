@@ -13,17 +13,20 @@
 # Topology: every VM has two NICs. NIC 1 is qemu user-mode networking
 # (restrict=on: no route out) whose only use is a 127.0.0.1:PORT -> :22
 # forward. NIC 2 (eth1) sits on a private vde_switch: the lab LAN
-# 198.51.100.0/24 (TEST-NET-2), which exists only inside the VMs and the
-# userspace switch. The host never talks to lab addresses; tests reach the
-# LAN only by running commands inside a VM (e.g. curl on `client`).
-# Hosts: director (.10), rs-a (.11), rs-b (.12), client (.20), and director2
-# (.13), a second director for keepalived/VRRP failover tests.
+# 198.51.100.0/24 (TEST-NET-2) + 2001:db8:100::/64, which exists only inside
+# the VMs and the userspace switch. The host never talks to lab addresses;
+# tests reach the LAN only by running commands inside a VM (e.g. curl on
+# `client`). Hosts: director (.10), rs-a (.11), rs-b (.12), client (.20), and
+# director2 (.13), a second director for keepalived/VRRP failover tests.
+# A second switch, segment 2 (203.0.113.0/24, TEST-NET-3, + 2001:db8:113::/64),
+# holds rs-c (.30, eth1 on segment 2 only: a backend off the LAN, for LVS-TUN)
+# and director2's third NIC (eth2, .1), which routes between the two.
 #
 # Environment:
 #   PULUMI_LVS_LAB_DIR   state dir (default $PULUMI_LVS_CACHE/lab)
 #   PULUMI_LVS_CACHE     cache root (default ~/.cache/pulumi-lvs)
 #   LAB_SSH_BASE_PORT    first forwarded SSH port (default 2220;
-#                        director, rs-a, rs-b, client, director2 = +0..+4)
+#                        director, rs-a, rs-b, client, director2, rs-c = +0..+5)
 #   LAB_KVM=1            use KVM instead of TCG emulation
 #   LAB_VM_MEM           MiB per VM (default 512)
 #   LAB_BOOT_TIMEOUT     seconds to wait for SSH (default 600)
@@ -34,14 +37,30 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STATE=${PULUMI_LVS_LAB_DIR:-$LAB_CACHE_DIR/lab}
 VIP=198.51.100.100     # reserved for tests; the lab never configures it
-# IDX fixes each VM's SSH port (base + IDX) and MACs; director2 came later,
-# hence index 4 (existing ports stay where they were).
-ALL_HOSTS=(director rs-a rs-b client director2)
-declare -A IDX=([director]=0 [rs-a]=1 [rs-b]=2 [client]=3 [director2]=4)
-declare -A ROLE=([director]=director [rs-a]=backend [rs-b]=backend [client]=client [director2]=director)
+VIP6=2001:db8:100::100 # the same, IPv6
+# IDX fixes each VM's SSH port (base + IDX) and MACs; director2 and rs-c came
+# later, hence indexes 4 and 5 (existing ports stay where they were).
+ALL_HOSTS=(director rs-a rs-b client director2 rs-c)
+declare -A IDX=([director]=0 [rs-a]=1 [rs-b]=2 [client]=3 [director2]=4 [rs-c]=5)
+declare -A ROLE=([director]=director [rs-a]=backend [rs-b]=backend [client]=client [director2]=director
+                 [rs-c]=backend)
+# ADDR/ADDR6: eth1, on the switch SEG names (lan or seg2).
 declare -A ADDR=([director]=198.51.100.10 [rs-a]=198.51.100.11 [rs-b]=198.51.100.12 [client]=198.51.100.20
-                 [director2]=198.51.100.13)
-declare -A PAGE=([rs-a]=A [rs-b]=B)
+                 [director2]=198.51.100.13 [rs-c]=203.0.113.30)
+declare -A ADDR6=([director]=2001:db8:100::10 [rs-a]=2001:db8:100::11 [rs-b]=2001:db8:100::12
+                  [client]=2001:db8:100::20 [director2]=2001:db8:100::13 [rs-c]=2001:db8:113::30)
+declare -A SEG=([director]=lan [rs-a]=lan [rs-b]=lan [client]=lan [director2]=lan [rs-c]=seg2)
+declare -A PAGE=([rs-a]=A [rs-b]=B [rs-c]=C)
+# director2 is the router between the segments: eth2 on seg2, forwarding on.
+SEG2_ROUTER=198.51.100.13 SEG2_ROUTER6=2001:db8:100::13
+declare -A ETH2=([director2]=203.0.113.1) ETH2V6=([director2]=2001:db8:113::1)
+declare -A ROUTES=(
+  [rs-c]="198.51.100.0/24,203.0.113.1 2001:db8:100::/64,2001:db8:113::1"
+  [director]="203.0.113.0/24,$SEG2_ROUTER 2001:db8:113::/64,$SEG2_ROUTER6"
+)
+ROUTES[rs-a]=${ROUTES[director]} ROUTES[rs-b]=${ROUTES[director]} ROUTES[client]=${ROUTES[director]}
+# One vde_switch per segment: its control socket dir and pid file in the state dir.
+declare -A SWITCH=([lan]=vde [seg2]=vde2)
 MEM=${LAB_VM_MEM:-512}
 BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-600}
 KEY=$STATE/id_ed25519
@@ -130,18 +149,19 @@ ensure_key() {
   fi
 }
 
-ensure_switch() {
-  if pid_ours "$STATE/vde.pid"; then return; fi
-  local sock=$STATE/vde.ctl
+ensure_switch() {  # ensure_switch NAME (vde = the LAN, vde2 = segment 2)
+  local name=$1
+  if pid_ours "$STATE/$name.pid"; then return; fi
+  local sock=$STATE/$name.ctl
   # vde port sockets are $sock/.NNNNN-NNNNN; unix socket paths max out at 108 bytes.
   (( ${#sock} <= 80 )) || lab_die "state dir path too long for unix sockets: $STATE (set PULUMI_LVS_LAB_DIR shorter)"
   rm -rf "$sock"
-  rm -f "$STATE/vde.pid"
-  vde_switch --sock "$sock" --dirmode 0700 --mode 0600 --daemon --pidfile "$STATE/vde.pid" 9>&- ||
-    lab_die "vde_switch failed to start"
+  rm -f "$STATE/$name.pid"
+  vde_switch --sock "$sock" --dirmode 0700 --mode 0600 --daemon --pidfile "$STATE/$name.pid" 9>&- ||
+    lab_die "vde_switch ($name) failed to start"
   local i
   for ((i = 0; i < 50; i++)); do
-    [[ -S $sock/ctl ]] && pid_ours "$STATE/vde.pid" && return
+    [[ -S $sock/ctl ]] && pid_ours "$STATE/$name.pid" && return
     sleep 0.1
   done
   lab_die "vde_switch did not come up (socket $sock/ctl)"
@@ -154,16 +174,23 @@ port_in_use() {  # listening on the port on any local address?
 # The qemu command line for one VM.
 qemu_cmd() {
   local h=$1 img=$2 i=${IDX[$1]}
-  local port mac_mgmt mac_lan accel pubkey append
+  local port mac_mgmt mac_lan mac_seg2 accel pubkey append r eth2=()
   port=$(ssh_port "$h")
   mac_mgmt=$(printf '52:54:00:10:00:%02x' $((i + 1)))
   mac_lan=$(printf '52:54:00:20:00:%02x' $((i + 1)))   # stable per VM: tests may look at ARP tables
+  mac_seg2=$(printf '52:54:00:30:00:%02x' $((i + 1)))
   if [[ ${LAB_KVM:-0} == 1 ]]; then accel=(-accel kvm -cpu host); else accel=(-accel tcg,tb-size=256); fi   # cap the JIT cache (default ~1 GiB RSS per VM)
   pubkey=$(awk '{print $2}' "$KEY.pub")
   append="root=/dev/vda rw net.ifnames=0 console=ttyS0 loglevel=4 mitigations=off systemd.log_color=0"
   append+=" systemd.machine_id=$(printf 'pulumi-lvs-lab-%s' "$h" | md5sum | cut -c1-32)"
-  append+=" lab.name=$h lab.role=${ROLE[$h]} lab.addr=${ADDR[$h]}/24 lab.key=$pubkey"
+  append+=" lab.name=$h lab.role=${ROLE[$h]} lab.addr=${ADDR[$h]}/24 lab.addr6=${ADDR6[$h]}/64 lab.key=$pubkey"
   [[ -n ${PAGE[$h]:-} ]] && append+=" lab.page=${PAGE[$h]}"
+  for r in ${ROUTES[$h]:-}; do append+=" lab.route=$r"; done
+  if [[ -n ${ETH2[$h]:-} ]]; then
+    append+=" lab.eth2=${ETH2[$h]}/24 lab.eth2v6=${ETH2V6[$h]}/64 lab.forward=1"
+    eth2=(-netdev "vde,id=seg2,sock=$STATE/${SWITCH[seg2]}.ctl"
+          -device "virtio-net-pci,netdev=seg2,mac=$mac_seg2,addr=0x5")
+  fi
   QEMU=(
     qemu-system-x86_64 -name "lab-$h" -machine pc "${accel[@]}" -smp 1 -m "$MEM"
     -nodefaults -no-user-config -display none
@@ -171,11 +198,13 @@ qemu_cmd() {
     # cache=unsafe: guest fsyncs are not forced to the host disk (fast); data
     # still reaches the overlay file, and the overlay is throwaway anyway.
     -drive "file=$STATE/$h.qcow2,if=virtio,format=qcow2,cache=unsafe"
-    # PCI slots pinned so eth0 = management, eth1 = lab LAN.
+    # PCI slots pinned so eth0 = management, eth1 = lab LAN (or segment 2
+    # for rs-c), eth2 = segment 2 (director2 only).
     -netdev "user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22"
     -device "virtio-net-pci,netdev=mgmt,mac=$mac_mgmt,addr=0x3"
-    -netdev "vde,id=lan,sock=$STATE/vde.ctl"
+    -netdev "vde,id=lan,sock=$STATE/${SWITCH[${SEG[$h]}]}.ctl"
     -device "virtio-net-pci,netdev=lan,mac=$mac_lan,addr=0x4"
+    "${eth2[@]}"
     -device virtio-rng-pci              # entropy for host-key generation at first boot
     -serial "file:$STATE/$h.console.log"
     -monitor "unix:$STATE/$h.monitor,server,nowait"
@@ -258,7 +287,8 @@ prepare() {  # everything `up`/`start` need before booting
   elif [[ -n ${LAB_SSH_BASE_PORT:-} && $LAB_SSH_BASE_PORT != "$(base_port)" ]]; then
     lab_log "lab already running with base port $(base_port); ignoring LAB_SSH_BASE_PORT=$LAB_SSH_BASE_PORT"
   fi
-  ensure_switch
+  ensure_switch "${SWITCH[lan]}"
+  ensure_switch "${SWITCH[seg2]}"
 }
 
 stop_vm() {  # stop_vm HOST [graceful]
@@ -298,9 +328,9 @@ cmd_down() {
   files=()
   for h in "${ALL_HOSTS[@]}"; do files+=("$STATE/$h.pid"); done
   stop_pidfiles "${files[@]}"
-  stop_pidfiles "$STATE/vde.pid"
+  stop_pidfiles "$STATE/${SWITCH[lan]}.pid" "$STATE/${SWITCH[seg2]}.pid"
   for h in "${ALL_HOSTS[@]}"; do rm -f "$STATE/$h.qcow2" "$STATE/$h.image" "$STATE/$h.monitor"; done
-  rm -rf "$STATE/vde.ctl" "$STATE/base-port"
+  rm -rf "$STATE/${SWITCH[lan]}.ctl" "$STATE/${SWITCH[seg2]}.ctl" "$STATE/base-port"
   lab_log "lab down ($STATE)"
 }
 
@@ -373,7 +403,7 @@ json_str() { local s=$1; s=${s//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 cmd_status() {
   local h running first=1
   if [[ ${1:-} == --json ]]; then
-    printf '{"stateDir": %s, "vip": "%s", "hosts": [' "$(json_str "$STATE")" "$VIP"
+    printf '{"stateDir": %s, "vip": "%s", "vip6": "%s", "hosts": [' "$(json_str "$STATE")" "$VIP" "$VIP6"
     for h in "${ALL_HOSTS[@]}"; do
       if vm_running "$h"; then running=true; else running=false; fi
       ((first)) || printf ', '
@@ -382,21 +412,24 @@ cmd_status() {
         "$h" "${ROLE[$h]}" "$(ssh_port "$h")"
       printf '"sudoUser": "ops", "passwordSudoUser": "pwuser", "keyPath": %s, "lanAddress": "%s", ' \
         "$(json_str "$KEY")" "${ADDR[$h]}"
+      printf '"lanAddress6": "%s", "segment": "%s", ' "${ADDR6[$h]}" "${SEG[$h]}"
+      [[ -n ${ETH2[$h]:-} ]] && printf '"seg2Address": "%s", "seg2Address6": "%s", ' "${ETH2[$h]}" "${ETH2V6[$h]}"
       [[ -n ${PAGE[$h]:-} ]] && printf '"page": "%s", ' "${PAGE[$h]}"
       printf '"running": %s}' "$running"
     done
     printf ']}\n'
     return
   fi
-  printf 'lab state dir: %s   VIP (reserved for tests): %s   key: %s\n' "$STATE" "$VIP" "$KEY"
-  printf '%-9s %-12s %-15s %-16s %-8s %s\n' HOST ROLE LAN SSH PID STATE
+  printf 'lab state dir: %s   VIPs (reserved for tests): %s %s   key: %s\n' "$STATE" "$VIP" "$VIP6" "$KEY"
+  printf '%-9s %-12s %-15s %-18s %-16s %-8s %s\n' HOST ROLE LAN LAN6 SSH PID STATE
   for h in "${ALL_HOSTS[@]}"; do
     local state=stopped pid=-
     if vm_running "$h"; then state=running; pid=$(<"$STATE/$h.pid")
     elif vm_pending "$h"; then state=starting; fi
-    printf '%-9s %-12s %-15s %-16s %-8s %s\n' "$h" "${ROLE[$h]}${PAGE[$h]:+ (${PAGE[$h]})}" \
-      "${ADDR[$h]}" "127.0.0.1:$(ssh_port "$h")" "$pid" "$state"
+    printf '%-9s %-12s %-15s %-18s %-16s %-8s %s\n' "$h" "${ROLE[$h]}${PAGE[$h]:+ (${PAGE[$h]})}" \
+      "${ADDR[$h]}" "${ADDR6[$h]}" "127.0.0.1:$(ssh_port "$h")" "$pid" "$state"
   done
+  printf 'segment 2 (203.0.113.0/24, 2001:db8:113::/64): rs-c; director2 eth2 %s routes it\n' "${ETH2[director2]}"
   printf 'users: root (key), ops (key, passwordless sudo), pwuser (key, sudo password "pwuser")\n'
 }
 

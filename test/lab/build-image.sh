@@ -45,6 +45,8 @@ PACKAGES=(
   busybox-static                    # httpd for backend test pages (Debian's plain busybox lacks httpd); nc -ll -e = TCP echo server/client
   keepalived                        # VRRP failover + health checks for the HA tests (unit left as Debian ships it)
   curl iputils-ping                 # client-side checks and debugging
+  nftables                          # firewall-mark services (pulumi-lvs writes its own nft table); unit left as shipped (disabled)
+  socat                             # UDP/SCTP responders on backends (lab-udp5353, lab-sctp9999) and clients
 )
 
 WORK=$(mktemp -d "$LAB_CACHE_DIR/images/build.XXXXXX")
@@ -72,8 +74,9 @@ in_root() { lab_as_root chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/
 
 # --- guest files ------------------------------------------------------------
 G=$LAB_SRC_DIR/guest
-lab_as_root install -m 755 "$G/lab-init" "$G/lab-hostkeys" "$ROOT/usr/local/sbin/"
-lab_as_root install -m 644 "$G/lab-init.service" "$G/lab-httpd.service" "$ROOT/etc/systemd/system/"
+lab_as_root install -m 755 "$G/lab-init" "$G/lab-hostkeys" "$G/lab-udp-reply" "$ROOT/usr/local/sbin/"
+LAB_UNITS=(lab-init.service lab-httpd.service lab-httpd-8080.service lab-udp5353.service lab-sctp9999.service)
+lab_as_root install -m 644 "${LAB_UNITS[@]/#/$G/}" "$ROOT/etc/systemd/system/"
 lab_as_root install -m 644 "$G/sshd-lab.conf" "$ROOT/etc/ssh/sshd_config.d/lab.conf"
 
 # --- users --------------------------------------------------------------------
@@ -90,7 +93,7 @@ lab_as_root chmod 440 "$ROOT/etc/sudoers.d/ops" "$ROOT/etc/sudoers.d/pwuser"
 in_root passwd -l root >/dev/null
 
 # --- boot speed -----------------------------------------------------------------
-# Five VMs share two host cores under TCG emulation, so every unit counts.
+# Six VMs share two host cores under TCG emulation, so every unit counts.
 # Host keys from package install would be shared by all VMs: drop them, they
 # are generated per VM at first boot.
 lab_as_root rm -f "$ROOT"/etc/ssh/ssh_host_*
@@ -115,7 +118,7 @@ lab_as_root mkdir -p "$ROOT/etc/systemd/system.conf.d"
 printf '[Manager]\nDefaultTimeoutStopSec=10s\nDefaultTimeoutStartSec=60s\n' |
   lab_as_root tee "$ROOT/etc/systemd/system.conf.d/lab.conf" >/dev/null
 
-lab_as_root systemctl --root="$ROOT" enable lab-init.service lab-httpd.service ssh.service >/dev/null 2>&1
+lab_as_root systemctl --root="$ROOT" enable "${LAB_UNITS[@]}" ssh.service >/dev/null 2>&1
 # Units that cost boot time and do nothing useful in a throwaway test VM.
 # (logind needs dbus, which the image doesn't have; gettys are pointless on a
 # serial console that is only a log file.)
@@ -151,12 +154,17 @@ in_root update-initramfs -u -k "$KVER" >"$WORK/initramfs.log" 2>&1 ||
 lab_as_root umount "$ROOT/proc"
 
 # --- sanity checks ----------------------------------------------------------------
-for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh; do
+for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh ip_vs_mh sctp ipip nf_tables; do
   find "$ROOT/lib/modules/$KVER" -name "$m.ko*" | grep . >/dev/null || lab_die "kernel $KVER lacks module $m"
 done
 in_root busybox --list | grep -x httpd >/dev/null || lab_die "busybox has no httpd applet"
 in_root busybox --list | grep -x nc >/dev/null || lab_die "busybox has no nc applet"
 in_root keepalived --version >/dev/null 2>&1 || lab_die "keepalived does not run"
+in_root nft --version >/dev/null 2>&1 || lab_die "nft does not run"
+in_root socat -V 2>/dev/null | grep -q 'WITH_SCTP 1' || lab_die "socat lacks SCTP"
+# Debian ships nftables.service disabled (it would flush the whole ruleset at
+# boot from /etc/nftables.conf); keep it that way.
+if lab_as_root systemctl --root="$ROOT" is-enabled nftables.service >/dev/null 2>&1; then lab_die "nftables.service is enabled"; fi
 
 # --- extract kernel, slim down, make the ext4 image --------------------------------
 STAGE=$WORK/out

@@ -606,16 +606,29 @@ export const TunRealServerHostArgs = z
   });
 export type TunRealServerHostArgs = z.infer<typeof TunRealServerHostArgs>;
 
-/** An IPv4 or IPv6 network in CIDR notation, or "default". */
-const network = z.string().refine(
-  (n) => {
-    if (n === "default") return true;
-    const [a, bits, more] = n.split("/");
-    const max = a?.includes(":") ? 128 : 32;
-    return more === undefined && /^\d{1,3}$/.test(bits ?? "") && Number(bits) <= max && ipAddress.safeParse(a).success;
-  },
-  { error: (i) => `must be a network such as 198.51.100.0/24 or 2001:db8::/64, or "default", got ${JSON.stringify(i.input)}` },
-);
+/**
+ * An IPv4 or IPv6 network in CIDR notation, or "default"; a single address is written as `ip
+ * route` prints it (198.51.100.20, not 198.51.100.20/32), so what we set and read compare.
+ */
+const network = z
+  .string()
+  .refine(
+    (n) => {
+      if (n === "default") return true;
+      const [a, bits, more] = n.split("/");
+      const max = a?.includes(":") ? 128 : 32;
+      return more === undefined && /^\d{1,3}$/.test(bits ?? "") && Number(bits) <= max && ipAddress.safeParse(a).success;
+    },
+    { error: (i) => `must be a network such as 198.51.100.0/24 or 2001:db8::/64, or "default", got ${JSON.stringify(i.input)}` },
+  )
+  .transform((n) => {
+    if (n === "default") return n;
+    const [a, bits] = n.split("/");
+    const address = ipAddress.parse(a);
+    const all = address.includes(":") ? "128" : "32";
+    if (Number(bits) === 0) return "default";
+    return bits === all ? address : `${address}/${Number(bits)}`;
+  });
 /**
  * A backend of LVS-NAT: the director rewrites the destination to this backend, so the answer must
  * go back through the director to be rewritten again: a route to the clients through it.

@@ -241,7 +241,12 @@ const HOST_STATE = [
   "sha256sum /etc/sysctl.d/* 2>/dev/null",
   // keepalived: its files (the user's keepalived.conf byte for byte), the unit's state, the sync daemons.
   "find /etc/keepalived -type f -exec sha256sum {} + 2>/dev/null | sort; systemctl is-enabled keepalived; systemctl is-active keepalived",
-  "if [ -e /proc/net/ip_vs ]; then ipvsadm -L --daemon; fi; true",
+  "if [ -e /proc/net/ip_vs ]; then ipvsadm -L --daemon; ipvsadm -L --timeout; fi; true",
+  // Tunnel devices and their filters, routes (NAT backends), our nftables table (fwmark services), GUE ports.
+  "ip -o link show | sed 's/ qdisc.*//' | sort",
+  "sysctl -n net.ipv4.conf.all.rp_filter net.ipv4.conf.all.accept_redirects net.ipv4.conf.eth1.accept_redirects net.ipv6.conf.all.forwarding",
+  "ip -o -4 route show table main | sort; ip -o -6 route show table main | sort",
+  "nft list ruleset 2>/dev/null; ip fou show 2>/dev/null; true",
 ].join("; echo ---; ");
 /** The state of each host, to compare before and after. */
 export const hostState = (hosts: string[]): Record<string, string> => Object.fromEntries(hosts.map((h) => [h, onHost(h, HOST_STATE)]));

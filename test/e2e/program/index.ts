@@ -13,7 +13,16 @@ import * as lvs from "../../../provider";
 import { LabVm } from "./lab-vm";
 
 type Spec = {
-  type: "DirectorHost" | "VirtualService" | "RealServer" | "DrRealServerHost" | "LvsDrCluster" | "LabVm" | "Group";
+  type:
+    | "DirectorHost"
+    | "VirtualService"
+    | "RealServer"
+    | "DrRealServerHost"
+    | "TunRealServerHost"
+    | "NatRealServerHost"
+    | "LvsDrCluster"
+    | "LabVm"
+    | "Group";
   name: string;
   args: Record<string, unknown>;
   /** The name of a Group declared before: the resource becomes its child (moving into a component). */
@@ -76,6 +85,12 @@ for (const { type, name, args: raw = {}, parent } of specs) {
     }
     case "DrRealServerHost":
       new lvs.DrRealServerHost(name, args as unknown as lvs.DrRealServerHostArgs, opts);
+      break;
+    case "TunRealServerHost":
+      new lvs.TunRealServerHost(name, args as unknown as lvs.TunRealServerHostArgs, opts);
+      break;
+    case "NatRealServerHost":
+      new lvs.NatRealServerHost(name, args as unknown as lvs.NatRealServerHostArgs, opts);
       break;
     case "VirtualService":
       services.set(name, new lvs.VirtualService(name, args as unknown as lvs.VirtualServiceArgs, opts));

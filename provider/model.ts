@@ -189,8 +189,12 @@ function checkServiceKey(k: KeyFields, ctx: z.RefinementCtx, at: (string | numbe
   if (k.address === undefined) issue("address", "is required (or fwmark, for a firewall-mark service)");
   if (k.port === undefined) issue("port", "is required with address");
 }
-const normalizeKey = <T extends KeyFields>(k: T): T =>
-  k.fwmark !== undefined ? { ...k, protocol: "tcp", family: k.family ?? "ipv4" } : { ...k, family: undefined };
+/** Fills in a fwmark service's family. No key is ever set to undefined: Pulumi's wire format refuses it. */
+const normalizeKey = <T extends KeyFields>(k: T): T => {
+  if (k.fwmark !== undefined) return { ...k, protocol: "tcp", family: k.family ?? "ipv4" };
+  const { family: _, ...rest } = k;
+  return rest as T;
+};
 export const ServiceKey = z
   .object(serviceKeyFields)
   .superRefine((k, ctx) => checkServiceKey(k, ctx))
@@ -524,10 +528,11 @@ export const RealServerArgs = z
       });
     }
   })
-  .transform((a) => ({
+  .transform(({ tunnelType, ...a }) => ({
     ...a,
     port: a.port ?? a.service.port ?? 0,
-    tunnelType: a.tunnelType === "ipip" ? undefined : a.tunnelType,
+    // ipip is the default: unset, as ipvsadm's listing reads back (never a key set to undefined).
+    ...(tunnelType && tunnelType !== "ipip" ? { tunnelType } : {}),
   }));
 export type RealServerArgs = z.infer<typeof RealServerArgs>;
 

@@ -304,3 +304,16 @@ describe("parsers on output captured from the lab (every kind of service)", () =
     expect(parseTimeouts(captured("ipvsadm-L-timeout-set.txt"))).toEqual({ tcp: 900, tcpFin: 60, udp: 300 });
   });
 });
+
+test("validated inputs never carry a key set to undefined (Pulumi's wire format refuses it: `Unexpected struct type`)", () => {
+  const undefinedKeys = (o: unknown, at = ""): string[] =>
+    o && typeof o === "object" ? Object.entries(o).flatMap(([k, v]) => (v === undefined ? [at + k] : undefinedKeys(v, `${at}${k}.`))) : [];
+  for (const [schema, input] of [
+    [model.VirtualServiceArgs, { connection, address: "198.51.100.100", port: 80 }],
+    [model.VirtualServiceArgs, { connection, fwmark: 1, match: [{ address: "198.51.100.100", ports: [80] }] }],
+    [model.RealServerArgs, { connection, service: { address: "198.51.100.100", port: 80 }, address: "198.51.100.11" }],
+    [model.RealServerArgs, { connection, service: { fwmark: 1 }, address: "198.51.100.11", forwarding: "tunnel", tunnelType: "ipip" }],
+    [model.NatRealServerHostArgs, { connection, director: "198.51.100.10" }],
+  ] as const)
+    expect(undefinedKeys(valid(schema, input))).toEqual([]);
+});

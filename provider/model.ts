@@ -419,6 +419,13 @@ export const VirtualServiceArgs = z
           message: `must be an ${family} address (the service's family), got ${JSON.stringify(m.address)}`,
         });
     });
+    for (const f of ["schedulerFlags", "onePacket"] as const)
+      if (a.healthCheck && a[f] !== undefined && a[f] !== false && !(Array.isArray(a[f]) && !a[f].length))
+        ctx.addIssue({
+          code: "custom",
+          path: [f],
+          message: "is not supported with healthCheck yet (keepalived runs the service; pulumi-lvs does not render it)",
+        });
     if (a.healthCheck && a.fwmark !== undefined)
       ctx.addIssue({
         code: "custom",

@@ -629,7 +629,9 @@ const network = z
       if (n === "default") return true;
       const [a, bits, more] = n.split("/");
       const max = a?.includes(":") ? 128 : 32;
-      return more === undefined && /^\d{1,3}$/.test(bits ?? "") && Number(bits) <= max && ipAddress.safeParse(a).success;
+      // A bare address is one host (how `ip route` prints a /32): validation runs again on what it produced.
+      const prefixOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
+      return more === undefined && prefixOk && ipAddress.safeParse(a).success;
     },
     { error: (i) => `must be a network such as 198.51.100.0/24 or 2001:db8::/64, or "default", got ${JSON.stringify(i.input)}` },
   )
@@ -638,8 +640,8 @@ const network = z
     const [a, bits] = n.split("/");
     const address = ipAddress.parse(a);
     const all = address.includes(":") ? "128" : "32";
-    if (Number(bits) === 0) return "default";
-    return bits === all ? address : `${address}/${Number(bits)}`;
+    if (bits !== undefined && Number(bits) === 0) return "default";
+    return bits === undefined || bits === all ? address : `${address}/${Number(bits)}`;
   });
 /**
  * A backend of LVS-NAT: the director rewrites the destination to this backend, so the answer must

@@ -105,6 +105,11 @@ export interface VirtualService extends Props<model.VirtualServiceArgs, typeof V
 export class VirtualService extends LvsResource {
   /** The connection as given (secrets intact), so RealServers can default to it. */
   readonly connectionInput: pulumi.Input<ConnectionArgs>;
+  /**
+   * The service's key as RealServers take it, from its outputs (so they are created after it):
+   * only the fields of its form, since an output the provider never sets is unknown at preview.
+   */
+  readonly key: Record<string, pulumi.Output<unknown>>;
   constructor(name: string, args: VirtualServiceArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       "VirtualService",
@@ -124,6 +129,10 @@ export class VirtualService extends LvsResource {
       opts,
     );
     this.connectionInput = args.connection;
+    this.key =
+      args.fwmark !== undefined
+        ? { fwmark: this.fwmark, family: this.family }
+        : { address: this.address, port: this.port, protocol: this.protocol };
   }
 }
 
@@ -142,9 +151,7 @@ export class RealServer extends LvsResource {
   constructor(name: string, args: RealServerArgs, opts?: pulumi.CustomResourceOptions) {
     const svc = args.service;
     const isResource = svc instanceof VirtualService;
-    const service = isResource
-      ? { address: svc.address, port: svc.port, protocol: svc.protocol, fwmark: svc.fwmark, family: svc.family }
-      : svc;
+    const service = isResource ? svc.key : svc;
     const connection = args.connection ?? (isResource ? svc.connectionInput : undefined);
     super(
       "RealServer",

@@ -162,12 +162,14 @@ test("2. preview after up is clean; refresh finds nothing changed", async () => 
   await stack.must("preview", "--expect-no-changes");
 });
 
-test("3. our nftables table changed by hand is drift: refresh reports it, up puts it back", async () => {
-  onHost("director", "nft flush chain inet pulumi_lvs prerouting");
+test("3. our nftables table and the IPVS timeouts changed by hand are drift: refresh reports them, up puts them back", async () => {
+  onHost("director", "nft flush chain inet pulumi_lvs prerouting; ipvsadm --set 900 0 300");
   await stack.refresh();
   expect((await stack.outputsOf("sticky")).drift).toEqual(["the nftables table inet pulumi_lvs was changed outside pulumi-lvs"]);
+  expect((await stack.outputsOf("director")).ipvsTimeouts).toEqual({ tcp: 900, udp: 300 });
   await stack.up();
   expect(stickyPairs().map(([p80, p8080]) => p80 === p8080)).toEqual([true, true]);
+  expect(onHost("director", "ipvsadm -L --timeout").trim()).toBe("Timeout (tcp tcpfin udp): 600 120 45");
   await stack.must("preview", "--expect-no-changes");
 });
 
@@ -180,16 +182,18 @@ test("4. after rebooting every host, everything serves again with no pulumi run,
   await stack.must("preview", "--expect-no-changes");
 });
 
+const tunnelled = (tunnel: Record<string, unknown>) => [
+  { type: "DirectorHost", name: "director", args: { connection: conn(director), vips: [VIP] } },
+  { type: "DrRealServerHost", name: "host-rs-a", args: { connection: conn(rsA), vips: [VIP] } },
+  { type: "TunRealServerHost", name: "host-rs-c", args: { connection: conn(rsC), vips: [VIP], ...tunnel } },
+  { type: "VirtualService", name: "web4", args: { connection: conn(director), address: VIP, port: 80, scheduler: "rr" } },
+  rs("web4-rs-a", "web4", rsA.lanAddress),
+  rs("web4-rs-c", "web4", rsC.lanAddress, { forwarding: "tunnel", ...tunnel }),
+];
+
 test("5. LVS-TUN: rs-c, on another segment, serves through an IP-in-IP tunnel beside rs-a's direct routing", async () => {
   expect(onHost("director", `ip -o route get ${rsC.lanAddress}`)).toContain(`via ${labHost(lab, "director2").lanAddress}`);
-  declare(
-    { type: "DirectorHost", name: "director", args: { connection: conn(director), vips: [VIP] } },
-    { type: "DrRealServerHost", name: "host-rs-a", args: { connection: conn(rsA), vips: [VIP] } },
-    { type: "TunRealServerHost", name: "host-rs-c", args: { connection: conn(rsC), vips: [VIP] } },
-    { type: "VirtualService", name: "web4", args: { connection: conn(director), address: VIP, port: 80, scheduler: "rr" } },
-    rs("web4-rs-a", "web4", rsA.lanAddress),
-    rs("web4-rs-c", "web4", rsC.lanAddress, { forwarding: "tunnel" }),
-  );
+  declare(...tunnelled({}));
   await stack.up();
   expectAlternation(pages(`http://${VIP}/`, 6), "A", "C");
   expect(onHost("rs-c", "ip -o addr show dev tunl0")).toContain(`${VIP}/32`);
@@ -200,18 +204,26 @@ test("5. LVS-TUN: rs-c, on another segment, serves through an IP-in-IP tunnel be
 });
 
 test("6. the same backend through GUE: tunnelType changes in place on both sides", async () => {
-  declare(
-    { type: "DirectorHost", name: "director", args: { connection: conn(director), vips: [VIP] } },
-    { type: "DrRealServerHost", name: "host-rs-a", args: { connection: conn(rsA), vips: [VIP] } },
-    { type: "TunRealServerHost", name: "host-rs-c", args: { connection: conn(rsC), vips: [VIP], tunnelType: "gue", tunnelPort: 6080 } },
-    { type: "VirtualService", name: "web4", args: { connection: conn(director), address: VIP, port: 80, scheduler: "rr" } },
-    rs("web4-rs-a", "web4", rsA.lanAddress),
-    rs("web4-rs-c", "web4", rsC.lanAddress, { forwarding: "tunnel", tunnelType: "gue", tunnelPort: 6080 }),
-  );
+  declare(...tunnelled({ tunnelType: "gue", tunnelPort: 6080 }));
   const up = await stack.up();
   expect(up.stdout).not.toMatch(/replac/);
   expect(onHost("director", "ipvsadm -S -n")).toContain(`-r ${rsC.lanAddress}:80 -i -w 1 --tun-type gue --tun-port 6080`);
   expect(onHost("rs-c", "ip fou show")).toContain("port 6080 gue");
+  expectAlternation(pages(`http://${VIP}/`, 6), "A", "C");
+});
+
+test("6b. after rebooting rs-c, GUE serves again with no pulumi run (module, port, device, VIP, rp_filter restored)", async () => {
+  await labAsync("reboot", "rs-c");
+  expectAlternation(pages(`http://${VIP}/`, 6), "A", "C");
+  await stack.must("preview", "--expect-no-changes");
+});
+
+test("6c. and through GRE", async () => {
+  declare(...tunnelled({ tunnelType: "gre" }));
+  await stack.up();
+  expect(onHost("director", "ipvsadm -S -n")).toContain(`-r ${rsC.lanAddress}:80 -i -w 1 --tun-type gre`);
+  expect(onHost("rs-c", "ip -o addr show dev gre0")).toContain(`${VIP}/32`);
+  expect(onHost("rs-c", "ip fou show")).not.toContain("6080");
   expectAlternation(pages(`http://${VIP}/`, 6), "A", "C");
 });
 
@@ -236,6 +248,39 @@ test("7. LVS-NAT: requests alternate through the director, which maps port 80 to
   // The backends hold no VIP and listen on 8080 only: an answer reaches the client as VIP:80 only
   // because it passed the director, which rewrote it.
   await stack.must("preview", "--expect-no-changes");
+});
+
+test("7b. a NAT route removed by hand is drift that up repairs; a reboot of both backends keeps NAT serving", async () => {
+  onHost("rs-a", `ip route del ${client.lanAddress} via ${director.lanAddress}`);
+  await stack.refresh();
+  expect((await stack.outputsOf("nat-rs-a")).clients).toEqual([]);
+  await stack.up();
+  expectAlternation(pages(`http://${VIP}/`, 6), "A", "B");
+  await Promise.all(["rs-a", "rs-b"].map((h) => labAsync("reboot", h)));
+  expectAlternation(pages(`http://${VIP}/`, 6), "A", "B");
+  await stack.must("preview", "--expect-no-changes");
+});
+
+test("7c. LvsDrCluster with forwarding masquerade builds the NAT backends and the director's forwarding", async () => {
+  declare({
+    type: "LvsDrCluster",
+    name: "nat",
+    args: {
+      director: conn(director),
+      vip: VIP,
+      port: 80,
+      scheduler: "rr",
+      drainTimeout: 0,
+      forwarding: "masquerade",
+      natGateway: director.lanAddress,
+      natClients: [`${client.lanAddress}/32`],
+      backends: [rsA, rsB].map((b) => ({ name: b.name, address: b.lanAddress, connection: conn(b) })),
+    },
+  });
+  await stack.up();
+  expectAlternation(pages(`http://${VIP}/`, 6), "A", "B");
+  expect(onHost("director", "sysctl -n net.ipv4.ip_forward").trim()).toBe("1");
+  expect(onHost("director", "ipvsadm -S -n")).toContain(`-r ${rsA.lanAddress}:80 -m -w 1`);
 });
 
 test("8. destroy leaves every host as it was; someone else's nftables table stays", async () => {

@@ -5,7 +5,8 @@ import * as model from "../../provider/model";
 import { validate } from "../../provider/validate";
 import { ipvs, net, restoreLine, rules } from "../../provider/remote/commands";
 import { emptyLedger, keys } from "../../provider/holds/ledger";
-import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
+import { ClaimError } from "../../provider/holds/plan";
+import { emptySnapshot, run } from "./plan-support";
 import { nftCommands, nftTable } from "../../provider/remote/nftables";
 import { bootFiles } from "../../provider/remote/boot";
 import { mergeThresholds, parseIpAddr, parseIpvsSave, parseTimeouts } from "../../provider/remote/parsers";
@@ -23,20 +24,7 @@ const valid = <T>(schema: Parameters<typeof validate>[0], input: unknown): T => 
   if (v.kind !== "valid") throw new Error(`expected valid, got ${JSON.stringify(v)}`);
   return v.value as T;
 };
-const snapshot = (over: Partial<Snapshot> = {}): Snapshot => ({
-  ledger: emptyLedger(),
-  addrs: [],
-  sysctls: {},
-  ipvs: new Map(),
-  routes: {},
-  daemons: {},
-  ...over,
-});
-function run(snap: Snapshot, ...ops: ((p: Plan) => void)[]) {
-  const plan = new Plan(snap);
-  ops.forEach((op, i) => plan.op(String(i), op));
-  return { plan, commands: plan.groups.flatMap((g) => g.commands) };
-}
+const snapshot = emptySnapshot;
 
 describe("validation of the new fields", () => {
   test("IPv6 addresses are canonical, special ones are refused by name", () => {

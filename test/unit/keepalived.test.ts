@@ -2,6 +2,7 @@
 // runs around them (config test before any change; everything put back by the last user), the
 // plan leaving health-checked objects to keepalived, and validation of checks and VRRP.
 import * as model from "../../provider/model";
+import { emptySnapshot } from "./plan-support";
 import { emptyLedger, keys } from "../../provider/holds/ledger";
 import { Plan, Snapshot } from "../../provider/holds/plan";
 import { keepalivedCommands, keepalivedFiles, parseKeepalivedState, renderVrrp } from "../../provider/remote/keepalived";
@@ -28,16 +29,8 @@ const vrrp = {
   advertInterval: 1,
   authPass: "s3cret",
 };
-const snapshot = (over: Partial<Snapshot> = {}): Snapshot => ({
-  ledger: emptyLedger(),
-  addrs: [],
-  sysctls: {},
-  ipvs: new Map(),
-  routes: {},
-  daemons: {},
-  keepalived: { installed: true, enabled: true, active: false, conf: "absent", include: false },
-  ...over,
-});
+const snapshot = (over: Partial<Snapshot> = {}): Snapshot =>
+  emptySnapshot({ keepalived: { installed: true, enabled: true, active: false, conf: "absent", include: false }, ...over });
 const liveService = (dests: { address: string; weight: number }[]) =>
   new Map([
     [

@@ -1,11 +1,12 @@
 // The host-side decisions (holds/plan.ts) without a host: who holds what, the last holder
 // restoring what was there before, adoption of what pulumi-lvs did not create, conflicts that
 // fail one operation only, and finishing a transaction that died between intent and commit.
-import { emptyLedger, keys } from "../../provider/holds/ledger";
+import { keys } from "../../provider/holds/ledger";
 import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
 import { bootFiles, legacyFiles } from "../../provider/remote/boot";
 import { writeScript } from "../../provider/runtime/host-queue";
 import { IpvsTable } from "../../provider/remote/parsers";
+import { emptySnapshot, run } from "./plan-support";
 
 const VIP = "198.51.100.100";
 const ARP = "net.ipv4.conf.all.arp_ignore";
@@ -16,21 +17,8 @@ const dest = (weight = 1) => ({
   dest: { address: "198.51.100.11", port: 80, forwarding: "direct" as const, weight },
 });
 
-const snapshot = (over: Partial<Snapshot> = {}): Snapshot => ({
-  ledger: emptyLedger(),
-  addrs: [{ address: "198.51.100.11", prefix: 24, dev: "eth1" }],
-  sysctls: { [ARP]: 0 },
-  ipvs: new Map(),
-  routes: {},
-  daemons: {},
-  ...over,
-});
-/** Runs operations on a plan and returns it with every command it emitted. */
-function run(snap: Snapshot, ...ops: ((p: Plan) => void)[]) {
-  const plan = new Plan(snap);
-  ops.forEach((op, i) => plan.op(String(i), op));
-  return { plan, commands: plan.groups.flatMap((g) => g.commands) };
-}
+const snapshot = (over: Partial<Snapshot> = {}): Snapshot =>
+  emptySnapshot({ addrs: [{ address: "198.51.100.11", prefix: 24, dev: "eth1" }], sysctls: { [ARP]: 0 }, ...over });
 /** The snapshot the next transaction would read after `plan` was applied on the host. */
 const after = (plan: Plan, snap: Snapshot): Snapshot => ({
   ...snap,

@@ -3,7 +3,7 @@
 // same locked session. Also the migration of state written by release 0.1, which kept what
 // a resource had changed in its own outputs instead of in the host's ledger.
 import { STATE_VERSION } from "../model";
-import { ClaimError, Plan } from "../holds/plan";
+import { Claim, ClaimError, Plan } from "../holds/plan";
 import { Entry } from "../holds/ledger";
 import { q } from "../remote/commands";
 import { legacyFiles } from "../remote/boot";
@@ -32,6 +32,25 @@ export function hostOp<R>(label: string, needs: Op<R>["needs"], apply: (plan: Pl
     },
   };
   return builder;
+}
+
+/**
+ * create, update and delete of a kind that only holds host settings (no state of release 0.1 to
+ * migrate): converging claims `claimOf`, deleting releases everything the resource held.
+ */
+export function settingsOps<A>(name: string, needs: (a: A) => Op<unknown>["needs"], claimOf: (plan: Plan, a: A) => Claim) {
+  const converge = (a: A, owner: string) =>
+    hostOp(`${name} ${owner}`, needs(a), (plan) => {
+      plan.claim(owner, claimOf(plan, a));
+      return {};
+    });
+  return {
+    create: (host: Host, a: A, { owner }: { owner: string }) => converge(a, owner).on(host),
+    update: (host: Host, _olds: A, news: A, { owner }: { owner: string }) => converge(news, owner).on(host),
+    async delete(host: Host, outs: A, { owner }: { owner: string }) {
+      await hostOp(`${name} ${owner}`, needs(outs), (plan) => plan.claim(owner, { persist: false })).on(host);
+    },
+  };
 }
 
 /** A read-only look at addresses and sysctls, shared with every other operation in the batch. */

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { Family, NatRealServerHostArgs, NatRealServerHostOutputs, familyOf } from "../model";
 import { Claim, ClaimError, Plan } from "../holds/plan";
 import { Kind } from "./kind";
-import { hostOp } from "./host-state";
+import { settingsOps } from "./host-state";
 import { queueOf } from "./host-queue";
 
 const redirects = (family: Family, dev: string) => `net.${family === "ipv6" ? "ipv6" : "ipv4"}.conf.${dev}.accept_redirects`;
@@ -34,11 +34,6 @@ const claimOf = (plan: Plan, a: NatRealServerHostArgs): Claim => {
 
 /** The sysctls a converge reads: `all` and every interface it may pick (the route decides which). */
 const needs = (a: NatRealServerHostArgs) => ({ routes: [a.director], sysctls: [redirects(familyOf(a.director), "*")] });
-const converge = (a: NatRealServerHostArgs, owner: string) =>
-  hostOp(`NatRealServerHost ${owner}`, needs(a), (plan) => {
-    plan.claim(owner, claimOf(plan, a));
-    return {};
-  });
 
 export const natRealServerHostKind: Kind<NatRealServerHostArgs, z.infer<typeof NatRealServerHostOutputs>> = {
   name: "NatRealServerHost",
@@ -47,12 +42,7 @@ export const natRealServerHostKind: Kind<NatRealServerHostArgs, z.infer<typeof N
   replaceOn: [],
   updateOn: ["director", "clients", "persist"],
   identity: () => "nat-real-server",
-
-  create: (host, a, { owner }) => converge(a, owner).on(host),
-  update: (host, _olds, news, { owner }) => converge(news, owner).on(host),
-  async delete(host, outs, { owner }) {
-    await hostOp(`NatRealServerHost ${owner}`, needs(outs), (plan) => plan.claim(owner, { persist: false })).on(host);
-  },
+  ...settingsOps<NatRealServerHostArgs>("NatRealServerHost", needs, claimOf),
 
   async read(host, outs) {
     return queueOf(host).submit({

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { TunRealServerHostArgs, TunRealServerHostOutputs, familyOf } from "../model";
 import { Claim, ClaimError } from "../holds/plan";
 import { Kind } from "./kind";
-import { hostOp } from "./host-state";
+import { settingsOps } from "./host-state";
 import { queueOf } from "./host-queue";
 import { vipPrefix } from "./director-host";
 import { arpSysctls } from "./dr-real-server-host";
@@ -50,11 +50,6 @@ const claimOf = (a: TunRealServerHostArgs): Claim => {
 };
 
 const needs = (a: TunRealServerHostArgs) => ({ sysctls: sysctlKeys(a), modules: modulesOf(a) });
-const converge = (a: TunRealServerHostArgs, owner: string) =>
-  hostOp(`TunRealServerHost ${owner}`, needs(a), (plan) => {
-    plan.claim(owner, claimOf(a));
-    return {};
-  });
 
 export const tunRealServerHostKind: Kind<TunRealServerHostArgs, z.infer<typeof TunRealServerHostOutputs>> = {
   name: "TunRealServerHost",
@@ -63,12 +58,7 @@ export const tunRealServerHostKind: Kind<TunRealServerHostArgs, z.infer<typeof T
   replaceOn: [],
   updateOn: ["vips", "tunnelType", "tunnelPort", "arpIgnore", "arpAnnounce", "persist"],
   identity: () => "tun-real-server",
-
-  create: (host, a, { owner }) => converge(a, owner).on(host),
-  update: (host, _olds, news, { owner }) => converge(news, owner).on(host),
-  async delete(host, outs, { owner }) {
-    await hostOp(`TunRealServerHost ${owner}`, needs(outs), (plan) => plan.claim(owner, { persist: false })).on(host);
-  },
+  ...settingsOps<TunRealServerHostArgs>("TunRealServerHost", needs, (_plan, a) => claimOf(a)),
 
   async read(host, outs) {
     return queueOf(host).submit({

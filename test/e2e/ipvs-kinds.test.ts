@@ -283,6 +283,26 @@ test("7c. LvsDrCluster with forwarding masquerade builds the NAT backends and th
   expect(onHost("director", "ipvsadm -S -n")).toContain(`-r ${rsA.lanAddress}:80 -m -w 1`);
 });
 
+test("7d. LvsDrCluster with forwarding tunnel: rs-a on the LAN and rs-c behind director2 both through IP-in-IP", async () => {
+  declare({
+    type: "LvsDrCluster",
+    name: "tun",
+    args: {
+      director: conn(director),
+      vip: VIP,
+      port: 8080,
+      scheduler: "rr",
+      drainTimeout: 0,
+      forwarding: "tunnel",
+      backends: [rsA, rsC].map((b) => ({ name: b.name, address: b.lanAddress, connection: conn(b) })),
+    },
+  });
+  await stack.up();
+  expectAlternation(pages(`http://${VIP}:8080/`, 6), "A", "C");
+  for (const h of ["rs-a", "rs-c"]) expect(onHost(h, "ip -o addr show dev tunl0")).toContain(`${VIP}/32`);
+  expect(onHost("director", "sysctl -n net.ipv4.ip_forward").trim()).toBe("0");
+});
+
 test("8. destroy leaves every host as it was; someone else's nftables table stays", async () => {
   await stack.destroy();
   expect(hostState(HOSTS)).toEqual(before);

@@ -26,6 +26,10 @@ const svc = { connection, address: "198.51.100.100", port: 80, protocol: "tcp", 
 const rs = { connection, service: { address: "198.51.100.100", port: 80, protocol: "tcp" }, address: "198.51.100.11", weight: 1 };
 const dir = { connection, vips: ["198.51.100.100"] };
 const rsh = { connection, vips: ["198.51.100.100"] };
+const fwm = { connection, fwmark: 1, scheduler: "rr", match: [{ address: "198.51.100.100", ports: [80, 8080] }] };
+const udp = { ...svc, protocol: "udp", scheduler: "sh" };
+const tun = { ...rs, forwarding: "tunnel" };
+const nat = { connection, director: "198.51.100.10", clients: ["198.51.100.20/32"] };
 
 describe("diff", () => {
   test.each([
@@ -54,6 +58,22 @@ describe("diff", () => {
     ["DirectorHost", dir, { expireNodestConn: true }, "update"],
     ["DirectorHost", dir, { expireQuiescentTemplate: true }, "update"],
     ["DirectorHost", dir, { interface: "eth1" }, "update"],
+    ["VirtualService", svc, { address: "2001:db8::100" }, "replace:address"],
+    ["VirtualService", udp, { onePacket: true }, "update"],
+    ["VirtualService", udp, { schedulerFlags: ["sh-port"] }, "update"],
+    ["VirtualService", fwm, {}, "none"],
+    ["VirtualService", fwm, { match: [{ address: "198.51.100.100", ports: [80] }] }, "update"],
+    ["VirtualService", fwm, { fwmark: 2 }, "replace:fwmark"],
+    ["VirtualService", fwm, { family: "ipv6", match: [{ address: "2001:db8::100", ports: [80] }] }, "replace:family"],
+    ["RealServer", tun, {}, "none"],
+    ["RealServer", tun, { tunnelType: "gue", tunnelPort: 6080 }, "update"],
+    ["RealServer", tun, { tunnelType: "ipip" }, "none"], // the default
+    ["DirectorHost", dir, { ipvsTimeouts: { udp: 60 } }, "update"],
+    ["TunRealServerHost", rsh, {}, "none"],
+    ["TunRealServerHost", rsh, { tunnelType: "gre" }, "update"],
+    ["NatRealServerHost", nat, {}, "none"],
+    ["NatRealServerHost", nat, { clients: ["198.51.100.20"] }, "none"], // the same network, as ip route writes it
+    ["NatRealServerHost", nat, { clients: ["default"] }, "update"],
     ["DrRealServerHost", rsh, {}, "none"],
     ["DrRealServerHost", rsh, { vips: ["198.51.100.101"] }, "update"],
     ["DrRealServerHost", rsh, { arpIgnore: 2 }, "update"],

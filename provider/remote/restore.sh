@@ -53,14 +53,16 @@ for f in "$d"/vs-sysctl.conf "$d"/vs-sysctl/*.conf; do
   [ -e "$f" ] && sysctl -q -p "$f"
 done
 
-# IPVS rules: ipvsadm arguments per line, services before their destinations. No globbing:
-# an IPv6 address is written [2001:db8::1]:80.
-set -f
+# IPVS rules: ipvsadm arguments per line, services before their destinations. The words are
+# split but not globbed (an IPv6 address is written [2001:db8::1]:80); globbing is back on for
+# the file loops.
 replay() {
+  set -f
   while read -r line; do
     # shellcheck disable=SC2086 # each line is a list of ipvsadm words
     ipvsadm $line || echo "pulumi-lvs: ipvsadm $line failed" >&2
   done <"$1"
+  set +f
 }
 [ -e "$d/ipvs.rules" ] && replay "$d/ipvs.rules"
 for kind in service dest; do

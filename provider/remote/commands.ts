@@ -315,12 +315,17 @@ export function snapshotRead(opts: {
   files: string[];
   /** Kernel modules loaded before reading (a tunnel module creates the device whose sysctls are read). */
   modules?: string[];
+  /** Read links, gateways, GUE ports and IPVS timeouts (host preparation for TUN/NAT, timeouts). */
+  prep?: boolean;
 }): string {
+  // Those reads cost ~0.4 s on a small VM: only when an operation needs them or the ledger holds such objects.
+  const prep = `[ -n "$prep" ]`;
   return [
+    `prep=$( { ${opts.prep ? "true" : "false"} || grep -qE '"kind":"(link|route|fou|timeouts)"' ${q(LEDGER)} ${q(LEDGER_NEXT)}; } 2>/dev/null && echo 1)`,
     ...(opts.preflight ? [ipvs.preflight()] : []),
     // Links before the modules load: a tunnel device that appears only now was not there before.
     named("links"),
-    net.listLinks(),
+    `if ${prep}; then ${net.listLinks()}; fi`,
     ...(opts.modules ?? []).map(net.module),
     named("ledger"),
     `cat ${q(LEDGER)} 2>/dev/null || true`,
@@ -329,17 +334,17 @@ export function snapshotRead(opts: {
     named("addrs"),
     net.listAddresses(),
     named("gateways4"),
-    "ip -o -4 route show table main",
+    `if ${prep}; then ip -o -4 route show table main; fi`,
     named("gateways6"),
-    "ip -o -6 route show table main",
+    `if ${prep}; then ip -o -6 route show table main; fi`,
     named("fou"),
-    net.listFou(),
+    `if ${prep} && [ -d /sys/module/fou ]; then ${net.listFou()}; fi`,
     named("nft"),
     nft.read(),
     named("sysctls"),
     ...(opts.sysctls.length ? [net.readSysctls(opts.sysctls)] : []),
     named("ipvs"),
-    `if [ -e /proc/net/ip_vs ]; then ${ipvs.readTable().replace(`echo ${q(SECTION)}`, named("thresholds"))}; ${named("timeouts")}; ${ipvs.readTimeouts()}; fi`,
+    `if [ -e /proc/net/ip_vs ]; then ${ipvs.readTable().replace(`echo ${q(SECTION)}`, named("thresholds"))}; ${named("timeouts")}; if ${prep}; then ${ipvs.readTimeouts()}; fi; fi`,
     // keepalived and the sync daemons (only directors with VRRP run them): read only where used.
     `if ${opts.keepalived ? "true" : "false"} || [ -d ${q(KEEPALIVED_DIR)} ]; then`,
     named("daemons"),

@@ -54,7 +54,7 @@ const vrrpSpec = ({ syncDaemon: _, ...v }: NonNullable<DirectorHostArgs["vrrp"]>
 const converge = (a: DirectorHostArgs, owner: string, resolved?: string) =>
   hostOp(
     `DirectorHost ${owner}`,
-    { ipvs: true, keepalived: !!a.vrrp, sysctls: SYSCTLS, routes: a.interface ? [] : [a.vips[0]] },
+    { ipvs: true, keepalived: !!a.vrrp, sysctls: SYSCTLS, routes: a.interface ? [] : [a.vips[0]], prep: !!a.ipvsTimeouts },
     (plan) => {
       const dev = interfaceFor(plan, a, resolved);
       if (a.vrrp) needKeepalived(plan, a.installKeepalived);
@@ -93,7 +93,7 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
     return queueOf(host).submit({
       label: `DirectorHost ${host.target}`,
       readOnly: true,
-      needs: { ipvs: !!outs.ipvsTimeouts, sysctls: SYSCTLS },
+      needs: { ipvs: !!outs.ipvsTimeouts, sysctls: SYSCTLS, prep: !!outs.ipvsTimeouts },
       apply: (plan) => ({
         vips: outs.vips.filter((v) => plan.liveAddrs().some((x) => x.address === v && x.dev === outs.interface)),
         ...declaredSysctls(outs, (k) => plan.liveSysctl(k)),
@@ -136,7 +136,7 @@ function readVrrp(host: Parameters<typeof queueOf>[0], outs: DirectorHostArgs & 
   return queueOf(host).submit({
     label: `DirectorHost ${host.target}`,
     readOnly: true,
-    needs: { ipvs: true, keepalived: true, sysctls: SYSCTLS },
+    needs: { ipvs: true, keepalived: true, sysctls: SYSCTLS, prep: !!outs.ipvsTimeouts },
     apply: (plan) => {
       const held = outs.vips.every((vip) => plan.liveAddrs().some((x) => x.address === vip && x.dev === outs.interface));
       const daemons = v.syncDaemon

@@ -31,7 +31,7 @@ export interface Op<R> {
   label: string;
   /** Reads only: never changes the host (refresh). */
   readOnly?: boolean;
-  needs?: { ipvs?: boolean; keepalived?: boolean; sysctls?: string[]; routes?: string[]; modules?: string[] };
+  needs?: { ipvs?: boolean; keepalived?: boolean; sysctls?: string[]; routes?: string[]; modules?: string[]; prep?: boolean };
   apply(plan: Plan): R;
 }
 
@@ -63,6 +63,7 @@ interface Needs {
   sysctls: string[];
   routes: string[];
   modules: string[];
+  prep: boolean;
 }
 const mergeNeeds = (ns: NonNullable<Op<unknown>["needs"]>[]): Needs => ({
   preflight: ns.some((n) => n.ipvs),
@@ -70,13 +71,15 @@ const mergeNeeds = (ns: NonNullable<Op<unknown>["needs"]>[]): Needs => ({
   sysctls: [...new Set(ns.flatMap((n) => n.sysctls ?? []))],
   routes: [...new Set(ns.flatMap((n) => n.routes ?? []))],
   modules: [...new Set(ns.flatMap((n) => n.modules ?? []))],
+  prep: ns.some((n) => n.prep),
 });
 const covers = (have: Needs, want: Needs) =>
   (have.preflight || !want.preflight) &&
   (have.keepalived || !want.keepalived) &&
   want.sysctls.every((s) => have.sysctls.includes(s)) &&
   want.routes.every((r) => have.routes.includes(r)) &&
-  want.modules.every((m) => have.modules.includes(m));
+  want.modules.every((m) => have.modules.includes(m)) &&
+  (have.prep || !want.prep);
 
 export function parseSnapshot(out: string): Snapshot {
   const s = namedSections(out);

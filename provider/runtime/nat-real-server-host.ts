@@ -33,7 +33,7 @@ const claimOf = (plan: Plan, a: NatRealServerHostArgs): Claim => {
 };
 
 /** The sysctls a converge reads: `all` and every interface it may pick (the route decides which). */
-const needs = (a: NatRealServerHostArgs) => ({ routes: [a.director], sysctls: [redirects(familyOf(a.director), "*")] });
+const needs = (a: NatRealServerHostArgs) => ({ routes: [a.director], sysctls: [redirects(familyOf(a.director), "*")], prep: true });
 
 export const natRealServerHostKind: Kind<NatRealServerHostArgs, z.infer<typeof NatRealServerHostOutputs>> = {
   name: "NatRealServerHost",

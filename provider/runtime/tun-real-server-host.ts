@@ -49,7 +49,7 @@ const claimOf = (a: TunRealServerHostArgs): Claim => {
   };
 };
 
-const needs = (a: TunRealServerHostArgs) => ({ sysctls: sysctlKeys(a), modules: modulesOf(a) });
+const needs = (a: TunRealServerHostArgs) => ({ sysctls: sysctlKeys(a), modules: modulesOf(a), prep: true });
 
 export const tunRealServerHostKind: Kind<TunRealServerHostArgs, z.infer<typeof TunRealServerHostOutputs>> = {
   name: "TunRealServerHost",

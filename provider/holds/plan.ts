@@ -298,10 +298,12 @@ export class Plan {
 
   /** Live counters of a destination as of this plan. */
   liveDest(d: Pick<DestValue, "service"> & { dest: { address: string; port: number } }): LiveDestination | undefined {
-    return this.live.ipvs.get(keyOf(d.service))?.destinations.find((x) => x.address === d.dest.address && x.port === d.dest.port);
+    return this.live.ipvs
+      .get(serviceKeyString(d.service))
+      ?.destinations.find((x) => x.address === d.dest.address && x.port === d.dest.port);
   }
   liveService(k: SvcKey): LiveService | undefined {
-    return this.live.ipvs.get(keyOf(k));
+    return this.live.ipvs.get(serviceKeyString(k));
   }
   liveAddrs(): InterfaceAddress[] {
     return this.live.addrs;
@@ -479,7 +481,7 @@ export class Plan {
     const e = this.ledger.entries[keys.service(d.service)];
     if (this.liveService(d.service) || (e && desiredOf(e).present)) return;
     throw new ClaimError(
-      `IPVS service ${keyOf(d.service)} does not exist; declare its VirtualService (and pass it as \`service\`) so it is created first`,
+      `IPVS service ${serviceKeyString(d.service)} does not exist; declare its VirtualService (and pass it as \`service\`) so it is created first`,
     );
   }
 
@@ -510,7 +512,7 @@ export class Plan {
         break;
       case "service": {
         const s = ipvsPart("service", value) as Values["service"] | undefined;
-        const k = keyOf(entry.where as Values["service"]);
+        const k = serviceKeyString(entry.where as Values["service"]);
         // keepalived creates a health-checked service when it reads our file: none of ours then.
         const managed = !!(value as Values["service"] | undefined)?.healthCheck;
         if (!s && live !== null) {
@@ -540,7 +542,9 @@ export class Plan {
         } else if (d && managed && (live === null || this.downByCheck(entry, (live as DestValue).dest.weight))) {
           // Not in the kernel, or at weight 0 by inhibit_on_failure: keepalived's health check decides.
         } else if (d && !svc) {
-          throw new ClaimError(`IPVS service ${keyOf(where.service)} does not exist; declare its VirtualService so it is created first`);
+          throw new ClaimError(
+            `IPVS service ${serviceKeyString(where.service)} does not exist; declare its VirtualService so it is created first`,
+          );
         } else if (d && live === null) {
           out.push(ipvs.addDestination(d.service, d.dest));
           svc!.destinations.push({ ...d.dest, activeConn: 0, inactConn: 0 });
@@ -606,7 +610,6 @@ export class Plan {
   }
 }
 
-const keyOf = (k: SvcKey) => serviceKeyString(k);
 const serviceSpec = (s: Values["service"]): Values["service"] => ({
   ...keyFields(s),
   scheduler: s.scheduler,

@@ -52,6 +52,16 @@ export const instanceName = (v: Pick<VrrpValue, "dev" | "virtualRouterId">) =>
   `pulumi_lvs_${v.dev.replace(/[^A-Za-z0-9]/g, "_")}_${v.virtualRouterId}`;
 
 export function renderVrrp(v: VrrpValue): string {
+  const v4 = v.vips.filter((a) => !a.includes(":"));
+  const v6 = v.vips.filter((a) => a.includes(":"));
+  const vipBlock = (name: string, vips: string[]) => [
+    `${name} {`,
+    ...indent(
+      4,
+      vips.map((a) => `${a}/${a.includes(":") ? 128 : 32} dev ${v.dev}`),
+    ),
+    "}",
+  ];
   return (
     HEADER +
     [
@@ -66,12 +76,10 @@ export function renderVrrp(v: VrrpValue): string {
         ...(v.preempt ? (v.preemptDelay ? [`preempt_delay ${v.preemptDelay}`] : []) : ["nopreempt"]),
         ...(v.unicastPeers?.length ? ["unicast_peer {", ...indent(4, v.unicastPeers), "}"] : []),
         ...(v.authPass ? ["authentication {", "    auth_type PASS", `    auth_pass ${v.authPass}`, "}"] : []),
-        "virtual_ipaddress {",
-        ...indent(
-          4,
-          v.vips.map((a) => `${a}/32 dev ${v.dev}`),
-        ),
-        "}",
+        // One VRRP instance speaks one family (its adverts): with IPv4 VIPs, the IPv6 ones move
+        // with the instance as excluded addresses (keepalived's config test refuses a mix).
+        ...vipBlock("virtual_ipaddress", v4.length ? v4 : v6),
+        ...(v4.length && v6.length ? vipBlock("virtual_ipaddress_excluded", v6) : []),
       ]),
       "}",
     ].join("\n") +
@@ -141,6 +149,8 @@ export function renderService(s: ServiceValue, dests: DestValue[]): string {
  * keepalived runs MISC_CHECK commands only with script security on (it refuses them otherwise);
  * as root, which is what a check that probes a backend needs.
  */
+/** The file that only switches script security on: with nothing else, keepalived has nothing to run. */
+const SCRIPT_SECURITY_FILE = "00-script-security.conf";
 const SCRIPT_SECURITY = `${HEADER}global_defs {\n    enable_script_security\n    script_user root\n}\n`;
 
 /** The content of every file of ours for `ledger`: file name -> text. */
@@ -151,7 +161,7 @@ export function keepalivedFiles(ledger: Ledger): Record<string, string> {
     const w = desiredOf(e);
     return w.present && (e.kind === "service" || e.kind === "dest") ? [(w.value as { healthCheck?: HealthCheck }).healthCheck] : [];
   });
-  if (checks.some((c) => c?.type === "command")) out["00-script-security.conf"] = SCRIPT_SECURITY;
+  if (checks.some((c) => c?.type === "command")) out[SCRIPT_SECURITY_FILE] = SCRIPT_SECURITY;
   for (const e of entries) {
     const want = desiredOf(e);
     if (!want.present) continue;
@@ -208,10 +218,20 @@ function handedBack(before: Ledger, after: Ledger, have: Record<string, string>)
   return out;
 }
 
+/** Whether a set of our files gives keepalived something to run (a VRRP instance or a virtual_server). */
+export const hasWork = (files: Record<string, string>): boolean => Object.keys(files).some((n) => n !== SCRIPT_SECURITY_FILE);
+
 /**
  * What a transaction runs for keepalived: `before` (install, stage and config-test: a failure
  * there stops the script before any change), `after` (files in place, include line, enable,
- * start or reload; or, when the last holder left, everything put back as it was found).
+ * start or reload; or, when nothing of ours is left for keepalived to run, everything put back
+ * as it was found).
+ *
+ * "Nothing to run" is not only the last holder leaving: a health-checked service without a real
+ * server yet (its virtual_server waits for the first one) or whose last one was removed leaves
+ * our include with no file to match, and keepalived then refuses to start ("has no
+ * configuration to run"). So keepalived is used only while our files hold a block; until then
+ * (and after) it is left, or put back, as found, though the ledger's holders stay.
  */
 export function keepalivedCommands(
   before: Ledger,
@@ -221,9 +241,10 @@ export function keepalivedCommands(
   restart: boolean,
 ): { before: string[]; after: string[] } {
   const entry = after.entries[keys.keepalived()];
+  const held = !!entry && Object.keys(entry.holders).length > 0;
   const want = keepalivedFiles(after);
-  const changed = changedFiles(want, have);
-  if (entry && Object.keys(entry.holders).length) {
+  if (held && hasWork(want)) {
+    const changed = changedFiles(want, have);
     const l = live ?? { installed: false, enabled: false, active: false, conf: "absent" as const, include: false };
     const pre = [...(l.installed ? [] : [keepalived.install()]), ...(changed.length ? keepalived.stageAndTest(want) : [])];
     const post = [
@@ -235,10 +256,12 @@ export function keepalivedCommands(
     ];
     return { before: pre, after: post };
   }
-  const gone = before.entries[keys.keepalived()];
-  if (!gone && !(live?.include || Object.keys(have).some((p) => p.startsWith(`${KEEPALIVED_DIR}/`)))) return { before: [], after: [] };
-  // The last user left (or files of ours are left over from an interrupted run): put keepalived back.
-  const original = (gone?.original as KeepalivedState | null) ?? {
+  const recorded = entry ?? before.entries[keys.keepalived()];
+  const ours = live?.include || Object.keys(have).some((p) => p.startsWith(`${KEEPALIVED_DIR}/`));
+  // Nothing of ours on the host: nothing to put back (a holder whose service has no real server yet).
+  if (!ours && (held || !recorded)) return { before: [], after: handedBack(before, after, have) };
+  // Nothing of ours left to run (or files of ours are left over from an interrupted run): put keepalived back.
+  const original = (recorded?.original as KeepalivedState | null) ?? {
     installed: true,
     enabled: true,
     active: !!live?.active,
@@ -251,7 +274,8 @@ export function keepalivedCommands(
       ...(original.active ? (live?.active ? [keepalived.reload()] : []) : live?.active ? [keepalived.stop()] : []),
       ...handedBack(before, after, have),
       ...(original.enabled ? [] : live?.enabled ? [keepalived.disable()] : []),
-      ...(original.installed ? [] : [keepalived.purge()]),
+      // Removed only once no holder is left: the next real server would need it again.
+      ...(original.installed || held ? [] : [keepalived.purge()]),
     ],
   };
 }

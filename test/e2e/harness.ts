@@ -80,12 +80,45 @@ export function requestsFromClient(vip: string, count: number, port = 80): strin
   return out.trim().split("\n");
 }
 
+/** One step the engine took for a resource, from its event log (`--event-log`). */
+export interface Step {
+  /** create, update, delete, replace, same, read, refresh, ... as the engine names them. */
+  op: string;
+  urn: string;
+  /** The last part of the URN: the resource's name. */
+  name: string;
+  type: string;
+  /** The properties that changed (for an update or replace). */
+  diffs: string[];
+}
+
 export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
   output: string;
+  /** The steps that completed (resOutputsEvent; for a preview, the planned ones: resourcePreEvent). */
+  steps: Step[];
 }
+
+/** Parses an engine event log: one JSON event a line. */
+function stepsOf(log: string, preview: boolean): Step[] {
+  const kind = preview ? "resourcePreEvent" : "resOutputsEvent";
+  return log
+    .split("\n")
+    .filter(Boolean)
+    .flatMap((line) => {
+      const m = (JSON.parse(line) as Record<string, { metadata?: Omit<Step, "name" | "diffs"> & { diffs?: string[] } } | undefined>)[kind]
+        ?.metadata;
+      return m && m.type !== "pulumi:pulumi:Stack" && !m.type.startsWith("pulumi:providers:")
+        ? [{ op: m.op, urn: m.urn, name: m.urn.split("::").pop()!, type: m.type, diffs: m.diffs ?? [] }]
+        : [];
+    });
+}
+
+/** name -> op of the steps that changed something (not "same"), for comparing with toEqual. */
+export const changes = (r: RunResult): Record<string, string> =>
+  Object.fromEntries(r.steps.filter((s) => s.op !== "same").map((s) => [s.name, s.op]));
 
 /** A stack of a Pulumi program driven through the real CLI with its own PULUMI_HOME and file backend. */
 export class Stack {
@@ -132,7 +165,9 @@ export class Stack {
   }
 
   run(...args: string[]): Promise<RunResult> {
-    const withConfig = ["up", "preview", "refresh", "destroy"].includes(args[0]) ? ["--config-file", this.configFile] : [];
+    const engine = ["up", "preview", "refresh", "destroy"].includes(args[0]);
+    const log = path.join(this.home, `events-${++this.runs}.jsonl`);
+    const withConfig = engine ? ["--config-file", this.configFile, "--event-log", log] : [];
     const full = [...args, ...withConfig, "--stack", this.name, "--non-interactive"];
     return new Promise((resolve) => {
       execFile(
@@ -141,11 +176,13 @@ export class Stack {
         { cwd: this.programDir, env: this.env, maxBuffer: 64 << 20, timeout: 15 * 60_000 },
         (err, stdout, stderr) => {
           const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
-          resolve({ code, stdout, stderr, output: stdout + stderr });
+          const steps = engine && fs.existsSync(log) ? stepsOf(fs.readFileSync(log, "utf8"), args[0] === "preview") : [];
+          resolve({ code, stdout, stderr, output: stdout + stderr, steps });
         },
       );
     });
   }
+  private runs = 0;
 
   async must(...args: string[]): Promise<RunResult> {
     const r = await this.run(...args);

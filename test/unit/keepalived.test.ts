@@ -3,7 +3,7 @@
 // plan leaving health-checked objects to keepalived, and validation of checks and VRRP.
 import * as model from "../../provider/model";
 import { emptySnapshot } from "./plan-support";
-import { emptyLedger, keys } from "../../provider/holds/ledger";
+import { clone, emptyLedger, keys } from "../../provider/holds/ledger";
 import { Plan, Snapshot } from "../../provider/holds/plan";
 import { keepalivedCommands, keepalivedFiles, parseKeepalivedState, renderVrrp } from "../../provider/remote/keepalived";
 import { parseDaemons } from "../../provider/remote/parsers";
@@ -258,6 +258,74 @@ describe("keepalived around a transaction", () => {
       "rm -rf /etc/keepalived/pulumi-lvs.d",
       "systemctl stop keepalived",
     ]);
+  });
+});
+
+describe("one director with health checks and no VRRP", () => {
+  const live = (over: Partial<NonNullable<Snapshot["keepalived"]>> = {}) => ({ ...snapshot().keepalived!, ...over });
+  const withService = () => {
+    const plan = new Plan(snapshot());
+    claim(plan, "svc", { services: [svc], keepalived: true, persist: true });
+    return plan;
+  };
+  const FILE = "/etc/keepalived/pulumi-lvs.d/vs-tcp-198.51.100.100-80.conf";
+
+  test("a service without real servers leaves keepalived alone: no include line, no start (it would have nothing to run)", () => {
+    const plan = withService();
+    expect(keepalivedCommands(emptyLedger(), plan.ledger, live(), {}, false)).toEqual({ before: [], after: [] });
+    // Still not installed: installed with the first real server, which needs it.
+    expect(keepalivedCommands(emptyLedger(), plan.ledger, undefined, {}, false)).toEqual({ before: [], after: [] });
+  });
+
+  test("its first real server: config test, files, include line, start", () => {
+    const s0 = withService();
+    const plan = new Plan(snapshot({ ledger: s0.ledger }));
+    claim(plan, "a", { dests: [rs("198.51.100.11")], persist: true });
+    const k = keepalivedCommands(s0.ledger, plan.ledger, live(), {}, false);
+    expect(k.before.join("\n")).toContain("keepalived --config-test");
+    expect(k.after.slice(-2)).toEqual([
+      "echo 'include /etc/keepalived/pulumi-lvs.d/*.conf' >> /etc/keepalived/keepalived.conf",
+      "systemctl start keepalived",
+    ]);
+  });
+
+  test("its last real server removed: keepalived put back as found (no empty staged set, no chmod of an empty glob)", () => {
+    const s0 = withService();
+    claim(s0, "a", { dests: [rs("198.51.100.11")], persist: true });
+    const release = new Plan(snapshot({ ledger: s0.ledger }));
+    claim(release, "a", { persist: false });
+    const k = keepalivedCommands(s0.ledger, release.ledger, live({ active: true, include: true }), { [FILE]: "x" }, false);
+    expect(k.before).toEqual([]);
+    expect(k.after.join("\n")).not.toContain("chmod");
+    expect(k.after).toContain("rm -rf /etc/keepalived/pulumi-lvs.d");
+    expect(k.after).toContain("systemctl stop keepalived");
+    // A keepalived the user ran before is reloaded instead, and never purged while the service holds it.
+    const running = clone(release.ledger);
+    running.entries[keys.keepalived()].original = { installed: false, enabled: true, active: true, conf: "newline" };
+    const k2 = keepalivedCommands(s0.ledger, running, live({ active: true, include: true }), { [FILE]: "x" }, false);
+    expect(k2.after).not.toContain("systemctl stop keepalived");
+    expect(k2.after.join("\n")).not.toContain("apt-get purge");
+  });
+
+  test("a command check alone (script security, no virtual_server yet) is nothing to run either", () => {
+    const plan = new Plan(snapshot());
+    const command = model.HealthCheck.parse({ type: "command", command: "/usr/local/bin/probe" });
+    claim(plan, "svc", { services: [{ ...svc, healthCheck: command }], keepalived: true, persist: true });
+    expect(Object.keys(keepalivedFiles(plan.ledger))).toEqual(["00-script-security.conf"]);
+    expect(keepalivedCommands(emptyLedger(), plan.ledger, live(), {}, false)).toEqual({ before: [], after: [] });
+  });
+});
+
+describe("dual-stack VRRP", () => {
+  test("IPv4 VIPs in virtual_ipaddress, IPv6 ones as /128 in virtual_ipaddress_excluded (one family per instance)", () => {
+    const text = renderVrrp({ ...vrrp, vips: [VIP, "2001:db8:100::100"] });
+    expect(text).toContain("    virtual_ipaddress {\n        198.51.100.100/32 dev eth1\n    }\n");
+    expect(text).toContain("    virtual_ipaddress_excluded {\n        2001:db8:100::100/128 dev eth1\n    }\n");
+  });
+  test("IPv6 VIPs only: they are the instance's own addresses, as /128", () => {
+    const text = renderVrrp({ ...vrrp, vips: ["2001:db8:100::100"] });
+    expect(text).toContain("    virtual_ipaddress {\n        2001:db8:100::100/128 dev eth1\n    }\n");
+    expect(text).not.toContain("excluded");
   });
 });
 

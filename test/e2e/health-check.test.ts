@@ -1,0 +1,150 @@
+// The commonest keepalived setup: one director, health-checked backends, no VRRP, through the
+// real CLI on the lab, as ordered steps. First the LvsDrCluster a new user writes (its first
+// `up` serves; a dead web server leaves rotation and returns; a backend removed; the cluster
+// removed), then the same service declared resource by resource, so that it exists with no
+// backend at all (keepalived is left alone: it would have nothing to run), gets one, and loses
+// it again. keepalived on the director ends byte-identical to how the lab ships it (installed,
+// enabled, inactive, no keepalived.conf), and so does everything else on the hosts.
+import * as path from "path";
+import {
+  REPO,
+  Stack,
+  changes,
+  conn,
+  expectAlternating,
+  hostState,
+  labHost,
+  labStatus,
+  onHost,
+  requestsFromClient,
+  waitFor,
+} from "./harness";
+
+jest.setTimeout(20 * 60_000);
+
+const lab = labStatus();
+const VIP = lab.vip;
+const [director, rsA, rsB] = ["director", "rs-a", "rs-b"].map((n) => labHost(lab, n));
+const HOSTS = ["director", "rs-a", "rs-b"];
+const check = { type: "http", path: "/", interval: 1, timeout: 1, retries: 1 };
+const stack = new Stack(path.join(REPO, "test/e2e/program"), "health");
+
+const backend = (h: typeof rsA, name: string) => ({ name, address: h.lanAddress, connection: conn(h) });
+const cluster = (backends: ReturnType<typeof backend>[]) => ({
+  type: "LvsDrCluster",
+  name: "web",
+  args: { director: conn(director), vip: VIP, port: 80, scheduler: "rr", drainTimeout: 0, healthCheck: check, backends },
+});
+/** The same service resource by resource, with as many real servers (on rs-a) as asked. */
+const resources = (withBackend: boolean) => [
+  { type: "DirectorHost", name: "dir", args: { connection: conn(director), vips: [VIP] } },
+  {
+    type: "VirtualService",
+    name: "svc",
+    args: { connection: conn(director), address: VIP, port: 80, scheduler: "rr", healthCheck: check },
+  },
+  ...(withBackend
+    ? [
+        { type: "DrRealServerHost", name: "host-a", args: { connection: conn(rsA), vips: [VIP] } },
+        { type: "RealServer", name: "rs-a", args: { service: "svc", address: rsA.lanAddress, drainTimeout: 0 } },
+      ]
+    : []),
+];
+
+/** The real servers of VIP:80 in the director's kernel (keepalived adds one once its first check passed). */
+const inKernel = () =>
+  onHost("director", "ipvsadm -S -n")
+    .split("\n")
+    .filter((l) => l.startsWith(`-a -t ${VIP}:80 `))
+    .map((l) => l.split(" ")[4].split(":")[0])
+    .sort();
+const waitKernel = (want: string[]) =>
+  waitFor(`real servers ${JSON.stringify(want)} in ${VIP}:80`, 30, () =>
+    JSON.stringify(inKernel()) === JSON.stringify(want) ? want : undefined,
+  );
+const keepalived = () => onHost("director", "systemctl is-active keepalived || true").trim();
+const noChanges = () => stack.must("preview", "--diff", "--expect-no-changes");
+const created = (r: { steps: { op: string }[] }) => r.steps.map((s) => s.op);
+
+let before: Record<string, string>;
+beforeAll(async () => {
+  before = hostState(HOSTS);
+  expect(keepalived()).toBe("inactive");
+  await stack.init();
+});
+afterAll(async () => {
+  await stack.run("destroy", "--yes", "--skip-preview");
+  await stack.remove();
+});
+
+test("1. the first up of a health-checked cluster without VRRP serves: six requests alternate", async () => {
+  stack.declare(cluster([backend(rsA, "a"), backend(rsB, "b")]));
+  const r = await stack.up();
+  expect(new Set(created(r))).toEqual(new Set(["create"]));
+  expect(keepalived()).toBe("active");
+  await waitKernel([rsA.lanAddress, rsB.lanAddress]);
+  expectAlternating(VIP);
+  await noChanges();
+});
+
+test("2. a backend whose web server stops leaves rotation, and returns when it is back", async () => {
+  onHost("rs-b", "systemctl stop lab-httpd");
+  try {
+    await waitKernel([rsA.lanAddress]);
+    expect(requestsFromClient(VIP, 4)).toEqual(Array(4).fill("This is test page,this is A."));
+  } finally {
+    onHost("rs-b", "systemctl start lab-httpd");
+  }
+  await waitKernel([rsA.lanAddress, rsB.lanAddress]);
+  expectAlternating(VIP);
+});
+
+test("3. removing a backend removes only it; rs-b is as it was", async () => {
+  stack.declare(cluster([backend(rsA, "a")]));
+  const r = await stack.up();
+  expect(changes(r)).toEqual({ [`web-rs-b`]: "delete", [`web-rs-host-b-${VIP}`]: "delete" });
+  await waitKernel([rsA.lanAddress]);
+  expect(requestsFromClient(VIP, 3)).toEqual(Array(3).fill("This is test page,this is A."));
+  expect(hostState(["rs-b"])).toEqual({ "rs-b": before["rs-b"] });
+});
+
+test("4. up to an empty stack puts every host back, keepalived included", async () => {
+  stack.declare();
+  const r = await stack.up();
+  expect(new Set(created(r))).toEqual(new Set(["delete"]));
+  expect(hostState(HOSTS)).toEqual(before);
+});
+
+test("5. a health-checked service with no backend yet: keepalived is left alone, preview is clean", async () => {
+  stack.declare(...resources(false));
+  const r = await stack.up();
+  expect(changes(r)).toEqual({ dir: "create", svc: "create" });
+  expect(keepalived()).toBe("inactive");
+  expect(onHost("director", "ls /etc/keepalived").trim()).toBe("");
+  expect(inKernel()).toEqual([]);
+  await noChanges();
+});
+
+test("6. its first backend: keepalived starts and the VIP serves", async () => {
+  stack.declare(...resources(true));
+  const r = await stack.up();
+  expect(changes(r)).toEqual({ "host-a": "create", "rs-a": "create" });
+  expect(keepalived()).toBe("active");
+  await waitKernel([rsA.lanAddress]);
+  expect(requestsFromClient(VIP, 2)).toEqual(Array(2).fill("This is test page,this is A."));
+  await noChanges();
+});
+
+test("7. its last backend removed: keepalived put back as found, the service waits for the next one", async () => {
+  stack.declare(...resources(false));
+  const r = await stack.up();
+  expect(changes(r)).toEqual({ "host-a": "delete", "rs-a": "delete" });
+  expect(keepalived()).toBe("inactive");
+  expect(onHost("director", "ls /etc/keepalived").trim()).toBe("");
+  await noChanges();
+});
+
+test("8. destroy leaves every host as it was", async () => {
+  await stack.destroy();
+  expect(hostState(HOSTS)).toEqual(before);
+});

@@ -95,6 +95,11 @@ const connectionFields = {
   dialErrorLimit: intIn(-1, 1000, "dialErrorLimit").default(10),
   /** Seconds per dial attempt; 0 means no limit. */
   perDialTimeout: intIn(0, 3600, "perDialTimeout").default(15),
+  /**
+   * Seconds an operation waits for the host lock (another run, or another resource of this
+   * one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+   */
+  lockTimeout: intIn(1, 86400, "lockTimeout").optional(),
   /** Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint. */
   hostKey: z
     .string()

@@ -13,15 +13,35 @@ const section = `echo ${q(SECTION)}`;
 
 /** Lock file that serializes our writes on one host (Pulumi runs resources in parallel). */
 const LOCK = "/run/pulumi-lvs.lock";
+/** Who holds the lock, written by each holder once it has it: a transaction that gives up names them. */
+const LOCK_HOLDER = `${LOCK}.holder`;
 const STATE_DIR_PATH = "/var/lib/pulumi-lvs";
+/** Seconds a transaction waits for the host lock unless the connection says otherwise (connection.lockTimeout). */
+export const LOCK_TIMEOUT = 120;
+/** The exit status of a transaction that gave up waiting for the lock. */
+export const LOCK_TIMED_OUT = 75;
 
 /**
- * Wraps a script for execution: always under `sh` (the login shell may be anything), under
- * `sudo -n` for non-root users (never prompts: a password prompt becomes a clear error), and
- * under flock when it writes, so concurrent operations against one host take turns.
+ * Wraps a transaction for execution: always under `sh` (the login shell may be anything), under
+ * `sudo -n` for non-root users (never prompts: a password prompt becomes a clear error), with the
+ * host lock taken first, so concurrent transactions take turns, and waited for at most
+ * `lockTimeout` seconds. `holder` says who we are (stack, process, machine): written beside the
+ * lock while we hold it, it is what a transaction that gives up reports.
  */
-export function wrap(script: string, opts: { sudo: boolean; lock: boolean }): string {
-  const body = opts.lock ? `flock ${q(LOCK)} sh -c ${q(script)}` : `sh -c ${q(script)}`;
+export function wrap(script: string, opts: { sudo: boolean; lockTimeout: number; holder: string }): string {
+  const locked = [
+    `exec 9>>${LOCK}`,
+    `if ! flock -w ${q(opts.lockTimeout)} 9; then`,
+    `  h=$(cat ${LOCK_HOLDER} 2>/dev/null)`,
+    `  echo "the pulumi-lvs lock (${LOCK}) is still held after ${opts.lockTimeout}s, by \${h:-a process that does not say who it is (pulumi-lvs 0.2 or older)}; ` +
+      `retry once it is done, or, if that run was stopped, end its process on this host (its remote pid), which holds the lock until it exits" >&2`,
+    `  exit ${LOCK_TIMED_OUT}`,
+    "fi",
+    `printf '%s since %s, remote pid %s\\n' ${q(opts.holder)} "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" "$$" > ${LOCK_HOLDER}`,
+    `trap 'rm -f ${LOCK_HOLDER}' EXIT`,
+    script,
+  ].join("\n");
+  const body = `sh -c ${q(locked)}`;
   return opts.sudo ? `sudo -n ${body}` : body;
 }
 

@@ -5,11 +5,12 @@
 // the cause, never a secret. Host keys are checked during the handshake, before
 // authentication, for the target and the jump host (host-keys.ts).
 import { createHash } from "crypto";
+import { hostname } from "os";
 import { NodeSSH, Config as SshConfig } from "node-ssh";
 import pLimit from "p-limit";
 import type { Readable } from "stream";
 import { Connection, ProxyConnection } from "../model";
-import { SCRIPT_END, TRANSACTION_MARKER, transactionCommand, wrap } from "./commands";
+import { LOCK_TIMEOUT, SCRIPT_END, TRANSACTION_MARKER, transactionCommand, wrap } from "./commands";
 import {
   Expectation,
   HostKey,
@@ -25,12 +26,23 @@ import {
 
 export { HostKeyMismatchError, expectedFingerprint, fingerprintOf } from "./host-keys";
 
+/** Seconds a transaction may take once it holds the host lock (installing keepalived is the slowest step). */
+const TRANSACTION_BUDGET = 600;
+
 /** Concurrent commands per host: well under OpenSSH's default MaxSessions (10). */
 const PER_HOST_CONCURRENCY = 4;
 
 export type Log = (message: string) => void;
 
 export const label = (c: ProxyConnection): string => `${c.user}@${c.host}:${c.port}`;
+
+/** The stack this process works for, from the first resource URN it sees (one provider process serves one stack). */
+let stack: string | undefined;
+export function noteOwner(urn: string): void {
+  stack ??= /^urn:pulumi:([^:]+)::/.exec(urn)?.[1];
+}
+/** Who we are, as recorded beside the host lock while a transaction holds it. */
+const holderOf = (summary: string) => `${stack ? `stack ${stack}` : "pulumi-lvs"} (pid ${process.pid} on ${hostname()}): ${summary}`;
 
 /** Host-key fingerprints recorded in state: the target's, and the jump host's when there is one. */
 export interface Recorded {
@@ -62,6 +74,8 @@ export class Host {
     readonly ssh: NodeSSH,
     readonly key: HostKey,
     private readonly sudo: boolean,
+    /** Seconds a transaction waits for the host lock (connection.lockTimeout of the resource that dialed). */
+    private readonly lockTimeout: number,
     readonly proxy?: Host,
   ) {}
 
@@ -98,12 +112,24 @@ export class Host {
         new Promise((resolve, reject) => {
           const client = this.ssh.connection;
           if (!client) return reject(new Error(`${this.target}: connection is closed`));
-          client.exec(wrap(transactionCommand(read), { sudo: this.sudo, lock: true }), (err, stream) => {
+          const command = wrap(transactionCommand(read), { sudo: this.sudo, lockTimeout: this.lockTimeout, holder: holderOf(summary) });
+          client.exec(command, (err, stream) => {
             if (err) return reject(new Error(`${this.target}: cannot start \`${summary}\`: ${err.message}`));
+            // The session is bounded: waiting for the lock, then the work itself. A host that stops
+            // answering inside it (keepalives still pass) has its connection closed.
+            let failed: Error | undefined;
+            const limit = this.lockTimeout + TRANSACTION_BUDGET;
+            const timer = setTimeout(() => {
+              failed = new Error(
+                `${this.target}: \`${summary}\` did not finish within ${limit}s (${this.lockTimeout}s for the host lock, then ${TRANSACTION_BUDGET}s); ` +
+                  `its session was closed. Check that the host answers (\`ssh ${this.target}\`), then run again: what it left half done is undone first`,
+              );
+              this.ssh.dispose();
+              reject(failed);
+            }, limit * 1000);
             let out = "";
             let errOut = "";
             let readOut: string | undefined;
-            let failed: Error | undefined;
             stream.on("data", (d: Buffer) => {
               out += d.toString("utf8");
               if (readOut !== undefined) return;
@@ -121,6 +147,7 @@ export class Host {
             });
             stream.stderr.on("data", (d: Buffer) => (errOut += d.toString("utf8")));
             stream.on("close", (code: number | null) => {
+              clearTimeout(timer);
               if (failed) return reject(failed);
               if (this.sudo && /sudo: (a password is required|a terminal is required)/.test(errOut)) {
                 return reject(
@@ -202,7 +229,9 @@ async function dialOnce(c: ProxyConnection, trust: Trust, sock: Readable | undef
     passphrase: c.privateKeyPassword,
     agent: c.agentSocketPath ?? process.env.SSH_AUTH_SOCK,
     readyTimeout: c.perDialTimeout > 0 ? c.perDialTimeout * 1000 : 2 ** 31 - 1,
-    keepaliveInterval: 15000,
+    // A half-open session (a frozen host, a NAT that dropped the flow) is noticed within ~15 s.
+    keepaliveInterval: 5000,
+    keepaliveCountMax: 3,
     sock,
     hostVerifier: check.verifier,
     // The expected key types first, then ssh2's usual order (so another key still shows up, and is refused by name).
@@ -276,7 +305,7 @@ async function open(c: Connection, hop: Hop, recorded: Recorded, log: Log): Prom
   const p = (async () => {
     const proxy = c.proxy ? await open(c.proxy, "proxy", { target: recorded.proxy }, log) : undefined;
     const { ssh, key: hostKey } = await dial(c, trust, proxy, log);
-    const host = new Host(label(c), ssh, hostKey, c.user !== "root", proxy);
+    const host = new Host(label(c), ssh, hostKey, c.user !== "root", c.lockTimeout ?? LOCK_TIMEOUT, proxy);
     // Without a handler an error on an idle pooled connection would crash the provider process.
     // Only this entry is dropped: after disconnectAll() the key may already name a newer one.
     const forget = () => pool.get(key) === p && pool.delete(key);

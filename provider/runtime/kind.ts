@@ -5,7 +5,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { Connection, SECRET_CONNECTION_FIELDS, STATE_VERSION } from "../model";
-import { Host, Log, connect, rememberStackKeys } from "../remote/ssh";
+import { Host, Log, connect, noteOwner, rememberStackKeys } from "../remote/ssh";
 import { containsUnknown, parseOrThrow, validate } from "../validate";
 import { canonical } from "../holds/ledger";
 
@@ -133,7 +133,7 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
       proxyHostKeyFingerprint: host.proxyFingerprint,
       stateVersion: STATE_VERSION,
     });
-  const ctx = (owner: string): Ctx => ({ owner, log });
+  const ctx = (owner: string): Ctx => (noteOwner(owner), { owner, log });
 
   return {
     async check(_olds, news) {

@@ -134,6 +134,19 @@ lab_ssh() {  # lab_ssh HOST USER [ssh-args/cmd...]
   ssh "${SSH_OPTS[@]}" -i "$KEY" -p "$(ssh_port "$host")" "$user@127.0.0.1" "$@"
 }
 
+# Probes (`ssh HOST CMD`) share one OpenSSH connection per host and user (ControlMaster): a
+# login under TCG costs far more than the command a test runs. A host that stops or reboots
+# has its shared connections closed first, so no probe waits on a dead one.
+mux_opts() { printf '%s\n' -o ControlMaster=auto -o "ControlPath=$STATE/cm-$1-$2" -o ControlPersist=300; }
+close_mux() {  # close_mux HOST
+  local s
+  for s in "$STATE/cm-$1-"*; do
+    [[ -S $s ]] || continue
+    ssh -o ControlPath="$s" -O exit "$1" >/dev/null 2>&1 || true
+    rm -f "$s"
+  done
+}
+
 # One lock per lab state dir: parallel test files calling `up`/`start`/`stop`
 # must not race on pid files and overlays.
 take_lock() {
@@ -294,6 +307,7 @@ prepare() {  # everything `up`/`start` need before booting
 stop_vm() {  # stop_vm HOST [graceful]
   local h=$1
   stop_pidfiles "$STATE/$h.starter.pid"
+  close_mux "$h"
   if [[ ${2:-} == graceful ]] && vm_running "$h"; then
     # Flush the guest page cache so files a test wrote survive a later `start`.
     timeout 15 ssh "${SSH_OPTS[@]}" -i "$KEY" -p "$(ssh_port "$h")" root@127.0.0.1 sync || true
@@ -369,6 +383,7 @@ cmd_reboot() {
   old=$(lab_ssh "$h" root cat /proc/sys/kernel/random/boot_id) || lab_die "$h: ssh failed"
   # Detach the reboot so this ssh session returns cleanly instead of being cut.
   lab_ssh "$h" root 'nohup sh -c "sleep 1; systemctl reboot" >/dev/null 2>&1 &' || true
+  close_mux "$h"
   local t0=$SECONDS
   wait_ssh "$h" "$old" || lab_die "$h did not come back after reboot"
   lab_log "$h rebooted in $((SECONDS - t0))s (boot id $(lab_ssh "$h" root cat /proc/sys/kernel/random/boot_id))"
@@ -394,8 +409,10 @@ cmd_ssh() {
   if [[ ${1:-} == -- ]]; then shift; fi
   local tty=()
   if (($# == 0)) && [[ -t 0 ]]; then tty=(-t); fi
+  local mux
+  mapfile -t mux < <(mux_opts "$h" "$user")
   # exec: the remote command's exit status is ours.
-  exec ssh "${SSH_OPTS[@]}" "${tty[@]}" -i "$KEY" -p "$(ssh_port "$h")" "$user@127.0.0.1" "$@"
+  exec ssh "${SSH_OPTS[@]}" "${mux[@]}" "${tty[@]}" -i "$KEY" -p "$(ssh_port "$h")" "$user@127.0.0.1" "$@"
 }
 
 json_str() { local s=$1; s=${s//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }

@@ -1,3 +1,8 @@
+import { spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parse } from "shell-quote";
 import { ipvs, net, q, restoreLine, rules, transactionCommand, wrap } from "../../provider/remote/commands";
 
 const svc = { address: "198.51.100.100", port: 80, protocol: "tcp" as const };
@@ -49,9 +54,47 @@ describe("remote command text", () => {
     expect(ipvs.addService({ ...svc, address: "$(reboot)", scheduler: "rr" })).toBe("ipvsadm -A -t \\$\\(reboot\\)\\:80 -s rr");
   });
 
-  test("wraps scripts in sh, sudo -n for non-root users and flock for writers", () => {
-    expect(wrap("echo hi", { sudo: false, lock: false })).toBe("sh -c 'echo hi'");
-    expect(wrap("echo hi", { sudo: true, lock: true })).toBe("sudo -n flock /run/pulumi-lvs.lock sh -c 'echo hi'");
+  test("wraps transactions in sh, sudo -n for non-root users, and the host lock with a deadline and its holder", () => {
+    const root = wrap("echo hi", { sudo: false, lockTimeout: 7, holder: "stack prod (pid 1 on ci)" });
+    expect(root.startsWith("sh -c ")).toBe(true);
+    expect(wrap("echo hi", { sudo: true, lockTimeout: 7, holder: "x" }).startsWith("sudo -n sh -c ")).toBe(true);
+    const script = parse(root)[2] as string;
+    expect(script.split("\n")).toEqual([
+      "exec 9>>/run/pulumi-lvs.lock",
+      "if ! flock -w 7 9; then",
+      "  h=$(cat /run/pulumi-lvs.lock.holder 2>/dev/null)",
+      expect.stringContaining("is still held after 7s, by ${h:-a process that does not say who it is"),
+      "  exit 75",
+      "fi",
+      `printf '%s since %s, remote pid %s\\n' 'stack prod (pid 1 on ci)' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" "$$" > /run/pulumi-lvs.lock.holder`,
+      "trap 'rm -f /run/pulumi-lvs.lock.holder' EXIT",
+      "echo hi",
+    ]);
+  });
+
+  test("the lock script, run by sh: gives up after its deadline naming the holder; takes a free lock and records itself", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lock-"));
+    const local = (s: string) => s.replace(/\/run\/pulumi-lvs\.lock/g, `${dir}/lock`);
+    const run = (holder: string, body: string) =>
+      spawnSync("sh", ["-c", parse(local(wrap(body, { sudo: false, lockTimeout: 1, holder })))[2] as string], { encoding: "utf8" });
+    expect(run("first", `cat ${dir}/lock.holder`).stdout).toMatch(/^first since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, remote pid \d+\n$/);
+    expect(fs.existsSync(`${dir}/lock.holder`)).toBe(false);
+    // A holder that keeps the lock (as a stopped process would): the next one gives up after 1 s.
+    const held = spawn("sh", [
+      "-c",
+      parse(local(wrap("exec sleep 5", { sudo: false, lockTimeout: 1, holder: "stack prod (pid 42 on ci-3)" })))[2] as string,
+    ]);
+    try {
+      spawnSync("sh", ["-c", `i=0; while [ ! -s ${dir}/lock.holder ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done`]);
+      const r = run("second", "echo ran");
+      expect(r.status).toBe(75);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(
+        /is still held after 1s, by stack prod \(pid 42 on ci-3\) since .* UTC, remote pid \d+; retry once it is done/,
+      );
+    } finally {
+      held.kill();
+    }
   });
 
   test("a transaction runs its write only when it arrived whole", () => {

@@ -1,4 +1,4 @@
-// The connection input takes @pulumi/command's remote.ConnectionArgs (checked by the compiler), plus knownHostsPath.
+// The connection input takes @pulumi/command's remote.ConnectionArgs (checked by the compiler), plus knownHostsPath and lockTimeout.
 import type { types } from "@pulumi/command";
 import type { ConnectionArgs } from "../../provider";
 
@@ -6,7 +6,7 @@ type Command = types.input.remote.ConnectionArgs;
 const fromCommand = (c: Command): ConnectionArgs => c;
 const toCommand = (c: ConnectionArgs): Command => c;
 
-test("ConnectionArgs has @pulumi/command's remote.ConnectionArgs fields, plus knownHostsPath", () => {
+test("ConnectionArgs has @pulumi/command's remote.ConnectionArgs fields, plus knownHostsPath and lockTimeout", () => {
   const fields: (keyof Command)[] = [
     "host",
     "port",
@@ -33,7 +33,8 @@ test("ConnectionArgs has @pulumi/command's remote.ConnectionArgs fields, plus kn
     hostKey: true,
     proxy: true,
     knownHostsPath: true,
+    lockTimeout: true,
   };
-  expect(Object.keys(ours).sort()).toEqual([...fields, "knownHostsPath"].sort());
+  expect(Object.keys(ours).sort()).toEqual([...fields, "knownHostsPath", "lockTimeout"].sort());
   expect(toCommand(fromCommand({ host: "h" }))).toEqual({ host: "h" });
 });

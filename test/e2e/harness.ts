@@ -99,26 +99,64 @@ export interface RunResult {
   output: string;
   /** The steps that completed (resOutputsEvent; for a preview, the planned ones: resourcePreEvent). */
   steps: Step[];
+  /** The engine's diagnostics of severity error (diagnosticEvent): a failed resource's message among them. */
+  errors: string[];
 }
 
-/** Parses an engine event log: one JSON event a line. */
-function stepsOf(log: string, preview: boolean): Step[] {
-  const kind = preview ? "resourcePreEvent" : "resOutputsEvent";
-  return log
-    .split("\n")
-    .filter(Boolean)
-    .flatMap((line) => {
-      const m = (JSON.parse(line) as Record<string, { metadata?: Omit<Step, "name" | "diffs"> & { diffs?: string[] } } | undefined>)[kind]
-        ?.metadata;
-      return m && m.type !== "pulumi:pulumi:Stack" && !m.type.startsWith("pulumi:providers:")
-        ? [{ op: m.op, urn: m.urn, name: m.urn.split("::").pop()!, type: m.type, diffs: m.diffs ?? [] }]
-        : [];
+type Meta = { op: string; urn: string; type: string; diffs?: string[] };
+type Diagnostic = { message?: string; severity?: string };
+type Event = { resOutputsEvent?: { metadata: Meta }; diagnosticEvent?: Diagnostic };
+type PreviewStep = {
+  op: string;
+  urn: string;
+  newState?: { type: string };
+  oldState?: { type: string };
+  detailedDiff?: Record<string, unknown>;
+};
+
+const ours = (type: string) => type !== "pulumi:pulumi:Stack" && !type.startsWith("pulumi:providers:");
+const step = (op: string, urn: string, type: string, diffs: string[]): Step => ({ op, urn, name: urn.split("::").pop()!, type, diffs });
+
+/**
+ * The engine's structured output (`--json`): for up, refresh and destroy a stream of events (the
+ * steps that completed are resOutputsEvents), for preview one document with its planned steps.
+ */
+function parseEngineJson(stdout: string, preview: boolean): { steps: Step[]; diagnostics: Diagnostic[] } {
+  if (preview) {
+    let doc: { steps?: PreviewStep[]; diagnostics?: Diagnostic[] } = {};
+    try {
+      doc = JSON.parse(stdout) as typeof doc;
+    } catch {
+      // A preview that failed before planning prints its error on stderr only.
+    }
+    const steps = (doc.steps ?? []).flatMap((s) => {
+      const type = s.newState?.type ?? s.oldState?.type ?? "";
+      return ours(type) ? [step(s.op, s.urn, type, Object.keys(s.detailedDiff ?? {}))] : [];
     });
+    return { steps, diagnostics: doc.diagnostics ?? [] };
+  }
+  const events = stdout.split("\n").flatMap((line) => {
+    try {
+      return line.startsWith("{") ? [JSON.parse(line) as Event] : [];
+    } catch {
+      return [];
+    }
+  });
+  return {
+    steps: events.flatMap((e) => {
+      const m = e.resOutputsEvent?.metadata;
+      return m && ours(m.type) ? [step(m.op, m.urn, m.type, m.diffs ?? [])] : [];
+    }),
+    diagnostics: events.flatMap((e) => (e.diagnosticEvent ? [e.diagnosticEvent] : [])),
+  };
 }
 
 /** name -> op of the steps that changed something (not "same"), for comparing with toEqual. */
 export const changes = (r: RunResult): Record<string, string> =>
   Object.fromEntries(r.steps.filter((s) => s.op !== "same").map((s) => [s.name, s.op]));
+/** How many steps of each op that changed something (create, update, delete, replace, ...). */
+export const opCounts = (r: RunResult): Record<string, number> =>
+  r.steps.filter((s) => s.op !== "same").reduce<Record<string, number>>((n, s) => ({ ...n, [s.op]: (n[s.op] ?? 0) + 1 }), {});
 
 /** A stack of a Pulumi program driven through the real CLI with its own PULUMI_HOME and file backend. */
 export class Stack {
@@ -164,10 +202,14 @@ export class Stack {
     this.setConfig({ "lvs-e2e:resources": resources });
   }
 
+  /**
+   * Runs the CLI. Engine commands (up, preview, refresh, destroy) run with --json: their steps
+   * and diagnostics come back structured, and `output` is the diagnostics' text (what the
+   * engine and the provider said, errors included) followed by stderr.
+   */
   run(...args: string[]): Promise<RunResult> {
     const engine = ["up", "preview", "refresh", "destroy"].includes(args[0]);
-    const log = path.join(this.home, `events-${++this.runs}.jsonl`);
-    const withConfig = engine ? ["--config-file", this.configFile, "--event-log", log] : [];
+    const withConfig = engine ? ["--config-file", this.configFile, "--json"] : [];
     const full = [...args, ...withConfig, "--stack", this.name, "--non-interactive"];
     return new Promise((resolve) => {
       execFile(
@@ -176,22 +218,25 @@ export class Stack {
         { cwd: this.programDir, env: this.env, maxBuffer: 64 << 20, timeout: 15 * 60_000 },
         (err, stdout, stderr) => {
           const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
-          const steps = engine && fs.existsSync(log) ? stepsOf(fs.readFileSync(log, "utf8"), args[0] === "preview") : [];
-          resolve({ code, stdout, stderr, output: stdout + stderr, steps });
+          if (!engine) return resolve({ code, stdout, stderr, output: stdout + stderr, steps: [], errors: [] });
+          const { steps, diagnostics } = parseEngineJson(stdout, args[0] === "preview");
+          const said = diagnostics.filter((d) => d.severity !== "debug");
+          const errors = said.filter((d) => d.severity === "error").map((d) => d.message ?? "");
+          resolve({ code, stdout, stderr, output: said.map((d) => d.message ?? "").join("") + stderr, steps, errors });
         },
       );
     });
   }
-  private runs = 0;
 
   async must(...args: string[]): Promise<RunResult> {
     const r = await this.run(...args);
-    if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.code}):\n${r.output}`);
+    if (r.code !== 0)
+      throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.code}):\n${r.output}\nsteps: ${JSON.stringify(changes(r), null, 1)}`);
     return r;
   }
 
-  up = () => this.must("up", "--yes", "--skip-preview", "--diff");
-  preview = () => this.must("preview", "--diff");
+  up = () => this.must("up", "--yes", "--skip-preview");
+  preview = () => this.must("preview");
   refresh = () => this.must("refresh", "--yes", "--skip-preview");
   destroy = () => this.must("destroy", "--yes", "--skip-preview");
 

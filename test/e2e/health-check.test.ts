@@ -63,12 +63,17 @@ const waitKernel = (want: string[]) =>
     JSON.stringify(inKernel()) === JSON.stringify(want) ? want : undefined,
   );
 const keepalived = () => onHost("director", "systemctl is-active keepalived || true").trim();
-const noChanges = () => stack.must("preview", "--diff", "--expect-no-changes");
+/** What is in /etc/keepalived (as shipped: the package's sample only). */
+const keepalivedFiles = () => onHost("director", "ls -A /etc/keepalived").trim();
+const noChanges = () => stack.must("preview", "--expect-no-changes");
 const created = (r: { steps: { op: string }[] }) => r.steps.map((s) => s.op);
 
 let before: Record<string, string>;
+let shipped: string;
 beforeAll(async () => {
   before = hostState(HOSTS);
+  shipped = keepalivedFiles();
+  expect(shipped.split("\n")).not.toContain("keepalived.conf");
   expect(keepalived()).toBe("inactive");
   await stack.init();
 });
@@ -120,7 +125,7 @@ test("5. a health-checked service with no backend yet: keepalived is left alone,
   const r = await stack.up();
   expect(changes(r)).toEqual({ dir: "create", svc: "create" });
   expect(keepalived()).toBe("inactive");
-  expect(onHost("director", "ls /etc/keepalived").trim()).toBe("");
+  expect(keepalivedFiles()).toBe(shipped);
   expect(inKernel()).toEqual([]);
   await noChanges();
 });
@@ -140,7 +145,7 @@ test("7. its last backend removed: keepalived put back as found, the service wai
   const r = await stack.up();
   expect(changes(r)).toEqual({ "host-a": "delete", "rs-a": "delete" });
   expect(keepalived()).toBe("inactive");
-  expect(onHost("director", "ls /etc/keepalived").trim()).toBe("");
+  expect(keepalivedFiles()).toBe(shipped);
   await noChanges();
 });
 

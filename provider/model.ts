@@ -206,7 +206,6 @@ export const ServiceKey = z
   .transform(normalizeKey);
 export type ServiceKey = z.infer<typeof ServiceKey>;
 /** The address family of a service. */
-export const serviceFamily = (k: ServiceKey): Family => k.family ?? familyOf(k.address!);
 
 /** Which packets nftables marks for a firewall-mark service: to `address`, with `protocol`, to one of `ports`. */
 export const MarkMatch = z.object({
@@ -390,7 +389,8 @@ const vipList = z
 /** Reboot persistence (on by default): the object is also written to files restored at boot. */
 const persist = z.boolean().default(true);
 /**
- * The resource's URN, set by the resource classes (pulumi.createUrn): what the host's ledger
+ * The resource's URN, computed by the resource classes as the engine will give it (resources.ts
+ * urnOf; pulumi.createUrn would deadlock, see there): what the host's ledger
  * records as the holder of everything this resource claims. Kept from create on, never diffed.
  */
 const owner = z.string().min(1).optional();

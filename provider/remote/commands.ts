@@ -1,6 +1,8 @@
-// The only place that writes remote command text. Every value that enters a
-// command goes through q() (shell-quote), even values zod has already validated,
-// so a bug in validation can never become a shell injection.
+// The text of every remote command (ipvsadm, ip, sysctl, keepalived, nft, the lock and the
+// transaction around them). The scripts that runtime/host-queue.ts, boot.ts and keepalived.ts
+// assemble are these commands plus their own markers and here-documents of data. Every value
+// that enters a command goes through q() (shell-quote), even values zod has already
+// validated, so a bug in validation can never become a shell injection.
 import { parse, quote } from "shell-quote";
 import { Destination, IpvsTimeouts, ServiceKey, VirtualService, hostPort } from "../model";
 
@@ -234,9 +236,10 @@ export const keepalived = {
       `if [ -e ${q(KEEPALIVED_CONF)} ]; then if [ -z "$(tail -c 1 ${q(KEEPALIVED_CONF)})" ]; then echo conf newline; else echo conf no-newline; fi; ` +
         `if grep -qxF ${q(KEEPALIVED_INCLUDE)} ${q(KEEPALIVED_CONF)}; then echo include; fi; else echo conf absent; fi`,
     ].join("\n"),
+  /** On failure, apt's last lines say why (no mirror, a held package, a full disk). */
   install: () =>
-    `DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends keepalived >/dev/null 2>&1 || ` +
-    `{ echo 'installing keepalived failed (apt-get install keepalived): install it by hand, or check the host reaches its package mirror' >&2; exit 1; }`,
+    `out=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends keepalived 2>&1) || ` +
+    `{ printf 'installing keepalived failed (apt-get install keepalived): install it by hand, or check the host reaches its package mirror; apt said:\n%s\n' "$(printf '%s\n' "$out" | tail -n 5)" >&2; exit 1; }`,
   /**
    * Writes the complete new set of files next to ours and runs keepalived's own config test on
    * the user's keepalived.conf with our include pointed at them. A failure prints keepalived's
@@ -309,9 +312,6 @@ export const nft = {
 delete table ${NFT_TABLE}
 ${text}`,
 };
-
-/** Runs several reads whose outputs come back split by SECTION markers. */
-export const sections = (...cmds: string[]): string => cmds.join(`; ${section}; `);
 
 // --- a transaction's read: everything a batch of operations decides on, in one round trip ---
 

@@ -1,6 +1,6 @@
 // Parsers of ipvsadm, ip and sysctl output: the live state that read() and
 // refresh compare with the program. Tested with output captured from real hosts
-// (test/unit/fixtures).
+// (test/lab/captured, made by test/lab/capture.sh).
 import {
   Destination,
   DestinationCounters,
@@ -21,11 +21,6 @@ export interface LiveService extends VirtualService {
 }
 /** The IPVS table keyed by serviceKeyString ("tcp/VIP:port", "fwmark/1"). */
 export type IpvsTable = Map<string, LiveService>;
-
-/** Splits the output of commands.sections() back into its parts. */
-export function splitSections(out: string): string[] {
-  return out.split(new RegExp(`^${SECTION.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&")}$`, "m")).map((s) => s.replace(/^\n/, ""));
-}
 
 const FORWARDING = { "-g": "direct", "-i": "tunnel", "-m": "masquerade" } as const;
 const PROTOCOL = { "-t": "tcp", "-u": "udp", "--sctp-service": "sctp" } as const;
@@ -145,12 +140,6 @@ export function mergeThresholds(table: IpvsTable, out: string): IpvsTable {
     }
   }
   return table;
-}
-
-/** Both parts of commands.ipvs.readTable(). */
-export function parseIpvsTable(out: string): IpvsTable {
-  const [save, thresholds = ""] = splitSections(out);
-  return mergeThresholds(parseIpvsSave(save), thresholds);
 }
 
 export interface InterfaceAddress {

@@ -1,13 +1,12 @@
 // The SSH transport: every remote command of pulumi-lvs goes through here.
 // One connection per (user, host, port, credentials), shared by all resources in
-// the provider process, with a per-host concurrency limit, dial retries with
-// backoff, jump hosts, host-key checks and sudo. Errors name user@host:port and
+// the provider process (whose host queue sends one transaction at a time over it), with
+// dial retries with backoff, jump hosts, host-key checks and sudo. Errors name user@host:port and
 // the cause, never a secret. Host keys are checked during the handshake, before
 // authentication, for the target and the jump host (host-keys.ts).
 import { createHash } from "crypto";
 import { hostname } from "os";
 import { NodeSSH, Config as SshConfig } from "node-ssh";
-import pLimit from "p-limit";
 import type { Readable } from "stream";
 import { Connection, ProxyConnection } from "../model";
 import { LOCK_TIMEOUT, SCRIPT_END, TRANSACTION_MARKER, transactionCommand, wrap } from "./commands";
@@ -28,9 +27,6 @@ export { HostKeyMismatchError, expectedFingerprint, fingerprintOf } from "./host
 
 /** Seconds a transaction may take once it holds the host lock (installing keepalived is the slowest step). */
 const TRANSACTION_BUDGET = 600;
-
-/** Concurrent commands per host: well under OpenSSH's default MaxSessions (10). */
-const PER_HOST_CONCURRENCY = 4;
 
 export type Log = (message: string) => void;
 
@@ -64,7 +60,6 @@ export class RemoteCommandError extends Error {
 
 /** A live, shared connection to one host. */
 export class Host {
-  private readonly limit = pLimit(PER_HOST_CONCURRENCY);
   /**
    * `key` is the host key this connection was opened with; `proxy` the jump host it goes
    * through, when `connection.proxy` is set.
@@ -107,61 +102,58 @@ export class Host {
    * writes nothing. A script that arrives incomplete (the provider died mid-send) is not run.
    */
   transaction(read: string, decide: (readOut: string) => string | undefined, summary: string): Promise<{ read: string; write: string }> {
-    return this.limit(
-      () =>
-        new Promise((resolve, reject) => {
-          const client = this.ssh.connection;
-          if (!client) return reject(new Error(`${this.target}: connection is closed`));
-          const command = wrap(transactionCommand(read), { sudo: this.sudo, lockTimeout: this.lockTimeout, holder: holderOf(summary) });
-          client.exec(command, (err, stream) => {
-            if (err) return reject(new Error(`${this.target}: cannot start \`${summary}\`: ${err.message}`));
-            // The session is bounded: waiting for the lock, then the work itself. A host that stops
-            // answering inside it (keepalives still pass) has its connection closed.
-            let failed: Error | undefined;
-            const limit = this.lockTimeout + TRANSACTION_BUDGET;
-            const timer = setTimeout(() => {
-              failed = new Error(
-                `${this.target}: \`${summary}\` did not finish within ${limit}s (${this.lockTimeout}s for the host lock, then ${TRANSACTION_BUDGET}s); ` +
-                  `its session was closed. Check that the host answers (\`ssh ${this.target}\`), then run again: what it left half done is undone first`,
-              );
-              this.ssh.dispose();
-              reject(failed);
-            }, limit * 1000);
-            let out = "";
-            let errOut = "";
-            let readOut: string | undefined;
-            stream.on("data", (d: Buffer) => {
-              out += d.toString("utf8");
-              if (readOut !== undefined) return;
-              const at = out.indexOf(`${TRANSACTION_MARKER}\n`);
-              if (at < 0) return;
-              readOut = out.slice(0, at);
-              out = out.slice(at + TRANSACTION_MARKER.length + 1);
-              let script: string | undefined;
-              try {
-                script = decide(readOut);
-              } catch (e) {
-                failed = e as Error;
-              }
-              stream.end(script === undefined || failed ? "" : `${script}\n${SCRIPT_END}\n`);
-            });
-            stream.stderr.on("data", (d: Buffer) => (errOut += d.toString("utf8")));
-            stream.on("close", (code: number | null) => {
-              clearTimeout(timer);
-              if (failed) return reject(failed);
-              if (this.sudo && /sudo: (a password is required|a terminal is required)/.test(errOut)) {
-                return reject(
-                  new Error(
-                    `${this.target}: sudo wants a password; pulumi-lvs runs commands with \`sudo -n\`, so grant this user passwordless sudo (NOPASSWD) or connect as root`,
-                  ),
-                );
-              }
-              if (code !== 0 || readOut === undefined) return reject(new RemoteCommandError(this.target, summary, code, errOut, out));
-              resolve({ read: readOut, write: out });
-            });
-          });
-        }),
-    );
+    return new Promise((resolve, reject) => {
+      const client = this.ssh.connection;
+      if (!client) return reject(new Error(`${this.target}: connection is closed`));
+      const command = wrap(transactionCommand(read), { sudo: this.sudo, lockTimeout: this.lockTimeout, holder: holderOf(summary) });
+      client.exec(command, (err, stream) => {
+        if (err) return reject(new Error(`${this.target}: cannot start \`${summary}\`: ${err.message}`));
+        // The session is bounded: waiting for the lock, then the work itself. A host that stops
+        // answering inside it (keepalives still pass) has its connection closed.
+        let failed: Error | undefined;
+        const limit = this.lockTimeout + TRANSACTION_BUDGET;
+        const timer = setTimeout(() => {
+          failed = new Error(
+            `${this.target}: \`${summary}\` did not finish within ${limit}s (${this.lockTimeout}s for the host lock, then ${TRANSACTION_BUDGET}s); ` +
+              `its session was closed. Check that the host answers (\`ssh ${this.target}\`), then run again: what it left half done is undone first`,
+          );
+          this.ssh.dispose();
+          reject(failed);
+        }, limit * 1000);
+        let out = "";
+        let errOut = "";
+        let readOut: string | undefined;
+        stream.on("data", (d: Buffer) => {
+          out += d.toString("utf8");
+          if (readOut !== undefined) return;
+          const at = out.indexOf(`${TRANSACTION_MARKER}\n`);
+          if (at < 0) return;
+          readOut = out.slice(0, at);
+          out = out.slice(at + TRANSACTION_MARKER.length + 1);
+          let script: string | undefined;
+          try {
+            script = decide(readOut);
+          } catch (e) {
+            failed = e as Error;
+          }
+          stream.end(script === undefined || failed ? "" : `${script}\n${SCRIPT_END}\n`);
+        });
+        stream.stderr.on("data", (d: Buffer) => (errOut += d.toString("utf8")));
+        stream.on("close", (code: number | null) => {
+          clearTimeout(timer);
+          if (failed) return reject(failed);
+          if (this.sudo && /sudo: (a password is required|a terminal is required)/.test(errOut)) {
+            return reject(
+              new Error(
+                `${this.target}: sudo wants a password; pulumi-lvs runs commands with \`sudo -n\`, so grant this user passwordless sudo (NOPASSWD) or connect as root`,
+              ),
+            );
+          }
+          if (code !== 0 || readOut === undefined) return reject(new RemoteCommandError(this.target, summary, code, errOut, out));
+          resolve({ read: readOut, write: out });
+        });
+      });
+    });
   }
 
   /**

@@ -70,6 +70,22 @@ describe("reboot persistence", () => {
     expect(onHost("director", "systemctl is-active pulumi-lvs-restore.service").trim()).toBe("active");
     await stack.must("preview", "--expect-no-changes");
   });
+
+  test("a boot rule that cannot be replayed fails the restore unit, naming the line, and the rest is still restored", async () => {
+    const RULES = "/etc/pulumi-lvs/ipvs.rules";
+    const bad = `-a -t ${VIP}:80 -r ${rsA.lanAddress}:80 -g -w 1 --no-such-option`;
+    onHost("director", `cp ${RULES} /tmp/ipvs.rules.good; echo '${bad}' >> ${RULES}`);
+    try {
+      // As at boot, but over the live table: what is there already is not a failure.
+      onHost("director", `ipvsadm -d -t ${VIP}:80 -r ${rsB.lanAddress}:80; systemctl restart pulumi-lvs-restore.service || true`);
+      expect(onHost("director", "systemctl is-failed pulumi-lvs-restore.service || true").trim()).toBe("failed");
+      expect(onHost("director", "journalctl -b -u pulumi-lvs-restore.service -o cat")).toContain(`pulumi-lvs: ipvsadm ${bad} failed`);
+      expect(onHost("director", "ipvsadm -S -n")).toContain(`-a -t ${VIP}:80 -r ${rsB.lanAddress}:80 -g -w 1`);
+    } finally {
+      onHost("director", `cp /tmp/ipvs.rules.good ${RULES}; systemctl restart pulumi-lvs-restore.service`);
+    }
+    expect(onHost("director", "systemctl is-active pulumi-lvs-restore.service").trim()).toBe("active");
+  });
 });
 
 describe("graceful drain", () => {

@@ -9,8 +9,11 @@ import { keepalivedCommands, keepalivedFiles, parseKeepalivedState, renderVrrp }
 import { parseDaemons } from "../../provider/remote/parsers";
 import { validate } from "../../provider/validate";
 import { needKeepalived } from "../../provider/runtime/host-state";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import * as commands from "../../provider/remote/commands";
 
 const captured = (name: string) => fs.readFileSync(path.join(__dirname, "../lab/captured", name), "utf8");
 
@@ -216,9 +219,24 @@ describe("keepalived missing", () => {
     const plan = new Plan(snapshot({ keepalived: undefined }));
     claim(plan, "d", { vrrp: [vrrp], keepalived: true, persist: true });
     const k = keepalivedCommands(emptyLedger(), plan.ledger, undefined, {}, false);
-    expect(k.before[0]).toMatch(/^DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends keepalived/);
+    expect(k.before[0]).toContain("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends keepalived");
     expect(k.after).toContain("systemctl enable --quiet keepalived");
   });
+});
+
+test("a failed keepalived install shows apt's last lines (sh, with an apt-get that fails as a host without a mirror does)", () => {
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), "apt-"));
+  const lines = ["Reading package lists...", "E: Unable to locate package keepalived"];
+  fs.writeFileSync(path.join(bin, "apt-get"), `#!/bin/sh\nprintf '%s\\n' ${lines.map((l) => `'${l}'`).join(" ")}\nexit 100\n`, {
+    mode: 0o755,
+  });
+  const r = spawnSync("sh", ["-c", commands.keepalived.install()], { encoding: "utf8", env: { PATH: `${bin}:/usr/bin:/bin` } });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toBe(
+    "installing keepalived failed (apt-get install keepalived): install it by hand, or check the host reaches its package mirror; apt said:\n" +
+      lines.join("\n") +
+      "\n",
+  );
 });
 
 describe("keepalived around a transaction", () => {

@@ -1,8 +1,7 @@
 // Parsers fed with output captured from the lab's real hosts (test/lab/capture.sh).
 import * as fs from "fs";
 import * as path from "path";
-import { SECTION } from "../../provider/remote/commands";
-import { mergeThresholds, parseIpAddr, parseIpvsSave, parseIpvsTable, parseRouteDev, parseSysctls } from "../../provider/remote/parsers";
+import { mergeThresholds, parseIpAddr, parseIpvsSave, parseRouteDev, parseSysctls } from "../../provider/remote/parsers";
 
 const captured = (name: string) => fs.readFileSync(path.join(__dirname, "../lab/captured", name), "utf8");
 
@@ -48,7 +47,7 @@ describe("ipvsadm parsers (captured output)", () => {
   });
 
   test("splits a combined read into its sections", () => {
-    const both = parseIpvsTable(`${captured("ipvsadm-S-n.txt")}${SECTION}\n${captured("ipvsadm-L-n-thresholds.txt")}`);
+    const both = mergeThresholds(parseIpvsSave(captured("ipvsadm-S-n.txt")), captured("ipvsadm-L-n-thresholds.txt"));
     expect(both.get("tcp/198.51.100.100:443")!.destinations[0].upperThreshold).toBe(100);
   });
 

@@ -58,6 +58,8 @@ export class LvsDrCluster extends pulumi.ComponentResource {
         syncDaemon: ha.syncDaemon,
         unicastPeers: dir.peer ? [dir.peer] : undefined,
       };
+      // The standby comes up after the primary: its keepalived then finds the primary master
+      // (see keepalived settle) and the priority-150 director holds the VIPs after a fresh up.
       const director = new DirectorHost(
         d.name,
         {
@@ -69,7 +71,7 @@ export class LvsDrCluster extends pulumi.ComponentResource {
           persist,
           ...(args.forwarding === "masquerade" ? { ipForward: true } : {}),
         },
-        d.opts,
+        dir.role ? { ...d.opts, dependsOn: [this.director] } : d.opts,
       );
       const service = new VirtualService(
         `${name}-${dir.role}service`,

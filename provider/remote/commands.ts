@@ -279,6 +279,9 @@ export const keepalived = {
   stop: () => `systemctl stop keepalived`,
   /** Only a restart recreates a service of keepalived's that was deleted behind its back (a reload applies config changes only). */
   restart: () => `systemctl restart keepalived`,
+  /** Waits (up to `seconds`) until `vip` is on `dev`: a VRRP election won; or gives up silently (lost it). */
+  settle: (dev: string, vip: string, seconds: number) =>
+    `i=0; while [ $i -lt ${q(seconds * 10)} ] && ! ip -o addr show dev ${q(dev)} | grep -qF ${q(` ${vip}/`)}; do sleep 0.1; i=$((i + 1)); done`,
   /** SIGHUP: keepalived reads its files again; VRRP state and established connections are kept. */
   reload: () => `systemctl reload keepalived`,
   /** Only when nothing else uses it: no keepalived.conf left (ours is removed when we created it). */

@@ -149,6 +149,21 @@ export function renderService(s: ServiceValue, dests: DestValue[]): string {
  * keepalived runs MISC_CHECK commands only with script security on (it refuses them otherwise);
  * as root, which is what a check that probes a backend needs.
  */
+/**
+ * A keepalived that starts takes part in its instances' first election: it is let finish (this
+ * director holds the VIPs, or about three adverts passed without, so another holds them) before
+ * the transaction ends. So a standby created after its primary (LvsDrCluster orders them) finds
+ * the primary already master and stays backup, whatever `preempt` says.
+ */
+function settle(after: Ledger): string[] {
+  return Object.values(after.entries).flatMap((e) => {
+    const want = desiredOf(e);
+    if (e.kind !== "vrrp" || !want.present) return [];
+    const v = want.value as VrrpValue;
+    return [keepalived.settle(v.dev, v.vips[0], 3 * v.advertInterval + 2)];
+  });
+}
+
 /** The file that only switches script security on: with nothing else, keepalived has nothing to run. */
 const SCRIPT_SECURITY_FILE = "00-script-security.conf";
 const SCRIPT_SECURITY = `${HEADER}global_defs {\n    enable_script_security\n    script_user root\n}\n`;
@@ -247,11 +262,13 @@ export function keepalivedCommands(
     const changed = changedFiles(want, have);
     const l = live ?? { installed: false, enabled: false, active: false, conf: "absent" as const, include: false };
     const pre = [...(l.installed ? [] : [keepalived.install()]), ...(changed.length ? keepalived.stageAndTest(want) : [])];
+    const starts = !l.active || restart;
     const post = [
       ...(changed.length ? keepalived.installStaged() : []),
       ...(l.include ? [] : keepalived.addInclude(l.conf)),
       ...(l.enabled ? [] : [keepalived.enable()]),
       ...(!l.active ? [keepalived.start()] : restart ? [keepalived.restart()] : changed.length || !l.include ? [keepalived.reload()] : []),
+      ...(starts ? settle(after) : []),
       ...handedBack(before, after, have),
     ];
     return { before: pre, after: post };

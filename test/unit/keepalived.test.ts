@@ -246,7 +246,7 @@ describe("keepalived around a transaction", () => {
     return plan;
   };
 
-  test("first use: config test before any change; then our files, the include line, enable and start", () => {
+  test("first use: config test before any change; then our files, the include line, enable, start and the first election", () => {
     const plan = used();
     const k = keepalivedCommands(emptyLedger(), plan.ledger, snapshot().keepalived, {}, false);
     expect(k.before.at(-1)).toMatch(
@@ -258,7 +258,15 @@ describe("keepalived around a transaction", () => {
       "rm -f /etc/keepalived/pulumi-lvs.d.next.conf",
       "echo 'include /etc/keepalived/pulumi-lvs.d/*.conf' >> /etc/keepalived/keepalived.conf",
       "systemctl start keepalived",
+      // Up to three adverts and 2 s for the election: this director holds the VIP, or another does.
+      "i=0; while [ $i -lt 50 ] && ! ip -o addr show dev eth1 | grep -qF ' 198.51.100.100/'; do sleep 0.1; i=$((i + 1)); done",
     ]);
+    // A reload keeps the election's result: nothing to wait for.
+    const again = new Plan(snapshot({ ledger: plan.ledger }));
+    claim(again, "d", { vrrp: [{ ...vrrp, priority: 120 }], keepalived: true, persist: true });
+    const live = { ...snapshot().keepalived!, active: true, include: true };
+    const k2 = keepalivedCommands(plan.ledger, again.ledger, live, { "/etc/keepalived/pulumi-lvs.d/vrrp-eth1-51.conf": "x" }, false);
+    expect(k2.after.at(-1)).toBe("systemctl reload keepalived");
   });
 
   test("the last user leaves: the include line goes (the file ends as it did), keepalived is stopped as it was found", () => {

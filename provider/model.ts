@@ -424,18 +424,11 @@ export const VirtualServiceArgs = z
           message: `must be an ${family} address (the service's family), got ${JSON.stringify(m.address)}`,
         });
     });
-    for (const f of ["schedulerFlags", "onePacket"] as const)
-      if (a.healthCheck && a[f] !== undefined && a[f] !== false && !(Array.isArray(a[f]) && !a[f].length))
-        ctx.addIssue({
-          code: "custom",
-          path: [f],
-          message: "is not supported with healthCheck yet (keepalived runs the service; pulumi-lvs does not render it)",
-        });
-    if (a.healthCheck && a.fwmark !== undefined)
+    if (a.healthCheck && a.fwmark !== undefined && a.healthCheck.type !== "command" && a.healthCheck.port === undefined)
       ctx.addIssue({
         code: "custom",
-        path: ["healthCheck"],
-        message: "is not supported on a fwmark service yet (keepalived's checks need an address and port)",
+        path: ["healthCheck", "port"],
+        message: "is required on a fwmark service (its backends have no port of their own to check)",
       });
     if (a.sorryServer && a.address && familyOf(a.sorryServer.address) !== familyOf(a.address))
       ctx.addIssue({

@@ -41,11 +41,13 @@ const HEADER = "# Written by pulumi-lvs from what the stack declares; edits are 
 const LB_KIND = { direct: "DR", tunnel: "TUN", masquerade: "NAT" } as const;
 const indent = (n: number, lines: string[]) => lines.map((l) => " ".repeat(n) + l);
 
-/** File name (in KEEPALIVED_DIR) of an entry's block. */
-export const fileOf = (e: Entry): string =>
-  e.kind === "vrrp"
-    ? `vrrp-${(e.where as VrrpValue).dev}-${(e.where as VrrpValue).virtualRouterId}.conf`
-    : `vs-${(e.where as ServiceValue).protocol}-${(e.where as ServiceValue).address}-${(e.where as ServiceValue).port}.conf`;
+/** File name (in KEEPALIVED_DIR) of an entry's block: vrrp-DEV-ID, vs-PROTO-ADDRESS-PORT, vs-fwmark[6]-MARK. */
+export function fileOf(e: Entry): string {
+  if (e.kind === "vrrp") return `vrrp-${(e.where as VrrpValue).dev}-${(e.where as VrrpValue).virtualRouterId}.conf`;
+  const s = e.where as ServiceValue;
+  if (s.fwmark !== undefined) return `vs-${s.family === "ipv6" ? "fwmark6" : "fwmark"}-${s.fwmark}.conf`;
+  return `vs-${s.protocol}-${s.address}-${s.port}.conf`;
+}
 
 /** The VRRP instance's name: unique per device and router id, as keepalived requires. */
 export const instanceName = (v: Pick<VrrpValue, "dev" | "virtualRouterId">) =>
@@ -88,7 +90,7 @@ export function renderVrrp(v: VrrpValue): string {
 }
 
 function checker(c: HealthCheck, port: number): string[] {
-  const common = [`connect_port ${c.port ?? port}`, `connect_timeout ${c.timeout}`];
+  const common = [`connect_port ${port}`, `connect_timeout ${c.timeout}`];
   const tail = [`retry ${c.retries}`, "delay_before_retry 1", `delay_loop ${c.interval}`];
   switch (c.type) {
     case "tcp":
@@ -105,21 +107,39 @@ function checker(c: HealthCheck, port: number): string[] {
   }
 }
 
+/** How keepalived reaches one backend: a tunnel of another type than ipip says so (`lvs_method TUN type ...`). */
+function method(d: DestValue["dest"], kind: DestValue["dest"]["forwarding"]): string[] {
+  if (d.forwarding === "tunnel" && d.tunnelType && d.tunnelType !== "ipip")
+    return [`lvs_method TUN type ${d.tunnelType}${d.tunnelType === "gue" ? ` port ${d.tunnelPort}` : ""}`];
+  return d.forwarding !== kind ? [`lvs_method ${LB_KIND[d.forwarding]}`] : [];
+}
+
+/** The service's own line and what only address services have: `virtual_server fwmark N` has no protocol. */
+const serviceHead = (s: ServiceValue) =>
+  s.fwmark !== undefined
+    ? { open: `virtual_server fwmark ${s.fwmark} {`, lines: s.family === "ipv6" ? ["ip_family inet6"] : [] }
+    : { open: `virtual_server ${s.address} ${s.port} {`, lines: [] };
+
 /** A health-checked service and its destinations (a draining one already at weight 0). */
 export function renderService(s: ServiceValue, dests: DestValue[]): string {
   const check = s.healthCheck!;
   const kind = dests[0]?.dest.forwarding ?? "direct";
+  const head = serviceHead(s);
   return (
     HEADER +
     [
-      `virtual_server ${s.address} ${s.port} {`,
+      head.open,
       ...indent(4, [
+        ...head.lines,
         `delay_loop ${check.interval}`,
         `lb_algo ${s.scheduler}`,
+        // Scheduler flags (ipvsadm -b) and one-packet scheduling (-o) are keywords of their own.
+        ...(s.schedulerFlags ?? []),
+        ...(s.onePacket ? ["ops"] : []),
         // A backend gets traffic only once its first check passed (also after a restart or reboot).
         "alpha",
         `lb_kind ${LB_KIND[kind]}`,
-        `protocol ${s.protocol.toUpperCase()}`,
+        ...(s.fwmark === undefined ? [`protocol ${s.protocol.toUpperCase()}`] : []),
         ...(s.persistence ? [`persistence_timeout ${s.persistence.timeout}`] : []),
         ...(s.persistence?.netmask ? [`persistence_granularity ${s.persistence.netmask}`] : []),
         ...(s.sorryServer ? [`sorry_server ${s.sorryServer.address} ${s.sorryServer.port}`] : []),
@@ -129,11 +149,12 @@ export function renderService(s: ServiceValue, dests: DestValue[]): string {
             `real_server ${d.address} ${d.port} {`,
             ...indent(4, [
               `weight ${d.weight}`,
-              ...(d.forwarding !== kind ? [`lvs_method ${LB_KIND[d.forwarding]}`] : []),
+              ...method(d, kind),
               ...(d.upperThreshold ? [`uthreshold ${d.upperThreshold}`] : []),
               ...(d.lowerThreshold ? [`lthreshold ${d.lowerThreshold}`] : []),
               ...(c.onFailure === "weight0" ? ["inhibit_on_failure"] : []),
-              ...checker(c, d.port),
+              // A fwmark service's backends have no port (0): its check names one (validated).
+              ...checker(c, c.port ?? check.port ?? d.port),
             ]),
             "}",
           ];

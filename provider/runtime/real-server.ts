@@ -34,10 +34,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const converge = (a: RealServerArgs, owner: string) =>
   hostOp(`RealServer ${name(a)}`, { ipvs: true }, (plan): Outputs => {
-    if (a.tunnelType && plan.byKeepalived(a.service))
-      throw new ClaimError(
-        `tunnelType ${a.tunnelType} of ${name(a)} is not supported on a health-checked service yet (keepalived would use ipip)`,
-      );
     if (a.healthCheck && !plan.byKeepalived(a.service))
       throw new ClaimError(`healthCheck of ${name(a)} needs a health-checked service: set healthCheck on its VirtualService`);
     plan.claim(owner, { dests: [value(a)], persist: a.persist });

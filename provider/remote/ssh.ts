@@ -58,21 +58,50 @@ export class RemoteCommandError extends Error {
   }
 }
 
-/** A live, shared connection to one host. */
+/** A shared connection to one host, which dials again when it died between two uses. */
 export class Host {
+  /** The connection closed or failed (a reboot, a dropped link): the next use dials again. */
+  private dead = false;
+  private redialing?: Promise<void>;
+
   /**
    * `key` is the host key this connection was opened with; `proxy` the jump host it goes
-   * through, when `connection.proxy` is set.
+   * through, when `connection.proxy` is set; `redial` dials the same hop again (with the same
+   * trust: only this key is accepted, and within dialErrorLimit).
    */
   constructor(
     readonly target: string,
-    readonly ssh: NodeSSH,
+    public ssh: NodeSSH,
     readonly key: HostKey,
     private readonly sudo: boolean,
     /** Seconds a transaction waits for the host lock (connection.lockTimeout of the resource that dialed). */
     private readonly lockTimeout: number,
+    private readonly redial: () => Promise<NodeSSH>,
     readonly proxy?: Host,
-  ) {}
+  ) {
+    this.watch();
+  }
+
+  /** Without an error handler an error on an idle connection would crash the provider process. */
+  private watch(): void {
+    const died = () => (this.dead = true);
+    this.ssh.connection?.on("error", died);
+    this.ssh.connection?.on("close", died);
+  }
+
+  /** The live client: dialed again first if the connection died since its last use (once for all waiting callers). */
+  private async client() {
+    if (this.dead || !this.ssh.connection) {
+      this.redialing ??= (async () => {
+        this.ssh.dispose();
+        this.ssh = await this.redial();
+        this.dead = false;
+        this.watch();
+      })().finally(() => (this.redialing = undefined));
+      await this.redialing;
+    }
+    return this.ssh.connection!;
+  }
 
   /** The host key's fingerprint (what state records as hostKeyFingerprint). */
   get fingerprint(): string {
@@ -85,9 +114,8 @@ export class Host {
   }
 
   /** Opens a TCP channel through this host (when it serves as a jump host). */
-  forward(host: string, port: number): Promise<Readable> {
-    const client = this.ssh.connection;
-    if (!client) return Promise.reject(new Error(`${this.target}: jump host connection is closed`));
+  async forward(host: string, port: number): Promise<Readable> {
+    const client = await this.client();
     return new Promise((resolve, reject) =>
       client.forwardOut("127.0.0.1", 0, host, port, (err, stream) =>
         err ? reject(new Error(`${this.target}: jump host cannot reach ${host}:${port}: ${err.message}`)) : resolve(stream),
@@ -101,10 +129,13 @@ export class Host {
    * nothing can change on the host between the read and the write. `decide` returning undefined
    * writes nothing. A script that arrives incomplete (the provider died mid-send) is not run.
    */
-  transaction(read: string, decide: (readOut: string) => string | undefined, summary: string): Promise<{ read: string; write: string }> {
+  async transaction(
+    read: string,
+    decide: (readOut: string) => string | undefined,
+    summary: string,
+  ): Promise<{ read: string; write: string }> {
+    const client = await this.client();
     return new Promise((resolve, reject) => {
-      const client = this.ssh.connection;
-      if (!client) return reject(new Error(`${this.target}: connection is closed`));
       const command = wrap(transactionCommand(read), { sudo: this.sudo, lockTimeout: this.lockTimeout, holder: holderOf(summary) });
       client.exec(command, (err, stream) => {
         if (err) return reject(new Error(`${this.target}: cannot start \`${summary}\`: ${err.message}`));
@@ -297,13 +328,13 @@ async function open(c: Connection, hop: Hop, recorded: Recorded, log: Log): Prom
   const p = (async () => {
     const proxy = c.proxy ? await open(c.proxy, "proxy", { target: recorded.proxy }, log) : undefined;
     const { ssh, key: hostKey } = await dial(c, trust, proxy, log);
-    const host = new Host(label(c), ssh, hostKey, c.user !== "root", c.lockTimeout ?? LOCK_TIMEOUT, proxy);
-    // Without a handler an error on an idle pooled connection would crash the provider process.
-    // Only this entry is dropped: after disconnectAll() the key may already name a newer one.
-    const forget = () => pool.get(key) === p && pool.delete(key);
-    ssh.connection?.on("error", forget);
-    ssh.connection?.on("close", forget);
-    return host;
+    // Dialing again accepts only the key this connection proved it holds (the registry
+    // remembers it for this route), through the jump host's own (revived) connection.
+    const redial = async () => {
+      log(`${label(c)}: the connection was lost; dialing again`);
+      return (await dial(c, trust, proxy, log)).ssh;
+    };
+    return new Host(label(c), ssh, hostKey, c.user !== "root", c.lockTimeout ?? LOCK_TIMEOUT, redial, proxy);
   })();
   pool.set(key, p);
   p.catch(() => pool.get(key) === p && pool.delete(key));

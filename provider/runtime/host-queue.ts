@@ -179,14 +179,22 @@ export class HostQueue {
   private async run(): Promise<void> {
     this.running = true;
     let widest = 0;
-    do {
-      await this.gather(widest);
-      const alone = this.queued.findIndex((q) => q.alone);
-      const items = this.queued.splice(0, alone === 0 ? 1 : alone > 0 ? alone : this.queued.length);
-      widest = Math.max(widest, items.length);
-      await this.batch(items);
-    } while (this.queued.length);
-    this.running = false;
+    try {
+      do {
+        await this.gather(widest);
+        const alone = this.queued.findIndex((q) => q.alone);
+        const items = this.queued.splice(0, alone === 0 ? 1 : alone > 0 ? alone : this.queued.length);
+        widest = Math.max(widest, items.length);
+        try {
+          await this.batch(items);
+        } catch (e) {
+          // batch settles its items itself; whatever escapes it still fails them, never the queue.
+          for (const item of items) item.reject(e as Error);
+        }
+      } while (this.queued.length);
+    } finally {
+      this.running = false;
+    }
   }
 
   /** Waits for operations to join: GATHER_MS at first, then until `expect` wait or NEXT_GATHER_MS passed. */

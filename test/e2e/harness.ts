@@ -260,6 +260,25 @@ export class Stack {
   }
 }
 
+/**
+ * Unpacks and builds a previous release (test/upgrade/pulumi-lvs-VERSION.tar.gz, its source)
+ * beside this one and returns its root; its dependencies are ours, pulumi-lvs is itself.
+ */
+export function installRelease(version: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-release-"));
+  execFileSync("tar", ["xzf", path.join(REPO, `test/upgrade/pulumi-lvs-${version}.tar.gz`), "-C", dir]);
+  const root = path.join(dir, `pulumi-lvs-${version}`);
+  fs.mkdirSync(path.join(root, "node_modules"));
+  for (const e of fs.readdirSync(path.join(REPO, "node_modules"))) {
+    if (e !== "pulumi-lvs" && !e.startsWith(".")) fs.symlinkSync(path.join(REPO, "node_modules", e), path.join(root, "node_modules", e));
+  }
+  fs.symlinkSync("..", path.join(root, "node_modules", "pulumi-lvs"), "dir");
+  execFileSync(path.join(REPO, "node_modules/.bin/tsc"), ["-p", "tsconfig.build.json"], { cwd: root });
+  // The files the compiled runtime reads (the boot restore script), where its build puts them.
+  if (fs.existsSync(path.join(root, "tools/copy-assets.js"))) execFileSync("node", ["tools/copy-assets.js"], { cwd: root });
+  return root;
+}
+
 /** A connection block for a lab host by key path, plus any extra fields (hostKey, proxy, ...). */
 export function conn(h: LabHost, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { host: h.sshHost, port: h.sshPort, user: h.user, privateKeyPath: h.keyPath, ...extra };

@@ -2,13 +2,11 @@
 // test/upgrade/pulumi-lvs-0.1.0.tar.gz) is read, updated and destroyed by this one. 0.1.0
 // kept what it changed in each resource's outputs and named boot files per resource; this
 // release takes those over into the host's ledger the first time it touches the resource.
-import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import { execFile } from "child_process";
-import { REPO, Stack, conn, expectAlternating, hostState, labHost, labStatus, onHost, requestsFromClient } from "./harness";
+import { REPO, Stack, conn, expectAlternating, hostState, installRelease, labHost, labStatus, onHost, requestsFromClient } from "./harness";
 
 jest.setTimeout(20 * 60_000);
 
@@ -27,26 +25,12 @@ const config = (weightB = 1, scheduler = "rr") => ({
   ],
 });
 
-/** Unpacks and builds release 0.1.0 beside this one; its dependencies are ours, pulumi-lvs is itself. */
-function installRelease(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-release-"));
-  execFileSync("tar", ["xzf", path.join(REPO, "test/upgrade/pulumi-lvs-0.1.0.tar.gz"), "-C", dir]);
-  const root = path.join(dir, "pulumi-lvs-0.1.0");
-  fs.mkdirSync(path.join(root, "node_modules"));
-  for (const e of fs.readdirSync(path.join(REPO, "node_modules"))) {
-    if (e !== "pulumi-lvs" && !e.startsWith(".")) fs.symlinkSync(path.join(REPO, "node_modules", e), path.join(root, "node_modules", e));
-  }
-  fs.symlinkSync("..", path.join(root, "node_modules", "pulumi-lvs"), "dir");
-  execFileSync(path.join(REPO, "node_modules/.bin/tsc"), ["-p", "tsconfig.build.json"], { cwd: root });
-  return root;
-}
-
 const stack = new Stack(REPO, "upgrade");
 let release: string;
 let before: Record<string, string>;
 
 beforeAll(async () => {
-  release = installRelease();
+  release = installRelease("0.1.0");
   before = hostState(HOSTS);
   await stack.init();
 });

@@ -17,14 +17,14 @@ test: deps typecheck lint unit
 	exit $$status
 
 ## demo: the walkthrough on the VM lab: boot it, pulumi up the root program, six requests to the VIP
-demo: deps
+demo: deps build
 	bash tools/demo.sh up
 
 demo-down:
 	bash tools/demo.sh down
 
 ## demo-ha: two directors (VRRP) and health-checked backends: failover and a backend's death and recovery, live
-demo-ha: deps
+demo-ha: deps build
 	bash tools/demo.sh ha-up
 
 demo-ha-down:

@@ -2,8 +2,10 @@
 // (Pulumi.<stack>.yaml), so `pulumi up` works with nothing but a stack file.
 // See Pulumi.example.yaml for every key.
 import * as pulumi from "@pulumi/pulumi";
-import { LvsDrCluster } from "./provider";
-import { readClusterConfig } from "./provider/config";
+// The package itself (its built code: `make build`, which `make demo` runs first), as a program
+// of a user's would import it.
+import { LvsDrCluster } from "pulumi-lvs";
+import { readClusterConfig } from "pulumi-lvs/config";
 
 const config = new pulumi.Config();
 // Every key of this project's namespace, so a misspelt one is refused instead of ignored.

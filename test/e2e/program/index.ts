@@ -9,7 +9,9 @@
 //     VM's outputs, so the provider sees unknown values at preview.
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import * as lvs from "../../../provider";
+// The package as users get it (its built code, as `make e2e` builds it): the engine then runs
+// no TypeScript compiler over the provider on every run.
+import * as lvs from "pulumi-lvs";
 import { LabVm } from "./lab-vm";
 
 type Spec = {

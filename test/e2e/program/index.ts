@@ -4,6 +4,7 @@
 //   - a connection's `privateKeyPath` (also the proxy's) is read from disk;
 //   - a RealServer's `service` may name a VirtualService declared before it;
 //   - an LvsDrCluster's `director`, `ha.standby` and backends' `connection` are connections as above;
+//   - `dependsOn` names resources declared before it;
 //   - `{ type: "LabVm", name, args: { host } }` boots a lab VM (a stand-in for a cloud VM
 //     resource) and a connection `{ labVm: name, ... }` takes its host and port from the
 //     VM's outputs, so the provider sees unknown values at preview.
@@ -29,6 +30,8 @@ type Spec = {
   args: Record<string, unknown>;
   /** The name of a Group declared before: the resource becomes its child (moving into a component). */
   parent?: string;
+  /** Names of resources declared before that this one waits for. */
+  dependsOn?: string[];
 };
 type Conn = Record<string, unknown> & { privateKeyPath?: string; proxy?: Conn; labVm?: string };
 
@@ -36,6 +39,7 @@ const specs = new pulumi.Config().requireObject<Spec[]>("resources");
 const services = new Map<string, lvs.VirtualService>();
 const vms = new Map<string, LabVm>();
 const groups = new Map<string, pulumi.ComponentResource>();
+const declared = new Map<string, pulumi.Resource>();
 /** A component with nothing of its own, to move resources into. */
 class Group extends pulumi.ComponentResource {
   constructor(name: string) {
@@ -57,9 +61,12 @@ function connection(c: Conn | undefined): Conn | undefined {
   return out;
 }
 
-for (const { type, name, args: raw = {}, parent } of specs) {
+for (const { type, name, args: raw = {}, parent, dependsOn } of specs) {
   const args: Record<string, unknown> = { ...raw, connection: connection(raw.connection as Conn | undefined) };
-  const opts = parent ? { parent: groups.get(parent) } : {};
+  const opts = {
+    ...(parent ? { parent: groups.get(parent) } : {}),
+    ...(dependsOn ? { dependsOn: dependsOn.map((d) => declared.get(d)!) } : {}),
+  };
   switch (type) {
     case "Group":
       groups.set(name, new Group(name));
@@ -68,7 +75,7 @@ for (const { type, name, args: raw = {}, parent } of specs) {
       vms.set(name, new LabVm(name, raw as { host: string }));
       break;
     case "DirectorHost":
-      new lvs.DirectorHost(name, args as unknown as lvs.DirectorHostArgs, opts);
+      declared.set(name, new lvs.DirectorHost(name, args as unknown as lvs.DirectorHostArgs, opts));
       break;
     case "LvsDrCluster": {
       const backends = (raw.backends as { connection: Conn }[]).map((b) => ({ ...b, connection: connection(b.connection) }));
@@ -86,7 +93,7 @@ for (const { type, name, args: raw = {}, parent } of specs) {
       break;
     }
     case "DrRealServerHost":
-      new lvs.DrRealServerHost(name, args as unknown as lvs.DrRealServerHostArgs, opts);
+      declared.set(name, new lvs.DrRealServerHost(name, args as unknown as lvs.DrRealServerHostArgs, opts));
       break;
     case "TunRealServerHost":
       new lvs.TunRealServerHost(name, args as unknown as lvs.TunRealServerHostArgs, opts);
@@ -96,6 +103,7 @@ for (const { type, name, args: raw = {}, parent } of specs) {
       break;
     case "VirtualService":
       services.set(name, new lvs.VirtualService(name, args as unknown as lvs.VirtualServiceArgs, opts));
+      declared.set(name, services.get(name)!);
       break;
     case "RealServer": {
       const service = typeof args.service === "string" ? services.get(args.service) : args.service;

@@ -54,16 +54,27 @@ export const SCRIPT_END = "# pulumi-lvs: end of script";
 
 /**
  * The remote half of Host.transaction: runs the read, prints the marker, then takes the write
- * script from stdin and runs it only if it arrived whole (its last line is SCRIPT_END).
- * An empty script means nothing to write.
+ * script from stdin and runs it only if it arrived whole (its last line is SCRIPT_END). An
+ * empty script means nothing to write.
+ *
+ * The write dies with its client: the client keeps its end of stdin open while it waits, so
+ * end-of-file there means it is gone (its run was stopped, its link died); a watchdog then ends
+ * the script's whole process group, and what it left half done is undone by the next
+ * transaction. (A client gone while this waited for the lock never gets this far: the read's
+ * first line to a closed channel ends the shell.) Background jobs read /dev/null unless told,
+ * hence stdin kept as fd 3 for the watchdog; it closes the lock's fd 9, so it never holds the lock.
  */
 export function transactionCommand(read: string): string {
   return [
+    "exec 3<&0",
     read,
     `echo ${q(TRANSACTION_MARKER)}`,
-    `umask 077; f=$(mktemp); cat > "$f"`,
-    `if [ ! -s "$f" ]; then rc=0; elif [ "$(tail -n 1 "$f")" = ${q(SCRIPT_END)} ]; then sh -e "$f"; rc=$?; ` +
-      `else echo 'pulumi-lvs: the script arrived incomplete; nothing was run' >&2; rc=75; fi`,
+    `umask 077; f=$(mktemp); sed -n ${q(`p; /^${SCRIPT_END}$/q`)} > "$f"`,
+    `if [ ! -s "$f" ]; then rc=0; elif [ "$(tail -n 1 "$f")" = ${q(SCRIPT_END)} ]; then`,
+    `  setsid sh -e "$f" & p=$!`,
+    `  { cat >/dev/null; kill -TERM "-$p" 2>/dev/null; } <&3 >/dev/null 2>&1 9>&- & w=$!`,
+    `  wait "$p"; rc=$?; kill "$w" 2>/dev/null`,
+    `else echo 'pulumi-lvs: the script arrived incomplete; nothing was run' >&2; rc=75; fi`,
     `rm -f "$f"; exit $rc`,
   ].join("\n");
 }

@@ -167,7 +167,10 @@ export class Host {
           } catch (e) {
             failed = e as Error;
           }
-          stream.end(script === undefined || failed ? "" : `${script}\n${SCRIPT_END}\n`);
+          // Nothing to write: stdin ends. Else it stays open until the host closes the channel:
+          // its end tells the host that we are gone, and the host then stops the script.
+          if (script === undefined || failed) stream.end("");
+          else stream.write(`${script}\n${SCRIPT_END}\n`);
         });
         stream.stderr.on("data", (d: Buffer) => (errOut += d.toString("utf8")));
         stream.on("close", (code: number | null) => {

@@ -6,6 +6,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { Connection, SECRET_CONNECTION_FIELDS, STATE_VERSION } from "../model";
 import { Host, Log, connect, noteOwner, rememberStackKeys } from "../remote/ssh";
+import { watchEngine } from "./engine-watch";
 import { containsUnknown, parseOrThrow, validate } from "../validate";
 import { canonical } from "../holds/ledger";
 
@@ -107,6 +108,7 @@ const recordedKeys = (outs: Outs) => ({
 });
 
 export function makeProvider<A extends { connection: Connection; owner?: string }, O extends Outs>(kind: Kind<A, O>): Dyn {
+  watchEngine();
   const secretPaths = (kind.secretInputs ?? []) as string[];
   /** Secret inputs out of the plain outputs, into `inputSecrets` (listed in additionalSecretOutputs). */
   const hideSecrets = (o: Outs): Outs => {

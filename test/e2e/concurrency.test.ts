@@ -2,8 +2,11 @@
 // created concurrently, then 25 removed while others change weight. The per-host queue
 // coalesces them into a few transactions; the exact IPVS rules and boot rules must follow.
 // Then the host lock held by a stopped process: an up waits at most its lockTimeout, fails
-// naming the holder, and succeeds once the holder is gone.
+// naming the holder, and succeeds once the holder is gone; and an up killed while it waits for
+// the lock leaves no trace once the lock is free (no ghost holder), so another stack then
+// declares the same backend without conflict.
 import * as path from "path";
+import { execFileSync } from "child_process";
 import { REPO, Stack, conn, labHost, labStatus, onHost, opCounts, waitFor } from "./harness";
 
 jest.setTimeout(20 * 60_000);
@@ -91,6 +94,68 @@ test("4. a host lock held by a stopped process: up fails after lockTimeout namin
   const r = await stack.up();
   expect(opCounts(r)).toEqual({ create: 1 });
   expect(ours(onHost("director", "ipvsadm -S -n"))).toEqual([`-A -t ${VIP}:${PORT} -s wrr`]);
+});
+
+/** Takes the host lock as a stopped run would hold it; returns the holder's pid. */
+const holdLock = async () => {
+  const pid = onHost(
+    "director",
+    `sh -c 'exec 9>>/run/pulumi-lvs.lock; flock 9; echo "stack frozen (pid 4711 on ci-3): a test since then, remote pid $$" > /run/pulumi-lvs.lock.holder; exec sleep 900' >/dev/null 2>&1 & echo $!`,
+  ).trim();
+  await waitFor("the test's holder to record itself", 30, () =>
+    onHost("director", "cat /run/pulumi-lvs.lock.holder 2>/dev/null || true").includes("frozen") ? true : undefined,
+  );
+  return pid;
+};
+const ledger = () => onHost("director", "cat /var/lib/pulumi-lvs/ledger.json 2>/dev/null || true");
+
+test("5. an up killed while it waits for the lock never writes later: no ghost holder once the lock is free", async () => {
+  const pid = await holdLock();
+  const ghost = backend(7, 2);
+  stack.setConfig({ "lvs-e2e:resources": [service, ghost] });
+  const run = stack.start("up", "--yes", "--skip-preview");
+  try {
+    await waitFor("the run's transaction to wait for the lock (flock -w on the director)", 120, () =>
+      onHost("director", "ps -eo args")
+        .split("\n")
+        .some((l) => l.startsWith("flock -w"))
+        ? true
+        : undefined,
+    );
+    // The operator gives up: the CLI is killed outright (its provider process is left running).
+    execFileSync("kill", ["-KILL", String(run.pid)]);
+    await run.result;
+  } finally {
+    onHost("director", `kill -KILL ${pid}`, { allowFail: true });
+  }
+  // The lock is free now: for longer than the provider takes to notice (4 s) and a transaction
+  // to run, nothing of the killed run appears, in the kernel or in the ledger.
+  for (const until = Date.now() + 15_000; Date.now() < until;) {
+    expect(ours(onHost("director", "ipvsadm -S -n"))).toEqual([`-A -t ${VIP}:${PORT} -s wrr`]);
+    expect(ledger()).not.toContain(rip(7));
+    await new Promise((r) => setTimeout(r, 1000)); // an invariant sampled every second
+  }
+  // Another stack declares the same backend (another weight): no conflict with a ghost.
+  const other = new Stack(path.join(REPO, "test/e2e/program"), "concurrency-other");
+  await other.init();
+  try {
+    other.setConfig({
+      "lvs-e2e:resources": [
+        { ...service, name: "many-other" },
+        { ...ghost, args: { ...ghost.args, service: "many-other", weight: 3 } },
+      ],
+    });
+    // (The same service is adopted as is; the backend is new.)
+    await other.up();
+    expect(ours(onHost("director", "ipvsadm -S -n"))).toContain(`-a -t ${VIP}:${PORT} -r ${rip(7)}:${PORT} -g -w 3`);
+    await other.destroy();
+  } finally {
+    await other.remove();
+  }
+  // The killed run's lock on its stack (file backend) and its pending create, as an operator clears them.
+  await stack.run("cancel", "--yes");
+  await stack.must("refresh", "--yes", "--skip-preview", "--clear-pending-creates");
   await stack.destroy();
   expect(onHost("director", "ls /run/pulumi-lvs.lock.holder 2>/dev/null || true").trim()).toBe("");
+  expect(ours(onHost("director", "ipvsadm -S -n"))).toEqual([]);
 });

@@ -208,11 +208,17 @@ export class Stack {
    * engine and the provider said, errors included) followed by stderr.
    */
   run(...args: string[]): Promise<RunResult> {
+    return this.start(...args).result;
+  }
+
+  /** As run, with the CLI's pid (a test that stops a run midway kills it by that pid). */
+  start(...args: string[]): { pid: number; result: Promise<RunResult> } {
     const engine = ["up", "preview", "refresh", "destroy"].includes(args[0]);
     const withConfig = engine ? ["--config-file", this.configFile, "--json"] : [];
     const full = [...args, ...withConfig, "--stack", this.name, "--non-interactive"];
-    return new Promise((resolve) => {
-      execFile(
+    let child: ReturnType<typeof execFile> | undefined;
+    const result = new Promise<RunResult>((resolve) => {
+      child = execFile(
         "pulumi",
         full,
         { cwd: this.programDir, env: this.env, maxBuffer: 64 << 20, timeout: 15 * 60_000 },
@@ -226,6 +232,7 @@ export class Stack {
         },
       );
     });
+    return { pid: child!.pid!, result };
   }
 
   async must(...args: string[]): Promise<RunResult> {

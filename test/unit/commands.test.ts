@@ -96,11 +96,57 @@ describe("remote command text", () => {
       held.kill();
     }
   });
+});
 
-  test("a transaction runs its write only when it arrived whole", () => {
-    const cmd = transactionCommand("ipvsadm -S -n");
-    expect(cmd.split("\n")[0]).toBe("ipvsadm -S -n");
-    expect(cmd).toContain(`tail -n 1 "$f")" = '# pulumi-lvs: end of script'`);
-    expect(cmd).toContain("nothing was run");
+describe("a transaction, run by sh as the host runs it", () => {
+  const END = "# pulumi-lvs: end of script";
+  /** Starts the remote half with `read`; the caller writes to its stdin like the client does. */
+  const start = (read: string) => {
+    const child = spawn("sh", ["-c", transactionCommand(read)], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    return { child, exited, out: () => out, err: () => err };
+  };
+  const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), "tx-"));
+  const poll = async (what: () => boolean, ms: number) => {
+    for (const until = Date.now() + ms; Date.now() < until;) {
+      if (what()) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return what();
+  };
+
+  test("a whole script runs and the session ends though the client keeps stdin open", async () => {
+    const t = start("echo read-out");
+    t.child.stdin.write(`echo written\n${END}\n`);
+    expect(await t.exited).toBe(0);
+    expect(t.out()).toBe("read-out\n--- pulumi-lvs transaction ---\nwritten\n");
+    t.child.stdin.end();
+  });
+
+  test("nothing to write (stdin ends empty) runs nothing; a script cut short is not run", async () => {
+    const empty = start("true");
+    empty.child.stdin.end();
+    expect(await empty.exited).toBe(0);
+    const d = dir();
+    const cut = start("true");
+    cut.child.stdin.end(`touch ${d}/ran\n`);
+    expect(await cut.exited).toBe(75);
+    expect(cut.err()).toContain("the script arrived incomplete; nothing was run");
+    expect(fs.existsSync(`${d}/ran`)).toBe(false);
+  });
+
+  test("the client gone mid-script (its stdin ends): the script's whole group is ended, nothing after runs", async () => {
+    const d = dir();
+    const t = start("true");
+    t.child.stdin.write(`touch ${d}/started\nsleep 2\ntouch ${d}/finished\n${END}\n`);
+    expect(await poll(() => fs.existsSync(`${d}/started`), 5000)).toBe(true);
+    t.child.stdin.end();
+    expect(await t.exited).not.toBe(0);
+    // Had the script gone on, it would have finished within 2 s: it must not, for 3 s.
+    expect(await poll(() => fs.existsSync(`${d}/finished`), 3000)).toBe(false);
   });
 });

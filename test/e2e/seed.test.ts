@@ -65,9 +65,10 @@ test("1. preview lists the resources to create and changes nothing on any host",
   stack.setConfig(config());
   const r = await stack.preview();
   expect(new Set(r.steps.map((s) => s.type.replace(/^pulumi-nodejs:dynamic\//, "")))).toEqual(
-    new Set(["lvs:DirectorHost", "lvs:VirtualService", "lvs:RealServer", "lvs:DrRealServerHost"]),
+    new Set(["lvs:index:LvsDrCluster", "lvs:DirectorHost", "lvs:VirtualService", "lvs:RealServer", "lvs:DrRealServerHost"]),
   );
-  expect(opCounts(r)).toEqual({ create: 8 });
+  // The component, the director, the service, and a real server and a host per backend.
+  expect(opCounts(r)).toEqual({ create: 7 });
   expect(ipvsRules()).toEqual(before.rules);
   expect(loAddrs("rs-a")).toBe(before.lo["rs-a"]);
   expect(sysctls("rs-b")).toEqual(before.sysctls["rs-b"]);

@@ -64,7 +64,8 @@ const resources = (weightB = 1) => [
   { type: "RealServer", name: "mark-a", args: { service: "mark", address: rsA.lanAddress, drainTimeout: 0 } },
 ];
 
-const stack = new Stack(REPO, "upgrade02");
+// The e2e program's project (lvs-e2e): the release's copy of the program has the same name.
+const stack = new Stack(path.join(REPO, "test/e2e/program"), "upgrade02");
 let release: string;
 let before: Record<string, string>;
 const noChanges = () => stack.must("preview", "--expect-no-changes");

@@ -53,6 +53,8 @@ export const ipAddress = z
   });
 export type Family = "ipv4" | "ipv6";
 export const familyOf = (address: string): Family => (address.includes(":") ? "ipv6" : "ipv4");
+/** A VIP on an interface: a single address, /32 or /128. */
+export const vipPrefix = (vip: string) => (familyOf(vip) === "ipv6" ? 128 : 32);
 
 const intIn = (min: number, max: number, what: string) =>
   z

@@ -16,7 +16,7 @@ import {
   keys,
   liveTarget,
 } from "../holds/ledger";
-import { HealthCheck } from "../model";
+import { HealthCheck, familyOf, vipPrefix } from "../model";
 import { KEEPALIVED_DIR, ipvs, keepalived } from "./commands";
 import { sha256 } from "./boot";
 
@@ -54,13 +54,13 @@ export const instanceName = (v: Pick<VrrpValue, "dev" | "virtualRouterId">) =>
   `pulumi_lvs_${v.dev.replace(/[^A-Za-z0-9]/g, "_")}_${v.virtualRouterId}`;
 
 export function renderVrrp(v: VrrpValue): string {
-  const v4 = v.vips.filter((a) => !a.includes(":"));
-  const v6 = v.vips.filter((a) => a.includes(":"));
+  const v4 = v.vips.filter((a) => familyOf(a) === "ipv4");
+  const v6 = v.vips.filter((a) => familyOf(a) === "ipv6");
   const vipBlock = (name: string, vips: string[]) => [
     `${name} {`,
     ...indent(
       4,
-      vips.map((a) => `${a}/${a.includes(":") ? 128 : 32} dev ${v.dev}`),
+      vips.map((a) => `${a}/${vipPrefix(a)} dev ${v.dev}`),
     ),
     "}",
   ];
@@ -166,10 +166,14 @@ export function renderService(s: ServiceValue, dests: DestValue[]): string {
   );
 }
 
+/** The file that only switches script security on: with nothing else, keepalived has nothing to run. */
+const SCRIPT_SECURITY_FILE = "00-script-security.conf";
 /**
  * keepalived runs MISC_CHECK commands only with script security on (it refuses them otherwise);
  * as root, which is what a check that probes a backend needs.
  */
+const SCRIPT_SECURITY = `${HEADER}global_defs {\n    enable_script_security\n    script_user root\n}\n`;
+
 /**
  * A keepalived that starts takes part in its instances' first election: it is let finish (this
  * director holds the VIPs, or about three adverts passed without, so another holds them) before
@@ -184,10 +188,6 @@ function settle(after: Ledger): string[] {
     return [keepalived.settle(v.dev, v.vips[0], 3 * v.advertInterval + 2)];
   });
 }
-
-/** The file that only switches script security on: with nothing else, keepalived has nothing to run. */
-const SCRIPT_SECURITY_FILE = "00-script-security.conf";
-const SCRIPT_SECURITY = `${HEADER}global_defs {\n    enable_script_security\n    script_user root\n}\n`;
 
 /** The content of every file of ours for `ledger`: file name -> text. */
 export function keepalivedFiles(ledger: Ledger): Record<string, string> {

@@ -4,7 +4,7 @@
 // `vrrp`, keepalived carries the VIPs instead (failover between directors) and the IPVS sync
 // daemons send every connection to the other director.
 import { z } from "zod";
-import { DirectorHostArgs, DirectorHostOutputs, familyOf } from "../model";
+import { DirectorHostArgs, DirectorHostOutputs, familyOf, vipPrefix } from "../model";
 import { Claim, ClaimError, Plan } from "../holds/plan";
 import { keys } from "../holds/ledger";
 import { queueOf } from "./host-queue";
@@ -17,8 +17,6 @@ const IP6_FORWARD = "net.ipv6.conf.all.forwarding";
 const EXPIRE_NODEST = "net.ipv4.vs.expire_nodest_conn";
 const EXPIRE_QUIESCENT = "net.ipv4.vs.expire_quiescent_template";
 const SYSCTLS = [IP_FORWARD, IP6_FORWARD, EXPIRE_NODEST, EXPIRE_QUIESCENT];
-/** A VIP on an interface: a single address, /32 or /128. */
-export const vipPrefix = (vip: string) => (familyOf(vip) === "ipv6" ? 128 : 32);
 const hasIpv6 = (a: DirectorHostArgs) => a.vips.some((v) => familyOf(v) === "ipv6");
 const flag = (b: boolean | undefined) => (b === undefined ? undefined : b ? 1 : 0);
 

@@ -5,8 +5,7 @@
 // Holds in the host's ledger: a VIP leaves lo, and a sysctl gets its old value back, only
 // when the last resource holding it lets go.
 import { z } from "zod";
-import { DrRealServerHostArgs, DrRealServerHostOutputs, familyOf } from "../model";
-import { vipPrefix } from "./director-host";
+import { DrRealServerHostArgs, DrRealServerHostOutputs, familyOf, vipPrefix } from "../model";
 import { Claim } from "../holds/plan";
 import { Kind } from "./kind";
 import { hostOp, legacyHostHolds, readHostState } from "./host-state";

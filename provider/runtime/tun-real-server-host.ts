@@ -4,12 +4,11 @@
 // Reverse-path filtering is relaxed on the tunnel device and `all` (the kernel uses the higher
 // of the two): the decapsulated packet comes from a client the tunnel has no route back to.
 import { z } from "zod";
-import { TunRealServerHostArgs, TunRealServerHostOutputs, familyOf } from "../model";
+import { familyOf, TunRealServerHostArgs, TunRealServerHostOutputs, vipPrefix } from "../model";
 import { Claim, ClaimError } from "../holds/plan";
 import { Kind } from "./kind";
 import { settingsOps } from "./host-state";
 import { queueOf } from "./host-queue";
-import { vipPrefix } from "./director-host";
 import { arpSysctls } from "./dr-real-server-host";
 
 /** The device that receives each encapsulation (created by its module), per address family. */

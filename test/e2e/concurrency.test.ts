@@ -71,16 +71,21 @@ test("3. destroy removes every rule and the boot files", async () => {
   expect(onHost("director", "ls /etc/pulumi-lvs /var/lib/pulumi-lvs 2>/dev/null || true").trim()).toBe("");
 });
 
-test("4. a host lock held by a stopped process: up fails after lockTimeout naming the holder, then succeeds once it is gone", async () => {
-  // A holder as a stopped run would leave it: the lock taken, its record written, the process frozen.
+/** Takes the host lock as a stopped run would hold it; returns the holder's pid. */
+const holdLock = async () => {
   const pid = onHost(
     "director",
     `sh -c 'exec 9>>/run/pulumi-lvs.lock; flock 9; echo "stack frozen (pid 4711 on ci-3): a test since then, remote pid $$" > /run/pulumi-lvs.lock.holder; exec sleep 900' >/dev/null 2>&1 & echo $!`,
   ).trim();
+  await waitFor("the test's holder to record itself", 30, () =>
+    onHost("director", "cat /run/pulumi-lvs.lock.holder 2>/dev/null || true").includes("frozen") ? true : undefined,
+  );
+  return pid;
+};
+test("4. a host lock held by a stopped process: up fails after lockTimeout naming the holder, then succeeds once it is gone", async () => {
+  // A holder as a stopped run would leave it: the lock taken, its record written, the process frozen.
+  const pid = await holdLock();
   try {
-    await waitFor("the test's holder to record itself", 30, () =>
-      onHost("director", "cat /run/pulumi-lvs.lock.holder 2>/dev/null || true").includes("frozen") ? true : undefined,
-    );
     onHost("director", `kill -STOP ${pid}`);
     const locked = { ...service, args: { ...service.args, connection: { ...connection, lockTimeout: 5 } } };
     stack.setConfig({ "lvs-e2e:resources": [locked] });
@@ -96,17 +101,6 @@ test("4. a host lock held by a stopped process: up fails after lockTimeout namin
   expect(ours(onHost("director", "ipvsadm -S -n"))).toEqual([`-A -t ${VIP}:${PORT} -s wrr`]);
 });
 
-/** Takes the host lock as a stopped run would hold it; returns the holder's pid. */
-const holdLock = async () => {
-  const pid = onHost(
-    "director",
-    `sh -c 'exec 9>>/run/pulumi-lvs.lock; flock 9; echo "stack frozen (pid 4711 on ci-3): a test since then, remote pid $$" > /run/pulumi-lvs.lock.holder; exec sleep 900' >/dev/null 2>&1 & echo $!`,
-  ).trim();
-  await waitFor("the test's holder to record itself", 30, () =>
-    onHost("director", "cat /run/pulumi-lvs.lock.holder 2>/dev/null || true").includes("frozen") ? true : undefined,
-  );
-  return pid;
-};
 const ledger = () => onHost("director", "cat /var/lib/pulumi-lvs/ledger.json 2>/dev/null || true");
 
 test("5. an up killed while it waits for the lock never writes later: no ghost holder once the lock is free", async () => {

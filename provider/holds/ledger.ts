@@ -87,7 +87,12 @@ export interface Values {
 }
 export type ObjectKind = keyof Values;
 
-const Holder = z.object({ value: z.unknown(), persist: z.boolean() });
+const Holder = z.object({
+  value: z.unknown(),
+  persist: z.boolean(),
+  /** When it first held the object (ISO 8601, as the provider's clock had it); absent in ledgers of 0.2. */
+  since: z.string().optional(),
+});
 const Entry = z.object({
   kind: z.enum(["addr", "sysctl", "service", "dest", "vrrp", "syncd", "keepalived", "timeouts", "link", "fou", "route", "mark"]),
   /** Where the object is; for addresses and destinations the parts of the key. */

@@ -14,6 +14,7 @@ type SvcKey = Pick<ServiceKey, "address" | "port" | "protocol" | "fwmark" | "fam
 const keyFields = (k: SvcKey): SvcKey => ({ address: k.address, port: k.port, protocol: k.protocol, fwmark: k.fwmark, family: k.family });
 import { sha256 } from "../remote/boot";
 import { nftDrift } from "../remote/nftables";
+import { Resolved, reconcile } from "./reconcile";
 import {
   AddrValue,
   DestValue,
@@ -63,6 +64,10 @@ export interface Snapshot {
   timeouts?: Required<IpvsTimeouts>;
   /** Our nftables table: its hash now, and the one recorded when we last wrote it. */
   nft?: { live?: string; written?: string };
+  /** Every network device (undefined: not read). */
+  devices?: string[];
+  /** When it was read (ISO 8601): a new holder records it as its `since`. */
+  at?: string;
 }
 
 /** Everything one resource holds on one host; holding nothing (an empty claim) releases all. */
@@ -84,7 +89,15 @@ export interface Claim {
 }
 
 /** A refusal that fails one operation, with nothing changed by it. */
-export class ClaimError extends Error {}
+export class ClaimError extends Error {
+  /** Holders (owner URNs) in the way: the error names how to release them, should they be gone. */
+  constructor(
+    message: string,
+    readonly holders: string[] = [],
+  ) {
+    super(message);
+  }
+}
 
 interface Live {
   addrs: InterfaceAddress[];
@@ -140,7 +153,8 @@ const DESCRIBE: Record<ObjectKind, (v: never) => string> = {
   route: (v: string) => `gateway ${v}`,
   mark: (v: MarkValue) => v.match.map((m) => `${m.protocol} to ${m.address} ports ${m.ports.join(",")}`).join("; "),
 };
-const describe = (kind: ObjectKind, v: unknown): string => DESCRIBE[kind](v as never);
+/** A value of `kind` in words, as errors and the ledger tool show it. */
+export const describe = (kind: ObjectKind, v: unknown): string => DESCRIBE[kind](v as never);
 /** The part of a value that is IPVS state (what ipvsadm shows); health checks live in keepalived. */
 const ipvsPart = (kind: ObjectKind, v: unknown): unknown => {
   if (v === null || v === undefined) return v;
@@ -148,7 +162,8 @@ const ipvsPart = (kind: ObjectKind, v: unknown): unknown => {
   if (kind === "dest") return { ...(v as DestValue), healthCheck: undefined };
   return v;
 };
-const what = (key: string) =>
+/** The object a ledger key names, in words ("real server tcp/VIP:80 RIP:80"). */
+export const what = (key: string) =>
   key.replace(
     /^(\w+) /,
     (_, k: string) =>
@@ -180,6 +195,8 @@ export class Plan {
   readonly groups: { label: string; commands: string[] }[] = [];
   /** A service keepalived runs is missing from the kernel: keepalived must be restarted to recreate it. */
   keepalivedRestart = false;
+  /** Ledger entries dropped on reading because their objects cannot exist any more (reconcile.ts). */
+  readonly resolved: Resolved[];
 
   constructor(private readonly snap: Snapshot) {
     this.ledger = clone(snap.ledger);
@@ -194,6 +211,7 @@ export class Plan {
       fou: [...(snap.fou ?? [])],
     };
     if (snap.pending) this.recover(snap.pending);
+    this.resolved = reconcile(this.ledger, { ipvs: this.live.ipvs, devices: snap.devices });
   }
 
   /**
@@ -255,7 +273,32 @@ export class Plan {
       this.hold(owner, key, w, c.persist);
       touched.push(key);
     }
+    this.refuseOrphaningDests(touched);
     for (const key of this.ordered(touched)) this.emit(this.converge(key));
+  }
+
+  /**
+   * A service about to be deleted must not take with it destinations that other owners still
+   * hold (the kernel deletes them with it and their holders would be left behind): refused,
+   * naming them, so they are released first.
+   */
+  private refuseOrphaningDests(touched: string[]): void {
+    for (const key of touched) {
+      const e = this.ledger.entries[key];
+      if (!e || e.kind !== "service" || desiredOf(e).present) continue;
+      const svc = serviceKeyString(e.where as Values["service"]);
+      const held = Object.entries(this.ledger.entries).filter(
+        ([, d]) => d.kind === "dest" && serviceKeyString((d.where as DestValue).service) === svc && Object.keys(d.holders).length,
+      );
+      if (!held.length) continue;
+      const holders = [...new Set(held.flatMap(([, d]) => Object.keys(d.holders)))];
+      throw new ClaimError(
+        `IPVS service ${svc} still has real servers held by others: ${held
+          .map(([k, d]) => `${what(k)} by ${Object.keys(d.holders).join(", ")}`)
+          .join("; ")}; deleting the service would delete them too, so nothing was changed. Delete those first`,
+        holders,
+      );
+    }
   }
 
   /** Adds commands of the current operation that are not about a held object (e.g. removing old files). */
@@ -429,6 +472,7 @@ export class Plan {
       const [o, h] = others[0];
       throw new ClaimError(
         `${what(key)} is held by ${o} with ${describe(w.kind, h.value)}, but this declares ${describe(w.kind, w.value)}; nothing was changed`,
+        [o],
       );
     }
     if (w.kind === "addr") this.checkAddressFree(w.where as AddrValue);
@@ -449,7 +493,8 @@ export class Plan {
       e.original = live;
       this.ledger.entries[key] = e;
     }
-    e.holders[owner] = { value: w.value, persist };
+    const since = owner in e.holders ? e.holders[owner].since : this.snap.at;
+    e.holders[owner] = { value: w.value, persist, ...(since ? { since } : {}) };
     delete e.draining; // claimed again: stop draining
   }
 

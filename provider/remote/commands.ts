@@ -47,6 +47,8 @@ export function wrap(script: string, opts: { sudo: boolean; lockTimeout: number;
   return opts.sudo ? `sudo -n ${body}` : body;
 }
 
+/** Seconds the host waits for the write script after the read (the client decides in milliseconds). */
+export const SCRIPT_WAIT = 60;
 /** Separates the read of a transaction from its write. */
 export const TRANSACTION_MARKER = "--- pulumi-lvs transaction ---";
 /** The last line of every complete write script (a comment, so running it does nothing). */
@@ -61,15 +63,20 @@ export const SCRIPT_END = "# pulumi-lvs: end of script";
  * end-of-file there means it is gone (its run was stopped, its link died); a watchdog then ends
  * the script's whole process group, and what it left half done is undone by the next
  * transaction. (A client gone while this waited for the lock never gets this far: the read's
- * first line to a closed channel ends the shell.) Background jobs read /dev/null unless told,
+ * first line to a closed channel ends the shell.) A client whose link froze closes nothing: the
+ * script must then arrive within SCRIPT_WAIT of the read, else nothing runs and the lock is
+ * released (sshd may take hours to notice). Background jobs read /dev/null unless told,
  * hence stdin kept as fd 3 for the watchdog; it closes the lock's fd 9, so it never holds the lock.
  */
-export function transactionCommand(read: string): string {
+export function transactionCommand(read: string, scriptWait = SCRIPT_WAIT): string {
   return [
     "exec 3<&0",
     read,
     `echo ${q(TRANSACTION_MARKER)}`,
-    `umask 077; f=$(mktemp); sed -n ${q(`p; /^${SCRIPT_END}$/q`)} > "$f"`,
+    `umask 077; f=$(mktemp)`,
+    `if ! timeout ${scriptWait} sed -n ${q(`p; /^${SCRIPT_END}$/q`)} > "$f"; then`,
+    `  echo ${q(`pulumi-lvs: no script came within ${scriptWait}s of the read (its client is gone or its link froze); nothing was run`)} >&2; rm -f "$f"; exit 75`,
+    "fi",
     `if [ ! -s "$f" ]; then rc=0; elif [ "$(tail -n 1 "$f")" = ${q(SCRIPT_END)} ]; then`,
     `  setsid sh -e "$f" & p=$!`,
     `  { cat >/dev/null; kill -TERM "-$p" 2>/dev/null; } <&3 >/dev/null 2>&1 9>&- & w=$!`,
@@ -187,6 +194,8 @@ export function restoreLine(command: string): string | undefined {
 export const net = {
   /** IPv4 and IPv6 addresses of every interface, one per line (`ip -o`); link states. */
   listAddresses: () => "ip -o addr show",
+  /** Every device, by the shell's own glob (no process spawned). */
+  listDevices: () => "echo /sys/class/net/*",
   /**
    * `replace`, not `add`: adding an address that is already there is not an error. An IPv6
    * address skips duplicate address detection (nodad): a VIP is meant to be shared, and a
@@ -367,6 +376,8 @@ export function snapshotRead(opts: {
     `cat ${q(LEDGER_NEXT)} 2>/dev/null || true`,
     named("addrs"),
     net.listAddresses(),
+    named("devices"),
+    net.listDevices(),
     named("gateways4"),
     `if ${prep}; then ip -o -4 route show table main; fi`,
     named("gateways6"),

@@ -161,6 +161,14 @@ export function parseIpAddr(out: string): InterfaceAddress[] {
   return result;
 }
 
+/** Parses `echo /sys/class/net/*`: the device names. */
+export function parseDevices(out: string): string[] {
+  return out
+    .split(/\s+/)
+    .filter((w) => w.startsWith("/sys/class/net/") && !w.endsWith("*"))
+    .map((w) => w.slice("/sys/class/net/".length));
+}
+
 /** Parses `ip -o link show`: "7: tunl0@NONE: <NOARP,UP,LOWER_UP> mtu 1480 ..." -> device -> up. */
 export function parseLinks(out: string): Record<string, boolean> {
   const r: Record<string, boolean> = {};

@@ -62,6 +62,8 @@ export class RemoteCommandError extends Error {
 export class Host {
   /** The connection closed or failed (a reboot, a dropped link): the next use dials again. */
   private dead = false;
+  /** Why the connection died (ssh2's error, e.g. "Keepalive timeout"), for the error of what it cut off. */
+  private lost?: string;
   private redialing?: Promise<void>;
 
   /**
@@ -84,9 +86,13 @@ export class Host {
 
   /** Without an error handler an error on an idle connection would crash the provider process. */
   private watch(): void {
-    const died = () => (this.dead = true);
+    this.lost = undefined;
+    const died = (e?: Error) => {
+      this.dead = true;
+      this.lost ??= e?.message ?? "closed by the host";
+    };
     this.ssh.connection?.on("error", died);
-    this.ssh.connection?.on("close", died);
+    this.ssh.connection?.on("close", () => died());
   }
 
   /** The live client: dialed again first if the connection died since its last use (once for all waiting callers). */
@@ -183,6 +189,14 @@ export class Host {
               ),
             );
           }
+          if ((code === null || code === undefined) && this.dead) {
+            return reject(
+              new Error(
+                `${this.target}: the connection was lost during \`${summary}\` (${this.lost}); ` +
+                  `on the host it stops once it notices, and what it left half done is undone by the next run`,
+              ),
+            );
+          }
           if (code !== 0 || readOut === undefined) return reject(new RemoteCommandError(this.target, summary, code, errOut, out));
           resolve({ read: readOut, write: out });
         });
@@ -211,6 +225,9 @@ interface Trust {
   route: string;
   expect: () => Expectation | undefined;
 }
+
+/** Whether `c` names the key its host must present (pinned or in known_hosts): tools refuse first contact. */
+export const knowsHostKey = (c: Connection, hop: Hop = "target"): boolean => trustOf(c, hop, undefined).expect() !== undefined;
 
 /** Where a host is reached from: the same private address behind two jump hosts may be two machines. */
 const routeOf = (c: Pick<Connection, "host" | "port" | "proxy">): string =>

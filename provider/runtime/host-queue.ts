@@ -18,6 +18,7 @@ import {
   parseGateways,
   parseFou,
   parseTimeouts,
+  parseDevices,
 } from "../remote/parsers";
 import { nftCommands } from "../remote/nftables";
 import { keepalivedCommands, parseKeepalivedState } from "../remote/keepalived";
@@ -87,6 +88,7 @@ export function parseSnapshot(out: string): Snapshot {
     ledger: parseLedger(s.ledger ?? "", LEDGER),
     pending: s.pending?.trim() ? parseLedger(s.pending, LEDGER_NEXT) : undefined,
     addrs: parseIpAddr(s.addrs ?? ""),
+    devices: "devices" in s ? parseDevices(s.devices) : undefined,
     sysctls: parseSysctls(s.sysctls ?? ""),
     ipvs: "thresholds" in s ? mergeThresholds(parseIpvsSave(s.ipvs ?? ""), s.thresholds) : undefined,
     routes: parseRoutes(s.routes ?? ""),
@@ -163,6 +165,13 @@ function coalesced(groups: { i: number; commands: string[] }[]): string[] {
   return out;
 }
 
+/** How to remove holders that may be gone (a stack destroyed without them, a run stopped half-way). */
+const releaseHint = (target: string, holders: string[]): string =>
+  holders.length
+    ? `. If ${holders.length > 1 ? "these holders are" : "that holder is"} gone (a stack removed, a run stopped half-way), release ${holders.length > 1 ? "them" : "it"}: ` +
+      holders.map((h) => `npx pulumi-lvs ledger release ${target} --owner '${h.replace(/'/g, `'\\''`)}'`).join("; ")
+    : "";
+
 export class HostQueue {
   private queued: Queued[] = [];
   private running = false;
@@ -209,7 +218,7 @@ export class HostQueue {
     let plan: Plan | undefined;
     const results = new Map<Queued, { ok: true; value: unknown } | { ok: false; error: Error }>();
     const decide = (out: string) => {
-      const snap = parseSnapshot(out);
+      const snap = { ...parseSnapshot(out), at: new Date().toISOString() };
       // A refresh never changes a host, not even to finish an interrupted transaction.
       plan = new Plan(readOnly ? { ...snap, pending: undefined } : snap);
       items.forEach((item, i) => {
@@ -217,7 +226,10 @@ export class HostQueue {
           results.set(item, { ok: true, value: plan!.op(String(i), (p) => item.op.apply(p)) });
         } catch (e) {
           if (!(e instanceof ClaimError)) throw e;
-          results.set(item, { ok: false, error: new Error(`${this.host.target}: ${e.message}`) });
+          results.set(item, {
+            ok: false,
+            error: new Error(`${this.host.target}: ${e.message}${releaseHint(this.host.target, e.holders)}`),
+          });
         }
       });
       return readOnly ? undefined : writeScript(plan, snap);

@@ -4,7 +4,10 @@
 // Then the host lock held by a stopped process: an up waits at most its lockTimeout, fails
 // naming the holder, and succeeds once the holder is gone; and an up killed while it waits for
 // the lock leaves no trace once the lock is free (no ghost holder), so another stack then
-// declares the same backend without conflict.
+// declares the same backend without conflict. Last, the director's management link frozen
+// while a run's transaction holds the lock: the run fails by itself within the keepalive and
+// dial budget, the host lets the lock go, and the next up converges with a ledger that matches
+// the stack's state.
 import * as path from "path";
 import { execFileSync } from "child_process";
 import { REPO, Stack, conn, labHost, labStatus, onHost, opCounts, waitFor } from "./harness";
@@ -151,5 +154,57 @@ test("5. an up killed while it waits for the lock never writes later: no ghost h
   await stack.must("refresh", "--yes", "--skip-preview", "--clear-pending-creates");
   await stack.destroy();
   expect(onHost("director", "ls /run/pulumi-lvs.lock.holder 2>/dev/null || true").trim()).toBe("");
+  expect(ours(onHost("director", "ipvsadm -S -n"))).toEqual([]);
+});
+
+/** Drops every SSH packet on the director for `seconds` (its own timer lifts it: nothing can reach it meanwhile). */
+const freezeManagementLink = (seconds: number, then = "true") =>
+  onHost(
+    "director",
+    `setsid sh -c 'nft add table inet e2e_freeze; ` +
+      `nft add chain inet e2e_freeze in "{ type filter hook input priority -300; }"; nft add rule inet e2e_freeze in tcp dport 22 drop; ` +
+      `nft add chain inet e2e_freeze out "{ type filter hook output priority -300; }"; nft add rule inet e2e_freeze out tcp sport 22 drop; ` +
+      `sleep 1; ${then}; sleep ${seconds}; nft delete table inet e2e_freeze' >/dev/null 2>&1 < /dev/null &`,
+  );
+
+test("6. the management link frozen while a run's transaction holds the lock: the run fails by itself, the next up converges", async () => {
+  const pid = await holdLock();
+  const frozen = { ...connection, dialErrorLimit: 1, perDialTimeout: 5 };
+  const svc = { ...service, args: { ...service.args, connection: frozen } };
+  stack.setConfig({ "lvs-e2e:resources": [svc, backend(8, 1)] });
+  const run = stack.start("up", "--yes", "--skip-preview");
+  await waitFor("the run's transaction to wait for the lock (flock -w on the director)", 120, () =>
+    onHost("director", "ps -eo args")
+      .split("\n")
+      .some((l) => l.startsWith("flock -w"))
+      ? true
+      : undefined,
+  );
+  // Frozen, then the lock freed: the transaction takes it and reads, and its client never hears.
+  const started = Date.now();
+  freezeManagementLink(45, `kill -KILL ${pid}`);
+  const r = await run.result;
+  const took = (Date.now() - started) / 1000;
+  expect(r.code).not.toBe(0);
+  expect(r.errors.join("\n")).toMatch(/the connection was lost during .*Keepalive timeout|cannot connect after 1 attempt/);
+  // Keepalives (5 s x 3) notice it, one dial of 5 s is allowed: well before the link returns.
+  expect(took).toBeLessThan(45);
+  // The link back: the host let the lock go (no script came within its wait), nothing was written.
+  await waitFor("the director to answer again", 120, () => (onHost("director", "true", { allowFail: true }) === "" ? true : undefined));
+  await waitFor("the host to release the lock of the cut-off transaction", 120, () =>
+    onHost("director", "ls /run/pulumi-lvs.lock.holder 2>/dev/null || true").trim() === "" ? true : undefined,
+  );
+  expect(ours(onHost("director", "ipvsadm -S -n"))).toEqual([]);
+  // The next up of the same stack converges exactly, and the ledger names what its state has.
+  stack.setConfig({ "lvs-e2e:resources": [service, backend(8, 1)] });
+  await stack.up();
+  expect(ours(onHost("director", "ipvsadm -S -n"))).toEqual(expected([[8, 1]]));
+  const holders = Object.values((JSON.parse(ledger()) as { entries: Record<string, { holders: Record<string, unknown> }> }).entries)
+    .flatMap((e) => Object.keys(e.holders))
+    .sort();
+  // Each resource's owner (its URN and what it identifies on the host) as its state records it.
+  const owners = [(await stack.outputsOf("many")).owner, (await stack.outputsOf("many-8")).owner].sort();
+  expect([...new Set(holders)]).toEqual(owners);
+  await stack.destroy();
   expect(ours(onHost("director", "ipvsadm -S -n"))).toEqual([]);
 });

@@ -80,6 +80,7 @@ on client 'for i in 1 2 3 4 5 6; do curl -s http://198.51.100.100/; done' >"$OUT
 
 # --- captures -------------------------------------------------------------
 cap director ipvsadm-S-n.txt 'ipvsadm -S -n'
+cap director sys-class-net-director.txt 'echo /sys/class/net/*'
 cap director ipvsadm-L-n.txt 'ipvsadm -L -n'
 cap director ipvsadm-L-n-thresholds.txt 'ipvsadm -L -n --thresholds'
 cap director ipvsadm-L-n-stats.txt 'ipvsadm -L -n --stats'

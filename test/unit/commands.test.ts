@@ -101,8 +101,8 @@ describe("remote command text", () => {
 describe("a transaction, run by sh as the host runs it", () => {
   const END = "# pulumi-lvs: end of script";
   /** Starts the remote half with `read`; the caller writes to its stdin like the client does. */
-  const start = (read: string) => {
-    const child = spawn("sh", ["-c", transactionCommand(read)], { stdio: ["pipe", "pipe", "pipe"] });
+  const start = (read: string, scriptWait?: number) => {
+    const child = spawn("sh", ["-c", transactionCommand(read, scriptWait)], { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -148,5 +148,12 @@ describe("a transaction, run by sh as the host runs it", () => {
     expect(await t.exited).not.toBe(0);
     // Had the script gone on, it would have finished within 2 s: it must not, for 3 s.
     expect(await poll(() => fs.existsSync(`${d}/finished`), 3000)).toBe(false);
+  });
+
+  test("a client whose link froze (stdin open, nothing sent): after the wait nothing runs and the session ends", async () => {
+    const t = start("echo read-out", 1);
+    expect(await t.exited).toBe(75);
+    expect(t.err()).toContain("no script came within 1s of the read");
+    t.child.stdin.end();
   });
 });

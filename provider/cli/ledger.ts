@@ -3,7 +3,7 @@
 // through the provider's own host queue: the same locked read, the same plan, the same write,
 // so a release puts objects back exactly as the last holder's own delete would.
 import { createInterface } from "readline";
-import { Ledger, ObjectKind } from "../holds/ledger";
+import { Ledger, ObjectKind } from "../ledger";
 import { Plan, describe, what } from "../holds/plan";
 import { Resolved } from "../holds/reconcile";
 import { queueOf } from "../runtime/host-queue";

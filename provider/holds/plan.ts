@@ -6,7 +6,7 @@ import { InterfaceAddress, IpvsTable, LiveDestination, LiveService } from "../re
 import { ipvs, net } from "../remote/commands";
 import { IpvsTimeouts } from "../model";
 import { KeepalivedLive, fileOf, keepalivedFiles } from "../remote/keepalived";
-import { KEEPALIVED_CONF, KEEPALIVED_DIR } from "../remote/commands";
+import { KEEPALIVED_CONF, KEEPALIVED_DIR, RESTORE_UNIT } from "../remote/commands";
 import { ServiceKey, serviceKeyString } from "../model";
 
 type SvcKey = Pick<ServiceKey, "address" | "port" | "protocol" | "fwmark" | "family">;
@@ -35,7 +35,7 @@ import {
   keys,
   liveTarget,
   sameValue,
-} from "./ledger";
+} from "../ledger";
 
 /** What one transaction read from the host. */
 export interface Snapshot {
@@ -68,6 +68,8 @@ export interface Snapshot {
   devices?: string[];
   /** When it was read (ISO 8601): a new holder records it as its `since`. */
   at?: string;
+  /** The boot restore unit is in the failed state (when asked for). */
+  restoreFailed?: boolean;
 }
 
 /** Everything one resource holds on one host; holding nothing (an empty claim) releases all. */
@@ -398,6 +400,16 @@ export class Plan {
   /** Whether a service is run by keepalived (it has a health check). */
   byKeepalived(k: SvcKey): boolean {
     return byKeepalived(this.ledger.entries[keys.service(k as Values["service"])]);
+  }
+  /** A boot restore unit that failed: what refresh reports, and what up runs again. */
+  restoreUnitDrift(): string[] {
+    return this.snap.restoreFailed
+      ? [`the boot restore unit ${RESTORE_UNIT} failed (\`systemctl status ${RESTORE_UNIT}\` names the line); up runs it again`]
+      : [];
+  }
+  /** Runs the boot restore unit again when it failed (it replays over the live state: what is there is no failure). */
+  rerunFailedRestore(): void {
+    if (this.snap.restoreFailed) this.emit([`systemctl restart ${RESTORE_UNIT} || true`]);
   }
   /** What differs in our nftables table from what we last loaded. */
   nftDrift(): string[] {

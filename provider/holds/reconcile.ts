@@ -5,7 +5,7 @@
 // and nobody else sees a conflict. Pure, like the plan that calls it.
 import type { IpvsTable } from "../remote/parsers";
 import { serviceKeyString } from "../model";
-import { AddrValue, DestValue, Ledger, desiredOf, keys } from "./ledger";
+import { AddrValue, DestValue, Ledger, desiredOf, keys } from "../ledger";
 
 /** What the kernel has, as one read saw it; undefined parts were not read and resolve nothing. */
 export interface KernelView {

@@ -18,9 +18,9 @@ import {
   keys,
   liveTarget,
   persisted,
-} from "../holds/ledger";
+} from "../ledger";
 import { IpvsTimeouts } from "../model";
-import { nft, q, rules } from "./commands";
+import { RESTORE_UNIT, nft, q, rules } from "./commands";
 import { marksOf, nftTable } from "./nftables";
 
 const ETC = "/etc/pulumi-lvs";
@@ -36,7 +36,7 @@ export const BOOT_FILES = {
   restore: "/usr/local/libexec/pulumi-lvs-restore",
   unit: "/etc/systemd/system/pulumi-lvs-restore.service",
 };
-const UNIT_NAME = "pulumi-lvs-restore.service";
+const UNIT_NAME = RESTORE_UNIT;
 /** Files of release 0.1 (one per resource); the restore script still replays them until their resource is touched. */
 const LEGACY_SYSCTLS = "/etc/sysctl.d/90-pulumi-lvs-*.conf";
 

@@ -47,6 +47,9 @@ export function wrap(script: string, opts: { sudo: boolean; lockTimeout: number;
   return opts.sudo ? `sudo -n ${body}` : body;
 }
 
+/** The boot restore unit (remote/boot.ts installs it); a failed one is drift that refresh reports. */
+export const RESTORE_UNIT = "pulumi-lvs-restore.service";
+
 /** Seconds the host waits for the write script after the read (the client decides in milliseconds). */
 export const SCRIPT_WAIT = 60;
 /** Separates the read of a transaction from its write. */
@@ -338,7 +341,7 @@ ${text}`,
 
 // --- a transaction's read: everything a batch of operations decides on, in one round trip ---
 
-/** Where the host keeps its ledger (see holds/ledger.ts). */
+/** Where the host keeps its ledger (see ledger.ts). */
 export const STATE_DIR = STATE_DIR_PATH;
 export const LEDGER = `${STATE_DIR}/ledger.json`;
 export const LEDGER_NEXT = `${STATE_DIR}/ledger.next.json`;
@@ -360,6 +363,8 @@ export function snapshotRead(opts: {
   modules?: string[];
   /** Read links, gateways, GUE ports and IPVS timeouts (host preparation for TUN/NAT, timeouts). */
   prep?: boolean;
+  /** Read whether the boot restore unit failed. */
+  restoreUnit?: boolean;
 }): string {
   // Those reads cost ~0.4 s on a small VM: only when an operation needs them or the ledger holds such objects.
   const prep = `[ -n "$prep" ]`;
@@ -399,6 +404,7 @@ export function snapshotRead(opts: {
     "fi",
     named("routes"),
     ...opts.routes.map((r) => `printf '%s ' ${q(r)}; ${net.routeTo(r)} 2>/dev/null | head -n 1 || echo`),
+    ...(opts.restoreUnit ? [named("restore"), `systemctl is-failed ${RESTORE_UNIT} 2>/dev/null || true`] : []),
     named("files"),
     `sha256sum ${opts.files.map(q).join(" ")} ${q(KEEPALIVED_DIR)}/*.conf 2>/dev/null || true`,
   ].join("\n");

@@ -4,18 +4,7 @@
 // files are derived from the host's ledger: one file per VRRP instance or health-checked
 // service in a directory of ours, included by one line in the user's keepalived.conf. A change
 // is staged and passed through `keepalived --config-test` before anything on the host changes.
-import {
-  DestValue,
-  Entry,
-  KeepalivedState,
-  Ledger,
-  ServiceValue,
-  VrrpValue,
-  byKeepalived,
-  desiredOf,
-  keys,
-  liveTarget,
-} from "../holds/ledger";
+import { DestValue, Entry, KeepalivedState, Ledger, ServiceValue, VrrpValue, byKeepalived, desiredOf, keys, liveTarget } from "../ledger";
 import { HealthCheck, familyOf, vipPrefix } from "../model";
 import { KEEPALIVED_DIR, ipvs, keepalived } from "./commands";
 import { sha256 } from "./boot";

@@ -1,7 +1,7 @@
 // The nftables table pulumi-lvs owns on a director: the rules that mark packets for firewall-mark
 // services. Rendered whole from the host's ledger (every `mark` entry) and loaded atomically
 // with `nft -f`, like keepalived's files; nothing outside this table is ever touched.
-import { Ledger, MarkValue, desiredOf } from "../holds/ledger";
+import { Ledger, MarkValue, desiredOf } from "../ledger";
 import { NFT_HASH, nft } from "./commands";
 
 /** The table's text for these marks (what `nft -f` loads), or null when there are none. */

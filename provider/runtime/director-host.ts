@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { DirectorHostArgs, DirectorHostOutputs, familyOf, vipPrefix } from "../model";
 import { Claim, ClaimError, Plan } from "../holds/plan";
-import { keys } from "../holds/ledger";
+import { keys } from "../ledger";
 import { queueOf } from "./host-queue";
 import { Kind } from "./kind";
 import { hostOp, legacyHostHolds, needKeepalived } from "./host-state";
@@ -52,11 +52,19 @@ const vrrpSpec = ({ syncDaemon: _, ...v }: NonNullable<DirectorHostArgs["vrrp"]>
 const converge = (a: DirectorHostArgs, owner: string, resolved?: string) =>
   hostOp(
     `DirectorHost ${owner}`,
-    { ipvs: true, keepalived: !!a.vrrp, sysctls: SYSCTLS, routes: a.interface ? [] : [a.vips[0]], prep: !!a.ipvsTimeouts },
+    {
+      ipvs: true,
+      keepalived: !!a.vrrp,
+      sysctls: SYSCTLS,
+      routes: a.interface ? [] : [a.vips[0]],
+      prep: !!a.ipvsTimeouts,
+      restoreUnit: a.persist,
+    },
     (plan) => {
       const dev = interfaceFor(plan, a, resolved);
       if (a.vrrp) needKeepalived(plan, a.installKeepalived);
       plan.claim(owner, claimOf(a, dev));
+      plan.rerunFailedRestore();
       return { interface: dev, drift: [] };
     },
   );
@@ -91,9 +99,10 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
     return queueOf(host).submit({
       label: `DirectorHost ${host.target}`,
       readOnly: true,
-      needs: { ipvs: !!outs.ipvsTimeouts, sysctls: SYSCTLS, prep: !!outs.ipvsTimeouts },
+      needs: { ipvs: !!outs.ipvsTimeouts, sysctls: SYSCTLS, prep: !!outs.ipvsTimeouts, restoreUnit: outs.persist },
       apply: (plan) => ({
         vips: outs.vips.filter((v) => plan.liveAddrs().some((x) => x.address === v && x.dev === outs.interface)),
+        drift: plan.restoreUnitDrift(),
         ...declaredSysctls(outs, (k) => plan.liveSysctl(k)),
         ...declaredTimeouts(outs, plan),
       }),
@@ -134,7 +143,7 @@ function readVrrp(host: Parameters<typeof queueOf>[0], outs: DirectorHostArgs & 
   return queueOf(host).submit({
     label: `DirectorHost ${host.target}`,
     readOnly: true,
-    needs: { ipvs: true, keepalived: true, sysctls: SYSCTLS, prep: !!outs.ipvsTimeouts },
+    needs: { ipvs: true, keepalived: true, sysctls: SYSCTLS, prep: !!outs.ipvsTimeouts, restoreUnit: outs.persist },
     apply: (plan) => {
       const held = outs.vips.every((vip) => plan.liveAddrs().some((x) => x.address === vip && x.dev === outs.interface));
       const daemons = v.syncDaemon
@@ -145,6 +154,7 @@ function readVrrp(host: Parameters<typeof queueOf>[0], outs: DirectorHostArgs & 
         drift: [
           ...plan.keepalivedDrift(keys.vrrp(outs.interface, v.virtualRouterId)),
           ...daemons.map((m) => `the IPVS ${m} sync daemon (syncid ${v.virtualRouterId}) is not running`),
+          ...plan.restoreUnitDrift(),
         ],
         ...declaredSysctls(outs, (k) => plan.liveSysctl(k)),
         ...declaredTimeouts(outs, plan),

@@ -23,7 +23,7 @@ import {
 import { nftCommands } from "../remote/nftables";
 import { keepalivedCommands, parseKeepalivedState } from "../remote/keepalived";
 import { Host, RemoteCommandError } from "../remote/ssh";
-import { parseLedger } from "../holds/ledger";
+import { parseLedger } from "../ledger";
 import { ClaimError, Plan, Snapshot } from "../holds/plan";
 
 /** One operation of a batch: what it needs read, and what it decides on the snapshot. */
@@ -32,7 +32,15 @@ export interface Op<R> {
   label: string;
   /** Reads only: never changes the host (refresh). */
   readOnly?: boolean;
-  needs?: { ipvs?: boolean; keepalived?: boolean; sysctls?: string[]; routes?: string[]; modules?: string[]; prep?: boolean };
+  needs?: {
+    ipvs?: boolean;
+    keepalived?: boolean;
+    sysctls?: string[];
+    routes?: string[];
+    modules?: string[];
+    prep?: boolean;
+    restoreUnit?: boolean;
+  };
   apply(plan: Plan): R;
 }
 
@@ -65,6 +73,7 @@ interface Needs {
   routes: string[];
   modules: string[];
   prep: boolean;
+  restoreUnit: boolean;
 }
 const mergeNeeds = (ns: NonNullable<Op<unknown>["needs"]>[]): Needs => ({
   preflight: ns.some((n) => n.ipvs),
@@ -73,6 +82,7 @@ const mergeNeeds = (ns: NonNullable<Op<unknown>["needs"]>[]): Needs => ({
   routes: [...new Set(ns.flatMap((n) => n.routes ?? []))],
   modules: [...new Set(ns.flatMap((n) => n.modules ?? []))],
   prep: ns.some((n) => n.prep),
+  restoreUnit: ns.some((n) => n.restoreUnit),
 });
 const covers = (have: Needs, want: Needs) =>
   (have.preflight || !want.preflight) &&
@@ -80,7 +90,8 @@ const covers = (have: Needs, want: Needs) =>
   want.sysctls.every((s) => have.sysctls.includes(s)) &&
   want.routes.every((r) => have.routes.includes(r)) &&
   want.modules.every((m) => have.modules.includes(m)) &&
-  (have.prep || !want.prep);
+  (have.prep || !want.prep) &&
+  (have.restoreUnit || !want.restoreUnit);
 
 export function parseSnapshot(out: string): Snapshot {
   const s = namedSections(out);
@@ -103,6 +114,7 @@ export function parseSnapshot(out: string): Snapshot {
     fou: parseFou(s.fou ?? ""),
     timeouts: parseTimeouts(s.timeouts ?? ""),
     nft: nftState(s.nft ?? ""),
+    restoreFailed: s.restore?.trim() === "failed",
   };
 }
 const prefixed = (family: string, r: Record<string, string>) =>

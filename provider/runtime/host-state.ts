@@ -4,7 +4,7 @@
 // a resource had changed in its own outputs instead of in the host's ledger.
 import { STATE_VERSION } from "../model";
 import { Claim, ClaimError, Plan } from "../holds/plan";
-import { Entry } from "../holds/ledger";
+import { Entry } from "../ledger";
 import { q } from "../remote/commands";
 import { legacyFiles } from "../remote/boot";
 import { Host } from "../remote/ssh";

@@ -8,7 +8,7 @@ import { Connection, SECRET_CONNECTION_FIELDS, STATE_VERSION } from "../model";
 import { Host, Log, connect, noteOwner, rememberStackKeys } from "../remote/ssh";
 import { watchEngine } from "./engine-watch";
 import { containsUnknown, parseOrThrow, validate } from "../validate";
-import { canonical } from "../holds/ledger";
+import { canonical } from "../ledger";
 
 type Dyn = pulumi.dynamic.ResourceProvider;
 type Outs = Record<string, unknown>;

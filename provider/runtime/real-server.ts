@@ -2,7 +2,7 @@
 // ledger, and drained (weight 0, wait for active connections) before the last holder removes it.
 import { z } from "zod";
 import { Destination, RealServerArgs, RealServerOutputs, hostPort, serviceKeyString } from "../model";
-import { DestValue, keys } from "../holds/ledger";
+import { DestValue, keys } from "../ledger";
 import { ClaimError } from "../holds/plan";
 import { legacyFiles } from "../remote/boot";
 import { Host, Log } from "../remote/ssh";

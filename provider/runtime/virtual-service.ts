@@ -4,7 +4,7 @@
 // check, keepalived runs it (a virtual_server block of our files) and follows backend health.
 import { z } from "zod";
 import { VirtualServiceArgs, VirtualServiceOutputs, serviceKeyString } from "../model";
-import { keys } from "../holds/ledger";
+import { keys } from "../ledger";
 import { Kind } from "./kind";
 import { hostOp, needKeepalived } from "./host-state";
 import { queueOf } from "./host-queue";

@@ -81,10 +81,19 @@ describe("reboot persistence", () => {
       expect(onHost("director", "systemctl is-failed pulumi-lvs-restore.service || true").trim()).toBe("failed");
       expect(onHost("director", "journalctl -b -u pulumi-lvs-restore.service -o cat")).toContain(`pulumi-lvs: ipvsadm ${bad} failed`);
       expect(onHost("director", "ipvsadm -S -n")).toContain(`-a -t ${VIP}:80 -r ${rsB.lanAddress}:80 -g -w 1`);
+      // refresh reports the failed unit as drift of the director.
+      await stack.refresh();
+      expect((await stack.outputsOf("director")).drift).toEqual([
+        "the boot restore unit pulumi-lvs-restore.service failed (`systemctl status pulumi-lvs-restore.service` names the line); up runs it again",
+      ]);
     } finally {
-      onHost("director", `cp /tmp/ipvs.rules.good ${RULES}; systemctl restart pulumi-lvs-restore.service`);
+      onHost("director", `cp /tmp/ipvs.rules.good ${RULES}`);
     }
+    // The cause gone, up runs the unit again: it is healthy, and refresh finds nothing more.
+    expect(changes(await stack.up())).toMatchObject({ director: "update" });
     expect(onHost("director", "systemctl is-active pulumi-lvs-restore.service").trim()).toBe("active");
+    await stack.refresh();
+    expect((await stack.outputsOf("director")).drift).toEqual([]);
   });
 });
 

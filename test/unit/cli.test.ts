@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { UsageError, connectionOf } from "../../provider/cli/connection-flags";
 import { ownerParts, ownersOf, rows, table } from "../../provider/cli/ledger";
-import { Ledger, keys } from "../../provider/holds/ledger";
+import { Ledger, keys } from "../../provider/ledger";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-cli-"));

@@ -4,7 +4,7 @@
 import * as model from "../../provider/model";
 import { validate } from "../../provider/validate";
 import { ipvs, net, restoreLine, rules } from "../../provider/remote/commands";
-import { emptyLedger, keys } from "../../provider/holds/ledger";
+import { emptyLedger, keys } from "../../provider/ledger";
 import { ClaimError } from "../../provider/holds/plan";
 import { emptySnapshot, run } from "./plan-support";
 import { nftCommands, nftTable } from "../../provider/remote/nftables";

@@ -4,7 +4,7 @@
 import * as model from "../../provider/model";
 import { validate } from "../../provider/validate";
 import { Plan } from "../../provider/holds/plan";
-import { keys } from "../../provider/holds/ledger";
+import { keys } from "../../provider/ledger";
 import { fileOf, keepalivedFiles } from "../../provider/remote/keepalived";
 import { emptySnapshot } from "./plan-support";
 import { everyKind } from "./keepalived-kinds";

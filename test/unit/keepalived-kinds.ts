@@ -1,7 +1,7 @@
 // Every kind of health-checked service keepalived runs, as ledger values: shared by the unit
 // test of their rendering and the lab's config test of the same files.
 import * as model from "../../provider/model";
-import type { DestValue, ServiceValue } from "../../provider/holds/ledger";
+import type { DestValue, ServiceValue } from "../../provider/ledger";
 
 const http = model.HealthCheck.parse({ type: "http", path: "/", interval: 1, timeout: 1, retries: 1, port: 80 });
 const tcp = model.HealthCheck.parse({ type: "tcp", interval: 1, timeout: 1, retries: 1 });

@@ -3,7 +3,7 @@
 // plan leaving health-checked objects to keepalived, and validation of checks and VRRP.
 import * as model from "../../provider/model";
 import { emptySnapshot } from "./plan-support";
-import { clone, emptyLedger, keys } from "../../provider/holds/ledger";
+import { clone, emptyLedger, keys } from "../../provider/ledger";
 import { Plan, Snapshot } from "../../provider/holds/plan";
 import { keepalivedCommands, keepalivedFiles, parseKeepalivedState, renderVrrp } from "../../provider/remote/keepalived";
 import { parseDaemons } from "../../provider/remote/parsers";

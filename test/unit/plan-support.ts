@@ -1,6 +1,6 @@
 // Shared by the unit tests of host-side decisions: a snapshot of an empty host (each test file
 // adds what its host has) and a runner for operations on one plan.
-import { emptyLedger } from "../../provider/holds/ledger";
+import { emptyLedger } from "../../provider/ledger";
 import { Plan, Snapshot } from "../../provider/holds/plan";
 
 /** What a transaction reads from a host with nothing on it, plus `over`. */

@@ -1,10 +1,11 @@
 // The host-side decisions (holds/plan.ts) without a host: who holds what, the last holder
 // restoring what was there before, adoption of what pulumi-lvs did not create, conflicts that
 // fail one operation only, and finishing a transaction that died between intent and commit.
-import { keys } from "../../provider/holds/ledger";
+import { keys } from "../../provider/ledger";
 import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
 import { bootFiles, legacyFiles } from "../../provider/remote/boot";
-import { writeScript } from "../../provider/runtime/host-queue";
+import { parseSnapshot, writeScript } from "../../provider/runtime/host-queue";
+import { SECTION } from "../../provider/remote/commands";
 import { IpvsTable } from "../../provider/remote/parsers";
 import { emptySnapshot, run } from "./plan-support";
 
@@ -218,5 +219,26 @@ describe("intent and commit", () => {
     });
     expect(next.ledger.entries).toEqual({});
     expect(next.ledgerChanged()).toBe(true);
+  });
+});
+
+describe("the boot restore unit", () => {
+  test("failed: refresh reports it as drift, and a converging operation runs it again", () => {
+    const failed = new Plan(snapshot({ restoreFailed: true }));
+    expect(failed.restoreUnitDrift()).toEqual([
+      "the boot restore unit pulumi-lvs-restore.service failed (`systemctl status pulumi-lvs-restore.service` names the line); up runs it again",
+    ]);
+    failed.op("0", (p) => p.rerunFailedRestore());
+    expect(failed.groups.flatMap((g) => g.commands)).toEqual(["systemctl restart pulumi-lvs-restore.service || true"]);
+  });
+  test("healthy (or not read): no drift, nothing run", () => {
+    const ok = run(snapshot(), (p) => p.rerunFailedRestore());
+    expect(ok.plan.restoreUnitDrift()).toEqual([]);
+    expect(ok.commands).toEqual([]);
+  });
+  test("the snapshot's restore section, as systemctl is-failed prints it", () => {
+    const section = (state: string) => parseSnapshot(`${SECTION} restore\n${state}\n`).restoreFailed;
+    expect([section("failed"), section("active"), section("inactive")]).toEqual([true, false, false]);
+    expect(parseSnapshot("").restoreFailed).toBe(false);
   });
 });

@@ -4,7 +4,7 @@
 // is not deleted from under destinations that other owners hold.
 import * as fs from "fs";
 import * as path from "path";
-import { Ledger, keys } from "../../provider/holds/ledger";
+import { Ledger, keys } from "../../provider/ledger";
 import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
 import { parseDevices, parseIpAddr, parseIpvsSave } from "../../provider/remote/parsers";
 import { writeScript } from "../../provider/runtime/host-queue";

@@ -15,7 +15,7 @@ import {
   VirtualService,
   Vrrp,
   serviceKeyString,
-} from "../model";
+} from "./model";
 
 /** One address as `ip addr` holds it: address/prefix on a device. */
 export interface AddrValue {

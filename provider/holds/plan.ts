@@ -70,6 +70,8 @@ export interface Snapshot {
   at?: string;
   /** The boot restore unit is in the failed state (when asked for). */
   restoreFailed?: boolean;
+  /** What sends gratuitous ARP on this host (undefined: nothing found). */
+  arping?: "arping" | "busybox";
 }
 
 /** Everything one resource holds on one host; holding nothing (an empty claim) releases all. */
@@ -400,6 +402,17 @@ export class Plan {
   /** Whether a service is run by keepalived (it has a health check). */
   byKeepalived(k: SvcKey): boolean {
     return byKeepalived(this.ledger.entries[keys.service(k as Values["service"])]);
+  }
+  /**
+   * Announces IPv4 addresses just added on `dev` with a gratuitous ARP. Returns those it could
+   * not announce (the host has no arping): neighbours then learn them when their entries expire.
+   */
+  announce(dev: string, addresses: string[]): string[] {
+    const v4 = addresses.filter((a) => !a.includes(":"));
+    const tool = this.snap.arping;
+    if (!tool) return v4;
+    this.emit(v4.map((a) => net.announce(tool, dev, a)));
+    return [];
   }
   /** A boot restore unit that failed: what refresh reports, and what up runs again. */
   restoreUnitDrift(): string[] {

@@ -207,6 +207,13 @@ export const net = {
   addAddress: (a: { address: string; prefix: number; dev: string }) =>
     `ip addr replace ${q(`${a.address}/${a.prefix}`)} dev ${q(a.dev)}${a.address.includes(":") ? " nodad" : ""}`,
   deleteAddress: (a: { address: string; prefix: number; dev: string }) => `ip addr del ${q(`${a.address}/${a.prefix}`)} dev ${q(a.dev)}`,
+  /**
+   * A gratuitous ARP for an IPv4 address just added on `dev` (unsolicited: no reply expected), so
+   * neighbours whose cache still names another machine for it (the VIP moved) update at once.
+   * `tool` is what the host has: iputils' arping, or busybox's applet (the same flags).
+   */
+  announce: (tool: "arping" | "busybox", dev: string, address: string) =>
+    `${tool === "busybox" ? "busybox arping" : "arping"} -U -c 1 -w 1 -I ${q(dev)} ${q(address)} >/dev/null 2>&1 || true`,
   /** The interface whose route reaches `addr` (used as the director's default VIP interface). */
   routeTo: (addr: string) => `ip -o route get ${q(addr)}`,
   /** Link states: "N: DEV: <FLAGS> ..." one per line. */
@@ -383,6 +390,8 @@ export function snapshotRead(opts: {
     net.listAddresses(),
     named("devices"),
     net.listDevices(),
+    named("arping"),
+    "command -v arping || command -v busybox || true",
     named("gateways4"),
     `if ${prep}; then ip -o -4 route show table main; fi`,
     named("gateways6"),

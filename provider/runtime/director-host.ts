@@ -10,6 +10,7 @@ import { keys } from "../ledger";
 import { queueOf } from "./host-queue";
 import { Kind } from "./kind";
 import { hostOp, legacyHostHolds, needKeepalived } from "./host-state";
+import type { Host, Log } from "../remote/ssh";
 
 const IP_FORWARD = "net.ipv4.ip_forward";
 /** With an IPv6 VIP, ipForward (for LVS-NAT) also forwards IPv6. */
@@ -63,9 +64,22 @@ const converge = (a: DirectorHostArgs, owner: string, resolved?: string) =>
     (plan) => {
       const dev = interfaceFor(plan, a, resolved);
       if (a.vrrp) needKeepalived(plan, a.installKeepalived);
+      const had = new Set(
+        plan
+          .liveAddrs()
+          .filter((x) => x.dev === dev)
+          .map((x) => x.address),
+      );
       plan.claim(owner, claimOf(a, dev));
+      // Without VRRP the VIPs are ours to announce (keepalived announces those it holds).
+      const unannounced = a.vrrp
+        ? []
+        : plan.announce(
+            dev,
+            a.vips.filter((v) => !had.has(v)),
+          );
       plan.rerunFailedRestore();
-      return { interface: dev, drift: [] };
+      return { interface: dev, drift: [] as string[], unannounced };
     },
   );
 
@@ -80,10 +94,11 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
   secretInputs: ["vrrp.authPass"],
   identity: () => "director",
 
-  create: (host, a, { owner }) => converge(a, owner).on(host),
-  update: (host, olds, news, { owner }) => {
+  create: async (host, a, { owner, log }) => warnUnannounced(host, await converge(a, owner).on(host), log),
+  update: async (host, olds, news, { owner, log }) => {
     const legacy = legacyHostHolds(olds, olds.interface);
-    return converge(news, owner, olds.interface).migrating(olds, legacy.holds, legacy.files, owner, news.persist).on(host);
+    const r = await converge(news, owner, olds.interface).migrating(olds, legacy.holds, legacy.files, owner, news.persist).on(host);
+    return warnUnannounced(host, r, log);
   },
   async delete(host, outs, { owner }) {
     const legacy = legacyHostHolds(outs, outs.interface);
@@ -109,6 +124,16 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
     });
   },
 };
+
+/** Says which new VIPs went unannounced (no arping on the host); returns the outputs. */
+function warnUnannounced(host: Host, r: { interface: string; drift: string[]; unannounced: string[] }, log: Log) {
+  if (r.unannounced.length)
+    log(
+      `${host.target}: no arping (iputils-arping or busybox) on this host, so ${r.unannounced.join(", ")} went without a gratuitous ARP: ` +
+        "neighbours that cached another machine for it learn the director when their entry expires; install iputils-arping to announce it at once",
+    );
+  return { interface: r.interface, drift: r.drift };
+}
 
 /** The live values of the IPVS timeouts the resource declared (undeclared ones stay unset). */
 function declaredTimeouts(outs: DirectorHostArgs, plan: Plan) {

@@ -115,6 +115,7 @@ export function parseSnapshot(out: string): Snapshot {
     timeouts: parseTimeouts(s.timeouts ?? ""),
     nft: nftState(s.nft ?? ""),
     restoreFailed: s.restore?.trim() === "failed",
+    arping: /\/arping$/.test(s.arping?.trim() ?? "") ? "arping" : /\/busybox$/.test(s.arping?.trim() ?? "") ? "busybox" : undefined,
   };
 }
 const prefixed = (family: string, r: Record<string, string>) =>

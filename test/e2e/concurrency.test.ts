@@ -104,6 +104,16 @@ test("4. a host lock held by a stopped process: up fails after lockTimeout namin
   expect(ours(onHost("director", "ipvsadm -S -n"))).toEqual([`-A -t ${VIP}:${PORT} -s wrr`]);
 });
 
+/** Until a run's transaction waits for the host lock (flock -w on the director). */
+const waitingForLock = () =>
+  waitFor("the run's transaction to wait for the lock (flock -w on the director)", 120, () =>
+    onHost("director", "ps -eo args")
+      .split("\n")
+      .some((l) => l.startsWith("flock -w"))
+      ? true
+      : undefined,
+  );
+
 const ledger = () => onHost("director", "cat /var/lib/pulumi-lvs/ledger.json 2>/dev/null || true");
 
 test("5. an up killed while it waits for the lock never writes later: no ghost holder once the lock is free", async () => {
@@ -112,13 +122,7 @@ test("5. an up killed while it waits for the lock never writes later: no ghost h
   stack.setConfig({ "lvs-e2e:resources": [service, ghost] });
   const run = stack.start("up", "--yes", "--skip-preview");
   try {
-    await waitFor("the run's transaction to wait for the lock (flock -w on the director)", 120, () =>
-      onHost("director", "ps -eo args")
-        .split("\n")
-        .some((l) => l.startsWith("flock -w"))
-        ? true
-        : undefined,
-    );
+    await waitingForLock();
     // The operator gives up: the CLI is killed outright (its provider process is left running).
     execFileSync("kill", ["-KILL", String(run.pid)]);
     await run.result;
@@ -173,13 +177,7 @@ test("6. the management link frozen while a run's transaction holds the lock: th
   const svc = { ...service, args: { ...service.args, connection: frozen } };
   stack.setConfig({ "lvs-e2e:resources": [svc, backend(8, 1)] });
   const run = stack.start("up", "--yes", "--skip-preview");
-  await waitFor("the run's transaction to wait for the lock (flock -w on the director)", 120, () =>
-    onHost("director", "ps -eo args")
-      .split("\n")
-      .some((l) => l.startsWith("flock -w"))
-      ? true
-      : undefined,
-  );
+  await waitingForLock();
   // Frozen, then the lock freed: the transaction takes it and reads, and its client never hears.
   const started = Date.now();
   freezeManagementLink(45, `kill -KILL ${pid}`);

@@ -3,7 +3,7 @@
 // alternate between A and B, changes apply in place, drift is found and repaired,
 // destroy leaves every host as it was, and a hand-made service survives it all.
 import * as fs from "fs";
-import { REPO, Stack, conn, ipvsRules, labHost, labStatus, onHost, opCounts, requestsFromClient } from "./harness";
+import { REPO, Stack, conn, ipvsRules, labHost, labStatus, onHost, opCounts, requestsFromClient, waitFor } from "./harness";
 
 jest.setTimeout(20 * 60_000);
 
@@ -74,8 +74,15 @@ test("1. preview lists the resources to create and changes nothing on any host",
   expect(sysctls("rs-b")).toEqual(before.sysctls["rs-b"]);
 });
 
-test("2. up converges the seed topology; six requests alternate A and B", async () => {
+test("2. up converges the seed topology and announces the VIP; six requests alternate A and B", async () => {
+  // The client's ARP cache still names another machine for the VIP (it moved): the director's
+  // gratuitous ARP corrects it at once, before the client sends anything.
+  onHost("client", `ip neigh replace ${VIP} lladdr 02:00:00:00:00:99 dev eth1 nud stale`);
   await stack.up();
+  const mac = onHost("director", "cat /sys/class/net/eth1/address").trim();
+  await waitFor("the client's ARP entry for the VIP to name the director", 10, () =>
+    onHost("client", `ip neigh show ${VIP} dev eth1`).includes(`lladdr ${mac}`) ? true : undefined,
+  );
   expect(ourRules()).toEqual(
     [`-A -t ${VIP}:80 -s rr`, `-a -t ${VIP}:80 -r ${rsA.lanAddress}:80 -g -w 1`, `-a -t ${VIP}:80 -r ${rsB.lanAddress}:80 -g -w 1`].sort(),
   );

@@ -242,3 +242,25 @@ describe("the boot restore unit", () => {
     expect(parseSnapshot("").restoreFailed).toBe(false);
   });
 });
+
+describe("gratuitous ARP for a director's new VIPs", () => {
+  test("with arping (or busybox's): one unsolicited ARP per new IPv4 address, after it is added", () => {
+    const { commands } = run(snapshot({ arping: "busybox" }), (p) => {
+      p.claim("d", { addrs: [{ address: VIP, prefix: 32, dev: "eth1" }], persist: false });
+      expect(p.announce("eth1", [VIP, "2001:db8::100"])).toEqual([]);
+    });
+    expect(commands).toEqual([
+      "ip addr replace 198.51.100.100/32 dev eth1",
+      "busybox arping -U -c 1 -w 1 -I eth1 198.51.100.100 >/dev/null 2>&1 || true",
+    ]);
+  });
+  test("without: nothing is run, and the addresses are returned for the warning", () => {
+    const { plan, commands } = run(snapshot(), () => undefined);
+    expect(plan.announce("eth1", [VIP])).toEqual([VIP]);
+    expect(commands).toEqual([]);
+  });
+  test("the snapshot's arping section, as `command -v` prints it", () => {
+    const tool = (out: string) => parseSnapshot(`${SECTION} arping\n${out}\n`).arping;
+    expect([tool("/usr/sbin/arping"), tool("/usr/bin/busybox"), tool("")]).toEqual(["arping", "busybox", undefined]);
+  });
+});

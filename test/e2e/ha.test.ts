@@ -107,14 +107,19 @@ const transferDone = (tag: string) =>
 const BIG = 400 * 1024;
 /** The backends' httpd on 8080 too, for the plain service (the lab's serves 80). */
 const SERVE_8080 = "ss -ltn | grep -q ':8080 ' || (nohup busybox httpd -p 8080 -h /srv/www >/dev/null 2>&1 &)";
-/** The backend (address) serving the client's established connection, as the active director sees it. */
-const servingBackend = (h: string) =>
-  waitFor(
-    "the transfer's connection on the director",
-    20,
-    () =>
-      onHost(h, `ipvsadm -L -n -c | awk '$3 == "ESTABLISHED" && $4 ~ /^198.51.100.20:/ { print $6 }'`).trim().split(":")[0] || undefined,
-  );
+/** The backend (address) serving transfer `tag`'s established connection, as the active director sees it. */
+const servingBackend = (h: string, tag: string) =>
+  waitFor("the transfer's connection on the director", 20, () => {
+    const rs = onHost(h, `ipvsadm -L -n -c | awk '$3 == "ESTABLISHED" && $4 ~ /^198.51.100.20:/ { print $6 }'`).trim().split(":")[0];
+    if (rs) return rs;
+    // Say why, when it never shows: the transfer ended (how), or where the VIP is.
+    const rc = onHost("client", `cat /tmp/${tag}.rc 2>/dev/null || true`).trim();
+    if (rc)
+      throw new Error(`the transfer ended with curl exit ${rc}: ${onHost("client", `cat /tmp/${tag}.res 2>/dev/null || true`).trim()}`);
+    throw new Error(
+      `no connection yet; ${VIP} on ${h}: ${onHost(h, `ip -o addr show to ${VIP}`).trim() || "absent"}; client's ARP: ${onHost("client", `ip neigh show ${VIP}`).trim()}`,
+    );
+  });
 const unitOutputs = (name: string) => stack.outputsOf(name);
 /** A preview that must propose nothing (its diff is in the error when it does). */
 const noChanges = () => stack.must("preview", "--expect-no-changes");
@@ -237,7 +242,7 @@ test("6. a change keepalived's config test refuses fails naming file and line, a
 
 test("7. a weight change and a backend's removal drain: the transfer through it is not broken", async () => {
   startTransfer("drain");
-  const serving = await servingBackend("director");
+  const serving = await servingBackend("director", "drain");
   const name = serving === rsA.lanAddress ? "a" : "b";
   declare(cluster({ weights: { a: name === "a" ? 3 : 2, b: name === "b" ? 3 : 1 } }));
   await stack.up();
@@ -256,7 +261,7 @@ test("7. a weight change and a backend's removal drain: the transfer through it 
 
 test("8. the active director dies: the standby takes the VIP, a transfer survives (connection sync), requests go on", async () => {
   startTransfer("failover");
-  await servingBackend("director");
+  await servingBackend("director", "failover");
   // Give the sync daemon a moment to send the connection (it syncs every few packets).
   await new Promise((r) => setTimeout(r, 3000));
   const requests = onHost(

@@ -115,9 +115,14 @@ export function parseSnapshot(out: string): Snapshot {
     timeouts: parseTimeouts(s.timeouts ?? ""),
     nft: nftState(s.nft ?? ""),
     restoreFailed: s.restore?.trim() === "failed",
-    arping: /\/arping$/.test(s.arping?.trim() ?? "") ? "arping" : /\/busybox$/.test(s.arping?.trim() ?? "") ? "busybox" : undefined,
+    arping: toolOf(s.arping ?? ""),
   };
 }
+/** What `command -v arping || command -v busybox` found, by the command's name. */
+const toolOf = (out: string) => {
+  const name = out.trim().split("/").pop();
+  return name === "arping" || name === "busybox" ? name : undefined;
+};
 const prefixed = (family: string, r: Record<string, string>) =>
   Object.fromEntries(Object.entries(r).map(([k, v]) => [`${family} ${k}`, v]));
 /** The nft section: the table's hash now and the recorded one, or nothing when we never wrote it. */

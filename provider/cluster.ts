@@ -26,7 +26,7 @@ export class LvsDrCluster extends pulumi.ComponentResource {
   constructor(name: string, args: LvsDrClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("lvs:index:LvsDrCluster", name, {}, opts);
     const child = { parent: this };
-    const { director: connection, vip, persist } = args;
+    const { director: connection, vip } = args;
     // The host resources are per VIP: when the VIP changes, the old VIP's are new resources'
     // predecessors, deleted last (after the old backends drained and the old service went), so
     // the old VIP keeps serving until then. Aliases keep stacks made before this naming.
@@ -35,7 +35,7 @@ export class LvsDrCluster extends pulumi.ComponentResource {
     // With `ha`, a standby director gets the same director, service and backends: either can
     // serve, and VRRP (keepalived) decides which one holds the VIP.
     const unicast = args.ha?.unicast && pulumi.output(args.ha.unicast);
-    const directors = [{ role: "", connection, priority: args.ha?.primaryPriority, peer: unicast?.standby }];
+    const directors: ClusterDirector[] = [{ role: "", connection, priority: args.ha?.primaryPriority, peer: unicast?.standby }];
     if (args.ha)
       directors.push({ role: "standby-", connection: args.ha.standby, priority: args.ha.standbyPriority, peer: unicast?.primary });
     const hosts = args.backends.map((b, i) => {
@@ -45,74 +45,89 @@ export class LvsDrCluster extends pulumi.ComponentResource {
     });
     this.backendHosts = hosts.map((h) => h.host);
     this.realServers = [];
-    const { ha } = args;
     for (const dir of directors) {
       const d = perVip(`${name}-${dir.role}director`);
-      const vrrp = ha && {
-        virtualRouterId: ha.virtualRouterId,
-        priority: dir.priority ?? (dir.role ? 100 : 150), // ClusterHa's defaults
-        preempt: ha.preempt,
-        preemptDelay: ha.preemptDelay,
-        advertInterval: ha.advertInterval,
-        authPass: ha.authPass,
-        syncDaemon: ha.syncDaemon,
-        unicastPeers: dir.peer ? [dir.peer] : undefined,
-      };
       // The standby comes up after the primary: its keepalived then finds the primary master
       // (see keepalived settle) and the priority-150 director holds the VIPs after a fresh up.
-      const director = new DirectorHost(
-        d.name,
-        {
-          connection: dir.connection,
-          vips: [vip],
-          interface: args.interface,
-          vrrp,
-          installKeepalived: args.installKeepalived,
-          persist,
-          ...(args.forwarding === "masquerade" ? { ipForward: true } : {}),
-        },
-        dir.role ? { ...d.opts, dependsOn: [this.director] } : d.opts,
-      );
-      const service = new VirtualService(
-        `${name}-${dir.role}service`,
-        {
-          connection: dir.connection,
-          address: vip,
-          port: args.port,
-          protocol: args.protocol,
-          scheduler: args.scheduler,
-          persistence: args.persistence,
-          schedulerFlags: args.schedulerFlags,
-          onePacket: args.onePacket,
-          healthCheck: args.healthCheck,
-          sorryServer: args.sorryServer,
-          installKeepalived: args.installKeepalived,
-          persist,
-        },
-        { ...child, dependsOn: [director] },
-      );
+      const director = new DirectorHost(d.name, directorArgs(args, dir), dir.role ? { ...d.opts, dependsOn: [this.director] } : d.opts);
+      const service = new VirtualService(`${name}-${dir.role}service`, serviceArgs(args, dir.connection), {
+        ...child,
+        dependsOn: [director],
+      });
       if (!dir.role) [this.director, this.service] = [director, service];
       else [this.standbyDirector, this.standbyService] = [director, service];
       // The backend must hold the VIP before traffic is sent to it.
       for (const { b, id, host } of hosts)
         this.realServers.push(
-          new RealServer(
-            `${name}-${dir.role}rs-${id}`,
-            {
-              service,
-              address: b.address,
-              weight: b.weight,
-              persist,
-              drainTimeout: args.drainTimeout,
-              forwarding: args.forwarding,
-              ...(args.forwarding === "tunnel" ? { tunnelType: args.tunnelType, tunnelPort: args.tunnelPort } : {}),
-            },
-            { ...child, dependsOn: [host] },
-          ),
+          new RealServer(`${name}-${dir.role}rs-${id}`, realServerArgs(args, service, b), { ...child, dependsOn: [host] }),
         );
     }
     this.registerOutputs({ director: this.director, service: this.service });
   }
+}
+
+/** One director of the cluster: the primary (role "") or the standby, its priority and unicast peer. */
+interface ClusterDirector {
+  role: string;
+  connection: LvsDrClusterArgs["director"];
+  priority?: pulumi.Input<number>;
+  peer?: pulumi.Input<string>;
+}
+
+function directorArgs(args: LvsDrClusterArgs, dir: ClusterDirector): ConstructorParameters<typeof DirectorHost>[1] {
+  const { ha } = args;
+  const vrrp = ha && {
+    virtualRouterId: ha.virtualRouterId,
+    priority: dir.priority ?? (dir.role ? 100 : 150), // ClusterHa's defaults
+    preempt: ha.preempt,
+    preemptDelay: ha.preemptDelay,
+    advertInterval: ha.advertInterval,
+    authPass: ha.authPass,
+    syncDaemon: ha.syncDaemon,
+    unicastPeers: dir.peer ? [dir.peer] : undefined,
+  };
+  return {
+    connection: dir.connection,
+    vips: [args.vip],
+    interface: args.interface,
+    vrrp,
+    installKeepalived: args.installKeepalived,
+    persist: args.persist,
+    ...(args.forwarding === "masquerade" ? { ipForward: true } : {}),
+  };
+}
+
+function serviceArgs(args: LvsDrClusterArgs, connection: ClusterDirector["connection"]): ConstructorParameters<typeof VirtualService>[1] {
+  return {
+    connection,
+    address: args.vip,
+    port: args.port,
+    protocol: args.protocol,
+    scheduler: args.scheduler,
+    persistence: args.persistence,
+    schedulerFlags: args.schedulerFlags,
+    onePacket: args.onePacket,
+    healthCheck: args.healthCheck,
+    sorryServer: args.sorryServer,
+    installKeepalived: args.installKeepalived,
+    persist: args.persist,
+  };
+}
+
+function realServerArgs(
+  args: LvsDrClusterArgs,
+  service: VirtualService,
+  b: ArgsOf<typeof model.ClusterBackend>,
+): ConstructorParameters<typeof RealServer>[1] {
+  return {
+    service,
+    address: b.address,
+    weight: b.weight,
+    persist: args.persist,
+    drainTimeout: args.drainTimeout,
+    forwarding: args.forwarding,
+    ...(args.forwarding === "tunnel" ? { tunnelType: args.tunnelType, tunnelPort: args.tunnelPort } : {}),
+  };
 }
 
 /** The host resource a backend needs for the cluster's forwarding method. */

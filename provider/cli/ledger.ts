@@ -87,8 +87,8 @@ export function release(host: Host, ledger: Ledger, owners: string[]): Promise<{
   return queueOf(host).submit({
     label: `ledger release of ${owners.length} holder(s)`,
     needs: {
-      ipvs: ["service", "dest", "syncd", "timeouts"].some((k) => kinds.has(k as ObjectKind)),
-      keepalived: ["keepalived", "vrrp", "service", "dest"].some((k) => kinds.has(k as ObjectKind)),
+      ipvs: (["service", "dest", "syncd", "timeouts"] as const).some((k) => kinds.has(k)),
+      keepalived: (["keepalived", "vrrp", "service", "dest"] as const).some((k) => kinds.has(k)),
       sysctls: held.filter(([, e]) => e.kind === "sysctl").map(([k]) => k.slice("sysctl ".length)),
     },
     apply: (plan: Plan) => {

@@ -18,19 +18,28 @@ import { Resolved, reconcile } from "./reconcile";
 import {
   AddrValue,
   DestValue,
+  Desired,
   Entry,
+  EntryOf,
+  Hold,
   Ledger,
   LinkWhere,
+  LiveServiceValue,
   MarkValue,
   ObjectKind,
+  Original,
+  Place,
   RouteWhere,
+  ServiceValue,
   SyncValue,
   Values,
   VrrpValue,
+  Where,
   byKeepalived,
   canonical,
   clone,
   desiredOf,
+  desiredValue,
   heldBy,
   keys,
   liveTarget,
@@ -78,7 +87,7 @@ export interface Snapshot {
 export interface Claim {
   addrs?: AddrValue[];
   sysctls?: Record<string, number>;
-  services?: Values["service"][];
+  services?: ServiceValue[];
   dests?: DestValue[];
   vrrp?: VrrpValue[];
   syncd?: Partial<Record<"master" | "backup", SyncValue>>;
@@ -91,6 +100,11 @@ export interface Claim {
   marks?: MarkValue[];
   persist: boolean;
 }
+
+/** One object a resource of release 0.1 held (it kept no ledger), with what was there before it; one member per kind. */
+export type LegacyHold = {
+  [K in ObjectKind]: { key: string; kind: K; where: Where<K>; value: Values[K]; original: Original<K> | null };
+}[ObjectKind];
 
 /** A refusal that fails one operation, with nothing changed by it. */
 export class ClaimError extends Error {
@@ -113,9 +127,8 @@ interface Live {
   gateways: Record<string, string>;
   fou: number[];
 }
-type Want = { kind: ObjectKind; where: unknown; value: unknown };
 
-const serviceValue = (s: LiveService): Values["service"] & { extra?: string[] } => ({
+const serviceValue = (s: LiveService): LiveServiceValue => ({
   ...keyFields(s),
   scheduler: s.scheduler,
   persistence: s.persistence,
@@ -136,36 +149,34 @@ const destValue = (service: DestValue["service"], d: LiveDestination): DestValue
     lowerThreshold: d.lowerThreshold,
   },
 });
-const describeService = (s: Values["service"] & { extra?: string[] }) =>
+const describeService = (s: LiveServiceValue) =>
   `scheduler ${s.scheduler}, persistence ${s.persistence ? `${s.persistence.timeout}s${s.persistence.netmask ? ` mask ${s.persistence.netmask}` : ""}` : "off"}` +
   (s.schedulerFlags?.length ? `, flags ${s.schedulerFlags.join(",")}` : "") +
   (s.onePacket ? ", one-packet scheduling" : "") +
   (s.extra?.length ? `, ${s.extra.join(" ")}` : "");
 const describeDest = ({ dest: d }: DestValue) =>
   `forwarding ${d.forwarding}${d.tunnelType ? ` (${d.tunnelType}${d.tunnelPort ? ` port ${d.tunnelPort}` : ""})` : ""}, weight ${d.weight}, thresholds ${d.upperThreshold ?? 0}/${d.lowerThreshold ?? 0}`;
-const DESCRIBE: Record<ObjectKind, (v: never) => string> = {
-  vrrp: (v: VrrpValue) => `router id ${v.virtualRouterId}, priority ${v.priority}, VIPs ${v.vips.join(" ")}`,
-  syncd: (v: SyncValue) => `interface ${v.dev}, syncid ${v.syncId}`,
+const DESCRIBE: { [K in ObjectKind]: (v: Desired<K>) => string } = {
+  vrrp: (v) => `router id ${v.virtualRouterId}, priority ${v.priority}, VIPs ${v.vips.join(" ")}`,
+  syncd: (v) => `interface ${v.dev}, syncid ${v.syncId}`,
   service: describeService,
   dest: describeDest,
-  sysctl: (v: number) => `value ${v}`,
+  sysctl: (v) => `value ${v}`,
   addr: () => "present",
   keepalived: () => "present",
-  timeouts: (v: IpvsTimeouts) => `tcp ${v.tcp ?? "unchanged"}, tcpfin ${v.tcpFin ?? "unchanged"}, udp ${v.udp ?? "unchanged"}`,
-  link: (v: boolean) => (v ? "up" : "down"),
+  timeouts: (v) => `tcp ${v.tcp ?? "unchanged"}, tcpfin ${v.tcpFin ?? "unchanged"}, udp ${v.udp ?? "unchanged"}`,
+  link: (v) => (v ? "up" : "down"),
   fou: () => "present",
-  route: (v: string) => `gateway ${v}`,
-  mark: (v: MarkValue) => v.match.map((m) => `${m.protocol} to ${m.address} ports ${m.ports.join(",")}`).join("; "),
+  route: (v) => `gateway ${v}`,
+  mark: (v) => v.match.map((m) => `${m.protocol} to ${m.address} ports ${m.ports.join(",")}`).join("; "),
 };
 /** A value of `kind` in words, as errors and the ledger tool show it. */
-export const describe = (kind: ObjectKind, v: unknown): string => DESCRIBE[kind](v as never);
-/** The part of a value that is IPVS state (what ipvsadm shows); health checks live in keepalived. */
-const ipvsPart = (kind: ObjectKind, v: unknown): unknown => {
-  if (v === null || v === undefined) return v;
-  if (kind === "service") return { ...(v as Values["service"]), healthCheck: undefined, sorryServer: undefined };
-  if (kind === "dest") return { ...(v as DestValue), healthCheck: undefined };
-  return v;
-};
+export const describe = <K extends ObjectKind>(kind: K, v: Desired<K>): string => DESCRIBE[kind](v);
+/** The part of a service or destination that is IPVS state (what ipvsadm shows); health checks live in keepalived. */
+const ipvsService = (s: ServiceValue): ServiceValue => ({ ...s, healthCheck: undefined, sorryServer: undefined });
+const ipvsDest = (d: DestValue): DestValue => ({ ...d, healthCheck: undefined });
+/** A value as ipvsadm would show it. */
+const ipvsPart = (w: Hold) => (w.kind === "service" ? ipvsService(w.value) : w.kind === "dest" ? ipvsDest(w.value) : w.value);
 /** The object a ledger key names, in words ("real server tcp/VIP:80 RIP:80"). */
 export const what = (key: string) =>
   key.replace(
@@ -257,13 +268,16 @@ export class Plan {
 
   /** Makes `owner`'s holds on this host exactly `c`: releases what it no longer claims. */
   claim(owner: string, c: Claim): void {
-    const want = new Map<string, Want>();
+    const want = new Map<string, Hold>();
     for (const a of c.addrs ?? []) want.set(keys.addr(a), { kind: "addr", where: a, value: true });
     for (const [k, v] of Object.entries(c.sysctls ?? {})) want.set(keys.sysctl(k), { kind: "sysctl", where: k, value: v });
     for (const s of c.services ?? []) want.set(keys.service(s), { kind: "service", where: s, value: serviceSpec(s) });
     for (const d of c.dests ?? []) want.set(keys.dest(d.service, d.dest), { kind: "dest", where: d, value: destSpec(d) });
     for (const v of c.vrrp ?? []) want.set(keys.vrrp(v.dev, v.virtualRouterId), { kind: "vrrp", where: v, value: v });
-    for (const [mode, v] of Object.entries(c.syncd ?? {})) want.set(keys.syncd(mode as "master"), { kind: "syncd", where: mode, value: v });
+    for (const mode of ["master", "backup"] as const) {
+      const v = c.syncd?.[mode];
+      if (v) want.set(keys.syncd(mode), { kind: "syncd", where: mode, value: v });
+    }
     if (c.keepalived) want.set(keys.keepalived(), { kind: "keepalived", where: null, value: true });
     if (c.timeouts) want.set(keys.timeouts(), { kind: "timeouts", where: "ipvs", value: c.timeouts });
     for (const l of c.links ?? []) want.set(keys.link(l.dev), { kind: "link", where: l, value: true });
@@ -290,9 +304,9 @@ export class Plan {
     for (const key of touched) {
       const e = this.ledger.entries[key];
       if (!e || e.kind !== "service" || desiredOf(e).present) continue;
-      const svc = serviceKeyString(e.where as Values["service"]);
+      const svc = serviceKeyString(e.where);
       const held = Object.entries(this.ledger.entries).filter(
-        ([, d]) => d.kind === "dest" && serviceKeyString((d.where as DestValue).service) === svc && Object.keys(d.holders).length,
+        ([, d]) => d.kind === "dest" && serviceKeyString(d.where.service) === svc && Object.keys(d.holders).length,
       );
       if (!held.length) continue;
       const holders = [...new Set(held.flatMap(([, d]) => Object.keys(d.holders)))];
@@ -314,12 +328,12 @@ export class Plan {
    * Takes over what a resource of release 0.1 held (it kept no ledger): `owner` becomes a holder
    * of each object, with what was there before it as the original when nobody holds it yet.
    */
-  adopt(owner: string, holds: ({ key: string; value: unknown } & Pick<Entry, "kind" | "where" | "original">)[], persist: boolean): void {
-    for (const h of holds) {
-      const e = (this.ledger.entries[h.key] ??= { kind: h.kind, where: h.where, original: h.original, holders: {} });
+  adopt(owner: string, holds: LegacyHold[], persist: boolean): void {
+    for (const { key, value, ...h } of holds) {
+      const e = (this.ledger.entries[key] ??= { ...h, holders: {} });
       // It added the object, so whoever took it for pre-existing in the meantime was wrong.
       if (h.original === null) e.original = null;
-      e.holders[owner] = { value: h.value, persist };
+      e.holders[owner] = { value, persist };
     }
   }
 
@@ -381,7 +395,7 @@ export class Plan {
   keepalivedDrift(key: string): string[] {
     const want = this.keepalivedText(key);
     if (want === undefined) return [];
-    const path = `${KEEPALIVED_DIR}/${fileOf(this.ledger.entries[key])}`;
+    const path = `${KEEPALIVED_DIR}/${this.keepalivedFile(key)}`;
     const have = this.snap.files?.[path];
     const k = this.snap.keepalived;
     return [
@@ -396,12 +410,17 @@ export class Plan {
   }
   /** The text of `key`'s block in our keepalived files, or undefined when it has none. */
   private keepalivedText(key: string): string | undefined {
+    const file = this.keepalivedFile(key);
+    return file && keepalivedFiles(this.ledger)[file];
+  }
+  /** The file of ours a block of `key` goes to: a VRRP instance's or a service's. */
+  private keepalivedFile(key: string): string | undefined {
     const e = this.ledger.entries[key];
-    return e && keepalivedFiles(this.ledger)[fileOf(e)];
+    return e?.kind === "vrrp" || e?.kind === "service" ? fileOf(e) : undefined;
   }
   /** Whether a service is run by keepalived (it has a health check). */
   byKeepalived(k: SvcKey): boolean {
-    return byKeepalived(this.ledger.entries[keys.service(k as Values["service"])]);
+    return byKeepalived(this.ledger.entries[keys.service(k)]);
   }
   /**
    * Announces IPv4 addresses just added on `dev` with a gratuitous ARP. Returns those it could
@@ -450,25 +469,24 @@ export class Plan {
     return [...new Set(keysToSort)].sort((a, b) => rank(a) - rank(b));
   }
 
-  private liveValue(kind: ObjectKind, where: unknown): unknown {
-    switch (kind) {
-      case "addr": {
-        const a = where as AddrValue;
-        return this.live.addrs.some((x) => x.address === a.address && x.dev === a.dev) ? true : null;
-      }
+  /** What the host has of the object `p` names (null: nothing), as its entry's original records it. */
+  private liveValue<P extends Place>(p: P): Original<P["kind"]> | null;
+  private liveValue(p: Place): Original<ObjectKind> | null {
+    switch (p.kind) {
+      case "addr":
+        return this.live.addrs.some((x) => x.address === p.where.address && x.dev === p.where.dev) ? true : null;
       case "sysctl":
-        return this.live.sysctls[where as string] ?? null;
+        return this.live.sysctls[p.where] ?? null;
       case "service": {
-        const s = this.liveService(where as Values["service"]);
+        const s = this.liveService(p.where);
         return s ? serviceValue(s) : null;
       }
       case "dest": {
-        const d = where as DestValue;
-        const live = this.liveDest(d);
-        return live ? destValue(d.service, live) : null;
+        const live = this.liveDest(p.where);
+        return live ? destValue(p.where.service, live) : null;
       }
       case "syncd":
-        return this.live.daemons[where as "master"] ?? null;
+        return this.live.daemons[p.where] ?? null;
       case "vrrp":
         return null; // a block of our keepalived files: nothing of it exists before we write it
       case "keepalived": {
@@ -478,20 +496,19 @@ export class Plan {
       case "timeouts":
         return this.live.timeouts ?? null;
       case "link":
-        return this.live.links[(where as LinkWhere).dev] ?? null;
+        return this.live.links[p.where.dev] ?? null;
       case "fou":
-        return this.live.fou.includes(where as number) ? true : null;
-      case "route": {
-        const r = where as RouteWhere;
-        return this.live.gateways[`${r.family} ${r.network}`] ?? null;
-      }
+        return this.live.fou.includes(p.where) ? true : null;
+      case "route":
+        return this.live.gateways[`${p.where.family} ${p.where.network}`] ?? null;
       case "mark":
         return null; // rules of our own nftables table: nothing of it exists before we write it
     }
   }
 
-  private hold(owner: string, key: string, w: Want, persist: boolean): void {
-    const e: Entry = this.ledger.entries[key] ?? { kind: w.kind, where: w.where, original: null, holders: {} };
+  private hold(owner: string, key: string, w: Hold, persist: boolean): void {
+    const { value: _, ...place } = w;
+    const e: Entry = this.ledger.entries[key] ?? { ...place, original: null, holders: {} };
     const others = Object.entries(e.holders).filter(([o, h]) => o !== owner && !sameValue(h.value, w.value));
     if (others.length) {
       const [o, h] = others[0];
@@ -500,18 +517,14 @@ export class Plan {
         [o],
       );
     }
-    if (w.kind === "addr") this.checkAddressFree(w.where as AddrValue);
-    if (w.kind === "dest") this.checkServiceFor(w.where as DestValue);
+    if (w.kind === "addr") this.checkAddressFree(w.where);
+    if (w.kind === "dest") this.checkServiceFor(w.where);
     if (!this.ledger.entries[key]) {
-      const live = this.liveValue(w.kind, w.where);
+      const live = this.liveValue(w);
       if (w.kind === "sysctl" && live === null) throw new ClaimError(`sysctl ${w.where} does not exist on this kernel`);
-      if (
-        (w.kind === "service" || w.kind === "dest" || w.kind === "syncd") &&
-        live !== null &&
-        !sameValue(live, ipvsPart(w.kind, w.value))
-      ) {
+      if ((w.kind === "service" || w.kind === "dest" || w.kind === "syncd") && live !== null && !sameValue(live, ipvsPart(w))) {
         throw new ClaimError(
-          `${what(key)} already exists with ${describe(w.kind, live)}, but this declares ${describe(w.kind, w.value)}; ` +
+          `${what(key)} already exists with ${describe<ObjectKind>(w.kind, live)}, but this declares ${describe(w.kind, w.value)}; ` +
             `it was left untouched. Declare it identically to adopt it, or remove it by hand.`,
         );
       }
@@ -528,11 +541,10 @@ export class Plan {
    * check fails: that is its health, not drift, and not ours to repair.
    */
   downByCheck(entry: Entry, liveWeight: number): boolean {
-    const want = desiredOf(entry);
-    if (!want.present || entry.draining) return false;
-    const v = want.value as DestValue;
-    const service = desiredOf(this.ledger.entries[keys.service(v.service)] ?? entry);
-    const check = v.healthCheck ?? (service.present ? (service.value as Values["service"]).healthCheck : undefined);
+    const v = entry.kind === "dest" ? desiredValue(entry) : undefined;
+    if (!v || entry.draining) return false;
+    const service = this.ledger.entries[keys.service(v.service)];
+    const check = v.healthCheck ?? (service?.kind === "service" ? desiredValue(service)?.healthCheck : undefined);
     return check?.onFailure === "weight0" && liveWeight === 0 && v.dest.weight !== 0;
   }
 
@@ -547,7 +559,7 @@ export class Plan {
     }
   }
 
-  private checkServiceFor(d: DestValue): void {
+  private checkServiceFor(d: Where<"dest">): void {
     const e = this.ledger.entries[keys.service(d.service)];
     if (this.liveService(d.service) || (e && desiredOf(e).present)) return;
     throw new ClaimError(
@@ -558,129 +570,175 @@ export class Plan {
   /** Commands that make the live object match its entry; drops an entry nobody holds any more. */
   private converge(key: string, entry = this.ledger.entries[key]): string[] {
     if (!entry) return [];
-    const want = desiredOf(entry);
-    const value = liveTarget(entry);
-    const live = this.liveValue(entry.kind, entry.where);
-    const out: string[] = [];
-    switch (entry.kind) {
-      case "addr": {
-        const a = entry.where as AddrValue;
-        if (want.present && live === null) {
-          out.push(net.addAddress(a));
-          this.live.addrs.push({ ...a });
-        } else if (!want.present && live !== null) {
-          out.push(net.deleteAddress(a));
-          this.live.addrs = this.live.addrs.filter((x) => !(x.address === a.address && x.dev === a.dev));
-        }
-        break;
-      }
-      case "sysctl":
-        if (want.present && live !== value) {
-          out.push(net.writeSysctl(entry.where as string, value as number));
-          this.live.sysctls[entry.where as string] = value as number;
-        }
-        break;
-      case "service": {
-        const s = ipvsPart("service", value) as Values["service"] | undefined;
-        const k = serviceKeyString(entry.where as Values["service"]);
-        // keepalived creates a health-checked service when it reads our file: none of ours then.
-        const managed = !!(value as Values["service"] | undefined)?.healthCheck;
-        if (!s && live !== null) {
-          out.push(ipvs.deleteService(entry.where as Values["service"]));
-          this.live.ipvs.delete(k);
-        } else if (s && live === null && managed) {
-          // Gone from the kernel though keepalived runs it (removed by hand): only a restart brings it back.
-          if (byKeepalived(this.snap.ledger.entries[key]) && this.inKeepalivedFiles(key)) this.keepalivedRestart = true;
-        } else if (s && live === null) {
-          out.push(ipvs.scheduler(s.scheduler), ipvs.addService(s));
-          this.live.ipvs.set(k, { ...s, destinations: [], extra: [] });
-        } else if (s && !sameValue(live, s)) {
-          if (s.scheduler !== (live as Values["service"]).scheduler) out.push(ipvs.scheduler(s.scheduler));
-          out.push(ipvs.editService(s));
-          this.live.ipvs.set(k, { ...s, destinations: this.live.ipvs.get(k)!.destinations, extra: [] });
-        }
-        break;
-      }
-      case "dest": {
-        const d = ipvsPart("dest", value) as DestValue | undefined;
-        const where = entry.where as DestValue;
-        const svc = this.liveService(where.service);
-        const managed = byKeepalived(this.ledger.entries[keys.service(where.service)]);
-        if (!d && live !== null) {
-          out.push(ipvs.deleteDestination(where.service, where.dest));
-          svc!.destinations = svc!.destinations.filter((x) => !(x.address === where.dest.address && x.port === where.dest.port));
-        } else if (d && managed && (live === null || this.downByCheck(entry, (live as DestValue).dest.weight))) {
-          // Not in the kernel, or at weight 0 by inhibit_on_failure: keepalived's health check decides.
-        } else if (d && !svc) {
-          throw new ClaimError(
-            `IPVS service ${serviceKeyString(where.service)} does not exist; declare its VirtualService so it is created first`,
-          );
-        } else if (d && live === null) {
-          out.push(ipvs.addDestination(d.service, d.dest));
-          svc!.destinations.push({ ...d.dest, activeConn: 0, inactConn: 0 });
-        } else if (d && !sameValue(live, d)) {
-          out.push(ipvs.editDestination(d.service, d.dest));
-          const x = this.liveDest(where)!;
-          Object.assign(x, { upperThreshold: undefined, lowerThreshold: undefined }, d.dest);
-        }
-        break;
-      }
-      case "syncd": {
-        const mode = entry.where as "master" | "backup";
-        const v = value as SyncValue | undefined;
-        if (live !== null && !sameValue(live, v)) out.push(ipvs.stopDaemon(mode));
-        if (v && !sameValue(live, v)) out.push(ipvs.startDaemon(mode, v.dev, v.syncId));
-        this.live.daemons[mode] = v;
-        break;
-      }
-      case "timeouts": {
-        const t = value as IpvsTimeouts | undefined;
-        const now = live as Required<IpvsTimeouts> | null;
-        const differs = t && (["tcp", "tcpFin", "udp"] as const).some((f) => t[f] !== undefined && t[f] !== now?.[f]);
-        if (t && differs) {
-          out.push(ipvs.setTimeouts(t));
-          this.live.timeouts = { ...(now ?? { tcp: 0, tcpFin: 0, udp: 0 }), ...t } as Required<IpvsTimeouts>;
-        }
-        break;
-      }
-      case "link": {
-        // Absent (null) before: the read loaded its module, which created it; unloaded on release.
-        const { dev, module } = entry.where as LinkWhere;
-        if (want.present && live !== value) {
-          out.push(value ? net.linkUp(dev) : net.linkDown(dev));
-          this.live.links[dev] = value as boolean;
-        } else if (!want.present && live !== null) {
-          out.push(net.linkDown(dev), net.unloadModule(module));
-          delete this.live.links[dev];
-        }
-        break;
-      }
-      case "fou": {
-        const port = entry.where as number;
-        if (want.present && live === null) out.push(net.addFou(port));
-        if (!want.present && live !== null) out.push(net.deleteFou(port));
-        this.live.fou = want.present ? [...new Set([...this.live.fou, port])] : this.live.fou.filter((p) => p !== port);
-        break;
-      }
-      case "route": {
-        const r = entry.where as RouteWhere;
-        const via = value as string | undefined;
-        if (via && live !== via) out.push(net.replaceRoute(r.network, via));
-        if (!via && live !== null) out.push(net.deleteRoute(r.network, live as string));
-        if (via) this.live.gateways[`${r.family} ${r.network}`] = via;
-        else delete this.live.gateways[`${r.family} ${r.network}`];
-        break;
-      }
-      // vrrp, keepalived and mark: our keepalived files, the service's state and our nftables
-      // table, written after the groups from the ledger (remote/keepalived.ts, remote/nftables.ts),
-      // like the boot files.
-    }
+    const out = this.commandsFor(key, entry);
     if (entry === this.ledger.entries[key] && Object.keys(entry.holders).length === 0) delete this.ledger.entries[key];
     return out;
   }
+
+  /** The commands for one entry, by its kind. */
+  private commandsFor(key: string, entry: Entry): string[] {
+    switch (entry.kind) {
+      case "addr":
+        return this.convergeAddr(entry);
+      case "sysctl":
+        return this.convergeSysctl(entry);
+      case "service":
+        return this.convergeService(key, entry);
+      case "dest":
+        return this.convergeDest(entry);
+      case "syncd":
+        return this.convergeSyncd(entry);
+      case "timeouts":
+        return this.convergeTimeouts(entry);
+      case "link":
+        return this.convergeLink(entry);
+      case "fou":
+        return this.convergeFou(entry);
+      case "route":
+        return this.convergeRoute(entry);
+      // vrrp, keepalived and mark: our keepalived files, the service's state and our nftables
+      // table, written after the groups from the ledger (remote/keepalived.ts, remote/nftables.ts),
+      // like the boot files.
+      case "vrrp":
+      case "keepalived":
+      case "mark":
+        return [];
+    }
+  }
+
+  private convergeAddr(entry: EntryOf<"addr">): string[] {
+    const a = entry.where;
+    const want = desiredOf(entry);
+    const live = this.liveValue(entry);
+    if (want.present && live === null) {
+      this.live.addrs.push({ ...a });
+      return [net.addAddress(a)];
+    }
+    if (!want.present && live !== null) {
+      this.live.addrs = this.live.addrs.filter((x) => !(x.address === a.address && x.dev === a.dev));
+      return [net.deleteAddress(a)];
+    }
+    return [];
+  }
+
+  private convergeSysctl(entry: EntryOf<"sysctl">): string[] {
+    const value = liveTarget(entry);
+    if (value === undefined || this.liveValue(entry) === value) return [];
+    this.live.sysctls[entry.where] = value;
+    return [net.writeSysctl(entry.where, value)];
+  }
+
+  private convergeService(key: string, entry: EntryOf<"service">): string[] {
+    const value = liveTarget(entry);
+    const s = value && ipvsService(value);
+    const live = this.liveValue(entry);
+    const k = serviceKeyString(entry.where);
+    if (!s) {
+      if (live === null) return [];
+      this.live.ipvs.delete(k);
+      return [ipvs.deleteService(entry.where)];
+    }
+    // keepalived creates a health-checked service when it reads our file: none of ours then.
+    if (live === null && value.healthCheck) {
+      // Gone from the kernel though keepalived runs it (removed by hand): only a restart brings it back.
+      if (byKeepalived(this.snap.ledger.entries[key]) && this.inKeepalivedFiles(key)) this.keepalivedRestart = true;
+      return [];
+    }
+    if (live === null) {
+      this.live.ipvs.set(k, { ...s, destinations: [], extra: [] });
+      return [ipvs.scheduler(s.scheduler), ipvs.addService(s)];
+    }
+    if (sameValue(live, s)) return [];
+    this.live.ipvs.set(k, { ...s, destinations: this.live.ipvs.get(k)!.destinations, extra: [] });
+    return [...(s.scheduler !== live.scheduler ? [ipvs.scheduler(s.scheduler)] : []), ipvs.editService(s)];
+  }
+
+  private convergeDest(entry: EntryOf<"dest">): string[] {
+    const value = liveTarget(entry);
+    const d = value && ipvsDest(value);
+    const where = entry.where;
+    const live = this.liveValue(entry);
+    const svc = this.liveService(where.service);
+    if (!d) {
+      if (live === null) return [];
+      svc!.destinations = svc!.destinations.filter((x) => !(x.address === where.dest.address && x.port === where.dest.port));
+      return [ipvs.deleteDestination(where.service, where.dest)];
+    }
+    // Not in the kernel, or at weight 0 by inhibit_on_failure: keepalived's health check decides.
+    const managed = byKeepalived(this.ledger.entries[keys.service(where.service)]);
+    if (managed && (live === null || this.downByCheck(entry, live.dest.weight))) return [];
+    if (!svc)
+      throw new ClaimError(
+        `IPVS service ${serviceKeyString(where.service)} does not exist; declare its VirtualService so it is created first`,
+      );
+    if (live === null) {
+      svc.destinations.push({ ...d.dest, activeConn: 0, inactConn: 0 });
+      return [ipvs.addDestination(d.service, d.dest)];
+    }
+    if (sameValue(live, d)) return [];
+    Object.assign(this.liveDest(where)!, { upperThreshold: undefined, lowerThreshold: undefined }, d.dest);
+    return [ipvs.editDestination(d.service, d.dest)];
+  }
+
+  private convergeSyncd(entry: EntryOf<"syncd">): string[] {
+    const mode = entry.where;
+    const v = liveTarget(entry);
+    const live = this.liveValue(entry);
+    this.live.daemons[mode] = v;
+    return [
+      ...(live !== null && !sameValue(live, v) ? [ipvs.stopDaemon(mode)] : []),
+      ...(v && !sameValue(live, v) ? [ipvs.startDaemon(mode, v.dev, v.syncId)] : []),
+    ];
+  }
+
+  private convergeTimeouts(entry: EntryOf<"timeouts">): string[] {
+    const t = liveTarget(entry);
+    const now = this.liveValue(entry);
+    if (!t || !(["tcp", "tcpFin", "udp"] as const).some((f) => t[f] !== undefined && t[f] !== now?.[f])) return [];
+    this.live.timeouts = { ...(now ?? { tcp: 0, tcpFin: 0, udp: 0 }), ...t };
+    return [ipvs.setTimeouts(t)];
+  }
+
+  private convergeLink(entry: EntryOf<"link">): string[] {
+    // Absent (null) before: the read loaded its module, which created it; unloaded on release.
+    const { dev, module } = entry.where;
+    const value = liveTarget(entry);
+    const live = this.liveValue(entry);
+    if (value !== undefined && live !== value) {
+      this.live.links[dev] = value;
+      return [value ? net.linkUp(dev) : net.linkDown(dev)];
+    }
+    if (value === undefined && live !== null) {
+      delete this.live.links[dev];
+      return [net.linkDown(dev), net.unloadModule(module)];
+    }
+    return [];
+  }
+
+  private convergeFou(entry: EntryOf<"fou">): string[] {
+    const port = entry.where;
+    const want = desiredOf(entry).present;
+    const live = this.liveValue(entry);
+    this.live.fou = want ? [...new Set([...this.live.fou, port])] : this.live.fou.filter((p) => p !== port);
+    if (want && live === null) return [net.addFou(port)];
+    if (!want && live !== null) return [net.deleteFou(port)];
+    return [];
+  }
+
+  private convergeRoute(entry: EntryOf<"route">): string[] {
+    const r = entry.where;
+    const via = liveTarget(entry);
+    const live = this.liveValue(entry);
+    const gateway = `${r.family} ${r.network}`;
+    if (via) this.live.gateways[gateway] = via;
+    else delete this.live.gateways[gateway];
+    if (via && live !== via) return [net.replaceRoute(r.network, via)];
+    if (!via && live !== null) return [net.deleteRoute(r.network, live)];
+    return [];
+  }
 }
 
-const serviceSpec = (s: Values["service"]): Values["service"] => ({
+const serviceSpec = (s: ServiceValue): ServiceValue => ({
   ...keyFields(s),
   scheduler: s.scheduler,
   persistence: s.persistence,

@@ -5,7 +5,7 @@
 // and nobody else sees a conflict. Pure, like the plan that calls it.
 import type { IpvsTable } from "../remote/parsers";
 import { serviceKeyString } from "../model";
-import { AddrValue, DestValue, Ledger, desiredOf, keys } from "../ledger";
+import { Ledger, desiredOf, keys } from "../ledger";
 
 /** What the kernel has, as one read saw it; undefined parts were not read and resolve nothing. */
 export interface KernelView {
@@ -36,12 +36,12 @@ export function reconcile(ledger: Ledger, kernel: KernelView): Resolved[] {
   const devices = kernel.devices && new Set(kernel.devices);
   for (const [key, e] of Object.entries(ledger.entries)) {
     if (e.kind === "dest") {
-      const { service } = e.where as DestValue;
+      const { service } = e.where;
       const inKernel = kernel.ipvs?.has(serviceKeyString(service)) ?? false;
       const held = ledger.entries[keys.service(service)];
       if (!inKernel && !(held && desiredOf(held).present)) drop(key, `its service ${serviceKeyString(service)} is gone`);
     } else if (e.kind === "addr" && devices) {
-      const { dev } = e.where as AddrValue;
+      const { dev } = e.where;
       if (!devices.has(dev)) drop(key, `device ${dev} is gone`);
     }
   }

@@ -5,21 +5,7 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import {
-  AddrValue,
-  DestValue,
-  Ledger,
-  LinkWhere,
-  RouteWhere,
-  SyncValue,
-  Values,
-  byKeepalived,
-  desiredOf,
-  keys,
-  liveTarget,
-  persisted,
-} from "../ledger";
-import { IpvsTimeouts } from "../model";
+import { Ledger, byKeepalived, desiredOf, desiredValue, keys, liveTarget, persisted } from "../ledger";
 import { RESTORE_UNIT, nft, q, rules } from "./commands";
 import { marksOf, nftTable } from "./nftables";
 
@@ -74,35 +60,32 @@ export function bootFiles(ledger: Ledger): Record<string, string | null> {
   const routes: string[] = [];
   const timeouts: string[] = [];
   for (const e of Object.values(ledger.entries).sort((a, b) => JSON.stringify(a.where).localeCompare(JSON.stringify(b.where)))) {
-    const want = desiredOf(e);
-    if (!persisted(e) || !want.present) continue;
+    // Only objects that should be there: desiredValue and liveTarget below have a value.
+    if (!persisted(e) || !desiredOf(e).present) continue;
     if (e.kind === "addr") {
-      const a = e.where as AddrValue;
-      addrs.push(`${a.address}/${a.prefix} ${a.dev}`);
+      addrs.push(`${e.where.address}/${e.where.prefix} ${e.where.dev}`);
     } else if (e.kind === "sysctl") {
-      const name = e.where as string;
-      (name.startsWith("net.ipv4.vs.") ? vsSysctls : sysctls).push(`${name} = ${want.value}`);
-    } else if (e.kind === "link" && want.value === true) {
-      const l = e.where as LinkWhere;
-      links.push(`${l.module} ${l.dev}`);
+      (e.where.startsWith("net.ipv4.vs.") ? vsSysctls : sysctls).push(`${e.where} = ${desiredValue(e)}`);
+    } else if (e.kind === "link" && desiredValue(e) === true) {
+      links.push(`${e.where.module} ${e.where.dev}`);
     } else if (e.kind === "fou") {
-      links.push(`fou ${e.where as number}`);
+      links.push(`fou ${e.where}`);
     } else if (e.kind === "route") {
-      routes.push(`${(e.where as RouteWhere).network} ${want.value as string}`);
+      routes.push(`${e.where.network} ${desiredValue(e)}`);
     } else if (e.kind === "timeouts") {
-      timeouts.push(rules.timeouts(want.value as IpvsTimeouts));
+      timeouts.push(rules.timeouts(desiredValue(e)!));
     } else if (e.kind === "syncd") {
-      const v = want.value as SyncValue;
-      daemons.push(`${e.where as string} ${v.dev} ${v.syncId}`);
+      const v = desiredValue(e)!;
+      daemons.push(`${e.where} ${v.dev} ${v.syncId}`);
     } else if (e.kind === "service" || e.kind === "dest") {
       // keepalived restores the services it runs (and their destinations) itself.
-      const svc = e.kind === "service" ? e : ledger.entries[keys.service((e.where as DestValue).service)];
+      const svc = e.kind === "service" ? e : ledger.entries[keys.service(e.where.service)];
       if (byKeepalived(svc)) continue;
       if (e.kind === "service") {
-        services.push(rules.service(want.value as Values["service"]));
+        services.push(rules.service(desiredValue(e)!));
         continue;
       }
-      const d = liveTarget(e) as DestValue;
+      const d = liveTarget(e)!;
       dests.push(rules.destination(d.service, d.dest));
     }
   }

@@ -4,7 +4,19 @@
 // files are derived from the host's ledger: one file per VRRP instance or health-checked
 // service in a directory of ours, included by one line in the user's keepalived.conf. A change
 // is staged and passed through `keepalived --config-test` before anything on the host changes.
-import { DestValue, Entry, KeepalivedState, Ledger, ServiceValue, VrrpValue, byKeepalived, desiredOf, keys, liveTarget } from "../ledger";
+import {
+  DestValue,
+  Entry,
+  EntryOf,
+  KeepalivedState,
+  Ledger,
+  ServiceValue,
+  VrrpValue,
+  byKeepalived,
+  desiredValue,
+  keys,
+  liveTarget,
+} from "../ledger";
 import { HealthCheck, familyOf, vipPrefix } from "../model";
 import { KEEPALIVED_DIR, ipvs, keepalived } from "./commands";
 import { sha256 } from "./boot";
@@ -31,9 +43,9 @@ const LB_KIND = { direct: "DR", tunnel: "TUN", masquerade: "NAT" } as const;
 const indent = (n: number, lines: string[]) => lines.map((l) => " ".repeat(n) + l);
 
 /** File name (in KEEPALIVED_DIR) of an entry's block: vrrp-DEV-ID, vs-PROTO-ADDRESS-PORT, vs-fwmark[6]-MARK. */
-export function fileOf(e: Entry): string {
-  if (e.kind === "vrrp") return `vrrp-${(e.where as VrrpValue).dev}-${(e.where as VrrpValue).virtualRouterId}.conf`;
-  const s = e.where as ServiceValue;
+export function fileOf(e: EntryOf<"vrrp" | "service">): string {
+  if (e.kind === "vrrp") return `vrrp-${e.where.dev}-${e.where.virtualRouterId}.conf`;
+  const s = e.where;
   if (s.fwmark !== undefined) return `vs-${s.family === "ipv6" ? "fwmark6" : "fwmark"}-${s.fwmark}.conf`;
   return `vs-${s.protocol}-${s.address}-${s.port}.conf`;
 }
@@ -171,10 +183,8 @@ const SCRIPT_SECURITY = `${HEADER}global_defs {\n    enable_script_security\n   
  */
 function settle(after: Ledger): string[] {
   return Object.values(after.entries).flatMap((e) => {
-    const want = desiredOf(e);
-    if (e.kind !== "vrrp" || !want.present) return [];
-    const v = want.value as VrrpValue;
-    return [keepalived.settle(v.dev, v.vips[0], 3 * v.advertInterval + 2)];
+    const v = e.kind === "vrrp" ? desiredValue(e) : undefined;
+    return v ? [keepalived.settle(v.dev, v.vips[0], 3 * v.advertInterval + 2)] : [];
   });
 }
 
@@ -183,29 +193,32 @@ export function keepalivedFiles(ledger: Ledger): Record<string, string> {
   const out: Record<string, string> = {};
   const entries = Object.values(ledger.entries);
   const checks = entries.flatMap((e) => {
-    const w = desiredOf(e);
-    return w.present && (e.kind === "service" || e.kind === "dest") ? [(w.value as { healthCheck?: HealthCheck }).healthCheck] : [];
+    const w = e.kind === "service" || e.kind === "dest" ? desiredValue(e) : undefined;
+    return w ? [w.healthCheck] : [];
   });
   if (checks.some((c) => c?.type === "command")) out[SCRIPT_SECURITY_FILE] = SCRIPT_SECURITY;
   for (const e of entries) {
-    const want = desiredOf(e);
-    if (!want.present) continue;
-    if (e.kind === "vrrp") out[fileOf(e)] = renderVrrp(want.value as VrrpValue);
-    if (e.kind === "service" && (want.value as ServiceValue).healthCheck) {
-      const s = want.value as ServiceValue;
-      const dests = entries
-        .filter((d) => d.kind === "dest" && keys.service((d.where as DestValue).service) === keys.service(s))
-        .flatMap((d) => {
-          const v = liveTarget(d) as DestValue | undefined;
-          return v ? [v] : [];
-        })
-        .sort((a, b) => `${a.dest.address}:${a.dest.port}`.localeCompare(`${b.dest.address}:${b.dest.port}`));
-      // keepalived refuses a virtual_server without real servers: the file waits for the first one.
-      if (dests.length) out[fileOf(e)] = renderService(s, dests);
+    if (e.kind === "vrrp") {
+      const v = desiredValue(e);
+      if (v) out[fileOf(e)] = renderVrrp(v);
     }
+    const s = e.kind === "service" ? desiredValue(e) : undefined;
+    if (e.kind !== "service" || !s?.healthCheck) continue;
+    const dests = destsOf(entries, s);
+    // keepalived refuses a virtual_server without real servers: the file waits for the first one.
+    if (dests.length) out[fileOf(e)] = renderService(s, dests);
   }
   return out;
 }
+
+/** The destinations of service `s` as its block has them (a draining one at weight 0), by address. */
+const destsOf = (entries: Entry[], s: ServiceValue): DestValue[] =>
+  entries
+    .flatMap((d) => {
+      const v = d.kind === "dest" && keys.service(d.where.service) === keys.service(s) ? liveTarget(d) : undefined;
+      return v ? [v] : [];
+    })
+    .sort((a, b) => `${a.dest.address}:${a.dest.port}`.localeCompare(`${b.dest.address}:${b.dest.port}`));
 
 /** Names of our files whose content on the host differs from `want` (or that should not be there). */
 export function changedFiles(want: Record<string, string>, have: Record<string, string>): string[] {
@@ -229,14 +242,13 @@ function handedBack(before: Ledger, after: Ledger, have: Record<string, string>)
   const out: string[] = [];
   for (const [key, e] of Object.entries(after.entries)) {
     const was = before.entries[key];
-    const want = desiredOf(e);
-    if (e.kind !== "service" || !was || !want.present || (want.value as ServiceValue).healthCheck) continue;
+    const s = e.kind === "service" ? desiredValue(e) : undefined;
+    if (!s || s.healthCheck) continue;
     if (!byKeepalived(was) || !have[`${KEEPALIVED_DIR}/${fileOf(was)}`]) continue;
-    const s = want.value as ServiceValue;
     out.push(ipvs.waitGone(s), `${ipvs.addService(s)} 2>/dev/null || ${ipvs.editService(s)}`);
     for (const d of Object.values(after.entries)) {
-      const v = liveTarget(d) as DestValue | undefined;
-      if (d.kind !== "dest" || !v || keys.service(v.service) !== key) continue;
+      const v = d.kind === "dest" ? liveTarget(d) : undefined;
+      if (!v || keys.service(v.service) !== key) continue;
       out.push(`${ipvs.addDestination(v.service, v.dest)} 2>/dev/null || ${ipvs.editDestination(v.service, v.dest)}`);
     }
   }
@@ -288,7 +300,7 @@ export function keepalivedCommands(
   // Nothing of ours on the host: nothing to put back (a holder whose service has no real server yet).
   if (!ours && (held || !recorded)) return { before: [], after: handedBack(before, after, have) };
   // Nothing of ours left to run (or files of ours are left over from an interrupted run): put keepalived back.
-  const original = (recorded?.original as KeepalivedState | null) ?? {
+  const original = (recorded?.kind === "keepalived" ? recorded.original : null) ?? {
     installed: true,
     enabled: true,
     active: !!live?.active,

@@ -1,7 +1,7 @@
 // The nftables table pulumi-lvs owns on a director: the rules that mark packets for firewall-mark
 // services. Rendered whole from the host's ledger (every `mark` entry) and loaded atomically
 // with `nft -f`, like keepalived's files; nothing outside this table is ever touched.
-import { Ledger, MarkValue, desiredOf } from "../ledger";
+import { Ledger, MarkValue, desiredValue } from "../ledger";
 import { NFT_HASH, nft } from "./commands";
 
 /** The table's text for these marks (what `nft -f` loads), or null when there are none. */
@@ -29,12 +29,10 @@ export function nftTable(marks: MarkValue[]): string | null {
 
 /** Every mark the ledger wants; `persistedOnly` for the boot file. */
 export function marksOf(ledger: Ledger, persistedOnly = false): MarkValue[] {
-  return Object.values(ledger.entries)
-    .filter((e) => e.kind === "mark" && (!persistedOnly || Object.values(e.holders).some((h) => h.persist)))
-    .flatMap((e) => {
-      const d = desiredOf(e);
-      return d.present ? [d.value as MarkValue] : [];
-    });
+  return Object.values(ledger.entries).flatMap((e) => {
+    const m = e.kind === "mark" && (!persistedOnly || Object.values(e.holders).some((h) => h.persist)) ? desiredValue(e) : undefined;
+    return m ? [m] : [];
+  });
 }
 
 /**

@@ -3,15 +3,11 @@
 // same locked session. Also the migration of state written by release 0.1, which kept what
 // a resource had changed in its own outputs instead of in the host's ledger.
 import { STATE_VERSION } from "../model";
-import { Claim, ClaimError, Plan } from "../holds/plan";
-import { Entry } from "../ledger";
+import { Claim, ClaimError, LegacyHold, Plan } from "../holds/plan";
 import { q } from "../remote/commands";
 import { legacyFiles } from "../remote/boot";
 import { Host } from "../remote/ssh";
 import { Op, queueOf } from "./host-queue";
-
-/** One object a release-0.1 resource held, with what was there before it. */
-export type LegacyHold = { key: string } & Pick<Entry, "kind" | "where" | "original"> & { value: unknown };
 
 /** An operation on one host, built by a kind and run with `.on(host)`. */
 export function hostOp<R>(label: string, needs: Op<R>["needs"], apply: (plan: Plan) => R) {
@@ -76,8 +72,8 @@ export function legacyHostHolds(outs: Record<string, unknown>, dev: string) {
           key: `addr ${address}/32 ${dev}`,
           kind: "addr" as const,
           where,
-          value: true,
-          original: added.includes(address) ? null : true,
+          value: true as const,
+          original: added.includes(address) ? null : (true as const),
         };
       }),
       ...Object.entries(previous).map(([name, original]) => ({

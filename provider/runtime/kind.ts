@@ -71,7 +71,7 @@ function splitSecrets(c: Conn): { plain: Conn; secrets: Conn } {
 
 /** Connection as stored in outputs: `credentials` is listed in additionalSecretOutputs by every resource class. */
 export function connectionOutputs(c: Connection): { connection: Conn; credentials: Conn } {
-  const { plain, secrets } = splitSecrets(c as unknown as Conn);
+  const { plain, secrets } = splitSecrets(c);
   return { connection: plain, credentials: secrets };
 }
 
@@ -127,7 +127,7 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
   const ownerOf = (a: A, id: string) => (a.owner ? `${a.owner}#${kind.identity(a)}` : `${kind.name}:${id}`);
   const outputs = (a: A, host: Host, owner: string, extra: O): Outs =>
     clean({
-      ...hideSecrets(a as unknown as Outs),
+      ...hideSecrets(a),
       ...connectionOutputs(a.connection),
       ...parseOrThrow(kind.outputs, extra, `${kind.name} outputs`),
       owner,

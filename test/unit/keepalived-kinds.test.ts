@@ -42,7 +42,10 @@ describe("validation", () => {
 describe("rendering", () => {
   test("file names: one per service, fwmark services by family and mark", () => {
     const { plan } = files();
-    const names = everyKind.map(({ service }) => fileOf(plan.ledger.entries[keys.service(service)]));
+    const names = everyKind.map(({ service }) => {
+      const e = plan.ledger.entries[keys.service(service)];
+      return e.kind === "service" && fileOf(e);
+    });
     expect(names).toEqual([
       "vs-fwmark-10.conf",
       "vs-fwmark6-11.conf",

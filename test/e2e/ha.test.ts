@@ -262,8 +262,8 @@ test("7. a weight change and a backend's removal drain: the transfer through it 
 test("8. the active director dies: the standby takes the VIP, a transfer survives (connection sync), requests go on", async () => {
   startTransfer("failover");
   await servingBackend("director", "failover");
-  // Give the sync daemon a moment to send the connection (it syncs every few packets).
-  await new Promise((r) => setTimeout(r, 3000));
+  // The standby must know the connection before the active one dies: its backup sync daemon has it.
+  await servingBackend("director2", "failover");
   const requests = onHost(
     "client",
     `rm -f /tmp/requests.txt; (for i in $(seq 30); do curl -s --max-time 1 http://${VIP}/ >/dev/null || echo failed; sleep 0.5; done > /tmp/requests.txt 2>&1; echo end >> /tmp/requests.txt) >/dev/null 2>&1 &`,
@@ -294,8 +294,19 @@ test("9. failback follows preempt: without it the standby keeps the VIP when the
   onHost("director", "systemctl stop keepalived");
   await waitHolder("director2");
   onHost("director", "systemctl start keepalived");
-  await new Promise((r) => setTimeout(r, 8000));
-  expect(holder()).toBe("director2");
+  // The returning primary starts as BACKUP; hearing the standby, it stays so past its master-down
+  // interval (3 adverts of 1 s and a skew), which it would not without nopreempt.
+  await waitFor("keepalived on director to enter BACKUP", 30, () =>
+    onHost("director", "journalctl -o cat _SYSTEMD_INVOCATION_ID=$(systemctl show -P InvocationID keepalived)").includes(
+      "Entering BACKUP STATE",
+    )
+      ? true
+      : undefined,
+  );
+  for (let i = 0; i < 6; i++) {
+    expect(holder()).toBe("director2");
+    await new Promise((r) => setTimeout(r, 1000)); // an invariant sampled every second, not a wait for something
+  }
   expectAlternating(VIP);
   declare(cluster());
   await stack.up();

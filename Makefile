@@ -9,11 +9,10 @@ export PULUMI_LVS_CACHE ?= $(HOME)/.cache/pulumi-lvs
 
 ## test: type check, lint, unit tests, then the lab end-to-end suite through the real pulumi CLI
 test: deps typecheck lint unit
-	@# Bring the lab up (reused if running) and stop it afterwards only if this run started it.
-	@was_up=$$(bash test/lab/lab.sh status --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).hosts.every(h=>h.running)?1:0)}catch{console.log(0)}})'); \
-	bash test/lab/lab.sh up; \
+	@# Bring the labs up (each reused if running) and afterwards stop only those this run started.
+	@started=$$(bash test/lab/labs.sh up $(E2E_LABS)); \
 	status=0; $(MAKE) --no-print-directory e2e || status=$$?; \
-	if [ "$$was_up" != 1 ]; then bash test/lab/lab.sh down; fi; \
+	if [ -n "$$started" ]; then bash test/lab/labs.sh down $$started; fi; \
 	exit $$status
 
 ## demo: the walkthrough on the VM lab: boot it, pulumi up the root program, six requests to the VIP
@@ -56,8 +55,12 @@ lint: node-deps
 unit: node-deps
 	npx jest --selectProjects unit
 
+# The e2e test files run on E2E_LABS labs at once, one jest worker per lab (test/lab/labs.sh).
+# One by default: on 2 cores the VMs' emulation (TCG) is CPU-bound, and two labs ran each file at half speed.
+E2E_LABS ?= 1
 e2e: build pulumi-cli
-	PATH="$$(bash tools/pulumi/install.sh):$$PATH" npx jest --selectProjects e2e --runInBand
+	@bash test/lab/labs.sh up $(E2E_LABS) >/dev/null
+	PATH="$$(bash tools/pulumi/install.sh):$$PATH" npx jest --selectProjects e2e --maxWorkers=$(E2E_LABS)
 
 lab-up:
 	bash test/lab/lab.sh up

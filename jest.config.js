@@ -3,6 +3,12 @@ const base = { preset: "ts-jest", testEnvironment: "node" };
 module.exports = {
   projects: [
     { ...base, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
-    { ...base, displayName: "e2e", testMatch: ["<rootDir>/test/e2e/**/*.test.ts"] },
+    // Worker N drives lab N (see test/e2e/lab-environment.js).
+    {
+      ...base,
+      displayName: "e2e",
+      testMatch: ["<rootDir>/test/e2e/**/*.test.ts"],
+      testEnvironment: "<rootDir>/test/e2e/lab-environment.js",
+    },
   ],
 };

@@ -12,6 +12,9 @@ import { promisify } from "util";
 export const REPO = path.resolve(__dirname, "../..");
 const LAB = path.join(REPO, "test/lab/lab.sh");
 
+// Each jest worker drives its own lab: its environment (lab-environment.js) set the variables.
+const WORKER = process.env.PULUMI_LVS_E2E_LAB ?? "1";
+
 export interface LabHost {
   name: string;
   role: "director" | "backend" | "client";
@@ -45,11 +48,14 @@ export function labStatus(): LabStatus {
   try {
     out = execFileSync("bash", [LAB, "status", "--json"], { encoding: "utf8" });
   } catch (e) {
-    throw new Error(`lab status failed (start the lab: npm run lab -- up): ${(e as Error).message}`);
+    throw new Error(`lab status failed (start the labs: bash test/lab/labs.sh up ${WORKER}): ${(e as Error).message}`);
   }
   const s = JSON.parse(out) as LabStatus;
+  const want = process.env.PULUMI_LVS_LAB_DIR;
+  if (want && path.resolve(s.stateDir) !== path.resolve(want))
+    throw new Error(`lab ${WORKER}: lab.sh answered for ${s.stateDir}, not ${want}`);
   const down = s.hosts.filter((h) => !h.running).map((h) => h.name);
-  if (down.length) throw new Error(`lab hosts not running: ${down.join(", ")} (npm run lab -- up)`);
+  if (down.length) throw new Error(`lab ${WORKER}'s hosts not running: ${down.join(", ")} (bash test/lab/labs.sh up ${WORKER})`);
   return s;
 }
 

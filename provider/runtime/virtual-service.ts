@@ -21,6 +21,11 @@ const spec = (a: VirtualServiceArgs) => ({
   schedulerFlags: a.schedulerFlags,
   onePacket: a.onePacket,
 });
+/** The service a VirtualService claims: with a health check, keepalived runs it. */
+export const serviceValue = (a: VirtualServiceArgs) => ({
+  ...spec(a),
+  ...(a.healthCheck ? { healthCheck: a.healthCheck, sorryServer: a.sorryServer } : {}),
+});
 /** The nftables marks of a fwmark service with `match`. */
 const marks = (a: VirtualServiceArgs) =>
   a.fwmark !== undefined && a.match ? [{ fwmark: a.fwmark, family: a.family ?? ("ipv4" as const), match: a.match }] : [];
@@ -29,8 +34,7 @@ const legacyName = (a: VirtualServiceArgs) => `${a.protocol}_${a.address}_${a.po
 const converge = (a: VirtualServiceArgs, owner: string) =>
   hostOp(`VirtualService ${serviceKeyString(a)}`, { ipvs: true, keepalived: !!a.healthCheck }, (plan) => {
     if (a.healthCheck) needKeepalived(plan, a.installKeepalived);
-    const checked = a.healthCheck ? { healthCheck: a.healthCheck, sorryServer: a.sorryServer } : {};
-    plan.claim(owner, { services: [{ ...spec(a), ...checked }], marks: marks(a), keepalived: !!a.healthCheck, persist: a.persist });
+    plan.claim(owner, { services: [serviceValue(a)], marks: marks(a), keepalived: !!a.healthCheck, persist: a.persist });
     return { adopted: plan.ledger.entries[keys.service(a)].original !== null, drift: [] };
   });
 

@@ -11,6 +11,7 @@ import { bootFiles } from "../../provider/remote/boot";
 import { keepalivedFiles } from "../../provider/remote/keepalived";
 import { IpvsTable } from "../../provider/remote/parsers";
 import { emptySnapshot, run } from "./plan-support";
+import { serviceValue } from "../../provider/runtime/virtual-service";
 
 const KINDS: ObjectKind[] = [
   "addr",
@@ -44,19 +45,6 @@ const fwmark = model.VirtualServiceArgs.parse({
   scheduler: "sh",
   schedulerFlags: ["sh-port", "sh-fallback"],
   match: [{ address: VIP, ports: [443, 80] }],
-});
-/** A service value as VirtualService claims it. */
-const serviceValue = (a: model.VirtualServiceArgs) => ({
-  address: a.address,
-  port: a.port,
-  protocol: a.protocol,
-  fwmark: a.fwmark,
-  family: a.family,
-  scheduler: a.scheduler,
-  persistence: a.persistence,
-  schedulerFlags: a.schedulerFlags,
-  onePacket: a.onePacket,
-  ...(a.healthCheck ? { healthCheck: a.healthCheck, sorryServer: a.sorryServer } : {}),
 });
 /** A destination value as RealServer claims it. */
 const destValue = (input: object) => {

@@ -107,19 +107,60 @@ const recordedKeys = (outs: Outs) => ({
   proxy: outs.proxyHostKeyFingerprint as string | undefined,
 });
 
+/** Secret inputs move out of the plain outputs into `inputSecrets` (listed in additionalSecretOutputs), and back. */
+function secretInputs(paths: string[]) {
+  return {
+    hide(o: Outs): Outs {
+      const found = paths.filter((p) => get(o, p) !== undefined);
+      if (!found.length) return o;
+      const plain = found.reduce((acc, p) => withPath(acc, p, undefined), o);
+      return { ...plain, inputSecrets: Object.fromEntries(found.map((p) => [p, get(o, p)])) };
+    },
+    /** State as the kind sees it: secret inputs back in place. */
+    restore: (o: Outs): Outs => Object.entries((o.inputSecrets as Outs | undefined) ?? {}).reduce((acc, [p, v]) => withPath(acc, p, v), o),
+  };
+}
+
+/**
+ * The engine's diff for a kind: which fields replace, which update, from the stored state
+ * (secrets back in place) and the checked new inputs. Pure: it never connects.
+ */
+function diffOf<A extends { connection: Connection }, O extends Outs>(kind: Kind<A, O>, olds: Outs, news: Outs): pulumi.dynamic.DiffResult {
+  // The engine diffs existing resources before it creates new ones: their recorded keys
+  // become what a new resource on the same host must see on its first contact.
+  const recorded = olds.connection as Connection | undefined;
+  if (recorded?.host) rememberStackKeys(recorded, recordedKeys(olds));
+  const stale = (olds.stateVersion as number | undefined) ?? 0;
+  if (stale > STATE_VERSION)
+    throw new Error(
+      `${kind.name}: state version ${stale} is newer than this pulumi-lvs understands (${STATE_VERSION}); upgrade pulumi-lvs`,
+    );
+  const changed = (path: string) =>
+    containsUnknown(get(news, path)) ||
+    (!same(get(olds, path), get(news, path)) &&
+      !((kind.resolvedWhenUnset as string[] | undefined)?.includes(path) && get(news, path) === undefined));
+  const replaces = ["connection.host", ...kind.replaceOn].filter((f) => changed(f));
+  const updates: string[] = kind.updateOn.filter((f) => changed(f));
+  // The connection is compared as it is stored: plain fields and secrets apart (a proxy's key included).
+  if (containsUnknown(news.connection)) updates.push("connection");
+  else {
+    const n = connectionOutputs(news.connection as Connection);
+    if (!same(withoutHost(olds.connection), withoutHost(n.connection))) updates.push("connection");
+    if (!same(olds.credentials ?? {}, n.credentials)) updates.push("credentials");
+  }
+  // Refresh found something pulumi-lvs wrote changed behind its back: an update repairs it.
+  if ((olds.drift as string[] | undefined)?.length) updates.push("drift");
+  const changes = replaces.length + updates.length > 0;
+  // Replacing keeps the old object until the new one exists, unless both would be the same
+  // object on the same host (only the connection changed): then the old one must go first.
+  const sameIdentity = replaces.every((f) => f === "connection.host");
+  return { changes, replaces, deleteBeforeReplace: replaces.length > 0 && sameIdentity };
+}
+
+/** A kind's dynamic provider: the engine's five calls, each a few lines over the kind's own operations. */
 export function makeProvider<A extends { connection: Connection; owner?: string }, O extends Outs>(kind: Kind<A, O>): Dyn {
   watchEngine();
-  const secretPaths = (kind.secretInputs ?? []) as string[];
-  /** Secret inputs out of the plain outputs, into `inputSecrets` (listed in additionalSecretOutputs). */
-  const hideSecrets = (o: Outs): Outs => {
-    const found = secretPaths.filter((p) => get(o, p) !== undefined);
-    if (!found.length) return o;
-    const plain = found.reduce((acc, p) => withPath(acc, p, undefined), o);
-    return { ...plain, inputSecrets: Object.fromEntries(found.map((p) => [p, get(o, p)])) };
-  };
-  /** State as the kind sees it: secret inputs back in place. */
-  const withSecrets = (o: Outs): Outs =>
-    Object.entries((o.inputSecrets as Outs | undefined) ?? {}).reduce((acc, [p, v]) => withPath(acc, p, v), o);
+  const secrets = secretInputs((kind.secretInputs ?? []) as string[]);
   const idOf = (a: A) => `${a.connection.host}:${a.connection.port}/${kind.identity(a)}`;
   // The owner is the resource's URN and what it identifies on its host, derived once at create:
   // a replacement (same URN, another object) never releases what its successor holds. A
@@ -127,7 +168,7 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
   const ownerOf = (a: A, id: string) => (a.owner ? `${a.owner}#${kind.identity(a)}` : `${kind.name}:${id}`);
   const outputs = (a: A, host: Host, owner: string, extra: O): Outs =>
     clean({
-      ...hideSecrets(a),
+      ...secrets.hide(a),
       ...connectionOutputs(a.connection),
       ...parseOrThrow(kind.outputs, extra, `${kind.name} outputs`),
       owner,
@@ -145,36 +186,7 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
     },
 
     async diff(_id, stored, news) {
-      const olds = withSecrets(stored);
-      // The engine diffs existing resources before it creates new ones: their recorded keys
-      // become what a new resource on the same host must see on its first contact.
-      const recorded = olds.connection as Connection | undefined;
-      if (recorded?.host) rememberStackKeys(recorded, recordedKeys(olds));
-      const stale = (olds.stateVersion as number | undefined) ?? 0;
-      if (stale > STATE_VERSION)
-        throw new Error(
-          `${kind.name}: state version ${stale} is newer than this pulumi-lvs understands (${STATE_VERSION}); upgrade pulumi-lvs`,
-        );
-      const changed = (path: string) =>
-        containsUnknown(get(news, path)) ||
-        (!same(get(olds, path), get(news, path)) &&
-          !((kind.resolvedWhenUnset as string[] | undefined)?.includes(path) && get(news, path) === undefined));
-      const replaces = ["connection.host", ...kind.replaceOn].filter((f) => changed(f));
-      const updates: string[] = kind.updateOn.filter((f) => changed(f));
-      // The connection is compared as it is stored: plain fields and secrets apart (a proxy's key included).
-      if (containsUnknown(news.connection)) updates.push("connection");
-      else {
-        const n = connectionOutputs(news.connection as Connection);
-        if (!same(withoutHost(olds.connection), withoutHost(n.connection))) updates.push("connection");
-        if (!same(olds.credentials ?? {}, n.credentials)) updates.push("credentials");
-      }
-      // Refresh found something pulumi-lvs wrote changed behind its back: an update repairs it.
-      if ((olds.drift as string[] | undefined)?.length) updates.push("drift");
-      const changes = replaces.length + updates.length > 0;
-      // Replacing keeps the old object until the new one exists, unless both would be the same
-      // object on the same host (only the connection changed): then the old one must go first.
-      const sameIdentity = replaces.every((f) => f === "connection.host");
-      return { changes, replaces, deleteBeforeReplace: replaces.length > 0 && sameIdentity };
+      return diffOf(kind, secrets.restore(stored), news);
     },
 
     async create(inputs) {
@@ -186,7 +198,7 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
     },
 
     async read(id, stored) {
-      const props = withSecrets(stored);
+      const props = secrets.restore(stored);
       const host = await connect(connectionFromOutputs(props), { recorded: recordedKeys(props), log });
       const live = await kind.read(host, props as A & O, ctx((props.owner as string | undefined) ?? ownerOf(props as A, id)));
       if (!live) return { id: "", props: {} };
@@ -197,7 +209,7 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
     },
 
     async update(id, stored, news) {
-      const olds = withSecrets(stored);
+      const olds = secrets.restore(stored);
       const a = parseOrThrow(kind.schema, news, kind.name);
       const owner = (olds.owner as string | undefined) ?? ownerOf(a, id);
       const host = await connect(a.connection, { recorded: recordedKeys(olds), log });

@@ -58,9 +58,14 @@ unit: node-deps
 # The e2e test files run on E2E_LABS labs at once, one jest worker per lab (test/lab/labs.sh).
 # One by default: on 2 cores the VMs' emulation (TCG) is CPU-bound, and two labs ran each file at half speed.
 E2E_LABS ?= 1
+# Afterwards it prints where the time went (tools/e2e-timings.js), passed or failed.
 e2e: build pulumi-cli
 	@bash test/lab/labs.sh up $(E2E_LABS) >/dev/null
-	PATH="$$(bash tools/pulumi/install.sh):$$PATH" npx jest --selectProjects e2e --maxWorkers=$(E2E_LABS)
+	@rm -f bin/e2e-timings.jsonl
+	status=0; PULUMI_LVS_E2E_TIMINGS="$(CURDIR)/bin/e2e-timings.jsonl" PATH="$$(bash tools/pulumi/install.sh):$$PATH" \
+	  npx jest --selectProjects e2e --maxWorkers=$(E2E_LABS) || status=$$?; \
+	node tools/e2e-timings.js bin/e2e-timings.jsonl || true; \
+	exit $$status
 
 lab-up:
 	bash test/lab/lab.sh up

@@ -15,6 +15,17 @@ const LAB = path.join(REPO, "test/lab/lab.sh");
 // Each jest worker drives its own lab: its environment (lab-environment.js) set the variables.
 const WORKER = process.env.PULUMI_LVS_E2E_LAB ?? "1";
 
+/**
+ * Where the suite's time goes: with PULUMI_LVS_E2E_TIMINGS set (make e2e sets it), every pulumi
+ * run, lab VM operation and host probe appends one JSON line there; tools/e2e-timings.js sums them.
+ */
+function timed(what: string, started: number): void {
+  const file = process.env.PULUMI_LVS_E2E_TIMINGS;
+  if (!file) return;
+  const test = path.basename(expect.getState().testPath ?? "?", ".test.ts");
+  fs.appendFileSync(file, JSON.stringify({ test, what, start: started, end: Date.now() }) + "\n");
+}
+
 export interface LabHost {
   name: string;
   role: "director" | "backend" | "client";
@@ -67,12 +78,15 @@ export function labHost(s: LabStatus, name: string): LabHost {
 
 /** Runs a command on a lab VM as root through the lab CLI (OpenSSH), returns stdout. */
 export function onHost(name: string, cmd: string, opts: { allowFail?: boolean } = {}): string {
+  const started = Date.now();
   try {
     return execFileSync("bash", [LAB, "ssh", name, cmd], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   } catch (e) {
     if (opts.allowFail) return (e as { stdout?: string }).stdout ?? "";
     const err = e as { stderr?: string; status?: number };
     throw new Error(`on ${name}: \`${cmd}\` failed (exit ${err.status}): ${err.stderr}`);
+  } finally {
+    timed("host probe", started);
   }
 }
 
@@ -223,12 +237,14 @@ export class Stack {
     const withConfig = engine ? ["--config-file", this.configFile, "--json"] : [];
     const full = [...args, ...withConfig, "--stack", this.name, "--non-interactive"];
     let child: ReturnType<typeof execFile> | undefined;
+    const started = Date.now();
     const result = new Promise<RunResult>((resolve) => {
       child = execFile(
         "pulumi",
         full,
         { cwd: this.programDir, env: this.env, maxBuffer: 64 << 20, timeout: 15 * 60_000 },
         (err, stdout, stderr) => {
+          timed(`pulumi ${args[0]}`, started);
           const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
           if (!engine) return resolve({ code, stdout, stderr, output: stdout + stderr, steps: [], errors: [] });
           const { steps, diagnostics } = parseEngineJson(stdout, args[0] === "preview");
@@ -298,7 +314,14 @@ export function conn(h: LabHost, extra: Record<string, unknown> = {}): Record<st
 }
 
 /** lab.sh without blocking the event loop (a VM stops or reboots while requests go on). */
-export const labAsync = (...args: string[]) => promisify(execFile)("bash", [LAB, ...args]);
+export const labAsync = async (...args: string[]) => {
+  const started = Date.now();
+  try {
+    return await promisify(execFile)("bash", [LAB, ...args]);
+  } finally {
+    timed(`lab ${args[0]}`, started);
+  }
+};
 
 /** A connection block for a lab host, with the lab's key read from disk. */
 export function connectionOf(h: LabHost, user: string = h.user): Record<string, unknown> {

@@ -4,9 +4,19 @@
 // release takes those over into the host's ledger the first time it touches the resource.
 import * as fs from "fs";
 import * as path from "path";
-import { promisify } from "util";
-import { execFile } from "child_process";
-import { REPO, Stack, conn, expectAlternating, hostState, installRelease, labHost, labStatus, onHost, requestsFromClient } from "./harness";
+import {
+  REPO,
+  Stack,
+  conn,
+  expectAlternating,
+  hostState,
+  installRelease,
+  labAsync,
+  labHost,
+  labStatus,
+  onHost,
+  requestsFromClient,
+} from "./harness";
 
 jest.setTimeout(20 * 60_000);
 
@@ -70,7 +80,7 @@ test("3. an update takes the resources over into the ledger; traffic follows the
 });
 
 test("4. a reboot with files of both releases brings everything back with no pulumi run", async () => {
-  await Promise.all(HOSTS.map((h) => promisify(execFile)("bash", [path.join(REPO, "test/lab/lab.sh"), "reboot", h])));
+  await Promise.all(HOSTS.map((h) => labAsync("reboot", h)));
   const replies = requestsFromClient(VIP, 8);
   expect(replies.filter((r) => r.endsWith("B.")).length).toBe(6);
   await stack.must("preview", "--expect-no-changes");

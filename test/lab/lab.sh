@@ -35,7 +35,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-STATE=${PULUMI_LVS_LAB_DIR:-$LAB_CACHE_DIR/lab}
+STATE=${PULUMI_LVS_LAB_DIR:-$LAB_DEFAULT_DIR}
 VIP=198.51.100.100     # reserved for tests; the lab never configures it
 VIP6=2001:db8:100::100 # the same, IPv6
 # IDX fixes each VM's SSH port (base + IDX) and MACs; director2 and rs-c came
@@ -79,7 +79,7 @@ check_host() { [[ -n ${IDX[$1]:-} ]] || lab_die "unknown host '$1' (hosts: ${ALL
 # the base port chosen at `up`, so `status`/`ssh` from another shell (without
 # the env var) still report the right ports.
 base_port() {
-  if [[ -s $STATE/base-port ]]; then cat "$STATE/base-port"; else echo "${LAB_SSH_BASE_PORT:-2220}"; fi
+  if [[ -s $STATE/base-port ]]; then cat "$STATE/base-port"; else echo "${LAB_SSH_BASE_PORT:-$LAB_DEFAULT_BASE_PORT}"; fi
 }
 ssh_port() { echo $(( $(base_port) + IDX[$1] )); }
 
@@ -296,7 +296,7 @@ prepare() {  # everything `up`/`start` need before booting
   # Base port is fixed while anything runs; otherwise take the env/default.
   local h any=0
   for h in "${ALL_HOSTS[@]}"; do if vm_running "$h" || vm_pending "$h"; then any=1; fi; done
-  if ((any == 0)); then echo "${LAB_SSH_BASE_PORT:-2220}" >"$STATE/base-port"
+  if ((any == 0)); then echo "${LAB_SSH_BASE_PORT:-$LAB_DEFAULT_BASE_PORT}" >"$STATE/base-port"
   elif [[ -n ${LAB_SSH_BASE_PORT:-} && $LAB_SSH_BASE_PORT != "$(base_port)" ]]; then
     lab_log "lab already running with base port $(base_port); ignoring LAB_SSH_BASE_PORT=$LAB_SSH_BASE_PORT"
   fi

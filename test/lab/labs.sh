@@ -13,8 +13,8 @@ HERE=$(dirname "${BASH_SOURCE[0]}")
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
-BASE_DIR=${PULUMI_LVS_LAB_DIR:-$LAB_CACHE_DIR/lab}
-BASE_PORT=${LAB_SSH_BASE_PORT:-2220}
+BASE_DIR=${PULUMI_LVS_LAB_DIR:-$LAB_DEFAULT_DIR}
+BASE_PORT=${LAB_SSH_BASE_PORT:-$LAB_DEFAULT_BASE_PORT}
 
 lab_env() {
   local n=$1

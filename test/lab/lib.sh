@@ -10,6 +10,9 @@ LAB_SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Caches live outside the repo so `git status` stays clean and the ~500 MB
 # image survives `git clean`.
 LAB_CACHE_DIR="${PULUMI_LVS_CACHE:-$HOME/.cache/pulumi-lvs}"
+# The lab's defaults when PULUMI_LVS_LAB_DIR / LAB_SSH_BASE_PORT are unset (lab.sh, labs.sh).
+LAB_DEFAULT_DIR="$LAB_CACHE_DIR/lab"
+LAB_DEFAULT_BASE_PORT=2220
 
 lab_log() { printf '[lab] %s\n' "$*" >&2; }
 lab_die() { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -91,7 +91,12 @@ export function onHost(name: string, cmd: string, opts: { allowFail?: boolean } 
 }
 
 export function labCli(...args: string[]): string {
-  return execFileSync("bash", [LAB, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const started = Date.now();
+  try {
+    return execFileSync("bash", [LAB, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  } finally {
+    timed(args[0] === "ssh" ? "host probe" : `lab ${args[0]}`, started);
+  }
 }
 
 /** `count` HTTP requests to the VIP from the client VM; the bodies, one per request. */

@@ -1,6 +1,6 @@
 // Where the end-to-end suite's time went, from the lines test/e2e/harness.ts appends to
 // PULUMI_LVS_E2E_TIMINGS ({ test, what, start, end }): per test file, the wall time spent in
-// pulumi runs, in lab VM operations (reboot, stop, start) and in host probes, each the union of
+// pulumi runs, in lab VM operations (reboot, stop, start, up, host-key rotation) and in host probes, each the union of
 // its intervals (reboots run side by side count once), and the rest (waits, requests, setup).
 //   node tools/e2e-timings.js FILE
 const fs = require("fs");

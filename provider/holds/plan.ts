@@ -212,6 +212,8 @@ export class Plan {
   keepalivedRestart = false;
   /** Ledger entries dropped on reading because their objects cannot exist any more (reconcile.ts). */
   readonly resolved: Resolved[];
+  /** Keys an interrupted transaction touched, converged by settle() after the operations. */
+  private interrupted: string[] = [];
 
   constructor(private readonly snap: Snapshot) {
     this.ledger = clone(snap.ledger);
@@ -230,20 +232,28 @@ export class Plan {
   }
 
   /**
-   * A transaction died between writing its intent and committing it: put every object it
-   * touched back to what the committed ledger says (an object new in the intent goes back
-   * to what was there before), so the next operations start from a known state.
+   * A transaction died between writing its intent and committing it (its script failed half-way,
+   * or its session was cut). Every object it touched is put back to what the committed ledger
+   * says, but only after this batch's operations ran (settle): an operation that claims the same
+   * object again finds it already as it wants it, so what the failed batch applied for it stays
+   * applied instead of being undone and redone (no blinking). An object new in the intent is
+   * known from here on with what was there before it, held by nobody until claimed again.
    */
   private recover(pending: Ledger): void {
     const touched = new Set([...Object.keys(pending.entries), ...Object.keys(this.ledger.entries)]);
-    const commands: string[] = [];
-    for (const key of this.ordered([...touched])) {
-      const c = this.ledger.entries[key];
+    for (const key of touched) {
       const p = pending.entries[key];
-      if (c && p && sameValue(c, p)) continue;
-      commands.push(...this.converge(key, c ?? { ...p, holders: {}, draining: false }));
+      if (p && !this.ledger.entries[key]) this.ledger.entries[key] = { ...p, holders: {}, draining: false };
     }
-    this.groups.push({ label: "finishing an interrupted transaction", commands });
+    this.interrupted = [...touched];
+  }
+
+  /** Converges what an interrupted transaction touched and no operation of this batch claimed again. Call after the operations. */
+  settle(): void {
+    if (!this.interrupted.length) return;
+    this.groups.push({ label: "finishing an interrupted transaction", commands: [] });
+    for (const key of this.ordered(this.interrupted)) this.emit(this.converge(key));
+    this.interrupted = [];
   }
 
   /** Runs one operation: its changes are kept only if it does not throw. */
@@ -561,7 +571,9 @@ export class Plan {
 
   private checkServiceFor(d: Where<"dest">): void {
     const e = this.ledger.entries[keys.service(d.service)];
-    if (this.liveService(d.service) || (e && desiredOf(e).present)) return;
+    // A service on its way out (an interrupted transaction created it and nobody claimed it again) is not there for it.
+    const leaving = e && !desiredOf(e).present;
+    if ((this.liveService(d.service) && !leaving) || (e && desiredOf(e).present)) return;
     throw new ClaimError(
       `IPVS service ${serviceKeyString(d.service)} does not exist; declare its VirtualService (and pass it as \`service\`) so it is created first`,
     );

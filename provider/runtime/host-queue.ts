@@ -48,10 +48,13 @@ interface Queued {
   op: Op<unknown>;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
-  retried: boolean;
-  /** Goes in a batch of its own (after a failure that named no single operation). */
-  alone?: boolean;
+  /** How often it went again after another operation of its batch failed. */
+  retries: number;
+  /** Its rules go on their own, not in a shared `ipvsadm -R` (after a failure there that named no single operation). */
+  uncoalesced?: boolean;
 }
+/** How often an operation goes again because others of its batch failed (each time one fewer is left). */
+const MAX_RETRIES = 3;
 
 /**
  * How long a batch waits for others to join: the engine sends at most `--parallel` operations
@@ -132,7 +135,7 @@ const nftState = (out: string) => {
 };
 
 /** The write of a transaction, or undefined when nothing changes. Intent first, commit last. */
-export function writeScript(plan: Plan, snap: Snapshot): string | undefined {
+export function writeScript(plan: Plan, snap: Snapshot, { coalesce = true } = {}): string | undefined {
   const files = snap.files ?? {};
   const groups = plan.groups.map((g, i) => ({ ...g, i })).filter((g) => g.commands.length);
   const boot = bootCommands(bootFiles(plan.ledger), files);
@@ -148,7 +151,7 @@ export function writeScript(plan: Plan, snap: Snapshot): string | undefined {
       : []),
     // keepalived's config test comes before any change: when it fails, nothing was changed.
     ...(ka.before.length ? [`echo '${GROUP} keepalived'`, ...ka.before] : []),
-    ...coalesced(groups),
+    ...(coalesce ? coalesced(groups) : groups.flatMap((g) => [`echo '${GROUP} ${g.i}'`, ...g.commands])),
     ...(marks.length ? [`echo '${GROUP} nftables'`, ...marks] : []),
     `echo '${GROUP} boot'`,
     ...boot,
@@ -198,7 +201,7 @@ export class HostQueue {
 
   submit<R>(op: Op<R>): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.queued.push({ op, resolve: resolve as (v: unknown) => void, reject, retried: false });
+      this.queued.push({ op, resolve: resolve as (v: unknown) => void, reject, retries: 0 });
       if (!this.running) void this.run();
     });
   }
@@ -209,8 +212,7 @@ export class HostQueue {
     try {
       do {
         await this.gather(widest);
-        const alone = this.queued.findIndex((q) => q.alone);
-        const items = this.queued.splice(0, alone === 0 ? 1 : alone > 0 ? alone : this.queued.length);
+        const items = this.queued.splice(0);
         widest = Math.max(widest, items.length);
         try {
           await this.batch(items);
@@ -250,7 +252,9 @@ export class HostQueue {
           });
         }
       });
-      return readOnly ? undefined : writeScript(plan, snap);
+      if (readOnly) return undefined;
+      plan.settle();
+      return writeScript(plan, snap, { coalesce: !items.some((i) => i.uncoalesced) });
     };
     const reuse = this.lastRead;
     if (!readOnly) this.lastRead = undefined;
@@ -277,25 +281,23 @@ export class HostQueue {
 
   /**
    * The write failed part-way. The operation whose commands failed gets the error; the others
-   * go again once in the next batch, which first undoes what the failed script left half done.
-   * When the failure is in a coalesced `ipvsadm -R` (a range of operations), each goes again
-   * on its own, so the one at fault is found and the others succeed.
+   * go again in the next batch, where what the failed script applied for them stays applied
+   * (Plan.settle undoes only what nobody claims again). When the failure is in a shared
+   * `ipvsadm -R` (a range of operations), every operation goes again with its rules on their
+   * own, so the next failure names the one at fault.
    */
   private failed(items: Queued[], e: Error, plan: Plan | undefined): void {
     const marker = e instanceof RemoteCommandError ? [...e.stdout.matchAll(new RegExp(`^${GROUP} (\\S+)$`, "gm"))].pop()?.[1] : undefined;
-    if (marker?.includes("-") && items.length > 1 && items.every((i) => !i.retried)) {
-      for (const item of items) this.queued.push({ ...item, retried: true, alone: true });
+    if (marker?.includes("-") && items.every((i) => !i.uncoalesced)) {
+      for (const item of items) this.queued.push({ ...item, uncoalesced: true });
       return;
     }
     const label = marker !== undefined && marker !== "boot" ? plan?.groups[Number(marker)]?.label : undefined;
     const culprit = label !== undefined && /^\d+$/.test(label) ? items[Number(label)] : undefined;
     for (const item of items) {
-      if (item === culprit || item.retried || !culprit) {
-        item.reject(item === culprit || !culprit ? e : new Error(`${e.message} (while applying ${culprit.op.label} in the same batch)`));
-      } else {
-        item.retried = true;
-        this.queued.push(item);
-      }
+      if (item === culprit || !culprit) item.reject(e);
+      else if (item.retries >= MAX_RETRIES) item.reject(new Error(`${e.message} (while applying ${culprit.op.label} in the same batch)`));
+      else this.queued.push({ ...item, retries: item.retries + 1 });
     }
   }
 }

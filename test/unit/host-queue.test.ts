@@ -4,6 +4,7 @@
 import { ClaimError } from "../../provider/holds/plan";
 import { HostQueue, Op } from "../../provider/runtime/host-queue";
 import { Host, RemoteCommandError } from "../../provider/remote/ssh";
+import { SECTION } from "../../provider/remote/commands";
 
 /** A Host whose transactions read an empty host and record the scripts they were given. */
 class FakeHost {
@@ -80,4 +81,63 @@ test("an error thrown while deciding fails its batch and the queue goes on with 
   };
   await expect(q.submit(boom)).rejects.toThrow("a bug");
   await expect(q.submit(addr("o", "198.51.100.9"))).resolves.toBe("198.51.100.9");
+});
+
+/**
+ * A host that runs scripts for real as far as addresses and the ledger go: it keeps the intent a
+ * script wrote and the addresses its groups added, and dies at the group `failAt` names (once).
+ */
+class ReplayingHost {
+  readonly target = "root@fake:22";
+  readonly scripts: string[] = [];
+  private addrs: string[] = [];
+  private ledger = "";
+  /** The intent of a transaction that has not committed ("" when none). */
+  pending = "";
+  failAt?: (group: string, script: string) => boolean;
+  async transaction(_read: string, decide: (out: string) => string | undefined): Promise<{ read: string; write: string }> {
+    const ip = this.addrs.map((a, i) => `${i + 3}: eth1    inet ${a}/32 scope global eth1\\       valid_lft forever preferred_lft forever`);
+    const read = [`${SECTION} ledger`, this.ledger, `${SECTION} pending`, this.pending, `${SECTION} addrs`, ...ip].join("\n");
+    const script = decide(read);
+    if (script === undefined) return { read, write: "" };
+    this.scripts.push(script);
+    const lines = script.split("\n");
+    let out = "";
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i];
+      if (l.startsWith("cat > ") && l.includes("ledger.next")) this.pending = lines[++i];
+      const group = /^echo 'pulumi-lvs-group (\S+)'$/.exec(l)?.[1];
+      if (group !== undefined) {
+        out += `pulumi-lvs-group ${group}\n`;
+        if (this.failAt?.(group, script)) {
+          this.failAt = undefined;
+          throw new RemoteCommandError(this.target, "batch", 1, "RTNETLINK answers: Operation not permitted", out);
+        }
+      }
+      const added = /^ip addr replace (\S+)\/32 dev eth1$/.exec(l)?.[1];
+      if (added) this.addrs.push(added);
+      const removed = /^ip addr del (\S+)\/32 dev eth1$/.exec(l)?.[1];
+      if (removed) this.addrs = this.addrs.filter((a) => a !== removed);
+      if (l.startsWith("mv ") && l.includes("ledger.next")) [this.ledger, this.pending] = [this.pending, ""];
+    }
+    return { read, write: out };
+  }
+}
+
+test("no blinking: when one group fails, what the others' groups applied stays applied; they commit in the next transaction", async () => {
+  const h = new ReplayingHost();
+  // The third operation's group fails after the first two were applied.
+  h.failAt = (group) => group === "2";
+  const q = new HostQueue(h as unknown as Host);
+  const results = await Promise.allSettled(["198.51.100.1", "198.51.100.2", "198.51.100.3"].map((a, i) => q.submit(addr(`o${i}`, a))));
+  expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
+  expect(h.scripts).toHaveLength(2);
+  // The second transaction neither removes nor adds .1 and .2 again, and .3 (never added) is not touched.
+  const second = h.scripts[1];
+  for (const a of ["198.51.100.1", "198.51.100.2"]) {
+    expect(second).not.toContain(`ip addr del ${a}/32`);
+    expect(second).not.toContain(`ip addr replace ${a}/32`);
+  }
+  expect(second).not.toContain("198.51.100.3");
+  expect(h.pending).toBe("");
 });

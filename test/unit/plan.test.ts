@@ -189,6 +189,25 @@ describe("intent and commit", () => {
     ]);
   });
 
+  test("retried after a failure in a shared ipvsadm -R, each operation's rules go on their own, each after its marker", () => {
+    const rs = (i: number) => ({ ...dest(), dest: { ...dest().dest, address: `198.18.0.${i}` } });
+    const s0 = snapshot({ ipvs: new Map([["tcp/198.51.100.100:80", { ...svc, persistence: undefined, extra: [], destinations: [] }]]) });
+    const { plan } = run(
+      s0,
+      (p) => p.claim("a", { dests: [rs(1)], persist: false }),
+      (p) => p.claim("b", { dests: [rs(2)], persist: false }),
+    );
+    const script = writeScript(plan, snapshot(), { coalesce: false })!.split("\n");
+    expect(script).not.toContain("PULUMI_LVS_RULES");
+    const at = script.indexOf("echo 'pulumi-lvs-group 0'");
+    expect(script.slice(at, at + 4)).toEqual([
+      "echo 'pulumi-lvs-group 0'",
+      "ipvsadm -a -t 198.51.100.100\\:80 -r 198.18.0.1\\:80 -g -w 1 -x 0 -y 0",
+      "echo 'pulumi-lvs-group 1'",
+      "ipvsadm -a -t 198.51.100.100\\:80 -r 198.18.0.2\\:80 -g -w 1 -x 0 -y 0",
+    ]);
+  });
+
   test("release 0.1's files are named as 0.1 named them", () => {
     expect(legacyFiles.host("dr-real-server")).toContain("/etc/sysctl.d/90-pulumi-lvs-dr_real_server.conf");
     expect(legacyFiles.object("tcp_198.51.100.100_80", "service")).toEqual(["/etc/pulumi-lvs/ipvs/tcp_198.51.100.100_80.service.rules"]);
@@ -213,12 +232,48 @@ describe("intent and commit", () => {
     // The host after the script died halfway: intent written, VIP added, not committed.
     const died: Snapshot = { ...s0, pending: plan.ledger, addrs: [...s0.addrs, vipOnLo], sysctls: { [ARP]: 1 } };
     const next = new Plan(died);
+    next.settle();
     expect(next.groups[0]).toEqual({
       label: "finishing an interrupted transaction",
       commands: ["ip addr del 198.51.100.100/32 dev lo", "sysctl -q -w net.ipv4.conf.all.arp_ignore\\=0"],
     });
     expect(next.ledger.entries).toEqual({});
     expect(next.ledgerChanged()).toBe(true);
+  });
+
+  test("no blinking: what the died transaction applied for an operation that goes again stays, only the rest is undone", () => {
+    const s0 = snapshot();
+    // The failed batch: "web" took the VIP and the sysctl, "alt" a service; the script died after web's group.
+    const { plan } = run(
+      s0,
+      (p) => backend(p, "web"),
+      (p) => p.claim("alt", { services: [svc], persist: false }),
+    );
+    const died: Snapshot = { ...s0, pending: plan.ledger, addrs: [...s0.addrs, vipOnLo], sysctls: { [ARP]: 1 } };
+    // web goes again: nothing of its is removed and added back; alt's service (never created) is not claimed.
+    const next = run(died, (p) => backend(p, "web"));
+    next.plan.settle();
+    expect(next.plan.groups.flatMap((g) => g.commands)).toEqual([]);
+    expect(Object.keys(next.plan.ledger.entries).sort()).toEqual([keys.addr(vipOnLo), keys.sysctl(ARP)].sort());
+    expect(next.plan.ledger.entries[keys.addr(vipOnLo)]).toMatchObject({ original: null, holders: { web: { value: true } } });
+    expect(next.plan.ledger.entries[keys.sysctl(ARP)]).toMatchObject({ original: 0, holders: { web: { value: 1 } } });
+  });
+
+  test("no blinking: a service the died transaction created is kept for the operation that claims it again, as ours (not adopted)", () => {
+    const s0 = snapshot();
+    const { plan } = run(s0, (p) => p.claim("alt", { services: [svc], persist: false }));
+    const live = (after(plan, s0).ipvs ?? new Map()) as IpvsTable;
+    const died: Snapshot = { ...s0, pending: plan.ledger, ipvs: live };
+    const next = run(died, (p) => p.claim("alt", { services: [svc], persist: false }));
+    next.plan.settle();
+    expect(next.commands).toEqual([]);
+    expect(next.plan.groups.flatMap((g) => g.commands)).toEqual([]);
+    expect(next.plan.ledger.entries[keys.service(svc)]).toMatchObject({ original: null, holders: { alt: {} } });
+    // Unclaimed, the same service is removed, and a destination cannot be added to it meanwhile.
+    const other = new Plan(died);
+    expect(() => other.op("0", (p) => p.claim("rs", { dests: [dest()], persist: false }))).toThrow(ClaimError);
+    other.settle();
+    expect(other.groups.flatMap((g) => g.commands)).toEqual(["ipvsadm -D -t 198.51.100.100\\:80"]);
   });
 });
 

@@ -1,6 +1,7 @@
 // The SSH transport: every remote command of pulumi-lvs goes through here.
 // One connection per (user, host, port, credentials), shared by all resources in
-// the provider process (whose host queue sends one transaction at a time over it), with
+// the provider process (one queue per machine sends one transaction at a time, each over the
+// connection its operations came with), with
 // dial retries with backoff, jump hosts, host-key checks and sudo. Errors name user@host:port and
 // the cause, never a secret. Host keys are checked during the handshake, before
 // authentication, for the target and the jump host (host-keys.ts).
@@ -107,6 +108,11 @@ export class Host {
       await this.redialing;
     }
     return this.ssh.connection!;
+  }
+
+  /** The machine this reaches, whoever logs in: host:port, and the jump host's machine when there is one. */
+  get machine(): string {
+    return this.target.slice(this.target.lastIndexOf("@") + 1) + (this.proxy ? ` via ${this.proxy.machine}` : "");
   }
 
   /** The host key's fingerprint (what state records as hostKeyFingerprint). */

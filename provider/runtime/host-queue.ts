@@ -46,6 +46,8 @@ export interface Op<R> {
 
 interface Queued {
   op: Op<unknown>;
+  /** The connection it goes over (a batch is one session: it holds the operations of one connection). */
+  host: Host;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   /** How often it went again after another operation of its batch failed. */
@@ -197,11 +199,12 @@ export class HostQueue {
   private queued: Queued[] = [];
   private running = false;
   private lastRead?: { at: number; out: string; needs: Needs };
+  /** `host`: the connection operations go over unless they name their own (one machine, one queue). */
   constructor(private readonly host: Host) {}
 
-  submit<R>(op: Op<R>): Promise<R> {
+  submit<R>(op: Op<R>, host = this.host): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.queued.push({ op, resolve: resolve as (v: unknown) => void, reject, retries: 0 });
+      this.queued.push({ op, host, resolve: resolve as (v: unknown) => void, reject, retries: 0 });
       if (!this.running) void this.run();
     });
   }
@@ -212,7 +215,9 @@ export class HostQueue {
     try {
       do {
         await this.gather(widest);
-        const items = this.queued.splice(0);
+        // One session per batch: the operations of the first one's connection; the rest wait their turn.
+        const items = this.queued.filter((q) => q.host === this.queued[0].host);
+        this.queued = this.queued.filter((q) => !items.includes(q));
         widest = Math.max(widest, items.length);
         try {
           await this.batch(items);
@@ -233,6 +238,7 @@ export class HostQueue {
   }
 
   private async batch(items: Queued[]): Promise<void> {
+    const host = items[0].host;
     const readOnly = items.every((i) => i.op.readOnly);
     const needs = mergeNeeds(items.map((i) => i.op.needs ?? {}));
     let plan: Plan | undefined;
@@ -248,7 +254,7 @@ export class HostQueue {
           if (!(e instanceof ClaimError)) throw e;
           results.set(item, {
             ok: false,
-            error: new Error(`${this.host.target}: ${e.message}${releaseHint(this.host.target, e.holders)}`),
+            error: new Error(`${host.target}: ${e.message}${releaseHint(host.target, e.holders)}`),
           });
         }
       });
@@ -266,7 +272,7 @@ export class HostQueue {
           .map((i) => i.op.label)
           .slice(0, 3)
           .join(", ")}${items.length > 3 ? ", ..." : ""}`;
-        const { read } = await this.host.transaction(snapshotRead({ ...needs, files: Object.values(BOOT_FILES) }), decide, summary);
+        const { read } = await host.transaction(snapshotRead({ ...needs, files: Object.values(BOOT_FILES) }), decide, summary);
         if (readOnly) this.lastRead = { at: Date.now(), out: read, needs };
       }
     } catch (e) {
@@ -302,10 +308,15 @@ export class HostQueue {
   }
 }
 
-const queues = new WeakMap<Host, HostQueue>();
-/** The queue of a shared connection: every resource on that host goes through it. */
-export function queueOf(host: Host): HostQueue {
-  let q = queues.get(host);
-  if (!q) queues.set(host, (q = new HostQueue(host)));
-  return q;
+/**
+ * The queue of a machine: every resource on that host goes through it, whichever user or key
+ * reaches it, so one process never waits on its own host lock. Each batch still goes over the
+ * connection its operations came with: one user's changes never run with another's credentials.
+ */
+const queues = new Map<string, HostQueue>();
+export function queueOf(host: Host): { submit<R>(op: Op<R>): Promise<R> } {
+  let q = queues.get(host.machine);
+  if (!q) queues.set(host.machine, (q = new HostQueue(host)));
+  const queue = q;
+  return { submit: (op) => queue.submit(op, host) };
 }

@@ -2,13 +2,13 @@
 // transaction; a refusal fails only its operation; a failing group fails its operation and the
 // others go again; an error thrown while deciding fails that batch and never stops the queue.
 import { ClaimError } from "../../provider/holds/plan";
-import { HostQueue, Op } from "../../provider/runtime/host-queue";
+import { HostQueue, Op, queueOf } from "../../provider/runtime/host-queue";
 import { Host, RemoteCommandError } from "../../provider/remote/ssh";
 import { SECTION } from "../../provider/remote/commands";
 
 /** A Host whose transactions read an empty host and record the scripts they were given. */
 class FakeHost {
-  readonly target = "root@fake:22";
+  constructor(readonly target = "root@fake:22") {}
   readonly scripts: (string | undefined)[] = [];
   /** Makes the next transaction fail on the host, as a failing command in group `group` would. */
   failNext?: string;
@@ -140,4 +140,34 @@ test("no blinking: when one group fails, what the others' groups applied stays a
   }
   expect(second).not.toContain("198.51.100.3");
   expect(h.pending).toBe("");
+});
+
+test("one machine, one queue: two users' operations on one host never hold a session at once, and each goes over its own connection", async () => {
+  let active = 0;
+  let most = 0;
+  class UserHost extends FakeHost {
+    readonly machine = "fake:22";
+    async transaction(read: string, decide: (out: string) => string | undefined) {
+      most = Math.max(most, ++active);
+      try {
+        return await super.transaction(read, decide);
+      } finally {
+        active--;
+      }
+    }
+  }
+  const root = new UserHost("root@fake:22");
+  const ops = new UserHost("ops@fake:22");
+  const results = await Promise.all([
+    queueOf(root as unknown as Host).submit(addr("a", "198.51.100.1")),
+    queueOf(ops as unknown as Host).submit(addr("b", "198.51.100.2")),
+    queueOf(root as unknown as Host).submit(addr("c", "198.51.100.3")),
+  ]);
+  expect(results).toEqual(["198.51.100.1", "198.51.100.2", "198.51.100.3"]);
+  expect(most).toBe(1);
+  // root's two operations share one session; ops' goes in a session of its own.
+  expect(root.scripts).toHaveLength(1);
+  expect(root.scripts[0]).toContain("198.51.100.3");
+  expect(ops.scripts).toHaveLength(1);
+  expect(ops.scripts[0]).toContain("198.51.100.2");
 });

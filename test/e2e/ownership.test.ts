@@ -1,10 +1,12 @@
 // Ownership under change, through the real CLI on the lab, as explicit ordered steps: a rename
 // without an alias and a move into a component hand objects over with no failed request; an
 // interface change moves the VIP under load; a script that fails half-way is finished by the
-// next `up`; a rebuilt director (new host key, empty) is recovered by pinning its key; a VIP
-// change keeps the old VIP serving until its backend drained; destroy leaves no trace.
+// next `up`; one operation of a batch refused by the kernel fails alone while the others stay
+// applied (no blinking) under load; a rebuilt director (new host key, empty) is recovered by
+// pinning its key; a VIP change keeps the old VIP serving until its backend drained; destroy
+// leaves no trace.
 import * as path from "path";
-import { REPO, Stack, conn, expectAlternating, hostState, labCli, labHost, labStatus, onHost } from "./harness";
+import { REPO, RunResult, Stack, changes, conn, expectAlternating, hostState, labCli, labHost, labStatus, onHost } from "./harness";
 
 jest.setTimeout(30 * 60_000);
 
@@ -51,7 +53,7 @@ async function underLoad(vip: string, port: number, during: () => Promise<unknow
 const failures = (replies: string[]) => replies.filter((r) => !r.startsWith("This is test page"));
 
 let before: Record<string, string>;
-/** The director's key after its rebuild (step 5), pinned from then on. */
+/** The director's key after its rebuild (step 6), pinned from then on. */
 let directorKey: string | undefined;
 beforeAll(async () => {
   // A second interface on the director's LAN (macvlan), to move the VIP to.
@@ -137,7 +139,28 @@ test("4. a script that fails half-way is finished by the next up, and leaves not
   expect(onHost("rs-b", "cat /etc/pulumi-lvs/addrs.conf")).not.toContain(EXTRA);
 });
 
-test("5. a rebuilt director (new host key, nothing configured) is recovered by pinning its key: up, then refresh", async () => {
+test("5. one operation of a batch refused by the kernel fails alone: the others stay applied (no blinking), no request fails", async () => {
+  const d = conn(director);
+  // This kernel (6.1) has no ip_vs_twos, which only the write can find out: the new service's group fails.
+  const rest = seed({ parent: "grp", iface: "lan2" }).map((r) => (r.name === "m-web-b" ? { ...r, args: { ...r.args, weight: 3 } } : r));
+  declare(...rest, { type: "VirtualService", name: "m-twos", args: { connection: d, address: VIP, port: 8082, scheduler: "twos" } });
+  let r: RunResult | undefined;
+  const replies = await underLoad(VIP, 80, async () => (r = await stack.run("up", "--yes", "--skip-preview")));
+  expect(r!.code).not.toBe(0);
+  expect(r!.errors.join("\n")).toContain("scheduler twos is not available on this kernel (no module ip_vs_twos)");
+  expect(changes(r!)["m-web-b"]).toBe("update");
+  expect(failures(replies)).toEqual([]);
+  // The weight went in and was committed with the boot rules; the refused service left nothing.
+  expect(onHost("director", "ipvsadm -S -n")).toContain(`-a -t ${VIP}:80 -r ${rsB.lanAddress}:80 -g -w 3`);
+  expect(onHost("director", "cat /etc/pulumi-lvs/ipvs.rules")).toContain(`-a -t ${VIP}:80 -r ${rsB.lanAddress}:80 -g -w 3`);
+  expect(onHost("director", "ipvsadm -S -n")).not.toContain(`${VIP}:8082`);
+  expect(onHost("director", "ls /var/lib/pulumi-lvs")).not.toContain("ledger.next.json");
+  declare(...seed({ parent: "grp", iface: "lan2" }));
+  await stack.up();
+  await stack.must("preview", "--expect-no-changes");
+});
+
+test("6. a rebuilt director (new host key, nothing configured) is recovered by pinning its key: up, then refresh", async () => {
   labCli("rotate-hostkey", "director");
   onHost("director", `ipvsadm -D -t ${VIP}:80; rm -rf /var/lib/pulumi-lvs /etc/pulumi-lvs; ip addr del ${VIP}/32 dev lan2`);
   // Nothing changed in the program, so `up` would not even connect: refresh is what meets the new key.
@@ -152,7 +175,7 @@ test("5. a rebuilt director (new host key, nothing configured) is recovered by p
   await stack.must("preview", "--expect-no-changes");
 });
 
-test("6. a VIP change keeps the old VIP serving until its backend drained, then serves on the new one", async () => {
+test("7. a VIP change keeps the old VIP serving until its backend drained, then serves on the new one", async () => {
   // A slow TCP service on 9000 (busybox nc): "long" is answered after 25 s.
   for (const [h, page] of [
     ["rs-a", "A"],
@@ -197,7 +220,7 @@ test("6. a VIP change keeps the old VIP serving until its backend drained, then 
   expect(onHost("director", "ip -o -4 addr show")).not.toContain(VIP2);
 });
 
-test("7. destroy leaves every host as it was", async () => {
+test("8. destroy leaves every host as it was", async () => {
   await stack.destroy();
   expect(hostState(HOSTS)).toEqual(before);
 });

@@ -81,6 +81,8 @@ export interface Snapshot {
   restoreFailed?: boolean;
   /** What sends gratuitous ARP on this host (undefined: nothing found). */
   arping?: "arping" | "busybox";
+  /** Whether the host has ipv6toolkit's na6 (unsolicited neighbour advertisements). */
+  na6?: boolean;
 }
 
 /** Everything one resource holds on one host; holding nothing (an empty claim) releases all. */
@@ -433,15 +435,16 @@ export class Plan {
     return byKeepalived(this.ledger.entries[keys.service(k)]);
   }
   /**
-   * Announces IPv4 addresses just added on `dev` with a gratuitous ARP. Returns those it could
-   * not announce (the host has no arping): neighbours then learn them when their entries expire.
+   * Announces addresses just added on `dev`: a gratuitous ARP for IPv4, an unsolicited neighbour
+   * advertisement for IPv6. Returns those it could not announce (the host lacks arping, or na6):
+   * neighbours then learn them when their entries expire.
    */
   announce(dev: string, addresses: string[]): string[] {
-    const v4 = addresses.filter((a) => !a.includes(":"));
+    const [v6, v4] = [addresses.filter((a) => a.includes(":")), addresses.filter((a) => !a.includes(":"))];
     const tool = this.snap.arping;
-    if (!tool) return v4;
-    this.emit(v4.map((a) => net.announce(tool, dev, a)));
-    return [];
+    if (tool) this.emit(v4.map((a) => net.announce(tool, dev, a)));
+    if (this.snap.na6) this.emit(v6.map((a) => net.announce6(dev, a)));
+    return [...(tool ? [] : v4), ...(this.snap.na6 ? [] : v6)];
   }
   /** A boot restore unit that failed: what refresh reports, and what up runs again. */
   restoreUnitDrift(): string[] {

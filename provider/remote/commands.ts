@@ -214,6 +214,13 @@ export const net = {
    */
   announce: (tool: "arping" | "busybox", dev: string, address: string) =>
     `${tool === "busybox" ? "busybox arping" : "arping"} -U -c 1 -w 1 -I ${q(dev)} ${q(address)} >/dev/null 2>&1 || true`,
+  /**
+   * The same for an IPv6 address: one unsolicited neighbour advertisement to all nodes, with the
+   * override flag and the interface's link-layer address (ipv6toolkit's na6). The kernel sends
+   * none for an address added without duplicate address detection, as our VIPs are.
+   */
+  announce6: (dev: string, address: string) =>
+    `na6 -i ${q(dev)} -s ${q(address)} -d ff02::1 -t ${q(address)} -o -e >/dev/null 2>&1 || true`,
   /** The interface whose route reaches `addr` (used as the director's default VIP interface). */
   routeTo: (addr: string) => `ip -o route get ${q(addr)}`,
   /** Link states: "N: DEV: <FLAGS> ..." one per line. */
@@ -392,6 +399,8 @@ export function snapshotRead(opts: {
     net.listDevices(),
     named("arping"),
     "command -v arping || command -v busybox || true",
+    named("na6"),
+    "command -v na6 || true",
     named("gateways4"),
     `if ${prep}; then ip -o -4 route show table main; fi`,
     named("gateways6"),

@@ -125,12 +125,19 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
   },
 };
 
-/** Says which new VIPs went unannounced (no arping on the host); returns the outputs. */
+/** Says which new VIPs went unannounced (no arping, or no na6, on the host); returns the outputs. */
 function warnUnannounced(host: Host, r: { interface: string; drift: string[]; unannounced: string[] }, log: Log) {
-  if (r.unannounced.length)
+  const v4 = r.unannounced.filter((a) => !a.includes(":"));
+  const v6 = r.unannounced.filter((a) => a.includes(":"));
+  if (v4.length)
     log(
-      `${host.target}: no arping (iputils-arping or busybox) on this host, so ${r.unannounced.join(", ")} went without a gratuitous ARP: ` +
+      `${host.target}: no arping (iputils-arping or busybox) on this host, so ${v4.join(", ")} went without a gratuitous ARP: ` +
         "neighbours that cached another machine for it learn the director when their entry expires; install iputils-arping to announce it at once",
+    );
+  if (v6.length)
+    log(
+      `${host.target}: no na6 (ipv6toolkit) on this host, so ${v6.join(", ")} went without an unsolicited neighbour advertisement: ` +
+        "neighbours that cached another machine for it learn the director when their entry goes stale; install ipv6toolkit to announce it at once",
     );
   return { interface: r.interface, drift: r.drift };
 }

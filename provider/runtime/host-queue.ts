@@ -121,6 +121,7 @@ export function parseSnapshot(out: string): Snapshot {
     nft: nftState(s.nft ?? ""),
     restoreFailed: s.restore?.trim() === "failed",
     arping: toolOf(s.arping ?? ""),
+    na6: (s.na6 ?? "").trim().endsWith("/na6"),
   };
 }
 /** What `command -v arping || command -v busybox` found, by the command's name. */

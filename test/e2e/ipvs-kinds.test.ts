@@ -151,8 +151,15 @@ afterAll(async () => {
 });
 
 test("1. one up: dual-stack DR, SCTP, a fwmark service for 80+8080 with persistence, one-packet UDP, IPVS timeouts", async () => {
+  // The client's neighbour cache still names another machine for the IPv6 VIP (it moved): the
+  // director's unsolicited neighbour advertisement corrects it at once, before any request.
+  onHost("client", `ip -6 neigh replace ${VIP6} lladdr 02:00:00:00:00:99 dev eth1 nud stale`);
   declare(...everyKind());
   await stack.up();
+  const mac = onHost("director", "cat /sys/class/net/eth1/address").trim();
+  await waitFor("the client's neighbour entry for the IPv6 VIP to name the director", 10, () =>
+    onHost("client", `ip -6 neigh show ${VIP6} dev eth1`).includes(`lladdr ${mac}`) ? true : undefined,
+  );
   expectEveryKindServes();
 });
 

@@ -47,6 +47,7 @@ PACKAGES=(
   curl iputils-ping                 # client-side checks and debugging
   nftables                          # firewall-mark services (pulumi-lvs writes its own nft table); unit left as shipped (disabled)
   socat                             # UDP/SCTP responders on backends (lab-udp5353, lab-sctp9999) and clients
+  ipv6toolkit                       # na6: the director's unsolicited neighbour advertisement for a new IPv6 VIP
 )
 
 WORK=$(mktemp -d "$LAB_CACHE_DIR/images/build.XXXXXX")

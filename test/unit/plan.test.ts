@@ -298,21 +298,28 @@ describe("the boot restore unit", () => {
   });
 });
 
-describe("gratuitous ARP for a director's new VIPs", () => {
-  test("with arping (or busybox's): one unsolicited ARP per new IPv4 address, after it is added", () => {
-    const { commands } = run(snapshot({ arping: "busybox" }), (p) => {
+describe("gratuitous ARP and unsolicited neighbour advertisements for a director's new VIPs", () => {
+  test("with arping (or busybox's) and na6: one unsolicited ARP or NA per new address, after it is added", () => {
+    const { commands } = run(snapshot({ arping: "busybox", na6: true }), (p) => {
       p.claim("d", { addrs: [{ address: VIP, prefix: 32, dev: "eth1" }], persist: false });
       expect(p.announce("eth1", [VIP, "2001:db8::100"])).toEqual([]);
     });
     expect(commands).toEqual([
       "ip addr replace 198.51.100.100/32 dev eth1",
       "busybox arping -U -c 1 -w 1 -I eth1 198.51.100.100 >/dev/null 2>&1 || true",
+      "na6 -i eth1 -s 2001\\:db8\\:\\:100 -d ff02::1 -t 2001\\:db8\\:\\:100 -o -e >/dev/null 2>&1 || true",
     ]);
   });
   test("without: nothing is run, and the addresses are returned for the warning", () => {
     const { plan, commands } = run(snapshot(), () => undefined);
-    expect(plan.announce("eth1", [VIP])).toEqual([VIP]);
+    expect(plan.announce("eth1", [VIP, "2001:db8::100"])).toEqual([VIP, "2001:db8::100"]);
     expect(commands).toEqual([]);
+    // With arping only, the IPv6 address alone goes unannounced.
+    expect(run(snapshot({ arping: "arping" }), () => undefined).plan.announce("eth1", [VIP, "2001:db8::100"])).toEqual(["2001:db8::100"]);
+  });
+  test("the snapshot's na6 section, as `command -v` prints it", () => {
+    const na6 = (out: string) => parseSnapshot(`${SECTION} na6\n${out}\n`).na6;
+    expect([na6("/usr/sbin/na6"), na6("")]).toEqual([true, false]);
   });
   test("the snapshot's arping section, as `command -v` prints it", () => {
     const tool = (out: string) => parseSnapshot(`${SECTION} arping\n${out}\n`).arping;

@@ -1,18 +1,18 @@
 // pulumi-lvs: Linux Virtual Server (IPVS) in Direct Routing mode as Pulumi resources.
 export {
   DirectorHost,
-  DirectorHostArgs,
+  type DirectorHostArgs,
   DrRealServerHost,
-  DrRealServerHostArgs,
+  type DrRealServerHostArgs,
   NatRealServerHost,
-  NatRealServerHostArgs,
+  type NatRealServerHostArgs,
   TunRealServerHost,
-  TunRealServerHostArgs,
+  type TunRealServerHostArgs,
   RealServer,
-  RealServerArgs,
+  type RealServerArgs,
   VirtualService,
-  VirtualServiceArgs,
+  type VirtualServiceArgs,
 } from "./resources";
-export { LvsDrCluster, LvsDrClusterArgs } from "./cluster";
-export { ConnectionArgs } from "./inputs";
+export { LvsDrCluster, type LvsDrClusterArgs } from "./cluster";
+export type { ConnectionArgs } from "./inputs";
 export * as model from "./model";

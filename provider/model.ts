@@ -279,7 +279,7 @@ export const Destination = z.object({
   address: ipAddress,
   port: destPort,
   forwarding: Forwarding.default("direct"),
-  /** With forwarding tunnel: the encapsulation (ipvsadm --tun-type); ipip unless set. */
+  /** With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match. */
   tunnelType: oneOf(TUNNEL_TYPES, "tunnelType").optional(),
   /** With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port). */
   tunnelPort: port.optional(),
@@ -450,31 +450,22 @@ export const VirtualServiceArgs = z
   .transform(normalizeKey);
 export type VirtualServiceArgs = z.infer<typeof VirtualServiceArgs>;
 
-export const RealServerArgs = z
-  .object({
-    connection: Connection,
-    /** The virtual service this real server belongs to. */
-    service: ServiceKey,
-    address: ipAddress,
-    /**
-     * Defaults to the service's port; must equal it for direct routing and tunnelling. For a fwmark
-     * service it defaults to 0: the packet keeps its own port.
-     */
-    port: destPort.optional(),
-    forwarding: Forwarding.default("direct"),
-    /** With forwarding tunnel: ipip (default), gue or gre; the backend's TunRealServerHost must match. */
-    tunnelType: oneOf(TUNNEL_TYPES, "tunnelType").optional(),
-    /** With tunnelType gue: the backend's GUE port. */
-    tunnelPort: port.optional(),
-    weight: intIn(0, 65535, "weight").default(1),
-    upperThreshold: threshold("upperThreshold"),
-    lowerThreshold: threshold("lowerThreshold"),
-    drainTimeout,
-    persist,
-    owner,
-    /** Overrides the service's health check for this backend (the service must have one). */
-    healthCheck: HealthCheck.optional(),
-  })
+/** A real server as declared: the Destination, with the service it belongs to and how to reach its director. */
+export const RealServerArgs = Destination.extend({
+  connection: Connection,
+  /** The virtual service this real server belongs to. */
+  service: ServiceKey,
+  /**
+   * Defaults to the service's port; must equal it for direct routing and tunnelling. For a fwmark
+   * service it defaults to 0: the packet keeps its own port.
+   */
+  port: destPort.optional(),
+  drainTimeout,
+  persist,
+  owner,
+  /** Overrides the service's health check for this backend (the service must have one). */
+  healthCheck: HealthCheck.optional(),
+})
   .superRefine((a, ctx) => {
     const fwmark = a.service.fwmark !== undefined;
     const family = a.service.family ?? (a.service.address ? familyOf(a.service.address) : "ipv4");

@@ -36,6 +36,8 @@ export function protectConnection(c: pulumi.Input<ConnectionArgs>): pulumi.Input
 /** Marks one field of an input object secret (the whole object when it is itself an Output). */
 export function protectField<T>(o: pulumi.Input<T> | undefined, field: string): pulumi.Input<T> | undefined {
   if (o === undefined) return o;
+  // The one cast of the provider: pulumi.secret types its result Output<Unwrap<T>>, which
+  // TypeScript cannot relate back to Input<T> for a generic T (it is one at run time).
   if (pulumi.Output.isInstance(o) || o instanceof Promise) return pulumi.secret(o as pulumi.Input<T>) as unknown as pulumi.Input<T>;
   const v = (o as Record<string, unknown>)[field];
   return v === undefined ? o : ({ ...(o as object), [field]: pulumi.secret(v) } as pulumi.Input<T>);

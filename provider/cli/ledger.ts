@@ -93,7 +93,7 @@ export function release(host: Host, ledger: Ledger, owners: string[]): Promise<{
     },
     apply: (plan: Plan) => {
       for (const o of owners) plan.claim(o, { persist: false });
-      return { commands: plan.groups.flatMap((g) => g.commands) };
+      return { commands: plan.groups.flatMap((g) => g.commands.map(String)) };
     },
   });
 }

@@ -3,7 +3,7 @@
 // Pure: no I/O, so every decision is unit-tested without a host. Each operation either
 // applies whole or not at all (a conflict fails that operation only).
 import { InterfaceAddress, IpvsTable, LiveDestination, LiveService } from "../remote/parsers";
-import { ipvs, net } from "../remote/commands";
+import { Command, ipvs, net } from "../remote/commands";
 import { IpvsTimeouts } from "../model";
 import { KeepalivedLive, fileOf, keepalivedFiles } from "../remote/keepalived";
 import { KEEPALIVED_CONF, KEEPALIVED_DIR, RESTORE_UNIT } from "../remote/commands";
@@ -209,7 +209,7 @@ export class Plan {
   ledger: Ledger;
   private live: Live;
   /** Commands per operation, in order; the label names the operation in errors. */
-  readonly groups: { label: string; commands: string[] }[] = [];
+  readonly groups: { label: string; commands: Command[] }[] = [];
   /** A service keepalived runs is missing from the kernel: keepalived must be restarted to recreate it. */
   keepalivedRestart = false;
   /** Ledger entries dropped on reading because their objects cannot exist any more (reconcile.ts). */
@@ -274,7 +274,7 @@ export class Plan {
     }
   }
 
-  private emit(commands: string[]): void {
+  private emit(commands: Command[]): void {
     this.groups[this.groups.length - 1].commands.push(...commands);
   }
 
@@ -332,7 +332,7 @@ export class Plan {
   }
 
   /** Adds commands of the current operation that are not about a held object (e.g. removing old files). */
-  run(commands: string[]): void {
+  run(commands: Command[]): void {
     this.emit(commands);
   }
 
@@ -583,7 +583,7 @@ export class Plan {
   }
 
   /** Commands that make the live object match its entry; drops an entry nobody holds any more. */
-  private converge(key: string, entry = this.ledger.entries[key]): string[] {
+  private converge(key: string, entry = this.ledger.entries[key]): Command[] {
     if (!entry) return [];
     const out = this.commandsFor(key, entry);
     if (entry === this.ledger.entries[key] && Object.keys(entry.holders).length === 0) delete this.ledger.entries[key];
@@ -591,7 +591,7 @@ export class Plan {
   }
 
   /** The commands for one entry, by its kind. */
-  private commandsFor(key: string, entry: Entry): string[] {
+  private commandsFor(key: string, entry: Entry): Command[] {
     switch (entry.kind) {
       case "addr":
         return this.convergeAddr(entry);
@@ -621,7 +621,7 @@ export class Plan {
     }
   }
 
-  private convergeAddr(entry: EntryOf<"addr">): string[] {
+  private convergeAddr(entry: EntryOf<"addr">): Command[] {
     const a = entry.where;
     const want = desiredOf(entry);
     const live = this.liveValue(entry);
@@ -636,14 +636,14 @@ export class Plan {
     return [];
   }
 
-  private convergeSysctl(entry: EntryOf<"sysctl">): string[] {
+  private convergeSysctl(entry: EntryOf<"sysctl">): Command[] {
     const value = liveTarget(entry);
     if (value === undefined || this.liveValue(entry) === value) return [];
     this.live.sysctls[entry.where] = value;
     return [net.writeSysctl(entry.where, value)];
   }
 
-  private convergeService(key: string, entry: EntryOf<"service">): string[] {
+  private convergeService(key: string, entry: EntryOf<"service">): Command[] {
     const value = liveTarget(entry);
     const s = value && ipvsService(value);
     const live = this.liveValue(entry);
@@ -668,7 +668,7 @@ export class Plan {
     return [...(s.scheduler !== live.scheduler ? [ipvs.scheduler(s.scheduler)] : []), ipvs.editService(s)];
   }
 
-  private convergeDest(entry: EntryOf<"dest">): string[] {
+  private convergeDest(entry: EntryOf<"dest">): Command[] {
     const value = liveTarget(entry);
     const d = value && ipvsDest(value);
     const where = entry.where;
@@ -695,7 +695,7 @@ export class Plan {
     return [ipvs.editDestination(d.service, d.dest)];
   }
 
-  private convergeSyncd(entry: EntryOf<"syncd">): string[] {
+  private convergeSyncd(entry: EntryOf<"syncd">): Command[] {
     const mode = entry.where;
     const v = liveTarget(entry);
     const live = this.liveValue(entry);
@@ -706,7 +706,7 @@ export class Plan {
     ];
   }
 
-  private convergeTimeouts(entry: EntryOf<"timeouts">): string[] {
+  private convergeTimeouts(entry: EntryOf<"timeouts">): Command[] {
     const t = liveTarget(entry);
     const now = this.liveValue(entry);
     if (!t || !(["tcp", "tcpFin", "udp"] as const).some((f) => t[f] !== undefined && t[f] !== now?.[f])) return [];
@@ -714,7 +714,7 @@ export class Plan {
     return [ipvs.setTimeouts(t)];
   }
 
-  private convergeLink(entry: EntryOf<"link">): string[] {
+  private convergeLink(entry: EntryOf<"link">): Command[] {
     // Absent (null) before: the read loaded its module, which created it; unloaded on release.
     const { dev, module } = entry.where;
     const value = liveTarget(entry);
@@ -730,7 +730,7 @@ export class Plan {
     return [];
   }
 
-  private convergeFou(entry: EntryOf<"fou">): string[] {
+  private convergeFou(entry: EntryOf<"fou">): Command[] {
     const port = entry.where;
     const want = desiredOf(entry).present;
     const live = this.liveValue(entry);
@@ -740,7 +740,7 @@ export class Plan {
     return [];
   }
 
-  private convergeRoute(entry: EntryOf<"route">): string[] {
+  private convergeRoute(entry: EntryOf<"route">): Command[] {
     const r = entry.where;
     const via = liveTarget(entry);
     const live = this.liveValue(entry);

@@ -3,7 +3,7 @@
 // assemble are these commands plus their own markers and here-documents of data. Every value
 // that enters a command goes through q() (shell-quote), even values zod has already
 // validated, so a bug in validation can never become a shell injection.
-import { parse, quote } from "shell-quote";
+import { quote } from "shell-quote";
 import { Destination, IpvsTimeouts, ServiceKey, VirtualService, hostPort } from "../model";
 
 /** Shell-quotes one value. */
@@ -127,6 +127,27 @@ const destinationWords = (k: Key, d: Destination) => [
 ];
 const ipvsadm = (...words: string[]) => ["ipvsadm", ...words.map(q)].join(" ");
 
+/** Words `ipvsadm -R` can take as they are (its lines are split on blanks, never by a shell). */
+const PLAIN_WORD = /^[A-Za-z0-9.:/_,[\]-]+$/;
+/**
+ * One IPVS rule change (-A -E -D -a -e -d) as ipvsadm's words. The plan emits it as it is; the
+ * write renders it once, either as a command of its own (every word quoted) or as a line of a
+ * shared `ipvsadm -R` (see `restore`), so nothing is ever parsed back out of shell text.
+ */
+export class RuleChange {
+  constructor(readonly words: string[]) {}
+  /** As a command of its own. */
+  toString(): string {
+    return ipvsadm(...this.words);
+  }
+  /** As a line of `ipvsadm -R`; undefined when a word is not plain (it then runs as a command). */
+  get line(): string | undefined {
+    return this.words.every((w) => PLAIN_WORD.test(w)) ? this.words.join(" ") : undefined;
+  }
+}
+/** What a plan emits: shell text, or an IPVS rule change rendered at write time. */
+export type Command = string | RuleChange;
+
 /** Rule lines (ipvsadm arguments) for the boot-time restore: plain words (validated addresses, numbers, enums). */
 export const rules = {
   service: (s: VirtualService) => ["-A", ...serviceWords(s), ...schedulingWords(s)].join(" "),
@@ -140,14 +161,14 @@ export const ipvs = {
     `command -v ipvsadm >/dev/null 2>&1 || { echo 'ipvsadm is not installed: install the ipvsadm package' >&2; exit 3; }; ` +
     `[ -e /proc/net/ip_vs ] || modprobe ip_vs 2>/dev/null || true; ` +
     `[ -e /proc/net/ip_vs ] || { echo 'the ip_vs kernel module is not available: modprobe ip_vs failed (kernel without IPVS?)' >&2; exit 3; }`,
-  addService: (s: VirtualService) => ipvsadm("-A", ...serviceWords(s), ...schedulingWords(s)),
+  addService: (s: VirtualService) => new RuleChange(["-A", ...serviceWords(s), ...schedulingWords(s)]),
   /** -E sets every option again: persistence given nowhere means persistence off, which is what we want. */
-  editService: (s: VirtualService) => ipvsadm("-E", ...serviceWords(s), ...schedulingWords(s)),
-  deleteService: (k: Key) => ipvsadm("-D", ...serviceWords(k)),
-  addDestination: (k: Key, d: Destination) => ipvsadm("-a", ...destinationWords(k, d)),
-  editDestination: (k: Key, d: Destination) => ipvsadm("-e", ...destinationWords(k, d)),
+  editService: (s: VirtualService) => new RuleChange(["-E", ...serviceWords(s), ...schedulingWords(s)]),
+  deleteService: (k: Key) => new RuleChange(["-D", ...serviceWords(k)]),
+  addDestination: (k: Key, d: Destination) => new RuleChange(["-a", ...destinationWords(k, d)]),
+  editDestination: (k: Key, d: Destination) => new RuleChange(["-e", ...destinationWords(k, d)]),
   deleteDestination: (k: Key, d: Pick<Destination, "address" | "port">) =>
-    ipvsadm("-d", ...serviceWords(k), "-r", hostPort(d.address, d.port)),
+    new RuleChange(["-d", ...serviceWords(k), "-r", hostPort(d.address, d.port)]),
   /**
    * Loads a scheduler's module first, so a kernel without it fails with a clear message (twos
    * came in Linux 6.2) instead of ipvsadm's "No such file or directory".
@@ -159,7 +180,7 @@ export const ipvs = {
   setTimeouts: (t: IpvsTimeouts) => ipvsadm("--set", String(t.tcp ?? 0), String(t.tcpFin ?? 0), String(t.udp ?? 0)),
   readTimeouts: () => "ipvsadm -L --timeout",
   /**
-   * Many of the changes above, as their restoreLine()s, in one `ipvsadm -R` (one process instead
+   * Many of the changes above, as their RuleChange lines, in one `ipvsadm -R` (one process instead
    * of one per rule: on a small host, most of a large batch's time). `ipvsadm -R` carries on past
    * a failing line and still exits 0, so anything it prints fails the script.
    */
@@ -180,17 +201,6 @@ export const ipvs = {
   /** The whole table in two forms: rules (-S) and, since -S omits them, thresholds with counters. */
   readTable: () => `ipvsadm -S -n; ${section}; ipvsadm -L -n --thresholds`,
 };
-
-/**
- * The `ipvsadm -R` line of a rule change made above (-A -E -D -a -e -d), or undefined for any
- * other command. Parsed back with shell-quote, so it is exactly the words that were quoted.
- */
-export function restoreLine(command: string): string | undefined {
-  const words = parse(command);
-  if (words[0] !== "ipvsadm" || !["-A", "-E", "-D", "-a", "-e", "-d"].includes(words[1] as string)) return undefined;
-  if (!words.every((w) => typeof w === "string" && /^[A-Za-z0-9.:/_,[\]-]+$/.test(w))) return undefined;
-  return words.slice(1).join(" ");
-}
 
 // --- addresses, routes and sysctls ---
 

@@ -4,7 +4,7 @@
 // everything (holds/plan.ts decides on it), then one script with every change. Results and
 // errors go back to the operation that asked; one operation's refusal fails only it.
 import { BOOT_FILES, bootCommands, bootFiles } from "../remote/boot";
-import { LEDGER, LEDGER_NEXT, STATE_DIR, ipvs, q, restoreLine, snapshotRead } from "../remote/commands";
+import { Command, LEDGER, LEDGER_NEXT, RuleChange, STATE_DIR, ipvs, q, snapshotRead } from "../remote/commands";
 import {
   namedSections,
   parseDaemons,
@@ -154,7 +154,7 @@ export function writeScript(plan: Plan, snap: Snapshot, { coalesce = true } = {}
       : []),
     // keepalived's config test comes before any change: when it fails, nothing was changed.
     ...(ka.before.length ? [`echo '${GROUP} keepalived'`, ...ka.before] : []),
-    ...(coalesce ? coalesced(groups) : groups.flatMap((g) => [`echo '${GROUP} ${g.i}'`, ...g.commands])),
+    ...(coalesce ? coalesced(groups) : groups.flatMap(marked)),
     ...(marks.length ? [`echo '${GROUP} nftables'`, ...marks] : []),
     `echo '${GROUP} boot'`,
     ...boot,
@@ -163,27 +163,31 @@ export function writeScript(plan: Plan, snap: Snapshot, { coalesce = true } = {}
   ].join("\n");
 }
 
+type Group = { i: number; commands: Command[] };
+/** A group's commands as shell text, after its marker. */
+const marked = (g: Group): string[] => [`echo '${GROUP} ${g.i}'`, ...g.commands.map(String)];
+
 /**
  * The groups' commands, each after its marker; consecutive groups made only of IPVS rule
  * changes go as one `ipvsadm -R`, marked with their range (a failure there names no single
- * operation, so the batch is retried one operation at a time).
+ * operation, so the batch goes again with each operation's rules on their own).
  */
-function coalesced(groups: { i: number; commands: string[] }[]): string[] {
+function coalesced(groups: Group[]): string[] {
   const out: string[] = [];
-  let run: { i: number; commands: string[]; lines: string[] }[] = [];
+  let run: (Group & { lines: string[] })[] = [];
   const flush = () => {
     if (run.length > 1) out.push(`echo '${GROUP} ${run[0].i}-${run[run.length - 1].i}'`, ...ipvs.restore(run.flatMap((g) => g.lines)));
-    else run.forEach((g) => out.push(`echo '${GROUP} ${g.i}'`, ...g.commands));
+    else out.push(...run.flatMap(marked));
     run = [];
   };
   for (const g of groups) {
-    const lines = g.commands.map(restoreLine);
+    const lines = g.commands.map((c) => (c instanceof RuleChange ? c.line : undefined));
     if (lines.every((l): l is string => l !== undefined)) {
       run.push({ ...g, lines });
       continue;
     }
     flush();
-    out.push(`echo '${GROUP} ${g.i}'`, ...g.commands);
+    out.push(...marked(g));
   }
   flush();
   return out;

@@ -3,38 +3,36 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "shell-quote";
-import { ipvs, net, q, restoreLine, rules, transactionCommand, wrap } from "../../provider/remote/commands";
+import { RuleChange, ipvs, net, q, rules, transactionCommand, wrap } from "../../provider/remote/commands";
 
 const svc = { address: "198.51.100.100", port: 80, protocol: "tcp" as const };
 
 describe("remote command text", () => {
   test("builds ipvsadm service commands", () => {
-    expect(ipvs.addService({ ...svc, scheduler: "rr" })).toBe("ipvsadm -A -t 198.51.100.100\\:80 -s rr");
-    expect(ipvs.editService({ ...svc, protocol: "udp", scheduler: "wrr", persistence: { timeout: 300, netmask: "255.255.255.0" } })).toBe(
-      "ipvsadm -E -u 198.51.100.100\\:80 -s wrr -p 300 -M 255.255.255.0",
-    );
-    expect(ipvs.deleteService(svc)).toBe("ipvsadm -D -t 198.51.100.100\\:80");
+    expect(String(ipvs.addService({ ...svc, scheduler: "rr" }))).toBe("ipvsadm -A -t 198.51.100.100\\:80 -s rr");
+    expect(
+      String(ipvs.editService({ ...svc, protocol: "udp", scheduler: "wrr", persistence: { timeout: 300, netmask: "255.255.255.0" } })),
+    ).toBe("ipvsadm -E -u 198.51.100.100\\:80 -s wrr -p 300 -M 255.255.255.0");
+    expect(String(ipvs.deleteService(svc))).toBe("ipvsadm -D -t 198.51.100.100\\:80");
   });
 
   test("builds ipvsadm destination commands with explicit thresholds", () => {
     const d = { address: "198.51.100.11", port: 80, forwarding: "direct" as const, weight: 3 };
-    expect(ipvs.addDestination(svc, d)).toBe("ipvsadm -a -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -g -w 3 -x 0 -y 0");
-    expect(ipvs.editDestination(svc, { ...d, forwarding: "tunnel", upperThreshold: 100, lowerThreshold: 10 })).toBe(
+    expect(String(ipvs.addDestination(svc, d))).toBe("ipvsadm -a -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -g -w 3 -x 0 -y 0");
+    expect(String(ipvs.editDestination(svc, { ...d, forwarding: "tunnel", upperThreshold: 100, lowerThreshold: 10 }))).toBe(
       "ipvsadm -e -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -i -w 3 -x 100 -y 10",
     );
-    expect(ipvs.editDestination(svc, { ...d, forwarding: "masquerade" })).toContain(" -m ");
-    expect(ipvs.deleteDestination(svc, d)).toBe("ipvsadm -d -t 198.51.100.100\\:80 -r 198.51.100.11\\:80");
+    expect(String(ipvs.editDestination(svc, { ...d, forwarding: "masquerade" }))).toContain(" -m ");
+    expect(String(ipvs.deleteDestination(svc, d))).toBe("ipvsadm -d -t 198.51.100.100\\:80 -r 198.51.100.11\\:80");
   });
 
-  test("a rule change's ipvsadm -R line is its words unquoted; other commands have none", () => {
+  test("a rule change's ipvsadm -R line is its words unquoted; a word that is not plain has none (it runs as a command)", () => {
     const k = { address: "198.51.100.100", port: 80, protocol: "tcp" as const };
-    expect(restoreLine(ipvs.deleteDestination(k, { address: "198.51.100.11", port: 80 }))).toBe(
-      "-d -t 198.51.100.100:80 -r 198.51.100.11:80",
-    );
-    expect(restoreLine(ipvs.deleteService(k))).toBe("-D -t 198.51.100.100:80");
-    expect(restoreLine("ipvsadm -S -n")).toBeUndefined();
-    expect(restoreLine("ip addr replace 198.51.100.100/32 dev lo")).toBeUndefined();
-    expect(restoreLine("ipvsadm -A -t 198.51.100.100\\:80 -s 'r r'")).toBeUndefined();
+    expect(ipvs.deleteDestination(k, { address: "198.51.100.11", port: 80 }).line).toBe("-d -t 198.51.100.100:80 -r 198.51.100.11:80");
+    expect(ipvs.deleteService(k).line).toBe("-D -t 198.51.100.100:80");
+    const odd = new RuleChange(["-A", "-t", "198.51.100.100:80", "-s", "r r"]);
+    expect(odd.line).toBeUndefined();
+    expect(String(odd)).toBe("ipvsadm -A -t 198.51.100.100\\:80 -s 'r r'");
   });
 
   test("rule lines for the boot-time restore are plain ipvsadm arguments", () => {
@@ -51,7 +49,7 @@ describe("remote command text", () => {
       "ip addr replace '1.2.3.4; reboot/32' dev 'eth0 && rm -rf /'",
     );
     expect(net.writeSysctl("net.ipv4.ip_forward", 1)).toBe("sysctl -q -w net.ipv4.ip_forward\\=1");
-    expect(ipvs.addService({ ...svc, address: "$(reboot)", scheduler: "rr" })).toBe("ipvsadm -A -t \\$\\(reboot\\)\\:80 -s rr");
+    expect(String(ipvs.addService({ ...svc, address: "$(reboot)", scheduler: "rr" }))).toBe("ipvsadm -A -t \\$\\(reboot\\)\\:80 -s rr");
   });
 
   test("wraps transactions in sh, sudo -n for non-root users, and the host lock with a deadline and its holder", () => {

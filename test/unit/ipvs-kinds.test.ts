@@ -3,7 +3,7 @@
 // host-side decisions, without a host. The lab tests (test/e2e/ipvs-kinds.test.ts) prove them live.
 import * as model from "../../provider/model";
 import { validate } from "../../provider/validate";
-import { ipvs, net, restoreLine, rules } from "../../provider/remote/commands";
+import { ipvs, net, rules } from "../../provider/remote/commands";
 import { emptyLedger, keys } from "../../provider/ledger";
 import { ClaimError } from "../../provider/holds/plan";
 import { emptySnapshot, run } from "./plan-support";
@@ -125,7 +125,7 @@ describe("validation of the new fields", () => {
 describe("command text", () => {
   test("IPv6 in ipvsadm's bracket syntax, SCTP, fwmark with family, flags and one-packet", () => {
     const v6 = { address: "2001:db8::100", port: 80, protocol: "tcp" as const };
-    expect(ipvs.addService({ ...v6, scheduler: "rr" })).toBe("ipvsadm -A -t \\[2001\\:db8\\:\\:100\\]\\:80 -s rr");
+    expect(String(ipvs.addService({ ...v6, scheduler: "rr" }))).toBe("ipvsadm -A -t \\[2001\\:db8\\:\\:100\\]\\:80 -s rr");
     expect(rules.service({ address: "198.51.100.100", port: 9999, protocol: "sctp", scheduler: "rr" })).toBe(
       "-A --sctp-service 198.51.100.100:9999 -s rr",
     );
@@ -149,7 +149,7 @@ describe("command text", () => {
       ),
     ).toBe("-a -f 1 -r 203.0.113.30:0 -i --tun-type gue --tun-port 6080 -w 1 -x 0 -y 0");
     // IPv6 rules still go through one ipvsadm -R.
-    expect(restoreLine(ipvs.addService({ ...v6, scheduler: "rr" }))).toBe("-A -t [2001:db8::100]:80 -s rr");
+    expect(ipvs.addService({ ...v6, scheduler: "rr" }).line).toBe("-A -t [2001:db8::100]:80 -s rr");
     expect(ipvs.setTimeouts({ tcp: 900, udp: 60 })).toBe("ipvsadm --set 900 0 60");
     expect(net.addAddress({ address: "2001:db8::100", prefix: 128, dev: "eth1" })).toBe(
       "ip addr replace 2001\\:db8\\:\\:100/128 dev eth1 nodad",

@@ -47,7 +47,7 @@ const liveService = (dests: { address: string; weight: number }[]) =>
       },
     ],
   ]);
-const commandsOf = (p: Plan) => p.groups.flatMap((g) => g.commands);
+const commandsOf = (p: Plan) => p.groups.flatMap((g) => g.commands.map(String));
 /** One operation of a batch: a claim of everything `owner` holds. */
 const claim = (p: Plan, owner: string, c: Parameters<Plan["claim"]>[1]) => p.op(owner, (q) => q.claim(owner, c));
 

@@ -14,9 +14,12 @@ export const emptySnapshot = (over: Partial<Snapshot> = {}): Snapshot => ({
   ...over,
 });
 
+/** Every command a plan emitted, as the shell text a write renders it to. */
+export const emitted = (plan: Plan): string[] => plan.groups.flatMap((g) => g.commands.map(String));
+
 /** Runs operations on a plan and returns it with every command it emitted. */
 export function run(snap: Snapshot, ...ops: ((p: Plan) => void)[]) {
   const plan = new Plan(snap);
   ops.forEach((op, i) => plan.op(String(i), op));
-  return { plan, commands: plan.groups.flatMap((g) => g.commands) };
+  return { plan, commands: emitted(plan) };
 }

@@ -7,7 +7,7 @@ import { bootFiles, legacyFiles } from "../../provider/remote/boot";
 import { parseSnapshot, writeScript } from "../../provider/runtime/host-queue";
 import { SECTION } from "../../provider/remote/commands";
 import { IpvsTable } from "../../provider/remote/parsers";
-import { emptySnapshot, run } from "./plan-support";
+import { emitted, emptySnapshot, run } from "./plan-support";
 
 const VIP = "198.51.100.100";
 const ARP = "net.ipv4.conf.all.arp_ignore";
@@ -253,7 +253,7 @@ describe("intent and commit", () => {
     // web goes again: nothing of its is removed and added back; alt's service (never created) is not claimed.
     const next = run(died, (p) => backend(p, "web"));
     next.plan.settle();
-    expect(next.plan.groups.flatMap((g) => g.commands)).toEqual([]);
+    expect(emitted(next.plan)).toEqual([]);
     expect(Object.keys(next.plan.ledger.entries).sort()).toEqual([keys.addr(vipOnLo), keys.sysctl(ARP)].sort());
     expect(next.plan.ledger.entries[keys.addr(vipOnLo)]).toMatchObject({ original: null, holders: { web: { value: true } } });
     expect(next.plan.ledger.entries[keys.sysctl(ARP)]).toMatchObject({ original: 0, holders: { web: { value: 1 } } });
@@ -267,13 +267,13 @@ describe("intent and commit", () => {
     const next = run(died, (p) => p.claim("alt", { services: [svc], persist: false }));
     next.plan.settle();
     expect(next.commands).toEqual([]);
-    expect(next.plan.groups.flatMap((g) => g.commands)).toEqual([]);
+    expect(emitted(next.plan)).toEqual([]);
     expect(next.plan.ledger.entries[keys.service(svc)]).toMatchObject({ original: null, holders: { alt: {} } });
     // Unclaimed, the same service is removed, and a destination cannot be added to it meanwhile.
     const other = new Plan(died);
     expect(() => other.op("0", (p) => p.claim("rs", { dests: [dest()], persist: false }))).toThrow(ClaimError);
     other.settle();
-    expect(other.groups.flatMap((g) => g.commands)).toEqual(["ipvsadm -D -t 198.51.100.100\\:80"]);
+    expect(emitted(other)).toEqual(["ipvsadm -D -t 198.51.100.100\\:80"]);
   });
 });
 
@@ -284,7 +284,7 @@ describe("the boot restore unit", () => {
       "the boot restore unit pulumi-lvs-restore.service failed (`systemctl status pulumi-lvs-restore.service` names the line); up runs it again",
     ]);
     failed.op("0", (p) => p.rerunFailedRestore());
-    expect(failed.groups.flatMap((g) => g.commands)).toEqual(["systemctl restart pulumi-lvs-restore.service || true"]);
+    expect(emitted(failed)).toEqual(["systemctl restart pulumi-lvs-restore.service || true"]);
   });
   test("healthy (or not read): no drift, nothing run", () => {
     const ok = run(snapshot(), (p) => p.rerunFailedRestore());

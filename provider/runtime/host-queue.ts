@@ -1,30 +1,15 @@
 // Coalesces the operations on one host into transactions: every operation that arrives while
 // a transaction is in flight goes out with the next one, so a hundred resources on a director
 // cost a handful of round trips, not a hundred. One transaction = one locked session: read
-// everything (holds/plan.ts decides on it), then one script with every change. Results and
-// errors go back to the operation that asked; one operation's refusal fails only it.
-import { BOOT_FILES, bootCommands, bootFiles } from "../remote/boot";
-import { Command, LEDGER, LEDGER_NEXT, RuleChange, STATE_DIR, ipvs, q, snapshotRead } from "../remote/commands";
-import {
-  namedSections,
-  parseDaemons,
-  parseHashes,
-  parseIpAddr,
-  parseIpvsSave,
-  mergeThresholds,
-  parseRoutes,
-  parseSysctls,
-  parseLinks,
-  parseGateways,
-  parseFou,
-  parseTimeouts,
-  parseDevices,
-} from "../remote/parsers";
-import { nftCommands } from "../remote/nftables";
-import { keepalivedCommands, parseKeepalivedState } from "../remote/keepalived";
+// everything (holds/snapshot.ts parses it, holds/plan.ts decides on it), then one script with
+// every change (holds/script.ts). Results and errors go back to the operation that asked; one
+// operation's refusal fails only it.
+import { BOOT_FILES } from "../remote/boot";
+import { snapshotRead } from "../remote/commands";
 import { Host, RemoteCommandError } from "../remote/ssh";
-import { parseLedger } from "../ledger";
-import { ClaimError, Plan, Snapshot } from "../holds/plan";
+import { ClaimError, Plan } from "../holds/plan";
+import { parseSnapshot } from "../holds/snapshot";
+import { failedGroup, writeScript } from "../holds/script";
 
 /** One operation of a batch: what it needs read, and what it decides on the snapshot. */
 export interface Op<R> {
@@ -69,7 +54,6 @@ const NEXT_GATHER_MS = 250;
 /** A refresh's reads this soon after the last read share it, unless this process wrote since. */
 const READ_REUSE_MS = 2000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const GROUP = "pulumi-lvs-group";
 
 interface Needs {
   preflight: boolean;
@@ -97,101 +81,6 @@ const covers = (have: Needs, want: Needs) =>
   want.modules.every((m) => have.modules.includes(m)) &&
   (have.prep || !want.prep) &&
   (have.restoreUnit || !want.restoreUnit);
-
-export function parseSnapshot(out: string): Snapshot {
-  const s = namedSections(out);
-  return {
-    ledger: parseLedger(s.ledger ?? "", LEDGER),
-    pending: s.pending?.trim() ? parseLedger(s.pending, LEDGER_NEXT) : undefined,
-    addrs: parseIpAddr(s.addrs ?? ""),
-    devices: "devices" in s ? parseDevices(s.devices) : undefined,
-    sysctls: parseSysctls(s.sysctls ?? ""),
-    ipvs: "thresholds" in s ? mergeThresholds(parseIpvsSave(s.ipvs ?? ""), s.thresholds) : undefined,
-    routes: parseRoutes(s.routes ?? ""),
-    daemons: parseDaemons(s.daemons ?? ""),
-    keepalived: parseKeepalivedState(s.keepalived ?? ""),
-    files: parseHashes(s.files ?? ""),
-    links: parseLinks(s.links ?? ""),
-    gateways: {
-      ...prefixed("ipv4", parseGateways(s.gateways4 ?? "")),
-      ...prefixed("ipv6", parseGateways(s.gateways6 ?? "")),
-    },
-    fou: parseFou(s.fou ?? ""),
-    timeouts: parseTimeouts(s.timeouts ?? ""),
-    nft: nftState(s.nft ?? ""),
-    restoreFailed: s.restore?.trim() === "failed",
-    arping: toolOf(s.arping ?? ""),
-    na6: (s.na6 ?? "").trim().endsWith("/na6"),
-  };
-}
-/** What `command -v arping || command -v busybox` found, by the command's name. */
-const toolOf = (out: string) => {
-  const name = out.trim().split("/").pop();
-  return name === "arping" || name === "busybox" ? name : undefined;
-};
-const prefixed = (family: string, r: Record<string, string>) =>
-  Object.fromEntries(Object.entries(r).map(([k, v]) => [`${family} ${k}`, v]));
-/** The nft section: the table's hash now and the recorded one, or nothing when we never wrote it. */
-const nftState = (out: string) => {
-  const [live, written] = out.split("\n").map((l) => l.trim());
-  return written ? { live, written } : undefined;
-};
-
-/** The write of a transaction, or undefined when nothing changes. Intent first, commit last. */
-export function writeScript(plan: Plan, snap: Snapshot, { coalesce = true } = {}): string | undefined {
-  const files = snap.files ?? {};
-  const groups = plan.groups.map((g, i) => ({ ...g, i })).filter((g) => g.commands.length);
-  const boot = bootCommands(bootFiles(plan.ledger), files);
-  const ka = keepalivedCommands(snap.ledger, plan.ledger, snap.keepalived, files, plan.keepalivedRestart);
-  const marks = nftCommands(snap.ledger, plan.ledger, snap.nft);
-  const ledger = plan.ledgerChanged();
-  if (!ledger && !groups.length && !boot.length && !ka.before.length && !ka.after.length && !marks.length) return undefined;
-  const empty = Object.keys(plan.ledger.entries).length === 0;
-  return [
-    "umask 022",
-    ...(ledger
-      ? [`mkdir -p ${q(STATE_DIR)}`, `cat > ${q(LEDGER_NEXT)} <<'PULUMI_LVS_LEDGER'`, JSON.stringify(plan.ledger), "PULUMI_LVS_LEDGER"]
-      : []),
-    // keepalived's config test comes before any change: when it fails, nothing was changed.
-    ...(ka.before.length ? [`echo '${GROUP} keepalived'`, ...ka.before] : []),
-    ...(coalesce ? coalesced(groups) : groups.flatMap(marked)),
-    ...(marks.length ? [`echo '${GROUP} nftables'`, ...marks] : []),
-    `echo '${GROUP} boot'`,
-    ...boot,
-    ...ka.after,
-    ...(ledger ? [empty ? `rm -rf ${q(STATE_DIR)}` : `mv ${q(LEDGER_NEXT)} ${q(LEDGER)}`] : []),
-  ].join("\n");
-}
-
-type Group = { i: number; commands: Command[] };
-/** A group's commands as shell text, after its marker. */
-const marked = (g: Group): string[] => [`echo '${GROUP} ${g.i}'`, ...g.commands.map(String)];
-
-/**
- * The groups' commands, each after its marker; consecutive groups made only of IPVS rule
- * changes go as one `ipvsadm -R`, marked with their range (a failure there names no single
- * operation, so the batch goes again with each operation's rules on their own).
- */
-function coalesced(groups: Group[]): string[] {
-  const out: string[] = [];
-  let run: (Group & { lines: string[] })[] = [];
-  const flush = () => {
-    if (run.length > 1) out.push(`echo '${GROUP} ${run[0].i}-${run[run.length - 1].i}'`, ...ipvs.restore(run.flatMap((g) => g.lines)));
-    else out.push(...run.flatMap(marked));
-    run = [];
-  };
-  for (const g of groups) {
-    const lines = g.commands.map((c) => (c instanceof RuleChange ? c.line : undefined));
-    if (lines.every((l): l is string => l !== undefined)) {
-      run.push({ ...g, lines });
-      continue;
-    }
-    flush();
-    out.push(...marked(g));
-  }
-  flush();
-  return out;
-}
 
 /** How to remove holders that may be gone (a stack destroyed without them, a run stopped half-way). */
 const releaseHint = (target: string, holders: string[]): string =>
@@ -298,7 +187,7 @@ export class HostQueue {
    * own, so the next failure names the one at fault.
    */
   private failed(items: Queued[], e: Error, plan: Plan | undefined): void {
-    const marker = e instanceof RemoteCommandError ? [...e.stdout.matchAll(new RegExp(`^${GROUP} (\\S+)$`, "gm"))].pop()?.[1] : undefined;
+    const marker = e instanceof RemoteCommandError ? failedGroup(e.stdout) : undefined;
     if (marker?.includes("-") && items.every((i) => !i.uncoalesced)) {
       for (const item of items) this.queued.push({ ...item, uncoalesced: true });
       return;

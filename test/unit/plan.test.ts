@@ -4,7 +4,8 @@
 import { keys } from "../../provider/ledger";
 import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
 import { bootFiles, legacyFiles } from "../../provider/remote/boot";
-import { parseSnapshot, writeScript } from "../../provider/runtime/host-queue";
+import { parseSnapshot } from "../../provider/holds/snapshot";
+import { writeScript } from "../../provider/holds/script";
 import { SECTION } from "../../provider/remote/commands";
 import { IpvsTable } from "../../provider/remote/parsers";
 import { emitted, emptySnapshot, run } from "./plan-support";

@@ -7,7 +7,7 @@ import * as path from "path";
 import { Ledger, keys } from "../../provider/ledger";
 import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
 import { parseDevices, parseIpAddr, parseIpvsSave } from "../../provider/remote/parsers";
-import { writeScript } from "../../provider/runtime/host-queue";
+import { writeScript } from "../../provider/holds/script";
 import { emptySnapshot, run } from "./plan-support";
 
 const captured = (f: string) => fs.readFileSync(path.join(__dirname, "../lab/captured", f), "utf8");

@@ -1,0 +1,70 @@
+// The write of a transaction: the plan's groups rendered to one shell script, intent first
+// and commit last, each group after a marker line, so a failure names the group it stopped in
+// (failedGroup). Pure: the text only; runtime/host-queue.ts sends it.
+import { bootCommands, bootFiles } from "../remote/boot";
+import { Command, LEDGER, LEDGER_NEXT, RuleChange, STATE_DIR, ipvs, q } from "../remote/commands";
+import { nftCommands } from "../remote/nftables";
+import { keepalivedCommands } from "../remote/keepalived";
+import { Plan, Snapshot } from "./plan";
+
+/** The marker line before each group: `pulumi-lvs-group <index>` (or a range, or a named step). */
+const GROUP = "pulumi-lvs-group";
+
+/** The group a failed script stopped in, from what it printed: an index, a range "i-j", or keepalived/nftables/boot. */
+export const failedGroup = (stdout: string): string | undefined => [...stdout.matchAll(new RegExp(`^${GROUP} (\\S+)$`, "gm"))].pop()?.[1];
+
+/** The write of a transaction, or undefined when nothing changes. Intent first, commit last. */
+export function writeScript(plan: Plan, snap: Snapshot, { coalesce = true } = {}): string | undefined {
+  const files = snap.files ?? {};
+  const groups = plan.groups.map((g, i) => ({ ...g, i })).filter((g) => g.commands.length);
+  const boot = bootCommands(bootFiles(plan.ledger), files);
+  const ka = keepalivedCommands(snap.ledger, plan.ledger, snap.keepalived, files, plan.keepalivedRestart);
+  const marks = nftCommands(snap.ledger, plan.ledger, snap.nft);
+  const ledger = plan.ledgerChanged();
+  if (!ledger && !groups.length && !boot.length && !ka.before.length && !ka.after.length && !marks.length) return undefined;
+  const empty = Object.keys(plan.ledger.entries).length === 0;
+  return [
+    "umask 022",
+    ...(ledger
+      ? [`mkdir -p ${q(STATE_DIR)}`, `cat > ${q(LEDGER_NEXT)} <<'PULUMI_LVS_LEDGER'`, JSON.stringify(plan.ledger), "PULUMI_LVS_LEDGER"]
+      : []),
+    // keepalived's config test comes before any change: when it fails, nothing was changed.
+    ...(ka.before.length ? [`echo '${GROUP} keepalived'`, ...ka.before] : []),
+    ...(coalesce ? coalesced(groups) : groups.flatMap(marked)),
+    ...(marks.length ? [`echo '${GROUP} nftables'`, ...marks] : []),
+    `echo '${GROUP} boot'`,
+    ...boot,
+    ...ka.after,
+    ...(ledger ? [empty ? `rm -rf ${q(STATE_DIR)}` : `mv ${q(LEDGER_NEXT)} ${q(LEDGER)}`] : []),
+  ].join("\n");
+}
+
+type Group = { i: number; commands: Command[] };
+/** A group's commands as shell text, after its marker. */
+const marked = (g: Group): string[] => [`echo '${GROUP} ${g.i}'`, ...g.commands.map(String)];
+
+/**
+ * The groups' commands, each after its marker; consecutive groups made only of IPVS rule
+ * changes go as one `ipvsadm -R`, marked with their range (a failure there names no single
+ * operation, so the batch goes again with each operation's rules on their own).
+ */
+function coalesced(groups: Group[]): string[] {
+  const out: string[] = [];
+  let run: (Group & { lines: string[] })[] = [];
+  const flush = () => {
+    if (run.length > 1) out.push(`echo '${GROUP} ${run[0].i}-${run[run.length - 1].i}'`, ...ipvs.restore(run.flatMap((g) => g.lines)));
+    else out.push(...run.flatMap(marked));
+    run = [];
+  };
+  for (const g of groups) {
+    const lines = g.commands.map((c) => (c instanceof RuleChange ? c.line : undefined));
+    if (lines.every((l): l is string => l !== undefined)) {
+      run.push({ ...g, lines });
+      continue;
+    }
+    flush();
+    out.push(...marked(g));
+  }
+  flush();
+  return out;
+}

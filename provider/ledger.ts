@@ -132,6 +132,8 @@ const asRead = <S extends z.ZodType>(schema: S) =>
     if (!r.success) for (const { message, path } of r.error.issues) ctx.addIssue({ code: "custom", message, path });
   });
 export const Ledger = asRead(z.object({ version: z.literal(1), entries: z.record(z.string(), Entry) }));
+/** Every kind of object the ledger knows, from its schema. */
+export const OBJECT_KINDS = Entry.options.map((o) => o.shape.kind.value);
 export type Entry = z.infer<typeof Entry>;
 export type Ledger = z.infer<typeof Ledger>;
 export type ObjectKind = Entry["kind"];

@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as model from "../../provider/model";
-import { Ledger, ObjectKind, canonical, desiredOf, keys, liveTarget, parseLedger } from "../../provider/ledger";
+import { EntryOf, Ledger, OBJECT_KINDS, ObjectKind, canonical, desiredOf, keys, liveTarget, parseLedger } from "../../provider/ledger";
 import { Plan, Snapshot } from "../../provider/holds/plan";
 import { bootFiles } from "../../provider/remote/boot";
 import { keepalivedFiles } from "../../provider/remote/keepalived";
@@ -13,20 +13,7 @@ import { IpvsTable } from "../../provider/remote/parsers";
 import { emptySnapshot, run } from "./plan-support";
 import { serviceValue } from "../../provider/runtime/virtual-service";
 
-const KINDS: ObjectKind[] = [
-  "addr",
-  "sysctl",
-  "service",
-  "dest",
-  "vrrp",
-  "syncd",
-  "keepalived",
-  "timeouts",
-  "link",
-  "fou",
-  "route",
-  "mark",
-];
+const KINDS: ObjectKind[] = OBJECT_KINDS;
 const AT = "2026-12-02T04:00:00.000Z";
 const VIP = "198.51.100.100";
 const connection = { host: "198.51.100.1" };
@@ -99,7 +86,7 @@ const everyKind = () => {
       }),
     (p) => p.claim("web", { services: [serviceValue(service)], keepalived: true, persist: true }),
     (p) =>
-      p.claim("mark", { services: [serviceValue(fwmark)], marks: [{ fwmark: 7, family: "ipv4", match: fwmark.match! }], persist: false }),
+      p.claim("mark", { services: [serviceValue(fwmark)], marks: [{ fwmark: 7, family: "ipv4", match: fwmark.match! }], persist: true }),
     (p) =>
       p.claim("r1", {
         dests: [destValue({ service: { address: VIP, port: 80 }, address: "198.51.100.11", weight: 3, healthCheck: { type: "tcp" } })],
@@ -159,6 +146,49 @@ describe("a ledger of every kind, as the plan writes it", () => {
     expect(liveTarget(e)?.dest.weight).toBe(0);
     const want = desiredOf(e);
     expect(want.present && want.value.dest.weight).toBe(1);
+  });
+});
+
+/**
+ * What names each kind's object in the files that bring it back at boot (our boot files, or our
+ * keepalived files for what keepalived runs): a Record over every kind, so a new kind must say.
+ */
+const bootToken: { [K in ObjectKind]: (e: EntryOf<K>) => string } = {
+  addr: (e) => `${e.where.address}/${e.where.prefix} ${e.where.dev}`,
+  sysctl: (e) => e.where,
+  service: (e) => (e.where.fwmark !== undefined ? `-f ${e.where.fwmark}` : `${e.where.address}:${e.where.port}`),
+  dest: (e) => e.where.dest.address,
+  vrrp: (e) => `virtual_router_id ${e.where.virtualRouterId}`,
+  syncd: (e) => `${e.where} ${e.holders[Object.keys(e.holders)[0]].value.dev}`,
+  keepalived: () => "vrrp_instance",
+  timeouts: () => "--set",
+  link: (e) => `${e.where.module} ${e.where.dev}`,
+  fou: (e) => `fou ${e.where}`,
+  route: (e) => `${e.where.network} ${e.holders[Object.keys(e.holders)[0]].value}`,
+  mark: (e) => `meta mark set ${e.where.fwmark}`,
+};
+
+describe("every kind of the ledger's schema", () => {
+  const ledger = everyKind();
+  test("is written, kept for boot and restored: none is left out of any", () => {
+    // Written: the plan that built the ledger held an object of every kind.
+    expect(kinds(ledger)).toEqual(new Set(OBJECT_KINDS));
+    // Kept for boot: every persisted object is named in the boot files or keepalived's files.
+    const boot = [...Object.values(bootFiles(ledger)), ...Object.values(keepalivedFiles(ledger))].join("\n");
+    for (const [key, e] of Object.entries(ledger.entries)) {
+      if (!Object.values(e.holders).some((h) => h.persist)) continue;
+      const token = (bootToken[e.kind] as (e: unknown) => string)(e);
+      if (!boot.includes(token)) throw new Error(`${key} (kind ${e.kind}) is not in the boot files: no ${JSON.stringify(token)}`);
+    }
+    // Restored: once every holder let go, nothing is left in the ledger or the boot files.
+    // (Real servers' holders first: a service is not deleted from under their destinations.)
+    const holdsDest = (o: string) => Object.values(ledger.entries).some((e) => e.kind === "dest" && o in e.holders);
+    const owners = [...new Set(Object.values(ledger.entries).flatMap((e) => Object.keys(e.holders)))].sort(
+      (a, b) => Number(holdsDest(b)) - Number(holdsDest(a)),
+    );
+    const { plan } = run({ ...host(), ledger }, ...owners.map((o) => (p: Plan) => p.claim(o, { persist: false })));
+    expect(plan.ledger.entries).toEqual({});
+    expect(Object.values(bootFiles(plan.ledger)).filter((c) => c !== null)).toEqual([]);
   });
 });
 

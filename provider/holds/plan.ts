@@ -1,30 +1,40 @@
 // Decides, from one snapshot of a host read under its lock, what every operation of a batch
-// changes: the ledger (who holds what) and the commands that make the live state match it.
-// Pure: no I/O, so every decision is unit-tested without a host. Each operation either
-// applies whole or not at all (a conflict fails that operation only).
-import { InterfaceAddress, IpvsTable, LiveDestination, LiveService } from "../remote/parsers";
-import { Command, ipvs, net } from "../remote/commands";
+// changes: the ledger (who holds what) and the commands that make the live state match it,
+// each object handed to its kind (kinds.ts) to read and converge. Pure: no I/O, so every
+// decision is unit-tested without a host. Each operation either applies whole or not at all
+// (a conflict fails that operation only).
+import { InterfaceAddress, LiveService } from "../remote/parsers";
+import { Command, net } from "../remote/commands";
 import { IpvsTimeouts } from "../model";
 import { KeepalivedLive, fileOf, keepalivedFiles } from "../remote/keepalived";
 import { KEEPALIVED_CONF, KEEPALIVED_DIR, RESTORE_UNIT } from "../remote/commands";
 import { ServiceKey, serviceKeyString } from "../model";
-
-type SvcKey = Pick<ServiceKey, "address" | "port" | "protocol" | "fwmark" | "family">;
-/** Only the key fields of a service (values carry more). */
-const keyFields = (k: SvcKey): SvcKey => ({ address: k.address, port: k.port, protocol: k.protocol, fwmark: k.fwmark, family: k.family });
 import { sha256 } from "../remote/boot";
 import { nftDrift } from "../remote/nftables";
 import { Resolved, reconcile } from "./reconcile";
+import {
+  ClaimError,
+  KINDS,
+  KindContext,
+  Live,
+  Snapshot,
+  cloneLive,
+  ipvsDest,
+  ipvsService,
+  keyFields,
+  kindOf,
+  liveDestOf,
+  liveOf,
+  liveServiceOf,
+} from "./kinds";
 import {
   AddrValue,
   DestValue,
   Desired,
   Entry,
-  EntryOf,
   Hold,
   Ledger,
   LinkWhere,
-  LiveServiceValue,
   MarkValue,
   ObjectKind,
   Original,
@@ -42,48 +52,11 @@ import {
   desiredValue,
   heldBy,
   keys,
-  liveTarget,
   sameValue,
 } from "../ledger";
 
-/** What one transaction read from the host. */
-export interface Snapshot {
-  ledger: Ledger;
-  /** A ledger written by a transaction that did not finish (its intent). */
-  pending?: Ledger;
-  addrs: InterfaceAddress[];
-  sysctls: Record<string, number | undefined>;
-  /** Undefined when the ip_vs module is not loaded. */
-  ipvs?: IpvsTable;
-  /** Interface routing to each address asked for. */
-  routes: Record<string, string | undefined>;
-  /** IPVS connection sync daemons running. */
-  daemons: Partial<Record<"master" | "backup", SyncValue>>;
-  /** keepalived's state, when it was read (the host has files of ours, or an operation needs it). */
-  keepalived?: KeepalivedLive;
-  /** sha256 of the boot files and of our keepalived files, by path. */
-  files?: Record<string, string>;
-  /** Link states (up or not) by device. */
-  links?: Record<string, boolean>;
-  /** Gateways of routes: "FAMILY NETWORK" -> gateway. */
-  gateways?: Record<string, string>;
-  /** GUE receive ports (ip fou). */
-  fou?: number[];
-  /** IPVS timeouts (when ip_vs is loaded). */
-  timeouts?: Required<IpvsTimeouts>;
-  /** Our nftables table: its hash now, and the one recorded when we last wrote it. */
-  nft?: { live?: string; written?: string };
-  /** Every network device (undefined: not read). */
-  devices?: string[];
-  /** When it was read (ISO 8601): a new holder records it as its `since`. */
-  at?: string;
-  /** The boot restore unit is in the failed state (when asked for). */
-  restoreFailed?: boolean;
-  /** What sends gratuitous ARP on this host (undefined: nothing found). */
-  arping?: "arping" | "busybox";
-  /** Whether the host has ipv6toolkit's na6 (unsolicited neighbour advertisements). */
-  na6?: boolean;
-}
+export { ClaimError, type Snapshot } from "./kinds";
+type SvcKey = Pick<ServiceKey, "address" | "port" | "protocol" | "fwmark" | "family">;
 
 /** Everything one resource holds on one host; holding nothing (an empty claim) releases all. */
 export interface Claim {
@@ -108,96 +81,12 @@ export type LegacyHold = {
   [K in ObjectKind]: { key: string; kind: K; where: Where<K>; value: Values[K]; original: Original<K> | null };
 }[ObjectKind];
 
-/** A refusal that fails one operation, with nothing changed by it. */
-export class ClaimError extends Error {
-  /** Holders (owner URNs) in the way: the error names how to release them, should they be gone. */
-  constructor(
-    message: string,
-    readonly holders: string[] = [],
-  ) {
-    super(message);
-  }
-}
-
-interface Live {
-  addrs: InterfaceAddress[];
-  sysctls: Record<string, number | undefined>;
-  ipvs: IpvsTable;
-  daemons: Partial<Record<"master" | "backup", SyncValue>>;
-  timeouts?: Required<IpvsTimeouts>;
-  links: Record<string, boolean>;
-  gateways: Record<string, string>;
-  fou: number[];
-}
-
-const serviceValue = (s: LiveService): LiveServiceValue => ({
-  ...keyFields(s),
-  scheduler: s.scheduler,
-  persistence: s.persistence,
-  schedulerFlags: s.schedulerFlags?.length ? s.schedulerFlags : undefined,
-  onePacket: s.onePacket || undefined,
-  ...(s.extra.length ? { extra: s.extra } : {}),
-});
-const destValue = (service: DestValue["service"], d: LiveDestination): DestValue => ({
-  service: keyFields(service),
-  dest: {
-    address: d.address,
-    port: d.port,
-    forwarding: d.forwarding,
-    tunnelType: d.tunnelType,
-    tunnelPort: d.tunnelPort,
-    weight: d.weight,
-    upperThreshold: d.upperThreshold,
-    lowerThreshold: d.lowerThreshold,
-  },
-});
-const describeService = (s: LiveServiceValue) =>
-  `scheduler ${s.scheduler}, persistence ${s.persistence ? `${s.persistence.timeout}s${s.persistence.netmask ? ` mask ${s.persistence.netmask}` : ""}` : "off"}` +
-  (s.schedulerFlags?.length ? `, flags ${s.schedulerFlags.join(",")}` : "") +
-  (s.onePacket ? ", one-packet scheduling" : "") +
-  (s.extra?.length ? `, ${s.extra.join(" ")}` : "");
-const describeDest = ({ dest: d }: DestValue) =>
-  `forwarding ${d.forwarding}${d.tunnelType ? ` (${d.tunnelType}${d.tunnelPort ? ` port ${d.tunnelPort}` : ""})` : ""}, weight ${d.weight}, thresholds ${d.upperThreshold ?? 0}/${d.lowerThreshold ?? 0}`;
-const DESCRIBE: { [K in ObjectKind]: (v: Desired<K>) => string } = {
-  vrrp: (v) => `router id ${v.virtualRouterId}, priority ${v.priority}, VIPs ${v.vips.join(" ")}`,
-  syncd: (v) => `interface ${v.dev}, syncid ${v.syncId}`,
-  service: describeService,
-  dest: describeDest,
-  sysctl: (v) => `value ${v}`,
-  addr: () => "present",
-  keepalived: () => "present",
-  timeouts: (v) => `tcp ${v.tcp ?? "unchanged"}, tcpfin ${v.tcpFin ?? "unchanged"}, udp ${v.udp ?? "unchanged"}`,
-  link: (v) => (v ? "up" : "down"),
-  fou: () => "present",
-  route: (v) => `gateway ${v}`,
-  mark: (v) => v.match.map((m) => `${m.protocol} to ${m.address} ports ${m.ports.join(",")}`).join("; "),
-};
 /** A value of `kind` in words, as errors and the ledger tool show it. */
-export const describe = <K extends ObjectKind>(kind: K, v: Desired<K>): string => DESCRIBE[kind](v);
-/** The part of a service or destination that is IPVS state (what ipvsadm shows); health checks live in keepalived. */
-const ipvsService = (s: ServiceValue): ServiceValue => ({ ...s, healthCheck: undefined, sorryServer: undefined });
-const ipvsDest = (d: DestValue): DestValue => ({ ...d, healthCheck: undefined });
+export const describe = <K extends ObjectKind>(kind: K, v: Desired<K>): string => kindOf(kind).describe(v);
 /** A value as ipvsadm would show it. */
 const ipvsPart = (w: Hold) => (w.kind === "service" ? ipvsService(w.value) : w.kind === "dest" ? ipvsDest(w.value) : w.value);
 /** The object a ledger key names, in words ("real server tcp/VIP:80 RIP:80"). */
-export const what = (key: string) =>
-  key.replace(
-    /^(\w+) /,
-    (_, k: string) =>
-      ({
-        addr: "address ",
-        sysctl: "sysctl ",
-        service: "IPVS service ",
-        dest: "real server ",
-        vrrp: "VRRP instance on ",
-        syncd: "IPVS sync daemon ",
-        timeouts: "IPVS timeouts",
-        link: "link ",
-        fou: "GUE port ",
-        route: "route to ",
-        mark: "nftables marks for ",
-      })[k] ?? "",
-  );
+export const what = (key: string) => key.replace(/^(\w+) /, (_, k: string) => (k in KINDS ? KINDS[k as ObjectKind].label : ""));
 
 /** Order of convergence: removals from the top down, then settings, then additions bottom up. */
 const RANK: Record<"remove" | "keep", Record<ObjectKind, number>> = {
@@ -219,16 +108,7 @@ export class Plan {
 
   constructor(private readonly snap: Snapshot) {
     this.ledger = clone(snap.ledger);
-    this.live = {
-      addrs: clone(snap.addrs),
-      sysctls: { ...snap.sysctls },
-      ipvs: cloneTable(snap.ipvs ?? new Map()),
-      daemons: { ...snap.daemons },
-      timeouts: snap.timeouts && { ...snap.timeouts },
-      links: { ...snap.links },
-      gateways: { ...snap.gateways },
-      fou: [...(snap.fou ?? [])],
-    };
+    this.live = liveOf(snap);
     if (snap.pending) this.recover(snap.pending);
     this.resolved = reconcile(this.ledger, { ipvs: this.live.ipvs, devices: snap.devices });
   }
@@ -260,15 +140,14 @@ export class Plan {
 
   /** Runs one operation: its changes are kept only if it does not throw. */
   op<R>(label: string, fn: (plan: this) => R): R {
-    const saved = clone({ ledger: this.ledger, live: { ...this.live, ipvs: undefined } });
-    const savedIpvs = cloneTable(this.live.ipvs);
+    const saved = { ledger: clone(this.ledger), live: cloneLive(this.live) };
     const start = this.groups.length;
     this.groups.push({ label, commands: [] });
     try {
       return fn(this);
     } catch (e) {
       this.ledger = saved.ledger;
-      this.live = { ...saved.live, ipvs: savedIpvs };
+      this.live = saved.live;
       this.groups.length = start;
       throw e;
     }
@@ -370,13 +249,11 @@ export class Plan {
   }
 
   /** Live counters of a destination as of this plan. */
-  liveDest(d: Pick<DestValue, "service"> & { dest: { address: string; port: number } }): LiveDestination | undefined {
-    return this.live.ipvs
-      .get(serviceKeyString(d.service))
-      ?.destinations.find((x) => x.address === d.dest.address && x.port === d.dest.port);
+  liveDest(d: Pick<DestValue, "service"> & { dest: { address: string; port: number } }) {
+    return liveDestOf(this.live, d);
   }
   liveService(k: SvcKey): LiveService | undefined {
-    return this.live.ipvs.get(serviceKeyString(k));
+    return liveServiceOf(this.live, k);
   }
   liveAddrs(): InterfaceAddress[] {
     return this.live.addrs;
@@ -485,38 +362,19 @@ export class Plan {
   /** What the host has of the object `p` names (null: nothing), as its entry's original records it. */
   private liveValue<P extends Place>(p: P): Original<P["kind"]> | null;
   private liveValue(p: Place): Original<ObjectKind> | null {
-    switch (p.kind) {
-      case "addr":
-        return this.live.addrs.some((x) => x.address === p.where.address && x.dev === p.where.dev) ? true : null;
-      case "sysctl":
-        return this.live.sysctls[p.where] ?? null;
-      case "service": {
-        const s = this.liveService(p.where);
-        return s ? serviceValue(s) : null;
-      }
-      case "dest": {
-        const live = this.liveDest(p.where);
-        return live ? destValue(p.where.service, live) : null;
-      }
-      case "syncd":
-        return this.live.daemons[p.where] ?? null;
-      case "vrrp":
-        return null; // a block of our keepalived files: nothing of it exists before we write it
-      case "keepalived": {
-        const k = this.snap.keepalived;
-        return { installed: !!k?.installed, enabled: !!k?.enabled, active: !!k?.active, conf: k?.conf ?? "absent" };
-      }
-      case "timeouts":
-        return this.live.timeouts ?? null;
-      case "link":
-        return this.live.links[p.where.dev] ?? null;
-      case "fou":
-        return this.live.fou.includes(p.where) ? true : null;
-      case "route":
-        return this.live.gateways[`${p.where.family} ${p.where.network}`] ?? null;
-      case "mark":
-        return null; // rules of our own nftables table: nothing of it exists before we write it
-    }
+    return kindOf(p.kind).read(this.context, p.where);
+  }
+
+  /** What an object's kind needs to converge it (kinds.ts). */
+  private get context(): KindContext {
+    return {
+      live: this.live,
+      snap: this.snap,
+      ledger: this.ledger,
+      inKeepalivedFiles: (key) => this.inKeepalivedFiles(key),
+      restartKeepalived: () => (this.keepalivedRestart = true),
+      downByCheck: (entry, weight) => this.downByCheck(entry, weight),
+    };
   }
 
   private hold(owner: string, key: string, w: Hold, persist: boolean): void {
@@ -590,166 +448,9 @@ export class Plan {
     return out;
   }
 
-  /** The commands for one entry, by its kind. */
+  /** The commands for one entry: its kind's to give (kinds.ts). */
   private commandsFor(key: string, entry: Entry): Command[] {
-    switch (entry.kind) {
-      case "addr":
-        return this.convergeAddr(entry);
-      case "sysctl":
-        return this.convergeSysctl(entry);
-      case "service":
-        return this.convergeService(key, entry);
-      case "dest":
-        return this.convergeDest(entry);
-      case "syncd":
-        return this.convergeSyncd(entry);
-      case "timeouts":
-        return this.convergeTimeouts(entry);
-      case "link":
-        return this.convergeLink(entry);
-      case "fou":
-        return this.convergeFou(entry);
-      case "route":
-        return this.convergeRoute(entry);
-      // vrrp, keepalived and mark: our keepalived files, the service's state and our nftables
-      // table, written after the groups from the ledger (remote/keepalived.ts, remote/nftables.ts),
-      // like the boot files.
-      case "vrrp":
-      case "keepalived":
-      case "mark":
-        return [];
-    }
-  }
-
-  private convergeAddr(entry: EntryOf<"addr">): Command[] {
-    const a = entry.where;
-    const want = desiredOf(entry);
-    const live = this.liveValue(entry);
-    if (want.present && live === null) {
-      this.live.addrs.push({ ...a });
-      return [net.addAddress(a)];
-    }
-    if (!want.present && live !== null) {
-      this.live.addrs = this.live.addrs.filter((x) => !(x.address === a.address && x.dev === a.dev));
-      return [net.deleteAddress(a)];
-    }
-    return [];
-  }
-
-  private convergeSysctl(entry: EntryOf<"sysctl">): Command[] {
-    const value = liveTarget(entry);
-    if (value === undefined || this.liveValue(entry) === value) return [];
-    this.live.sysctls[entry.where] = value;
-    return [net.writeSysctl(entry.where, value)];
-  }
-
-  private convergeService(key: string, entry: EntryOf<"service">): Command[] {
-    const value = liveTarget(entry);
-    const s = value && ipvsService(value);
-    const live = this.liveValue(entry);
-    const k = serviceKeyString(entry.where);
-    if (!s) {
-      if (live === null) return [];
-      this.live.ipvs.delete(k);
-      return [ipvs.deleteService(entry.where)];
-    }
-    // keepalived creates a health-checked service when it reads our file: none of ours then.
-    if (live === null && value.healthCheck) {
-      // Gone from the kernel though keepalived runs it (removed by hand): only a restart brings it back.
-      if (byKeepalived(this.snap.ledger.entries[key]) && this.inKeepalivedFiles(key)) this.keepalivedRestart = true;
-      return [];
-    }
-    if (live === null) {
-      this.live.ipvs.set(k, { ...s, destinations: [], extra: [] });
-      return [ipvs.scheduler(s.scheduler), ipvs.addService(s)];
-    }
-    if (sameValue(live, s)) return [];
-    this.live.ipvs.set(k, { ...s, destinations: this.live.ipvs.get(k)!.destinations, extra: [] });
-    return [...(s.scheduler !== live.scheduler ? [ipvs.scheduler(s.scheduler)] : []), ipvs.editService(s)];
-  }
-
-  private convergeDest(entry: EntryOf<"dest">): Command[] {
-    const value = liveTarget(entry);
-    const d = value && ipvsDest(value);
-    const where = entry.where;
-    const live = this.liveValue(entry);
-    const svc = this.liveService(where.service);
-    if (!d) {
-      if (live === null) return [];
-      svc!.destinations = svc!.destinations.filter((x) => !(x.address === where.dest.address && x.port === where.dest.port));
-      return [ipvs.deleteDestination(where.service, where.dest)];
-    }
-    // Not in the kernel, or at weight 0 by inhibit_on_failure: keepalived's health check decides.
-    const managed = byKeepalived(this.ledger.entries[keys.service(where.service)]);
-    if (managed && (live === null || this.downByCheck(entry, live.dest.weight))) return [];
-    if (!svc)
-      throw new ClaimError(
-        `IPVS service ${serviceKeyString(where.service)} does not exist; declare its VirtualService so it is created first`,
-      );
-    if (live === null) {
-      svc.destinations.push({ ...d.dest, activeConn: 0, inactConn: 0 });
-      return [ipvs.addDestination(d.service, d.dest)];
-    }
-    if (sameValue(live, d)) return [];
-    Object.assign(this.liveDest(where)!, { upperThreshold: undefined, lowerThreshold: undefined }, d.dest);
-    return [ipvs.editDestination(d.service, d.dest)];
-  }
-
-  private convergeSyncd(entry: EntryOf<"syncd">): Command[] {
-    const mode = entry.where;
-    const v = liveTarget(entry);
-    const live = this.liveValue(entry);
-    this.live.daemons[mode] = v;
-    return [
-      ...(live !== null && !sameValue(live, v) ? [ipvs.stopDaemon(mode)] : []),
-      ...(v && !sameValue(live, v) ? [ipvs.startDaemon(mode, v.dev, v.syncId)] : []),
-    ];
-  }
-
-  private convergeTimeouts(entry: EntryOf<"timeouts">): Command[] {
-    const t = liveTarget(entry);
-    const now = this.liveValue(entry);
-    if (!t || !(["tcp", "tcpFin", "udp"] as const).some((f) => t[f] !== undefined && t[f] !== now?.[f])) return [];
-    this.live.timeouts = { ...(now ?? { tcp: 0, tcpFin: 0, udp: 0 }), ...t };
-    return [ipvs.setTimeouts(t)];
-  }
-
-  private convergeLink(entry: EntryOf<"link">): Command[] {
-    // Absent (null) before: the read loaded its module, which created it; unloaded on release.
-    const { dev, module } = entry.where;
-    const value = liveTarget(entry);
-    const live = this.liveValue(entry);
-    if (value !== undefined && live !== value) {
-      this.live.links[dev] = value;
-      return [value ? net.linkUp(dev) : net.linkDown(dev)];
-    }
-    if (value === undefined && live !== null) {
-      delete this.live.links[dev];
-      return [net.linkDown(dev), net.unloadModule(module)];
-    }
-    return [];
-  }
-
-  private convergeFou(entry: EntryOf<"fou">): Command[] {
-    const port = entry.where;
-    const want = desiredOf(entry).present;
-    const live = this.liveValue(entry);
-    this.live.fou = want ? [...new Set([...this.live.fou, port])] : this.live.fou.filter((p) => p !== port);
-    if (want && live === null) return [net.addFou(port)];
-    if (!want && live !== null) return [net.deleteFou(port)];
-    return [];
-  }
-
-  private convergeRoute(entry: EntryOf<"route">): Command[] {
-    const r = entry.where;
-    const via = liveTarget(entry);
-    const live = this.liveValue(entry);
-    const gateway = `${r.family} ${r.network}`;
-    if (via) this.live.gateways[gateway] = via;
-    else delete this.live.gateways[gateway];
-    if (via && live !== via) return [net.replaceRoute(r.network, via)];
-    if (!via && live !== null) return [net.deleteRoute(r.network, live)];
-    return [];
+    return kindOf(entry.kind).converge(this.context, key, entry);
   }
 }
 
@@ -776,6 +477,3 @@ const destSpec = (d: DestValue): DestValue => ({
   },
   healthCheck: d.healthCheck,
 });
-function cloneTable(t: IpvsTable): IpvsTable {
-  return new Map([...t].map(([k, s]) => [k, { ...clone(s), destinations: s.destinations.map((d) => ({ ...d })) }]));
-}

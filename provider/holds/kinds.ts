@@ -5,7 +5,8 @@
 // typed, and the boot files (remote/boot.ts) and keepalived files (remote/keepalived.ts) are
 // rendered from the ledger. A new kind is one more entry here, which TypeScript then demands.
 import { InterfaceAddress, IpvsTable, LiveDestination, LiveService } from "../remote/parsers";
-import { Command, ipvs, net } from "../remote/commands";
+import { Command, ipvs, net, rules } from "../remote/commands";
+import { BootPart } from "../remote/boot";
 import { IpvsTimeouts, ServiceKey, serviceKeyString } from "../model";
 import { KeepalivedLive } from "../remote/keepalived";
 import {
@@ -23,6 +24,7 @@ import {
   byKeepalived,
   clone,
   desiredOf,
+  desiredValue,
   keys,
   liveTarget,
   sameValue,
@@ -171,6 +173,11 @@ export interface ObjectKindSpec<K extends ObjectKind> {
   read(ctx: Pick<KindContext, "live" | "snap">, where: Where<K>): Original<K> | null;
   /** The commands that make the live object what `entry` wants; `ctx.live` follows them. */
   converge(ctx: KindContext, key: string, entry: EntryOf<K>): Command[];
+  /**
+   * The line that brings the object back at boot, for an entry that is persisted and present
+   * (undefined: something else brings it back, e.g. keepalived, or our nftables table).
+   */
+  boot(entry: EntryOf<K>, ledger: Ledger): { part: BootPart; line: string } | undefined;
 }
 
 const describeService = (s: LiveServiceValue) =>
@@ -182,7 +189,7 @@ const describeDest = ({ dest: d }: DestValue) =>
   `forwarding ${d.forwarding}${d.tunnelType ? ` (${d.tunnelType}${d.tunnelPort ? ` port ${d.tunnelPort}` : ""})` : ""}, weight ${d.weight}, thresholds ${d.upperThreshold ?? 0}/${d.lowerThreshold ?? 0}`;
 
 /** Objects that live in files rendered from the ledger after the commands (keepalived's, nftables'): nothing to run here. */
-const inFiles = { read: () => null, converge: () => [] };
+const inFiles = { read: () => null, converge: () => [], boot: () => undefined };
 
 export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
   addr: {
@@ -203,6 +210,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
       }
       return [];
     },
+    boot: (e) => ({ part: "addrs", line: `${e.where.address}/${e.where.prefix} ${e.where.dev}` }),
   },
   sysctl: {
     label: "sysctl ",
@@ -214,6 +222,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
       live.sysctls[entry.where] = value;
       return [net.writeSysctl(entry.where, value)];
     },
+    boot: (e) => ({ part: e.where.startsWith("net.ipv4.vs.") ? "vsSysctls" : "sysctls", line: `${e.where} = ${desiredValue(e)}` }),
   },
   service: {
     label: "IPVS service ",
@@ -247,6 +256,8 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
       live.ipvs.set(k, { ...s, destinations: live.ipvs.get(k)!.destinations, extra: [] });
       return [...(s.scheduler !== now.scheduler ? [ipvs.scheduler(s.scheduler)] : []), ipvs.editService(s)];
     },
+    // keepalived restores the services it runs (and their destinations) itself.
+    boot: (e) => (byKeepalived(e) ? undefined : { part: "services", line: rules.service(desiredValue(e)!) }),
   },
   dest: {
     label: "real server ",
@@ -281,6 +292,11 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
       Object.assign(liveDestOf(ctx.live, where)!, { upperThreshold: undefined, lowerThreshold: undefined }, d.dest);
       return [ipvs.editDestination(d.service, d.dest)];
     },
+    boot(e, ledger) {
+      if (byKeepalived(ledger.entries[keys.service(e.where.service)])) return undefined;
+      const d = liveTarget(e)!;
+      return { part: "dests", line: rules.destination(d.service, d.dest) };
+    },
   },
   vrrp: {
     label: "VRRP instance on ",
@@ -302,6 +318,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
         ...(v && !sameValue(now, v) ? [ipvs.startDaemon(mode, v.dev, v.syncId)] : []),
       ];
     },
+    boot: (e) => ({ part: "daemons", line: `${e.where} ${desiredValue(e)!.dev} ${desiredValue(e)!.syncId}` }),
   },
   keepalived: {
     label: "",
@@ -312,6 +329,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
     },
     // Its service's state and our include line are written from the ledger after the commands.
     converge: () => [],
+    boot: () => undefined,
   },
   timeouts: {
     label: "IPVS timeouts",
@@ -324,6 +342,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
       live.timeouts = { ...(now ?? { tcp: 0, tcpFin: 0, udp: 0 }), ...t };
       return [ipvs.setTimeouts(t)];
     },
+    boot: (e) => ({ part: "timeouts", line: rules.timeouts(desiredValue(e)!) }),
   },
   link: {
     label: "link ",
@@ -344,6 +363,8 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
       }
       return [];
     },
+    // A link held down (an original) is not brought up at boot.
+    boot: (e) => (desiredValue(e) === true ? { part: "links", line: `${e.where.module} ${e.where.dev}` } : undefined),
   },
   fou: {
     label: "GUE port ",
@@ -358,6 +379,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
       if (!want && have) return [net.deleteFou(port)];
       return [];
     },
+    boot: (e) => ({ part: "links", line: `fou ${e.where}` }),
   },
   route: {
     label: "route to ",
@@ -374,6 +396,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
       if (!via && now !== null) return [net.deleteRoute(r.network, now)];
       return [];
     },
+    boot: (e) => ({ part: "routes", line: `${e.where.network} ${desiredValue(e)}` }),
   },
   mark: {
     label: "nftables marks for ",

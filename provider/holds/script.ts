@@ -1,7 +1,8 @@
 // The write of a transaction: the plan's groups rendered to one shell script, intent first
 // and commit last, each group after a marker line, so a failure names the group it stopped in
 // (failedGroup). Pure: the text only; runtime/host-queue.ts sends it.
-import { bootCommands, bootFiles } from "../remote/boot";
+import { bootCommands } from "../remote/boot";
+import { bootFiles } from "./boot-files";
 import { Command, LEDGER, LEDGER_NEXT, RuleChange, STATE_DIR, ipvs, q } from "../remote/commands";
 import { nftCommands } from "../remote/nftables";
 import { keepalivedCommands } from "../remote/keepalived";

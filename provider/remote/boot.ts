@@ -1,13 +1,12 @@
-// Reboot persistence: the files that bring back at boot what pulumi-lvs configured. They are
-// derived from the host's ledger (every persisted hold), rewritten only when their content
-// changes, and removed, with the unit, when nothing is persisted any more. The restore
-// script is a real file (restore.sh, checked by shellcheck) installed as is.
+// Reboot persistence: the files that bring back at boot what pulumi-lvs configured, laid out
+// from the lines of every persisted hold (each kind gives its line: holds/kinds.ts, gathered by
+// holds/boot-files.ts), rewritten only when their content changes, and removed, with the unit,
+// when nothing is persisted any more. The restore script is a real file (restore.sh, checked
+// by shellcheck) installed as is.
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { Ledger, byKeepalived, desiredOf, desiredValue, keys, liveTarget, persisted } from "../ledger";
-import { RESTORE_UNIT, nft, q, rules } from "./commands";
-import { marksOf, nftTable } from "./nftables";
+import { RESTORE_UNIT, nft, q } from "./commands";
 
 const ETC = "/etc/pulumi-lvs";
 export const BOOT_FILES = {
@@ -48,69 +47,38 @@ WantedBy=multi-user.target network-online.target
 export const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 const lines = (ls: string[]) => (ls.length ? ls.join("\n") + "\n" : "");
 
-/** The content every boot file should have for `ledger`; null means the file should not exist. */
-export function bootFiles(ledger: Ledger): Record<string, string | null> {
-  const addrs: string[] = [];
-  const sysctls: string[] = [];
-  const vsSysctls: string[] = [];
-  const services: string[] = [];
-  const dests: string[] = [];
-  const daemons: string[] = [];
-  const links: string[] = [];
-  const routes: string[] = [];
-  const timeouts: string[] = [];
-  for (const e of Object.values(ledger.entries).sort((a, b) => JSON.stringify(a.where).localeCompare(JSON.stringify(b.where)))) {
-    // Only objects that should be there: desiredValue and liveTarget below have a value.
-    if (!persisted(e) || !desiredOf(e).present) continue;
-    if (e.kind === "addr") {
-      addrs.push(`${e.where.address}/${e.where.prefix} ${e.where.dev}`);
-    } else if (e.kind === "sysctl") {
-      (e.where.startsWith("net.ipv4.vs.") ? vsSysctls : sysctls).push(`${e.where} = ${desiredValue(e)}`);
-    } else if (e.kind === "link" && desiredValue(e) === true) {
-      links.push(`${e.where.module} ${e.where.dev}`);
-    } else if (e.kind === "fou") {
-      links.push(`fou ${e.where}`);
-    } else if (e.kind === "route") {
-      routes.push(`${e.where.network} ${desiredValue(e)}`);
-    } else if (e.kind === "timeouts") {
-      timeouts.push(rules.timeouts(desiredValue(e)!));
-    } else if (e.kind === "syncd") {
-      const v = desiredValue(e)!;
-      daemons.push(`${e.where} ${v.dev} ${v.syncId}`);
-    } else if (e.kind === "service" || e.kind === "dest") {
-      // keepalived restores the services it runs (and their destinations) itself.
-      const svc = e.kind === "service" ? e : ledger.entries[keys.service(e.where.service)];
-      if (byKeepalived(svc)) continue;
-      if (e.kind === "service") {
-        services.push(rules.service(desiredValue(e)!));
-        continue;
-      }
-      const d = liveTarget(e)!;
-      dests.push(rules.destination(d.service, d.dest));
-    }
-  }
-  const marks = nftTable(marksOf(ledger, true));
-  const any =
-    addrs.length +
-      sysctls.length +
-      vsSysctls.length +
-      services.length +
-      dests.length +
-      daemons.length +
-      links.length +
-      routes.length +
-      timeouts.length >
-      0 || marks !== null;
+/** The parts of the boot files: each kind of object puts its line in one (holds/kinds.ts says which). */
+export type BootPart = "addrs" | "sysctls" | "vsSysctls" | "timeouts" | "services" | "dests" | "daemons" | "links" | "routes";
+export type BootLines = Record<BootPart, string[]>;
+export const noBootLines = (): BootLines => ({
+  addrs: [],
+  sysctls: [],
+  vsSysctls: [],
+  timeouts: [],
+  services: [],
+  dests: [],
+  daemons: [],
+  links: [],
+  routes: [],
+});
+
+/**
+ * The content every boot file should have, from the lines of every persisted object and the
+ * nftables table of the persisted marks; null means the file should not exist.
+ */
+export function renderBootFiles(l: BootLines, marks: string | null): Record<string, string | null> {
+  const any = Object.values(l).some((ls) => ls.length > 0) || marks !== null;
   const file = (ls: string[], header = "") => (ls.length ? header + lines(ls) : null);
   return {
-    [BOOT_FILES.addrs]: file(addrs),
-    [BOOT_FILES.rules]: file([...timeouts, ...services, ...dests]),
-    [BOOT_FILES.links]: file(links),
-    [BOOT_FILES.routes]: file(routes),
+    [BOOT_FILES.addrs]: file(l.addrs),
+    // The timeouts, then each service before its destinations.
+    [BOOT_FILES.rules]: file([...l.timeouts, ...l.services, ...l.dests]),
+    [BOOT_FILES.links]: file(l.links),
+    [BOOT_FILES.routes]: file(l.routes),
     [BOOT_FILES.nft]: marks === null ? null : nft.bootText(marks),
-    [BOOT_FILES.vsSysctls]: file(vsSysctls),
-    [BOOT_FILES.syncDaemons]: file(daemons),
-    [BOOT_FILES.sysctls]: file(sysctls, "# managed by pulumi-lvs\n"),
+    [BOOT_FILES.vsSysctls]: file(l.vsSysctls),
+    [BOOT_FILES.syncDaemons]: file(l.daemons),
+    [BOOT_FILES.sysctls]: file(l.sysctls, "# managed by pulumi-lvs\n"),
     [BOOT_FILES.restore]: any ? RESTORE_SCRIPT : null,
     [BOOT_FILES.unit]: any ? UNIT_TEXT : null,
   };

@@ -8,7 +8,7 @@ import { emptyLedger, keys } from "../../provider/ledger";
 import { ClaimError } from "../../provider/holds/plan";
 import { emptySnapshot, run } from "./plan-support";
 import { nftCommands, nftTable } from "../../provider/remote/nftables";
-import { bootFiles } from "../../provider/remote/boot";
+import { bootFiles } from "../../provider/holds/boot-files";
 import { mergeThresholds, parseIpAddr, parseIpvsSave, parseTimeouts } from "../../provider/remote/parsers";
 import * as fs from "fs";
 import * as path from "path";

@@ -7,7 +7,7 @@ import * as path from "path";
 import * as model from "../../provider/model";
 import { EntryOf, Ledger, OBJECT_KINDS, ObjectKind, canonical, desiredOf, keys, liveTarget, parseLedger } from "../../provider/ledger";
 import { Plan, Snapshot } from "../../provider/holds/plan";
-import { bootFiles } from "../../provider/remote/boot";
+import { bootFiles } from "../../provider/holds/boot-files";
 import { keepalivedFiles } from "../../provider/remote/keepalived";
 import { IpvsTable } from "../../provider/remote/parsers";
 import { emptySnapshot, run } from "./plan-support";

@@ -3,7 +3,8 @@
 // fail one operation only, and finishing a transaction that died between intent and commit.
 import { keys } from "../../provider/ledger";
 import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
-import { bootFiles, legacyFiles } from "../../provider/remote/boot";
+import { legacyFiles } from "../../provider/remote/boot";
+import { bootFiles } from "../../provider/holds/boot-files";
 import { parseSnapshot } from "../../provider/holds/snapshot";
 import { writeScript } from "../../provider/holds/script";
 import { SECTION } from "../../provider/remote/commands";

@@ -1,0 +1,20 @@
+// The boot files a ledger calls for: each persisted object's line, as its kind gives it
+// (kinds.ts), and our nftables table of the persisted marks, laid out by remote/boot.ts.
+import { Ledger, desiredOf, persisted } from "../ledger";
+import { noBootLines, renderBootFiles } from "../remote/boot";
+import { marksOf, nftTable } from "../remote/nftables";
+import { kindOf } from "./kinds";
+
+/** The content every boot file should have for `ledger`; null means the file should not exist. */
+export function bootFiles(ledger: Ledger): Record<string, string | null> {
+  const lines = noBootLines();
+  // A stable order whatever the ledger's: by where each object is.
+  const entries = Object.values(ledger.entries).sort((a, b) => JSON.stringify(a.where).localeCompare(JSON.stringify(b.where)));
+  for (const e of entries) {
+    // Only objects that should be there.
+    if (!persisted(e) || !desiredOf(e).present) continue;
+    const b = kindOf(e.kind).boot(e, ledger);
+    if (b) lines[b.part].push(b.line);
+  }
+  return renderBootFiles(lines, nftTable(marksOf(ledger, true)));
+}

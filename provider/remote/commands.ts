@@ -1,5 +1,5 @@
 // The text of every remote command (ipvsadm, ip, sysctl, keepalived, nft, the lock and the
-// transaction around them). The scripts that runtime/host-queue.ts, boot.ts and keepalived.ts
+// transaction around them). The scripts that holds/script.ts, boot.ts and keepalived.ts
 // assemble are these commands plus their own markers and here-documents of data. Every value
 // that enters a command goes through q() (shell-quote), even values zod has already
 // validated, so a bug in validation can never become a shell injection.

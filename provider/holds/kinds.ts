@@ -124,14 +124,15 @@ export const liveServiceOf = (live: Live, k: SvcKey): LiveService | undefined =>
 export const liveDestOf = (live: Live, d: Pick<DestValue, "service"> & { dest: { address: string; port: number } }) =>
   liveServiceOf(live, d.service)?.destinations.find((x) => x.address === d.dest.address && x.port === d.dest.port);
 
-const serviceValue = (s: LiveService): LiveServiceValue => ({
+/** A service's key and scheduling as live and declared values are compared (no empty flags, no false one-packet). */
+export const scheduling = (s: SvcKey & Pick<LiveServiceValue, "scheduler" | "persistence" | "schedulerFlags" | "onePacket">) => ({
   ...keyFields(s),
   scheduler: s.scheduler,
   persistence: s.persistence,
   schedulerFlags: s.schedulerFlags?.length ? s.schedulerFlags : undefined,
   onePacket: s.onePacket || undefined,
-  ...(s.extra.length ? { extra: s.extra } : {}),
 });
+const serviceValue = (s: LiveService): LiveServiceValue => ({ ...scheduling(s), ...(s.extra.length ? { extra: s.extra } : {}) });
 const destValue = (service: DestValue["service"], d: LiveDestination): DestValue => ({
   service: keyFields(service),
   dest: {

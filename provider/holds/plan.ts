@@ -26,6 +26,7 @@ import {
   liveDestOf,
   liveOf,
   liveServiceOf,
+  scheduling,
 } from "./kinds";
 import {
   AddrValue,
@@ -454,15 +455,7 @@ export class Plan {
   }
 }
 
-const serviceSpec = (s: ServiceValue): ServiceValue => ({
-  ...keyFields(s),
-  scheduler: s.scheduler,
-  persistence: s.persistence,
-  schedulerFlags: s.schedulerFlags?.length ? s.schedulerFlags : undefined,
-  onePacket: s.onePacket || undefined,
-  healthCheck: s.healthCheck,
-  sorryServer: s.sorryServer,
-});
+const serviceSpec = (s: ServiceValue): ServiceValue => ({ ...scheduling(s), healthCheck: s.healthCheck, sorryServer: s.sorryServer });
 const destSpec = (d: DestValue): DestValue => ({
   service: keyFields(d.service),
   dest: {

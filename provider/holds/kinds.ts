@@ -1,9 +1,10 @@
 // Every kind of host object pulumi-lvs holds, one table entry each: how it is named in words,
-// how it is read from what a transaction read (the host's "live" state), and the commands that
-// bring it to what its ledger entry wants. The plan (plan.ts) decides who holds what and hands
-// each object to its kind here; the ledger's schema (ledger.ts) is where each kind's values are
-// typed, and the boot files (remote/boot.ts) and keepalived files (remote/keepalived.ts) are
-// rendered from the ledger. A new kind is one more entry here, which TypeScript then demands.
+// how it is read from what a transaction read (the host's "live" state), the commands that
+// bring it to what its ledger entry wants, and its line in the boot files. The plan (plan.ts)
+// decides who holds what and hands each object to its kind here; the ledger's schema
+// (ledger.ts) is where each kind's values are typed; boot-files.ts gathers the boot lines and
+// keepalived's files (remote/keepalived.ts) are rendered from the ledger. TypeScript demands
+// an entry here for every kind of the ledger.
 import { InterfaceAddress, IpvsTable, LiveDestination, LiveService } from "../remote/parsers";
 import { Command, ipvs, net, rules } from "../remote/commands";
 import { BootPart } from "../remote/boot";

@@ -204,6 +204,9 @@ export const ipvs = {
 
 // --- addresses, routes and sysctls ---
 
+/** A sysctl's file: dots separate its levels, and a slash stands for a dot in a name (eth1/100 is eth1.100). */
+const sysctlPath = (key: string) => `/proc/sys/${key.replace(/[./]/g, (c) => (c === "." ? "/" : "."))}`;
+
 export const net = {
   /** IPv4 and IPv6 addresses of every interface, one per line (`ip -o`); link states. */
   listAddresses: () => "ip -o addr show",
@@ -250,18 +253,21 @@ export const net = {
   addFou: (port: number) => `ip fou add port ${q(port)} gue`,
   deleteFou: (port: number) => `ip fou del port ${q(port)}`,
   /**
-   * key=value per line. A key with `*` (net.ipv4.conf.*.accept_redirects: one per interface, for
-   * an interface known only once routes are read) is a glob over /proc/sys; ours are constants.
+   * key=value per line, read by the shell itself (`sysctl -n` is one process per key, ~70 ms
+   * each on a small VM); a key the kernel lacks reads as empty. A key with `*`
+   * (net.ipv4.conf.*.accept_redirects: one per interface, for an interface known only once
+   * routes are read) is a glob over /proc/sys; ours are constants.
    */
   readSysctls: (keys: string[]) =>
     keys
       .map((k) =>
         k.includes("*") && /^[a-z0-9_.*]+$/.test(k)
           ? `for p in /proc/sys/${k.replace(/\./g, "/")}; do [ ! -e "$p" ] || printf '%s=%s\\n' "$(echo "\${p#/proc/sys/}" | tr / .)" "$(cat "$p")"; done`
-          : `printf '%s=%s\\n' ${q(k)} "$(sysctl -n ${q(k)})"`,
+          : `v=; [ ! -r ${q(sysctlPath(k))} ] || read -r v < ${q(sysctlPath(k))}; printf '%s=%s\\n' ${q(k)} "$v"`,
       )
       .join("; "),
-  writeSysctl: (key: string, value: number) => `sysctl -q -w ${q(`${key}=${value}`)}`,
+  /** Written by the shell itself, as `sysctl -w` writes it (no process spawned); a missing key fails the script. */
+  writeSysctl: (key: string, value: number) => `echo ${q(value)} > ${q(sysctlPath(key))}`,
 };
 
 // --- keepalived (remote/keepalived.ts decides what to run; every command text is here) ---

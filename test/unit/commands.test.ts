@@ -48,7 +48,12 @@ describe("remote command text", () => {
     expect(net.addAddress({ address: evil, prefix: 32, dev: "eth0 && rm -rf /" })).toBe(
       "ip addr replace '1.2.3.4; reboot/32' dev 'eth0 && rm -rf /'",
     );
-    expect(net.writeSysctl("net.ipv4.ip_forward", 1)).toBe("sysctl -q -w net.ipv4.ip_forward\\=1");
+    expect(net.writeSysctl("net.ipv4.ip_forward", 1)).toBe("echo 1 > /proc/sys/net/ipv4/ip_forward");
+    // A dot inside an interface's name is a slash in the sysctl's key, and stays a dot in its file.
+    expect(net.writeSysctl("net.ipv4.conf.eth1/100.rp_filter", 0)).toBe("echo 0 > /proc/sys/net/ipv4/conf/eth1.100/rp_filter");
+    expect(net.readSysctls(["net.ipv4.conf.lo.arp_ignore"])).toBe(
+      "v=; [ ! -r /proc/sys/net/ipv4/conf/lo/arp_ignore ] || read -r v < /proc/sys/net/ipv4/conf/lo/arp_ignore; printf '%s=%s\\n' net.ipv4.conf.lo.arp_ignore \"$v\"",
+    );
     expect(String(ipvs.addService({ ...svc, address: "$(reboot)", scheduler: "rr" }))).toBe("ipvsadm -A -t \\$\\(reboot\\)\\:80 -s rr");
   });
 

@@ -35,7 +35,7 @@ const backend = (p: Plan, owner: string) => p.claim(owner, { addrs: [vipOnLo], s
 describe("holds", () => {
   test("the first holder adds the VIP and sets the sysctl, recording what was there before", () => {
     const { plan, commands } = run(snapshot(), (p) => backend(p, "web"));
-    expect(commands).toEqual(["sysctl -q -w net.ipv4.conf.all.arp_ignore\\=1", "ip addr replace 198.51.100.100/32 dev lo"]);
+    expect(commands).toEqual(["echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore", "ip addr replace 198.51.100.100/32 dev lo"]);
     expect(plan.ledger.entries[keys.sysctl(ARP)]).toMatchObject({ original: 0, holders: { web: { value: 1 } } });
     expect(plan.ledger.entries[keys.addr(vipOnLo)]).toMatchObject({ original: null });
   });
@@ -53,16 +53,16 @@ describe("holds", () => {
     expect(first.commands).toEqual([]);
     expect(Object.keys(first.plan.ledger.entries[keys.addr(vipOnLo)].holders)).toEqual(["web"]);
     const last = run(after(first.plan, s1), (p) => p.claim("web", { persist: false }));
-    expect(last.commands).toEqual(["ip addr del 198.51.100.100/32 dev lo", "sysctl -q -w net.ipv4.conf.all.arp_ignore\\=0"]);
+    expect(last.commands).toEqual(["ip addr del 198.51.100.100/32 dev lo", "echo 0 > /proc/sys/net/ipv4/conf/all/arp_ignore"]);
     expect(last.plan.ledger.entries).toEqual({});
   });
 
   test("a VIP that was there before pulumi-lvs is never removed", () => {
     const s0 = snapshot({ addrs: [vipOnLo] });
     const held = run(s0, (p) => backend(p, "web"));
-    expect(held.commands).toEqual(["sysctl -q -w net.ipv4.conf.all.arp_ignore\\=1"]);
+    expect(held.commands).toEqual(["echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore"]);
     const released = run(after(held.plan, s0), (p) => p.claim("web", { persist: false }));
-    expect(released.commands).toEqual(["sysctl -q -w net.ipv4.conf.all.arp_ignore\\=0"]);
+    expect(released.commands).toEqual(["echo 0 > /proc/sys/net/ipv4/conf/all/arp_ignore"]);
   });
 
   test("holders that want different sysctl values conflict; the second operation fails alone", () => {
@@ -180,7 +180,7 @@ describe("intent and commit", () => {
     const at = script.indexOf("echo 'pulumi-lvs-group 1-2'");
     expect(script.slice(at - 3, at)).toEqual([
       "echo 'pulumi-lvs-group 0'",
-      "sysctl -q -w net.ipv4.conf.all.arp_ignore\\=1",
+      "echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore",
       "ip addr replace 198.51.100.100/32 dev lo",
     ]);
     expect(script.slice(at + 1, at + 5)).toEqual([
@@ -237,7 +237,7 @@ describe("intent and commit", () => {
     next.settle();
     expect(next.groups[0]).toEqual({
       label: "finishing an interrupted transaction",
-      commands: ["ip addr del 198.51.100.100/32 dev lo", "sysctl -q -w net.ipv4.conf.all.arp_ignore\\=0"],
+      commands: ["ip addr del 198.51.100.100/32 dev lo", "echo 0 > /proc/sys/net/ipv4/conf/all/arp_ignore"],
     });
     expect(next.ledger.entries).toEqual({});
     expect(next.ledgerChanged()).toBe(true);

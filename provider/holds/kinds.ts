@@ -169,6 +169,13 @@ export interface KindContext {
 export interface ObjectKindSpec<K extends ObjectKind> {
   /** How errors name an object of this kind, before its key ("real server "). */
   label: string;
+  /**
+   * Its place in a transaction's order, by `remove` when the object goes and by `keep` when it
+   * stays or comes: removals from the top down (a destination before its service, a service
+   * before the address it is on), then settings, then additions bottom up (a link before the
+   * address on it, a service before its destinations).
+   */
+  rank: { remove: number; keep: number };
   /** A value in words, as errors and the ledger tool show it. */
   describe(v: Desired<K>): string;
   /** What the host has of the object at `where` (null: nothing), as its entry's original records it. */
@@ -196,6 +203,7 @@ const inFiles = { read: () => null, converge: () => [], boot: () => undefined };
 export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
   addr: {
     label: "address ",
+    rank: { remove: 2, keep: 4 },
     describe: () => "present",
     read: ({ live }, a) => (live.addrs.some((x) => x.address === a.address && x.dev === a.dev) ? true : null),
     converge({ live }, _key, entry) {
@@ -216,6 +224,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
   },
   sysctl: {
     label: "sysctl ",
+    rank: { remove: 3, keep: 3 },
     describe: (v) => `value ${v}`,
     read: ({ live }, name) => live.sysctls[name] ?? null,
     converge({ live }, _key, entry) {
@@ -228,6 +237,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
   },
   service: {
     label: "IPVS service ",
+    rank: { remove: 1, keep: 5 },
     describe: describeService,
     read: ({ live }, k) => {
       const s = liveServiceOf(live, k);
@@ -263,6 +273,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
   },
   dest: {
     label: "real server ",
+    rank: { remove: 0, keep: 6 },
     describe: describeDest,
     read: ({ live }, where) => {
       const d = liveDestOf(live, where);
@@ -302,12 +313,14 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
   },
   vrrp: {
     label: "VRRP instance on ",
+    rank: { remove: 2, keep: 4 },
     describe: (v) => `router id ${v.virtualRouterId}, priority ${v.priority}, VIPs ${v.vips.join(" ")}`,
     // A block of our keepalived files: nothing of it exists before we write it.
     ...inFiles,
   },
   syncd: {
     label: "IPVS sync daemon ",
+    rank: { remove: 3, keep: 3 },
     describe: (v) => `interface ${v.dev}, syncid ${v.syncId}`,
     read: ({ live }, mode) => live.daemons[mode] ?? null,
     converge({ live }, _key, entry) {
@@ -324,6 +337,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
   },
   keepalived: {
     label: "",
+    rank: { remove: 4, keep: 2 },
     describe: () => "present",
     read: ({ snap }) => {
       const k = snap.keepalived;
@@ -335,6 +349,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
   },
   timeouts: {
     label: "IPVS timeouts",
+    rank: { remove: 3, keep: 3 },
     describe: (v) => `tcp ${v.tcp ?? "unchanged"}, tcpfin ${v.tcpFin ?? "unchanged"}, udp ${v.udp ?? "unchanged"}`,
     read: ({ live }) => live.timeouts ?? null,
     converge({ live }, _key, entry) {
@@ -348,6 +363,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
   },
   link: {
     label: "link ",
+    rank: { remove: 4, keep: 1 },
     describe: (v) => (v ? "up" : "down"),
     read: ({ live }, l) => live.links[l.dev] ?? null,
     converge({ live }, _key, entry) {
@@ -370,6 +386,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
   },
   fou: {
     label: "GUE port ",
+    rank: { remove: 3, keep: 3 },
     describe: () => "present",
     read: ({ live }, port) => (live.fou.includes(port) ? true : null),
     converge({ live }, _key, entry) {
@@ -385,6 +402,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
   },
   route: {
     label: "route to ",
+    rank: { remove: 1, keep: 5 },
     describe: (v) => `gateway ${v}`,
     read: ({ live }, r) => live.gateways[`${r.family} ${r.network}`] ?? null,
     converge({ live }, _key, entry) {
@@ -402,6 +420,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
   },
   mark: {
     label: "nftables marks for ",
+    rank: { remove: 1, keep: 5 },
     describe: (v) => v.match.map((m) => `${m.protocol} to ${m.address} ports ${m.ports.join(",")}`).join("; "),
     // Rules of our own nftables table: nothing of it exists before we write it.
     ...inFiles,

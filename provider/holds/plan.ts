@@ -89,12 +89,6 @@ const ipvsPart = (w: Hold) => (w.kind === "service" ? ipvsService(w.value) : w.k
 /** The object a ledger key names, in words ("real server tcp/VIP:80 RIP:80"). */
 export const what = (key: string) => key.replace(/^(\w+) /, (_, k: string) => (k in KINDS ? KINDS[k as ObjectKind].label : ""));
 
-/** Order of convergence: removals from the top down, then settings, then additions bottom up. */
-const RANK: Record<"remove" | "keep", Record<ObjectKind, number>> = {
-  remove: { dest: 0, service: 1, mark: 1, route: 1, vrrp: 2, addr: 2, syncd: 3, sysctl: 3, timeouts: 3, fou: 3, link: 4, keepalived: 4 },
-  keep: { link: 1, keepalived: 2, sysctl: 3, syncd: 3, timeouts: 3, fou: 3, addr: 4, vrrp: 4, route: 5, service: 5, mark: 5, dest: 6 },
-};
-
 export class Plan {
   ledger: Ledger;
   private live: Live;
@@ -179,7 +173,7 @@ export class Plan {
     const touched = heldBy(this.ledger, owner).filter((k) => !want.has(k));
     for (const k of touched) delete this.ledger.entries[k].holders[owner];
     // Services before their destinations, so a destination can find its service.
-    for (const [key, w] of [...want].sort(([a], [b]) => RANK.keep[this.kindOf(a)] - RANK.keep[this.kindOf(b)])) {
+    for (const [key, w] of [...want].sort(([a], [b]) => this.rank(a, false) - this.rank(b, false))) {
       this.hold(owner, key, w, c.persist);
       touched.push(key);
     }
@@ -351,11 +345,16 @@ export class Plan {
     return (this.ledger.entries[key]?.kind ?? key.split(" ")[0]) as ObjectKind;
   }
 
+  /** The key's place in the order of convergence: its kind's rank, for removal or not. */
+  private rank(key: string, removing: boolean): number {
+    const { rank } = kindOf(this.kindOf(key));
+    return removing ? rank.remove : rank.keep;
+  }
+
   private ordered(keysToSort: string[]): string[] {
     const rank = (k: string) => {
       const e = this.ledger.entries[k];
-      const removing = !e || !desiredOf(e).present;
-      return removing ? RANK.remove[this.kindOf(k)] : RANK.keep[this.kindOf(k)];
+      return this.rank(k, !e || !desiredOf(e).present);
     };
     return [...new Set(keysToSort)].sort((a, b) => rank(a) - rank(b));
   }

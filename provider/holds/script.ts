@@ -1,6 +1,6 @@
 // The write of a transaction: the plan's groups rendered to one shell script, intent first
 // and commit last, each group after a marker line, so a failure names the group it stopped in
-// (failedGroup). Pure: the text only; runtime/host-queue.ts sends it.
+// (stoppedIn). Pure: the text only; runtime/host-queue.ts sends it.
 import { bootCommands } from "../remote/boot";
 import { bootFiles } from "./boot-files";
 import { Command, LEDGER, LEDGER_NEXT, RuleChange, STATE_DIR, ipvs, q } from "../remote/commands";
@@ -11,8 +11,26 @@ import { Plan, Snapshot } from "./plan";
 /** The marker line before each group: `pulumi-lvs-group <index>` (or a range, or a named step). */
 const GROUP = "pulumi-lvs-group";
 
-/** The group a failed script stopped in, from what it printed: an index, a range "i-j", or keepalived/nftables/boot. */
-export const failedGroup = (stdout: string): string | undefined => [...stdout.matchAll(new RegExp(`^${GROUP} (\\S+)$`, "gm"))].pop()?.[1];
+/** Steps of a script that belong to no operation of the plan. */
+const STEPS = ["keepalived", "nftables", "boot"] as const;
+/**
+ * Where a failed script stopped: in the plan's groups (one, or the several whose rules went in
+ * one `ipvsadm -R`), or in a step of its own (keepalived's config test, our nftables table, the
+ * boot files and the commit); undefined when it stopped before its first marker (the intent).
+ */
+export type StoppedIn = { groups: number[] } | { step: (typeof STEPS)[number] } | undefined;
+
+/** Where a failed script stopped, from the last marker line it printed (writeScript writes them). */
+export function stoppedIn(stdout: string): StoppedIn {
+  const last = [...stdout.matchAll(new RegExp(`^${GROUP} (\\S+)$`, "gm"))].pop()?.[1];
+  if (last === undefined) return undefined;
+  const step = STEPS.find((s) => s === last);
+  if (step) return { step };
+  const range = /^(\d+)(?:-(\d+))?$/.exec(last);
+  if (!range) return undefined;
+  const [from, to] = [Number(range[1]), Number(range[2] ?? range[1])];
+  return { groups: Array.from({ length: to - from + 1 }, (_, i) => from + i) };
+}
 
 /** The write of a transaction, or undefined when nothing changes. Intent first, commit last. */
 export function writeScript(plan: Plan, snap: Snapshot, { coalesce = true } = {}): string | undefined {

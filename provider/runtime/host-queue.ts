@@ -9,7 +9,7 @@ import { snapshotRead } from "../remote/commands";
 import { Host, RemoteCommandError } from "../remote/ssh";
 import { ClaimError, Plan } from "../holds/plan";
 import { parseSnapshot } from "../holds/snapshot";
-import { failedGroup, writeScript } from "../holds/script";
+import { stoppedIn, writeScript } from "../holds/script";
 
 /** One operation of a batch: what it needs read, and what it decides on the snapshot. */
 export interface Op<R> {
@@ -187,12 +187,14 @@ export class HostQueue {
    * own, so the next failure names the one at fault.
    */
   private failed(items: Queued[], e: Error, plan: Plan | undefined): void {
-    const marker = e instanceof RemoteCommandError ? failedGroup(e.stdout) : undefined;
-    if (marker?.includes("-") && items.every((i) => !i.uncoalesced)) {
+    const at = e instanceof RemoteCommandError ? stoppedIn(e.stdout) : undefined;
+    const groups = at && "groups" in at ? at.groups : [];
+    if (groups.length > 1 && items.every((i) => !i.uncoalesced)) {
       for (const item of items) this.queued.push({ ...item, uncoalesced: true });
       return;
     }
-    const label = marker !== undefined && marker !== "boot" ? plan?.groups[Number(marker)]?.label : undefined;
+    // Each operation's group is labelled with its index in the batch (batch() names them so).
+    const label = groups.length === 1 ? plan?.groups[groups[0]]?.label : undefined;
     const culprit = label !== undefined && /^\d+$/.test(label) ? items[Number(label)] : undefined;
     for (const item of items) {
       if (item === culprit || !culprit) item.reject(e);

@@ -6,7 +6,7 @@ import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
 import { legacyFiles } from "../../provider/remote/boot";
 import { bootFiles } from "../../provider/holds/boot-files";
 import { parseSnapshot } from "../../provider/holds/snapshot";
-import { writeScript } from "../../provider/holds/script";
+import { stoppedIn, writeScript } from "../../provider/holds/script";
 import { SECTION } from "../../provider/remote/commands";
 import { IpvsTable } from "../../provider/remote/parsers";
 import { emitted, emptySnapshot, run } from "./plan-support";
@@ -208,6 +208,18 @@ describe("intent and commit", () => {
       "echo 'pulumi-lvs-group 1'",
       "ipvsadm -a -t 198.51.100.100\\:80 -r 198.18.0.2\\:80 -g -w 1 -x 0 -y 0",
     ]);
+  });
+
+  test("a failed script's output says where it stopped: one group, a shared ipvsadm -R's groups, a step of its own, or before any", () => {
+    // What the host printed before the failure: the markers of what ran, the last one where it stopped.
+    expect(stoppedIn("pulumi-lvs-group 0\npulumi-lvs-group 1\n")).toEqual({ groups: [1] });
+    expect(stoppedIn("pulumi-lvs-group 0\npulumi-lvs-group 1-3\n")).toEqual({ groups: [1, 2, 3] });
+    expect(stoppedIn("pulumi-lvs-group 2\npulumi-lvs-group boot\n")).toEqual({ step: "boot" });
+    expect(stoppedIn("pulumi-lvs-group keepalived\n")).toEqual({ step: "keepalived" });
+    expect(stoppedIn("")).toBeUndefined();
+    // A command's own output that looks like a marker but is not one of ours, or not on its own line.
+    expect(stoppedIn("pulumi-lvs-group 0\nsaid pulumi-lvs-group 5\n")).toEqual({ groups: [0] });
+    expect(stoppedIn("pulumi-lvs-group 0\npulumi-lvs-group later\n")).toBeUndefined();
   });
 
   test("release 0.1's files are named as 0.1 named them", () => {

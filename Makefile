@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 export PULUMI_LVS_CACHE ?= $(HOME)/.cache/pulumi-lvs
 
-.PHONY: bench test demo demo-down demo-ha demo-ha-down deps node-deps pulumi-cli build typecheck lint unit e2e lab-up lab-down
+.PHONY: bench test demo demo-down demo-ha demo-ha-down deps node-deps pulumi-cli build schema typecheck lint unit e2e lab-up lab-down
 
 ## test: type check, lint, unit tests, then the lab end-to-end suite through the real pulumi CLI
 test: deps typecheck lint unit
@@ -43,6 +43,10 @@ pulumi-cli:
 
 build: node-deps
 	npm run --silent build && node tools/link-self.js
+
+## schema: write schema.json (the provider plugin's package schema) from the zod model
+schema: build
+	node tools/write-schema.js
 
 typecheck: node-deps
 	npx tsc --noEmit -p tsconfig.json

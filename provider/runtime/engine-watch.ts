@@ -14,10 +14,13 @@ const ENGINE = /^(127\.0\.0\.1|localhost):(\d+)$/;
 
 let watching = false;
 
-/** Starts watching, once, when this process is the dynamic provider (`dynamic-provider ENGINE_ADDRESS`). */
-export function watchEngine(argv: string[] = process.argv): void {
+/**
+ * Starts watching, once, when this process is a provider the engine started: the dynamic
+ * provider (`dynamic-provider ENGINE_ADDRESS`) or our plugin (`pulumi-resource-lvs ENGINE_ADDRESS`).
+ */
+export function watchEngine(argv: string[] = process.argv, provider = /dynamic-provider/.test(argv[1] ?? "")): void {
   const engine = ENGINE.exec(argv[2] ?? "");
-  if (watching || !engine || !/dynamic-provider/.test(argv[1] ?? "")) return;
+  if (watching || !engine || !provider) return;
   watching = true;
   let misses = 0;
   const timer = setInterval(() => {

@@ -1,5 +1,6 @@
-// The runtime module: what the serialized provider shims require() at call time.
-// Nothing here is captured into Pulumi state; the state holds only the shim.
+// The runtime module: what the serialized provider shims require() at call time, and what
+// the provider plugin (plugin/) serves. Nothing here is captured into Pulumi state; the
+// state holds only the shim.
 import { directorHostKind } from "./director-host";
 import { drRealServerHostKind } from "./dr-real-server-host";
 import { tunRealServerHostKind } from "./tun-real-server-host";
@@ -8,12 +9,22 @@ import { makeProvider } from "./kind";
 import { realServerKind } from "./real-server";
 import { virtualServiceKind } from "./virtual-service";
 
-export const providers = {
-  DirectorHost: makeProvider(directorHostKind),
-  VirtualService: makeProvider(virtualServiceKind),
-  RealServer: makeProvider(realServerKind),
-  DrRealServerHost: makeProvider(drRealServerHostKind),
-  TunRealServerHost: makeProvider(tunRealServerHostKind),
-  NatRealServerHost: makeProvider(natRealServerHostKind),
+/** Every kind of resource: its schemas and rules (the plugin's schema is made from them) and its host operations. */
+export const kinds = {
+  DirectorHost: directorHostKind,
+  VirtualService: virtualServiceKind,
+  RealServer: realServerKind,
+  DrRealServerHost: drRealServerHostKind,
+  TunRealServerHost: tunRealServerHostKind,
+  NatRealServerHost: natRealServerHostKind,
 };
-export type ProviderName = keyof typeof providers;
+export type ProviderName = keyof typeof kinds;
+
+export const providers = {
+  DirectorHost: makeProvider(kinds.DirectorHost),
+  VirtualService: makeProvider(kinds.VirtualService),
+  RealServer: makeProvider(kinds.RealServer),
+  DrRealServerHost: makeProvider(kinds.DrRealServerHost),
+  TunRealServerHost: makeProvider(kinds.TunRealServerHost),
+  NatRealServerHost: makeProvider(kinds.NatRealServerHost),
+} satisfies Record<ProviderName, unknown>;

@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// pulumi-resource-lvs: pulumi-lvs as a Pulumi provider plugin (package `lvs`), for programs in
+// any language (YAML, Go, Python, .NET). The engine starts it with its own address and speaks
+// the provider protocol to it, which @pulumi/pulumi/provider serves; the calls are in provider.ts.
+import * as provider from "@pulumi/pulumi/provider";
+import { watchEngine } from "../runtime/engine-watch";
+import { lvs } from "./provider";
+
+// Watched as the dynamic provider watches it, so a stopped run leaves no transaction to write later.
+watchEngine(process.argv, true);
+void provider.main(lvs, process.argv.slice(2));

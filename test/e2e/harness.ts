@@ -183,6 +183,16 @@ export const changes = (r: RunResult): Record<string, string> =>
 export const opCounts = (r: RunResult): Record<string, number> =>
   r.steps.filter((s) => s.op !== "same").reduce<Record<string, number>>((n, s) => ({ ...n, [s.op]: (n[s.op] ?? 0) + 1 }), {});
 
+/**
+ * A directory holding only `pulumi-resource-lvs`, the provider plugin of this build, as
+ * `npm install -g pulumi-lvs` puts it on a user's PATH: where the engine finds it for YAML programs.
+ */
+const PLUGIN_DIR = (() => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-plugin-"));
+  fs.symlinkSync(path.join(REPO, "bin/provider/plugin/main.js"), path.join(dir, "pulumi-resource-lvs"));
+  return dir;
+})();
+
 /** A stack of a Pulumi program driven through the real CLI with its own PULUMI_HOME and file backend. */
 export class Stack {
   /** The program the CLI runs; an upgrade test points the same stack at another release's program. */
@@ -198,6 +208,7 @@ export class Stack {
     this.programDir = programDir;
     this.env = {
       ...process.env,
+      PATH: `${PLUGIN_DIR}${path.delimiter}${process.env.PATH ?? ""}`,
       PULUMI_HOME: path.join(this.home, "pulumi-home"),
       PULUMI_BACKEND_URL: `file://${path.join(this.home, "state")}`,
       PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",

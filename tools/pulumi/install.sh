@@ -13,8 +13,10 @@
 #   pulumi                         engine, github.com/pulumi/pulumi/pkg/v3 v3.248.0
 #   pulumi-language-nodejs         language host, sdk/v3 v3.68.0 (see below)
 #   pulumi-resource-pulumi-nodejs  launcher of dynamic providers (see below)
+#   pulumi-language-yaml           YAML language host, github.com/pulumi/pulumi-yaml v1.25.0
+#                                  (the e2e suite runs YAML programs against the lvs plugin)
 #
-# Inputs: tools/pulumi/go.{mod,sum} and tools/pulumi/langhost-nodejs/go.{mod,sum}.
+# Inputs: tools/pulumi/go.{mod,sum} and tools/pulumi/langhost-{nodejs,yaml}/go.{mod,sum}.
 # Their hash is kept in the bin directory's parent (.stamp); changing a pin
 # rebuilds. Go modules come from the configured GOPROXY and compiled packages
 # from the usual Go build cache, so a rebuild after a cache hit is quick.
@@ -52,8 +54,9 @@ set -euo pipefail
 
 PULUMI_VERSION=v3.248.0
 LANGHOST_VERSION=v3.68.0
+YAML_VERSION=v1.25.0
 # Bump when the way the bin directory is produced changes without a pin change.
-RECIPE=1
+RECIPE=2
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache_root="${PULUMI_LVS_CACHE:-${HOME}/.cache/pulumi-lvs}"
@@ -69,15 +72,16 @@ version_pkg=github.com/pulumi/pulumi/sdk/v3/go/common/version
 
 stamp_key() {
 	{
-		printf 'recipe=%s pulumi=%s langhost=%s\n' "$RECIPE" "$PULUMI_VERSION" "$LANGHOST_VERSION"
+		printf 'recipe=%s pulumi=%s langhost=%s yaml=%s\n' "$RECIPE" "$PULUMI_VERSION" "$LANGHOST_VERSION" "$YAML_VERSION"
 		cat "$here/go.mod" "$here/go.sum" \
-			"$here/langhost-nodejs/go.mod" "$here/langhost-nodejs/go.sum"
+			"$here/langhost-nodejs/go.mod" "$here/langhost-nodejs/go.sum" \
+			"$here/langhost-yaml/go.mod" "$here/langhost-yaml/go.sum"
 	} | sha256sum | cut -d' ' -f1
 }
 
 is_ready() {
 	[ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-language-nodejs" ] &&
-		[ -x "$bin/pulumi-resource-pulumi-nodejs" ] || return 1
+		[ -x "$bin/pulumi-resource-pulumi-nodejs" ] && [ -x "$bin/pulumi-language-yaml" ] || return 1
 	[ "$(cat "$prefix/.stamp" 2>/dev/null)" = "$key" ] || return 1
 	[ "$(PULUMI_SKIP_UPDATE_CHECK=true "$bin/pulumi" version 2>/dev/null)" = "$PULUMI_VERSION" ]
 }
@@ -151,6 +155,12 @@ t=$SECONDS
 	github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs) >&2
 log "pulumi-language-nodejs built in $((SECONDS - t))s"
 
+log "building pulumi-language-yaml $YAML_VERSION"
+t=$SECONDS
+(cd "$here/langhost-yaml" && "$go_cmd" build -o "$work/bin/pulumi-language-yaml" \
+	github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml) >&2
+log "pulumi-language-yaml built in $((SECONDS - t))s"
+
 write_launcher "$work/bin/pulumi-resource-pulumi-nodejs"
 
 got="$(PULUMI_SKIP_UPDATE_CHECK=true "$work/bin/pulumi" version)"
@@ -162,7 +172,7 @@ printf '%s\n' "$key" >"$work/.stamp"
 # The stamp goes last, so an interrupted install is redone next time.
 mkdir -p "$bin"
 rm -f "$prefix/.stamp"
-for f in pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs; do
+for f in pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-language-yaml; do
 	mv -f "$work/bin/$f" "$bin/$f"
 done
 mv -f "$work/.stamp" "$prefix/.stamp"

@@ -1,0 +1,101 @@
+// pulumi-lvs from a YAML program, through its provider plugin (pulumi-resource-lvs) and the
+// real YAML language host: the walkthrough's cluster from the plain resources, six requests
+// alternate, preview is clean, a weight change is an in-place update of that one real server,
+// no secret reaches the state in plain text, bad input fails at preview naming the property
+// with no host dialled, and destroy leaves every host as it was.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { REPO, Stack, changes, expectAlternating, hostState, ipvsRules, labHost, labStatus, tripwire } from "./harness";
+
+jest.setTimeout(20 * 60_000);
+
+const lab = labStatus();
+const [director, rsA, rsB] = ["director", "rs-a", "rs-b"].map((n) => labHost(lab, n));
+const HOSTS = ["director", "rs-a", "rs-b"];
+const PROGRAM = path.join(REPO, "test/e2e/yaml-program");
+const stack = new Stack(PROGRAM, "yaml");
+const config = (extra: Record<string, unknown> = {}) => ({
+  "lvs-yaml-e2e:keyPath": director.keyPath,
+  "lvs-yaml-e2e:vip": lab.vip,
+  "lvs-yaml-e2e:directorPort": director.sshPort,
+  "lvs-yaml-e2e:rsAPort": rsA.sshPort,
+  "lvs-yaml-e2e:rsBPort": rsB.sshPort,
+  "lvs-yaml-e2e:rsAAddress": rsA.lanAddress,
+  "lvs-yaml-e2e:rsBAddress": rsB.lanAddress,
+  ...extra,
+});
+let before: Record<string, string>;
+
+beforeAll(async () => {
+  before = hostState(HOSTS);
+  await stack.init();
+});
+afterAll(async () => {
+  await stack.run("destroy", "--yes", "--skip-preview");
+  await stack.remove();
+});
+
+test("1. the cluster from a YAML program: every resource created, six requests alternate, preview is clean", async () => {
+  stack.setConfig(config());
+  const up = await stack.up();
+  expect(changes(up)).toEqual({
+    director: "create",
+    web: "create",
+    "host-a": "create",
+    "host-b": "create",
+    "rs-a": "create",
+    "rs-b": "create",
+  });
+  expect(up.steps.every((s) => s.type.startsWith("lvs:index:"))).toBe(true);
+  expectAlternating(lab.vip);
+  const preview = await stack.must("preview", "--expect-no-changes");
+  expect(changes(preview)).toEqual({});
+});
+
+test("2. the private key given as plain config text is a secret in the state", async () => {
+  const key = fs.readFileSync(director.keyPath, "utf8").split("\n")[1];
+  expect(key.length).toBeGreaterThan(20);
+  const state = await stack.exportState();
+  expect(state).not.toContain(key);
+  const outs = await stack.outputsOf("director");
+  expect(outs.credentials).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" });
+});
+
+test("3. a weight change is an in-place update of that real server only, and applies", async () => {
+  stack.setConfig(config({ "lvs-yaml-e2e:weightB": 2 }));
+  const preview = await stack.preview();
+  expect(changes(preview)).toEqual({ "rs-b": "update" });
+  expect(changes(await stack.up())).toEqual({ "rs-b": "update" });
+  expect(ipvsRules()).toContain(`-a -t ${lab.vip}:80 -r ${rsB.lanAddress}:80 -g -w 2`);
+});
+
+test("4. bad input fails at preview naming the property and the value, and dials no host", async () => {
+  const wire = await tripwire();
+  const bad = new Stack(PROGRAM, "yaml-bad");
+  const key = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "lvs-yaml-")), "key");
+  fs.writeFileSync(key, "not-a-key");
+  try {
+    await bad.init();
+    bad.setConfig({
+      ...config({ "lvs-yaml-e2e:keyPath": key, "lvs-yaml-e2e:vip": "1.2.3.4; reboot" }),
+      "lvs-yaml-e2e:directorPort": wire.port,
+      "lvs-yaml-e2e:rsAPort": wire.port,
+      "lvs-yaml-e2e:rsBPort": wire.port,
+    });
+    const r = await bad.run("preview");
+    expect(r.code).not.toBe(0);
+    // The engine's error diagnostics: a resource with the VIP names its property and the value.
+    const named = r.errors.find((e) => e.includes("property vips.0"));
+    expect(named).toContain('must be an IPv4 or IPv6 address, got "1.2.3.4; reboot"');
+    expect(wire.count()).toBe(0);
+  } finally {
+    await bad.remove();
+    await wire.close();
+  }
+});
+
+test("5. destroy leaves every host as it was", async () => {
+  await stack.destroy();
+  expect(hostState(HOSTS)).toEqual(before);
+});

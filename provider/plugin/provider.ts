@@ -5,17 +5,16 @@
 import * as fs from "fs";
 import * as path from "path";
 import type * as provider from "@pulumi/pulumi/provider";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { SECRET_CONNECTION_FIELDS } from "../model";
 import { ProviderName, kinds, providers } from "../runtime";
 import { PACKAGE, packageSchema } from "./schema";
 
 type Props = Record<string, unknown>;
 
-// How the engine marks a secret in the values it sends a plugin that accepts secrets (runtime/rpc.ts).
-const SIG = "4dabf18193072939515e22adb298388d";
-const SECRET = "1b47061264138c4ac30d75fd1eb44270";
-const isSecret = (v: unknown): v is { value: unknown } => !!v && typeof v === "object" && (v as Props)[SIG] === SECRET;
-const secret = (value: unknown) => ({ [SIG]: SECRET, value });
+// How the engine marks a secret in the values it sends a plugin that accepts secrets.
+const isSecret = (v: unknown): v is { value: unknown } => !!v && typeof v === "object" && (v as Props)[specialSigKey] === specialSecretSig;
+const secret = (value: unknown) => ({ [specialSigKey]: specialSecretSig, value });
 
 /** Values with every secret unwrapped, as the runtime takes them. */
 function reveal(v: unknown): unknown {
@@ -79,7 +78,7 @@ export const lvs: provider.Provider = {
     const name = kindOf(urn);
     const r = await providers[name].check!(reveal(olds), { ...(reveal(news) as Props), owner: urn });
     const kept = [...secretPaths(news), ...SECRET_INPUTS(name)];
-    return { inputs: hide(r.inputs as Props, kept), failures: r.failures?.map((f) => ({ ...f })) };
+    return { inputs: hide(r.inputs as Props, kept), failures: r.failures };
   },
 
   async diff(id, urn, olds, news) {

@@ -5,7 +5,7 @@
 // (the failed requests are printed: the figures of a failover); without preempt the standby
 // keeps them when the primary is back; destroy leaves every host as it was.
 import * as path from "path";
-import { REPO, Stack, changes, conn, hostState, labHost, labStatus, onHost, waitFor } from "./harness";
+import { REPO, Stack, changes, conn, hostState, labHost, labStatus, onHost, waitFor, stackLifecycle } from "./harness";
 
 jest.setTimeout(20 * 60_000);
 
@@ -59,15 +59,7 @@ const waitHeld = (h: string) =>
 const url = (vip: string) => (vip.includes(":") ? `http://[${vip}]/` : `http://${vip}/`);
 const fetchOnce = (vip: string) => onHost("client", `curl -s -g --max-time 5 ${url(vip)} || echo FAILED`).trim();
 
-let before: Record<string, string>;
-beforeAll(async () => {
-  before = hostState(HOSTS);
-  await stack.init();
-});
-afterAll(async () => {
-  await stack.run("destroy", "--yes", "--skip-preview");
-  await stack.remove();
-});
+const before = stackLifecycle(stack, HOSTS);
 
 test("1. a fresh up: the primary holds both VIPs and each family serves", async () => {
   stack.declare(...backends, ...directors, ...services);
@@ -126,5 +118,5 @@ test("4. without preempt the standby keeps both VIPs when the primary's keepaliv
 
 test("5. destroy leaves every host as it was", async () => {
   await stack.destroy();
-  expect(hostState(HOSTS)).toEqual(before);
+  expect(hostState(HOSTS)).toEqual(before());
 });

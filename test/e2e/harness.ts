@@ -410,3 +410,20 @@ export function expectAlternating(vip: string, port = 80): void {
   const count = (page: string) => replies.filter((r) => r === `This is test page,this is ${page}.`).length;
   if (count("A") !== 3 || count("B") !== 3) throw new Error(`requests to ${vip}:${port} did not alternate A/B: ${JSON.stringify(replies)}`);
 }
+
+/**
+ * The usual life of a test file's stack: the hosts' state read and the stack made before the
+ * file's tests, the stack destroyed and removed after them. Returns the hosts' state as it was.
+ */
+export function stackLifecycle(stack: Stack, hosts: string[]): () => Record<string, string> {
+  let before: Record<string, string> = {};
+  beforeAll(async () => {
+    before = hostState(hosts);
+    await stack.init();
+  });
+  afterAll(async () => {
+    await stack.run("destroy", "--yes", "--skip-preview");
+    await stack.remove();
+  });
+  return () => before;
+}

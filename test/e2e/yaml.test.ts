@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { REPO, Stack, changes, expectAlternating, hostState, ipvsRules, labHost, labStatus, tripwire } from "./harness";
+import { REPO, Stack, changes, expectAlternating, hostState, ipvsRules, labHost, labStatus, tripwire, stackLifecycle } from "./harness";
 
 jest.setTimeout(20 * 60_000);
 
@@ -25,16 +25,7 @@ const config = (extra: Record<string, unknown> = {}) => ({
   "lvs-yaml-e2e:rsBAddress": rsB.lanAddress,
   ...extra,
 });
-let before: Record<string, string>;
-
-beforeAll(async () => {
-  before = hostState(HOSTS);
-  await stack.init();
-});
-afterAll(async () => {
-  await stack.run("destroy", "--yes", "--skip-preview");
-  await stack.remove();
-});
+const before = stackLifecycle(stack, HOSTS);
 
 test("1. the cluster from a YAML program: every resource created, six requests alternate, preview is clean", async () => {
   stack.setConfig(config());
@@ -97,5 +88,5 @@ test("4. bad input fails at preview naming the property and the value, and dials
 
 test("5. destroy leaves every host as it was", async () => {
   await stack.destroy();
-  expect(hostState(HOSTS)).toEqual(before);
+  expect(hostState(HOSTS)).toEqual(before());
 });

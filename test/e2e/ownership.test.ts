@@ -6,7 +6,20 @@
 // pinning its key; a VIP change keeps the old VIP serving until its backend drained; destroy
 // leaves no trace.
 import * as path from "path";
-import { REPO, RunResult, Stack, changes, conn, expectAlternating, hostState, labCli, labHost, labStatus, onHost } from "./harness";
+import {
+  REPO,
+  RunResult,
+  Stack,
+  changes,
+  conn,
+  expectAlternating,
+  hostState,
+  labCli,
+  labHost,
+  labStatus,
+  onHost,
+  waitFor,
+} from "./harness";
 
 jest.setTimeout(30 * 60_000);
 
@@ -41,12 +54,17 @@ const seed = (o: { parent?: string; iface?: string; directorKey?: string } = {})
 async function underLoad(vip: string, port: number, during: () => Promise<unknown>): Promise<string[]> {
   onHost(
     "client",
-    `rm -f /tmp/load.out; (nohup sh -c 'while :; do curl -s --max-time 2 http://${vip}:${port}/ || echo FAILED; sleep 0.2; done' >/tmp/load.out 2>&1 & echo $! >/tmp/load.pid)`,
+    `rm -f /tmp/load.out; (setsid sh -c 'while :; do curl -s --max-time 2 http://${vip}:${port}/ || echo FAILED; sleep 0.2; done' >/tmp/load.out 2>&1 </dev/null & echo $! >/tmp/load.pid)`,
   );
   try {
     await during();
   } finally {
-    onHost("client", "kill $(cat /tmp/load.pid)");
+    // The loop's whole process group, its curl in flight included, and only once all are gone:
+    // a request still on its way would take a turn of the scheduler from the next step's six.
+    onHost("client", "kill -- -$(cat /tmp/load.pid)");
+    await waitFor("the client's request loop to end", 10, () =>
+      onHost("client", "kill -0 -- -$(cat /tmp/load.pid) 2>/dev/null && echo running || true").trim() ? undefined : true,
+    );
   }
   return onHost("client", "cat /tmp/load.out").trim().split("\n");
 }

@@ -5,10 +5,10 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 export PULUMI_LVS_CACHE ?= $(HOME)/.cache/pulumi-lvs
 
-.PHONY: bench test demo demo-down demo-ha demo-ha-down deps node-deps pulumi-cli build schema typecheck lint unit e2e lab-up lab-down
+.PHONY: sdk sdk-build bench test demo demo-down demo-ha demo-ha-down deps node-deps pulumi-cli build schema typecheck lint unit e2e lab-up lab-down
 
 ## test: type check, lint, unit tests, then the lab end-to-end suite through the real pulumi CLI
-test: deps typecheck lint unit
+test: deps typecheck lint unit sdk-build
 	@# Bring the labs up (each reused if running) and afterwards stop only those this run started.
 	@started=$$(bash test/lab/labs.sh up $(E2E_LABS)); \
 	status=0; $(MAKE) --no-print-directory e2e || status=$$?; \
@@ -47,6 +47,17 @@ build: node-deps
 ## schema: write schema.json (the provider plugin's package schema) from the zod model
 schema: build
 	node tools/write-schema.js
+
+## sdk: write the Go, Python and .NET SDKs (sdk/) from schema.json, with Pulumi's code generators (tools/sdkgen)
+sdk: schema
+	cd tools/sdkgen && go run . -schema ../../schema.json -version "$$(node -p 'require("../../package.json").version')" -out ../../sdk
+	cd sdk/go && go mod tidy
+
+# The generated SDKs compile: the Go one against github.com/pulumi/pulumi/sdk/v3, the Python one byte-compiled.
+# (No .NET toolchain here: its SDK is generated and checked for staleness only.)
+sdk-build:
+	cd sdk/go && go build ./...
+	python3 -m compileall -q sdk/python/pulumi_lvs
 
 typecheck: node-deps
 	npx tsc --noEmit -p tsconfig.json

@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 import globals from "globals";
 
 export default tseslint.config(
-  { ignores: ["bin/**", "node_modules/**", "coverage/**"] },
+  { ignores: ["bin/**", "node_modules/**", "coverage/**", "sdk/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { files: ["**/*.js"], languageOptions: { sourceType: "commonjs", globals: globals.node } },

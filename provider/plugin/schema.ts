@@ -43,6 +43,7 @@ export interface PackageSchema {
   description: string;
   license: string;
   meta: { moduleFormat: string };
+  language: Record<string, Record<string, unknown>>;
   resources: Record<string, { description: string } & Record<string, unknown>>;
   types: Record<string, ObjectSpec>;
 }
@@ -160,6 +161,12 @@ export function packageSchema(): PackageSchema {
     description: "Linux Virtual Server (IPVS) load balancers converged over SSH: directors, services, real servers.",
     license: "Apache-2.0",
     meta: { moduleFormat: "(.*)" },
+    // Where the generated SDKs live (sdk/, `make sdk`): the Go module is sdk/go (module pulumi-lvs/sdk/go).
+    language: {
+      go: { importBasePath: "pulumi-lvs/sdk/go/lvs", generateResourceContainerTypes: false },
+      python: { packageName: "pulumi_lvs" },
+      csharp: { rootNamespace: "PulumiLvs" },
+    },
     resources,
     types,
   };

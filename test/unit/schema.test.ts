@@ -1,5 +1,6 @@
 // The provider plugin's package schema is made from the zod model, never by hand: the committed
 // schema.json must be what the model gives today (`make schema` rewrites it).
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { packageSchema } from "../../provider/plugin/schema";
@@ -13,6 +14,24 @@ const urn = (kind: string) => `urn:pulumi:dev::proj::lvs:index:${kind}::web`;
 describe("the plugin's schema", () => {
   test("schema.json is what the model gives (run `make schema` after changing the model)", () => {
     expect(committed).toEqual(schema);
+  });
+
+  test("the SDKs in sdk/ were generated from this schema.json and version (run `make sdk` after `make schema`)", () => {
+    const root = path.join(__dirname, "../..");
+    const digest = crypto
+      .createHash("sha256")
+      .update(fs.readFileSync(path.join(root, "schema.json")))
+      .digest("hex");
+    const version = (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version;
+    expect(fs.readFileSync(path.join(root, "sdk/GENERATED-FROM"), "utf8")).toBe(`schema.json sha256 ${digest}\nversion ${version}\n`);
+    // Every resource of the schema has its class in each SDK.
+    for (const kind of Object.keys(schema.resources).map((t) => t.split(":")[2])) {
+      const lower = kind.charAt(0).toLowerCase() + kind.slice(1);
+      const snake = kind.replace(/[A-Z]/g, (c, i: number) => (i ? "_" : "") + c.toLowerCase());
+      expect(fs.existsSync(path.join(root, `sdk/go/lvs/${lower}.go`))).toBe(true);
+      expect(fs.existsSync(path.join(root, `sdk/python/pulumi_lvs/${snake}.py`))).toBe(true);
+      expect(fs.existsSync(path.join(root, `sdk/dotnet/${kind}.cs`))).toBe(true);
+    }
   });
 
   test("every resource kind, its required inputs, and secrets marked secret", () => {

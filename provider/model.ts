@@ -117,6 +117,9 @@ export const ProxyConnection = z.object(connectionFields);
 export const Connection = z.object({ ...connectionFields, proxy: ProxyConnection.optional() });
 export type ProxyConnection = z.infer<typeof ProxyConnection>;
 export type Connection = z.infer<typeof Connection>;
+/** A default connection (the provider plugin's `lvs:connection`): any field, none required. */
+export const DefaultConnection = Connection.partial();
+export type DefaultConnection = z.infer<typeof DefaultConnection>;
 /** Connection fields that are secrets: never logged, stored only encrypted. */
 export const SECRET_CONNECTION_FIELDS = ["password", "privateKey", "privateKeyPassword"] as const;
 

@@ -9,6 +9,7 @@ import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { SECRET_CONNECTION_FIELDS } from "../model";
 import { ProviderName, kinds, providers } from "../runtime";
 import { PACKAGE, packageSchema } from "./schema";
+import { defaultConnection, withDefaults } from "./server-calls";
 
 type Props = Record<string, unknown>;
 
@@ -17,7 +18,7 @@ const isSecret = (v: unknown): v is { value: unknown } => !!v && typeof v === "o
 const secret = (value: unknown) => ({ [specialSigKey]: specialSecretSig, value });
 
 /** Values with every secret unwrapped, as the runtime takes them. */
-function reveal(v: unknown): unknown {
+export function reveal(v: unknown): unknown {
   if (isSecret(v)) return reveal(v.value);
   if (Array.isArray(v)) return v.map(reveal);
   if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
@@ -32,7 +33,7 @@ function secretPaths(v: unknown, at = ""): string[] {
 }
 
 /** `props` with the values at `paths` wrapped as secrets (paths that hold nothing are skipped). */
-function hide(props: Props, paths: string[]): Props {
+export function hide(props: Props, paths: string[]): Props {
   const out = structuredClone(props);
   for (const p of paths) {
     const keys = p.split(".");
@@ -70,13 +71,22 @@ function packageVersion(): string {
   throw new Error("pulumi-resource-lvs: no package.json above " + __dirname);
 }
 
+/** `pulumi import` (or the import option): an id alone says where the object is and what it is. */
+export async function importById(id: string, urn: string) {
+  const r = await providers[kindOf(urn)].importById(id, urn, defaultConnection());
+  return { id: r.id, props: hide(r.props, SECRET_OUTPUTS), inputs: r.inputs };
+}
+
 export const lvs: provider.Provider = {
   version: packageVersion(),
   schema: JSON.stringify(packageSchema()),
 
   async check(urn, olds, news) {
     const name = kindOf(urn);
-    const r = await providers[name].check!(reveal(olds), { ...(reveal(news) as Props), owner: urn });
+    const given = reveal(news) as Props;
+    // What the resource's connection leaves out, the provider's lvs:connection gives.
+    const connection = withDefaults(given.connection);
+    const r = await providers[name].check!(reveal(olds), { ...given, ...(connection ? { connection } : {}), owner: urn });
     const kept = [...secretPaths(news), ...SECRET_INPUTS(name)];
     return { inputs: hide(r.inputs as Props, kept), failures: r.failures };
   },

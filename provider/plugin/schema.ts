@@ -3,7 +3,7 @@
 // adds and what every resource records (runtime/kind.ts). Never written by hand: `make schema`
 // writes schema.json from here, and a unit test fails when the two disagree.
 import { z } from "zod";
-import { SECRET_CONNECTION_FIELDS } from "../model";
+import { DefaultConnection, SECRET_CONNECTION_FIELDS } from "../model";
 import { ProviderName, kinds } from "../runtime";
 
 export const PACKAGE = "lvs";
@@ -31,7 +31,7 @@ interface TypeSpec {
   $ref?: string;
   oneOf?: TypeSpec[];
 }
-type PropertySpec = TypeSpec & { description?: string; secret?: boolean; default?: unknown };
+type PropertySpec = TypeSpec & { description?: string; secret?: boolean; default?: unknown; replaceOnChanges?: boolean };
 interface ObjectSpec {
   type: "object";
   properties: Record<string, PropertySpec>;
@@ -44,6 +44,8 @@ export interface PackageSchema {
   license: string;
   meta: { moduleFormat: string };
   language: Record<string, Record<string, unknown>>;
+  config: { variables: Record<string, PropertySpec> };
+  provider: { description: string; inputProperties: Record<string, PropertySpec> };
   resources: Record<string, { description: string } & Record<string, unknown>>;
   types: Record<string, ObjectSpec>;
 }
@@ -117,10 +119,15 @@ class Converter {
     return out;
   }
 
-  /** Registers an object type, named `name` (or, when another shape has that name, a longer one); returns its name. */
+  /**
+   * Registers an object type, named `name` (or, when another shape has that name, a longer one);
+   * returns its name. A shape already registered under another name is that type.
+   */
   private object(js: JsonSchema, name: string, path: string): string {
     const spec: ObjectSpec = { type: "object", properties: this.properties(js, name, path) };
     if (js.required?.length) spec.required = [...js.required].sort();
+    const same = Object.entries(this.types).find(([, t]) => JSON.stringify(t) === JSON.stringify(spec));
+    if (same) return same[0].slice(token("").length);
     for (let candidate = name, n = 2; ; candidate = `${name}${n++}`) {
       const existing = this.types[token(candidate)];
       if (!existing) this.types[token(candidate)] = spec;
@@ -145,6 +152,9 @@ export function packageSchema(): PackageSchema {
     const outputs = jsonSchema(kind.outputs, "output");
     // The owner is the resource's URN, which the plugin knows: not an input.
     const inputProperties = convert.properties(inputs, "", "", ["owner"]);
+    // A change to these replaces the resource (the kind's rules; nested paths mark their top field).
+    for (const field of new Set((kind.replaceOn as string[]).map((p) => p.split(".")[0])))
+      if (inputProperties[field]) inputProperties[field] = { ...inputProperties[field], replaceOnChanges: true };
     const requiredInputs = (inputs.required ?? []).filter((k) => k !== "owner");
     resources[token(name)] = {
       description: `pulumi-lvs ${name} (see the README of pulumi-lvs).`,
@@ -154,6 +164,13 @@ export function packageSchema(): PackageSchema {
       required: [...new Set([...requiredInputs, ...(outputs.required ?? []), "owner", "hostKeyFingerprint", "stateVersion"])].sort(),
     };
   }
+  // The provider's configuration: a default connection, every field optional (plugin/server-calls.ts).
+  const defaults: PropertySpec = {
+    ...convert.type(jsonSchema(DefaultConnection, "input"), "DefaultConnection", "connection"),
+    description:
+      "The connection `pulumi import` logs in with, and what fills in any field a resource's `connection` leaves out " +
+      "(user, privateKey or agentSocketPath, knownHostsPath, proxy, ...); a resource's own fields win.",
+  };
   const types = Object.fromEntries(Object.entries(convert.types).sort(([a], [b]) => a.localeCompare(b)));
   return {
     name: PACKAGE,
@@ -167,6 +184,8 @@ export function packageSchema(): PackageSchema {
       python: { packageName: "pulumi_lvs" },
       csharp: { rootNamespace: "PulumiLvs" },
     },
+    config: { variables: { connection: defaults } },
+    provider: { description: "The lvs provider: its configuration is `lvs:connection`.", inputProperties: { connection: defaults } },
     resources,
     types,
   };

@@ -9,6 +9,7 @@ import { Host, Log, connect, noteOwner, rememberStackKeys } from "../remote/ssh"
 import { watchEngine } from "./engine-watch";
 import { containsUnknown, parseOrThrow, validate } from "../validate";
 import { canonical } from "../ledger";
+import { formatId, parseId } from "../ids";
 
 type Dyn = pulumi.dynamic.ResourceProvider;
 type Outs = Record<string, unknown>;
@@ -41,6 +42,8 @@ export interface Kind<A extends { connection: Connection }, O extends Outs> {
   resolvedWhenUnset?: Path<A>[];
   /** The part of the id after the host: what identifies the object on its host. */
   identity(a: A): string;
+  /** The inputs an identity names (identity's inverse), for `pulumi import`; unset: the kind is not importable. */
+  fromIdentity?(identity: string): Record<string, unknown>;
   create(host: Host, a: A, ctx: Ctx): Promise<O>;
   /** Live state merged over the outputs, or undefined when the object is gone. */
   read(host: Host, outs: A & O, ctx: Ctx): Promise<Outs | undefined>;
@@ -157,11 +160,28 @@ function diffOf<A extends { connection: Connection }, O extends Outs>(kind: Kind
   return { changes, replaces, deleteBeforeReplace: replaces.length > 0 && sameIdentity };
 }
 
-/** A kind's dynamic provider: the engine's five calls, each a few lines over the kind's own operations. */
-export function makeProvider<A extends { connection: Connection; owner?: string }, O extends Outs>(kind: Kind<A, O>): Dyn {
+/** What `pulumi import` gets: the live object as state, and the inputs that declare it. */
+export interface Imported {
+  id: string;
+  props: Outs;
+  inputs: Outs;
+}
+/** A kind's provider: the engine's five calls, each a few lines over the kind's own operations, and import. */
+export type KindProvider = Dyn & {
+  /**
+   * The object an id names, read live from its host and described as state and inputs, for
+   * `pulumi import`. The id's login fields win over `defaults` (the plugin's configured connection).
+   */
+  importById(id: string, urn: string, defaults: Partial<Connection>): Promise<Imported>;
+};
+
+/** A kind's provider (see KindProvider). */
+export function makeProvider<A extends { connection: Connection; owner?: string }, O extends Outs>(kind: Kind<A, O>): KindProvider {
   watchEngine();
   const secrets = secretInputs((kind.secretInputs ?? []) as string[]);
-  const idOf = (a: A) => `${a.connection.host}:${a.connection.port}/${kind.identity(a)}`;
+  const idOf = (a: A) => formatId(a.connection.host, a.connection.port, kind.identity(a));
+  /** The input fields a live object can tell (what diff rules name), the connection aside. */
+  const inputFields = [...new Set([...kind.replaceOn, ...kind.updateOn].map((p) => p.split(".")[0]))].filter((f) => f !== "connection");
   // The owner is the resource's URN and what it identifies on its host, derived once at create:
   // a replacement (same URN, another object) never releases what its successor holds. A
   // resource created by an older release (or without the resource classes) is named by its id.
@@ -219,6 +239,36 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
     async delete(id, props) {
       const host = await connect(connectionFromOutputs(props), { recorded: recordedKeys(props), log });
       await kind.delete(host, props as A & O, ctx((props.owner as string | undefined) ?? ownerOf(props as A, id)));
+    },
+
+    async importById(id, urn, defaults) {
+      if (!kind.fromIdentity)
+        throw new Error(`${kind.name} cannot be imported: declare it as it is, and pulumi-lvs adopts what is already on the host`);
+      const { at, identity } = parseId(id, kind.name);
+      let key: Record<string, unknown>;
+      try {
+        key = kind.fromIdentity(identity);
+      } catch (e) {
+        throw new Error(`${kind.name} id ${JSON.stringify(id)}: ${(e as Error).message}`);
+      }
+      const connection = parseOrThrow(
+        Connection,
+        { ...defaults, ...at },
+        "connection (the import id's, over the provider's lvs:connection)",
+      );
+      const probe = parseOrThrow(kind.schema, { ...key, connection, owner: urn }, `${kind.name} ${identity}`);
+      const host = await connect(connection, { log });
+      const owner = ownerOf(probe, idOf(probe));
+      const live = await kind.read(host, probe as A & O, ctx(owner));
+      if (!live) throw new Error(`${kind.name}: nothing to import: ${connection.host} has no ${identity}`);
+      // What a program declares for it: the id's login (secrets stay in the provider's
+      // configuration) and what the host shows; everything else takes its default.
+      const declared = Object.fromEntries(inputFields.filter((f) => live[f] !== undefined).map((f) => [f, live[f]]));
+      const inputs = clean({ ...key, ...declared, connection: connectionOutputs({ ...at } as Connection).connection });
+      const a = parseOrThrow(kind.schema, { ...inputs, connection, owner: urn }, `${kind.name} ${identity}`);
+      // It was there before pulumi-lvs: adopted, so left in place on delete, like any identical object it finds.
+      const extra = parseOrThrow(kind.outputs, { adopted: true, drift: [], ...live }, `${kind.name} outputs`);
+      return { id: idOf(a), props: outputs(a, host, owner, extra), inputs };
     },
   };
 }

@@ -5,6 +5,7 @@ import { Destination, RealServerArgs, RealServerOutputs, hostPort, serviceKeyStr
 import { DestValue, keys } from "../ledger";
 import { ClaimError } from "../holds/plan";
 import { legacyFiles } from "../remote/boot";
+import { parseRealServerIdentity, realServerIdentity } from "../ids";
 import { Host, Log } from "../remote/ssh";
 import { Kind } from "./kind";
 import { hostOp } from "./host-state";
@@ -95,7 +96,8 @@ export const realServerKind: Kind<RealServerArgs, Outputs> = {
     "healthCheck",
     "persist",
   ],
-  identity: (a) => `${serviceKeyString(a.service)}/${hostPort(a.address, a.port)}`,
+  identity: (a) => realServerIdentity(a.service, a.address, a.port),
+  fromIdentity: parseRealServerIdentity,
 
   create: (host, a, { owner }) => converge(a, owner).on(host),
   update: (host, olds, news, { owner }) =>

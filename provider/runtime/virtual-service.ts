@@ -9,6 +9,7 @@ import { Kind } from "./kind";
 import { hostOp, needKeepalived } from "./host-state";
 import { queueOf } from "./host-queue";
 import { legacyFiles } from "../remote/boot";
+import { parseServiceKey } from "../ids";
 
 const spec = (a: VirtualServiceArgs) => ({
   address: a.address,
@@ -50,6 +51,7 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
   replaceOn: ["address", "port", "protocol", "fwmark", "family"],
   updateOn: ["scheduler", "persistence", "schedulerFlags", "onePacket", "match", "healthCheck", "sorryServer", "persist"],
   identity: (a) => serviceKeyString(a),
+  fromIdentity: parseServiceKey,
 
   create: (host, a, { owner }) => converge(a, owner).on(host),
   update: (host, olds, news, { owner }) =>

@@ -10,6 +10,9 @@ using Pulumi;
 
 namespace PulumiLvs.Lvs
 {
+    /// <summary>
+    /// The lvs provider: its configuration is `lvs:connection`.
+    /// </summary>
     [LvsResourceType("pulumi:providers:lvs")]
     public partial class Provider : global::Pulumi.ProviderResource
     {
@@ -40,6 +43,12 @@ namespace PulumiLvs.Lvs
 
     public sealed class ProviderArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// The connection `pulumi import` logs in with, and what fills in any field a resource's `connection` leaves out (user, privateKey or agentSocketPath, knownHostsPath, proxy, ...); a resource's own fields win.
+        /// </summary>
+        [Input("connection", json: true)]
+        public Input<Inputs.DefaultConnectionArgs>? Connection { get; set; }
+
         public ProviderArgs()
         {
         }

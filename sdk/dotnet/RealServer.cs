@@ -131,6 +131,12 @@ namespace PulumiLvs.Lvs
                     "credentials",
                     "inputSecrets",
                 },
+                ReplaceOnChanges =
+                {
+                    "address",
+                    "port",
+                    "service",
+                },
             };
             var merged = CustomResourceOptions.Merge(defaultOptions, options);
             // Override the ID if one was specified for consistency with other language SDKs.

@@ -131,6 +131,14 @@ namespace PulumiLvs.Lvs
                     "credentials",
                     "inputSecrets",
                 },
+                ReplaceOnChanges =
+                {
+                    "address",
+                    "family",
+                    "fwmark",
+                    "port",
+                    "protocol",
+                },
             };
             var merged = CustomResourceOptions.Merge(defaultOptions, options);
             // Override the ID if one was specified for consistency with other language SDKs.

@@ -2,11 +2,24 @@
 // real YAML language host: the walkthrough's cluster from the plain resources, six requests
 // alternate, preview is clean, a weight change is an in-place update of that one real server,
 // no secret reaches the state in plain text, bad input fails at preview naming the property
-// with no host dialled, and destroy leaves every host as it was.
+// with no host dialled, a hand-made service is `pulumi import`ed (and refresh sees it edited
+// by hand), and destroy leaves every host as it was.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { REPO, Stack, changes, expectAlternating, hostState, ipvsRules, labHost, labStatus, tripwire, stackLifecycle } from "./harness";
+import {
+  REPO,
+  Stack,
+  changes,
+  expectAlternating,
+  hostState,
+  ipvsRules,
+  labHost,
+  labStatus,
+  onHost,
+  tripwire,
+  stackLifecycle,
+} from "./harness";
 
 jest.setTimeout(20 * 60_000);
 
@@ -23,6 +36,8 @@ const config = (extra: Record<string, unknown> = {}) => ({
   "lvs-yaml-e2e:rsBPort": rsB.sshPort,
   "lvs-yaml-e2e:rsAAddress": rsA.lanAddress,
   "lvs-yaml-e2e:rsBAddress": rsB.lanAddress,
+  // The provider's default connection: the imported service logs in with it (the program's resources give their own).
+  "lvs:connection": { privateKey: fs.readFileSync(director.keyPath, "utf8") },
   ...extra,
 });
 const before = stackLifecycle(stack, HOSTS);
@@ -86,7 +101,58 @@ test("4. bad input fails at preview naming the property and the value, and dials
   }
 });
 
-test("5. destroy leaves every host as it was", async () => {
+/** The YAML program with one more service declared (a copy in a temporary folder). */
+function programWith(resource: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-yaml-program-"));
+  const text = fs.readFileSync(path.join(PROGRAM, "Pulumi.yaml"), "utf8").replace(/^resources:\n/m, `resources:\n${resource}`);
+  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), text);
+  return dir;
+}
+const legacy = (scheduler: string) => `  legacy:
+    type: lvs:index:VirtualService
+    properties:
+      connection: { host: 127.0.0.1, port: "\${directorPort}", user: root }
+      address: \${vip}
+      port: 8080
+      scheduler: ${scheduler}
+`;
+
+test("5. pulumi import of a hand-made service (the provider's lvs:connection logs in): no kernel change, clean preview, refresh sees a hand edit", async () => {
+  onHost("director", `ipvsadm -A -t ${lab.vip}:8080 -s wlc`);
+  const kernel = ipvsRules();
+  // The default connection holds the key, in plain text in the stack's config: kept secret all the same.
+  const key = fs.readFileSync(director.keyPath, "utf8");
+  const id = `root@127.0.0.1:${director.sshPort}/tcp/${lab.vip}:8080`;
+  await stack.must(
+    "import",
+    "lvs:index:VirtualService",
+    "legacy",
+    id,
+    "--yes",
+    "--skip-preview",
+    "--protect=false",
+    "--generate-code=false",
+    "--config-file",
+    stack.configFile,
+  );
+  expect(ipvsRules()).toEqual(kernel);
+  expect(await stack.outputsOf("legacy")).toMatchObject({ address: lab.vip, port: 8080, protocol: "tcp", scheduler: "wlc", adopted: true });
+  expect(await stack.exportState()).not.toContain(key.split("\n")[1]);
+  // The program declares it as it is, its key from the provider's configuration: nothing to do.
+  stack.programDir = programWith(legacy("wlc"));
+  expect(changes(await stack.must("preview", "--expect-no-changes"))).toEqual({});
+  // A hand edit behind the stack's back is drift that refresh reports.
+  onHost("director", `ipvsadm -E -t ${lab.vip}:8080 -s sh`);
+  await stack.refresh();
+  expect(await stack.outputsOf("legacy")).toMatchObject({ scheduler: "sh" });
+  onHost("director", `ipvsadm -E -t ${lab.vip}:8080 -s wlc`);
+  await stack.refresh();
+  expect(ipvsRules()).toEqual(kernel);
+});
+
+test("6. destroy leaves every host as it was: the imported service, there before, is given back as it was found", async () => {
   await stack.destroy();
+  expect(ipvsRules()).toContain(`-A -t ${lab.vip}:8080 -s wlc`);
+  onHost("director", `ipvsadm -D -t ${lab.vip}:8080`);
   expect(hostState(HOSTS)).toEqual(before());
 });

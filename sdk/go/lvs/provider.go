@@ -11,6 +11,7 @@ import (
 	"pulumi-lvs/sdk/go/lvs/internal"
 )
 
+// The lvs provider: its configuration is `lvs:connection`.
 type Provider struct {
 	pulumi.ProviderResourceState
 }
@@ -22,6 +23,9 @@ func NewProvider(ctx *pulumi.Context,
 		args = &ProviderArgs{}
 	}
 
+	if args.Connection != nil {
+		args.Connection = args.Connection.ToDefaultConnectionPtrOutput().ApplyT(func(v *DefaultConnection) *DefaultConnection { return v.Defaults() }).(DefaultConnectionPtrOutput)
+	}
 	opts = internal.PkgResourceDefaultOpts(opts)
 	var resource Provider
 	err := ctx.RegisterResource("pulumi:providers:lvs", name, args, &resource, opts...)
@@ -32,10 +36,14 @@ func NewProvider(ctx *pulumi.Context,
 }
 
 type providerArgs struct {
+	// The connection `pulumi import` logs in with, and what fills in any field a resource's `connection` leaves out (user, privateKey or agentSocketPath, knownHostsPath, proxy, ...); a resource's own fields win.
+	Connection *DefaultConnection `pulumi:"connection"`
 }
 
 // The set of arguments for constructing a Provider resource.
 type ProviderArgs struct {
+	// The connection `pulumi import` logs in with, and what fills in any field a resource's `connection` leaves out (user, privateKey or agentSocketPath, knownHostsPath, proxy, ...); a resource's own fields win.
+	Connection DefaultConnectionPtrInput
 }
 
 func (ProviderArgs) ElementType() reflect.Type {

@@ -525,6 +525,367 @@ func (o ConnectionProxyPtrOutput) User() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+type DefaultConnection struct {
+	AgentSocketPath    *string          `pulumi:"agentSocketPath"`
+	DialErrorLimit     *int             `pulumi:"dialErrorLimit"`
+	Host               *string          `pulumi:"host"`
+	HostKey            *string          `pulumi:"hostKey"`
+	KnownHostsPath     *string          `pulumi:"knownHostsPath"`
+	LockTimeout        *int             `pulumi:"lockTimeout"`
+	Password           *string          `pulumi:"password"`
+	PerDialTimeout     *int             `pulumi:"perDialTimeout"`
+	Port               *int             `pulumi:"port"`
+	PrivateKey         *string          `pulumi:"privateKey"`
+	PrivateKeyPassword *string          `pulumi:"privateKeyPassword"`
+	Proxy              *ConnectionProxy `pulumi:"proxy"`
+	User               *string          `pulumi:"user"`
+}
+
+// Defaults sets the appropriate defaults for DefaultConnection
+func (val *DefaultConnection) Defaults() *DefaultConnection {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+	if tmp.DialErrorLimit == nil {
+		dialErrorLimit_ := 10
+		tmp.DialErrorLimit = &dialErrorLimit_
+	}
+	if tmp.PerDialTimeout == nil {
+		perDialTimeout_ := 15
+		tmp.PerDialTimeout = &perDialTimeout_
+	}
+	if tmp.Port == nil {
+		port_ := 22
+		tmp.Port = &port_
+	}
+	tmp.Proxy = tmp.Proxy.Defaults()
+
+	if tmp.User == nil {
+		user_ := "root"
+		tmp.User = &user_
+	}
+	return &tmp
+}
+
+// DefaultConnectionInput is an input type that accepts DefaultConnectionArgs and DefaultConnectionOutput values.
+// You can construct a concrete instance of `DefaultConnectionInput` via:
+//
+//	DefaultConnectionArgs{...}
+type DefaultConnectionInput interface {
+	pulumi.Input
+
+	ToDefaultConnectionOutput() DefaultConnectionOutput
+	ToDefaultConnectionOutputWithContext(context.Context) DefaultConnectionOutput
+}
+
+type DefaultConnectionArgs struct {
+	AgentSocketPath    pulumi.StringPtrInput   `pulumi:"agentSocketPath"`
+	DialErrorLimit     pulumi.IntPtrInput      `pulumi:"dialErrorLimit"`
+	Host               pulumi.StringPtrInput   `pulumi:"host"`
+	HostKey            pulumi.StringPtrInput   `pulumi:"hostKey"`
+	KnownHostsPath     pulumi.StringPtrInput   `pulumi:"knownHostsPath"`
+	LockTimeout        pulumi.IntPtrInput      `pulumi:"lockTimeout"`
+	Password           pulumi.StringPtrInput   `pulumi:"password"`
+	PerDialTimeout     pulumi.IntPtrInput      `pulumi:"perDialTimeout"`
+	Port               pulumi.IntPtrInput      `pulumi:"port"`
+	PrivateKey         pulumi.StringPtrInput   `pulumi:"privateKey"`
+	PrivateKeyPassword pulumi.StringPtrInput   `pulumi:"privateKeyPassword"`
+	Proxy              ConnectionProxyPtrInput `pulumi:"proxy"`
+	User               pulumi.StringPtrInput   `pulumi:"user"`
+}
+
+// Defaults sets the appropriate defaults for DefaultConnectionArgs
+func (val *DefaultConnectionArgs) Defaults() *DefaultConnectionArgs {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+	if tmp.DialErrorLimit == nil {
+		tmp.DialErrorLimit = pulumi.IntPtr(10)
+	}
+	if tmp.PerDialTimeout == nil {
+		tmp.PerDialTimeout = pulumi.IntPtr(15)
+	}
+	if tmp.Port == nil {
+		tmp.Port = pulumi.IntPtr(22)
+	}
+
+	if tmp.User == nil {
+		tmp.User = pulumi.StringPtr("root")
+	}
+	return &tmp
+}
+func (DefaultConnectionArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*DefaultConnection)(nil)).Elem()
+}
+
+func (i DefaultConnectionArgs) ToDefaultConnectionOutput() DefaultConnectionOutput {
+	return i.ToDefaultConnectionOutputWithContext(context.Background())
+}
+
+func (i DefaultConnectionArgs) ToDefaultConnectionOutputWithContext(ctx context.Context) DefaultConnectionOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DefaultConnectionOutput)
+}
+
+func (i DefaultConnectionArgs) ToDefaultConnectionPtrOutput() DefaultConnectionPtrOutput {
+	return i.ToDefaultConnectionPtrOutputWithContext(context.Background())
+}
+
+func (i DefaultConnectionArgs) ToDefaultConnectionPtrOutputWithContext(ctx context.Context) DefaultConnectionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DefaultConnectionOutput).ToDefaultConnectionPtrOutputWithContext(ctx)
+}
+
+// DefaultConnectionPtrInput is an input type that accepts DefaultConnectionArgs, DefaultConnectionPtr and DefaultConnectionPtrOutput values.
+// You can construct a concrete instance of `DefaultConnectionPtrInput` via:
+//
+//	        DefaultConnectionArgs{...}
+//
+//	or:
+//
+//	        nil
+type DefaultConnectionPtrInput interface {
+	pulumi.Input
+
+	ToDefaultConnectionPtrOutput() DefaultConnectionPtrOutput
+	ToDefaultConnectionPtrOutputWithContext(context.Context) DefaultConnectionPtrOutput
+}
+
+type defaultConnectionPtrType DefaultConnectionArgs
+
+func DefaultConnectionPtr(v *DefaultConnectionArgs) DefaultConnectionPtrInput {
+	return (*defaultConnectionPtrType)(v)
+}
+
+func (*defaultConnectionPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**DefaultConnection)(nil)).Elem()
+}
+
+func (i *defaultConnectionPtrType) ToDefaultConnectionPtrOutput() DefaultConnectionPtrOutput {
+	return i.ToDefaultConnectionPtrOutputWithContext(context.Background())
+}
+
+func (i *defaultConnectionPtrType) ToDefaultConnectionPtrOutputWithContext(ctx context.Context) DefaultConnectionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DefaultConnectionPtrOutput)
+}
+
+type DefaultConnectionOutput struct{ *pulumi.OutputState }
+
+func (DefaultConnectionOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DefaultConnection)(nil)).Elem()
+}
+
+func (o DefaultConnectionOutput) ToDefaultConnectionOutput() DefaultConnectionOutput {
+	return o
+}
+
+func (o DefaultConnectionOutput) ToDefaultConnectionOutputWithContext(ctx context.Context) DefaultConnectionOutput {
+	return o
+}
+
+func (o DefaultConnectionOutput) ToDefaultConnectionPtrOutput() DefaultConnectionPtrOutput {
+	return o.ToDefaultConnectionPtrOutputWithContext(context.Background())
+}
+
+func (o DefaultConnectionOutput) ToDefaultConnectionPtrOutputWithContext(ctx context.Context) DefaultConnectionPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v DefaultConnection) *DefaultConnection {
+		return &v
+	}).(DefaultConnectionPtrOutput)
+}
+
+func (o DefaultConnectionOutput) AgentSocketPath() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DefaultConnection) *string { return v.AgentSocketPath }).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionOutput) DialErrorLimit() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v DefaultConnection) *int { return v.DialErrorLimit }).(pulumi.IntPtrOutput)
+}
+
+func (o DefaultConnectionOutput) Host() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DefaultConnection) *string { return v.Host }).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionOutput) HostKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DefaultConnection) *string { return v.HostKey }).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionOutput) KnownHostsPath() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DefaultConnection) *string { return v.KnownHostsPath }).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionOutput) LockTimeout() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v DefaultConnection) *int { return v.LockTimeout }).(pulumi.IntPtrOutput)
+}
+
+func (o DefaultConnectionOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DefaultConnection) *string { return v.Password }).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionOutput) PerDialTimeout() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v DefaultConnection) *int { return v.PerDialTimeout }).(pulumi.IntPtrOutput)
+}
+
+func (o DefaultConnectionOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v DefaultConnection) *int { return v.Port }).(pulumi.IntPtrOutput)
+}
+
+func (o DefaultConnectionOutput) PrivateKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DefaultConnection) *string { return v.PrivateKey }).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionOutput) PrivateKeyPassword() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DefaultConnection) *string { return v.PrivateKeyPassword }).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionOutput) Proxy() ConnectionProxyPtrOutput {
+	return o.ApplyT(func(v DefaultConnection) *ConnectionProxy { return v.Proxy }).(ConnectionProxyPtrOutput)
+}
+
+func (o DefaultConnectionOutput) User() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v DefaultConnection) *string { return v.User }).(pulumi.StringPtrOutput)
+}
+
+type DefaultConnectionPtrOutput struct{ *pulumi.OutputState }
+
+func (DefaultConnectionPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**DefaultConnection)(nil)).Elem()
+}
+
+func (o DefaultConnectionPtrOutput) ToDefaultConnectionPtrOutput() DefaultConnectionPtrOutput {
+	return o
+}
+
+func (o DefaultConnectionPtrOutput) ToDefaultConnectionPtrOutputWithContext(ctx context.Context) DefaultConnectionPtrOutput {
+	return o
+}
+
+func (o DefaultConnectionPtrOutput) Elem() DefaultConnectionOutput {
+	return o.ApplyT(func(v *DefaultConnection) DefaultConnection {
+		if v != nil {
+			return *v
+		}
+		var ret DefaultConnection
+		return ret
+	}).(DefaultConnectionOutput)
+}
+
+func (o DefaultConnectionPtrOutput) AgentSocketPath() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DefaultConnection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.AgentSocketPath
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionPtrOutput) DialErrorLimit() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *DefaultConnection) *int {
+		if v == nil {
+			return nil
+		}
+		return v.DialErrorLimit
+	}).(pulumi.IntPtrOutput)
+}
+
+func (o DefaultConnectionPtrOutput) Host() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DefaultConnection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Host
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionPtrOutput) HostKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DefaultConnection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.HostKey
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionPtrOutput) KnownHostsPath() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DefaultConnection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.KnownHostsPath
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionPtrOutput) LockTimeout() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *DefaultConnection) *int {
+		if v == nil {
+			return nil
+		}
+		return v.LockTimeout
+	}).(pulumi.IntPtrOutput)
+}
+
+func (o DefaultConnectionPtrOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DefaultConnection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Password
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionPtrOutput) PerDialTimeout() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *DefaultConnection) *int {
+		if v == nil {
+			return nil
+		}
+		return v.PerDialTimeout
+	}).(pulumi.IntPtrOutput)
+}
+
+func (o DefaultConnectionPtrOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *DefaultConnection) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Port
+	}).(pulumi.IntPtrOutput)
+}
+
+func (o DefaultConnectionPtrOutput) PrivateKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DefaultConnection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.PrivateKey
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionPtrOutput) PrivateKeyPassword() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DefaultConnection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.PrivateKeyPassword
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o DefaultConnectionPtrOutput) Proxy() ConnectionProxyPtrOutput {
+	return o.ApplyT(func(v *DefaultConnection) *ConnectionProxy {
+		if v == nil {
+			return nil
+		}
+		return v.Proxy
+	}).(ConnectionProxyPtrOutput)
+}
+
+func (o DefaultConnectionPtrOutput) User() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DefaultConnection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.User
+	}).(pulumi.StringPtrOutput)
+}
+
 type HealthCheck struct {
 	Command   *string `pulumi:"command"`
 	Interval  *int    `pulumi:"interval"`
@@ -1796,6 +2157,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionInput)(nil)).Elem(), ConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionProxyInput)(nil)).Elem(), ConnectionProxyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionProxyPtrInput)(nil)).Elem(), ConnectionProxyArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DefaultConnectionInput)(nil)).Elem(), DefaultConnectionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DefaultConnectionPtrInput)(nil)).Elem(), DefaultConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HealthCheckInput)(nil)).Elem(), HealthCheckArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HealthCheckPtrInput)(nil)).Elem(), HealthCheckArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*IpvsTimeoutsInput)(nil)).Elem(), IpvsTimeoutsArgs{})
@@ -1812,6 +2175,8 @@ func init() {
 	pulumi.RegisterOutputType(ConnectionOutput{})
 	pulumi.RegisterOutputType(ConnectionProxyOutput{})
 	pulumi.RegisterOutputType(ConnectionProxyPtrOutput{})
+	pulumi.RegisterOutputType(DefaultConnectionOutput{})
+	pulumi.RegisterOutputType(DefaultConnectionPtrOutput{})
 	pulumi.RegisterOutputType(HealthCheckOutput{})
 	pulumi.RegisterOutputType(HealthCheckPtrOutput{})
 	pulumi.RegisterOutputType(IpvsTimeoutsOutput{})

@@ -85,6 +85,12 @@ func NewRealServer(ctx *pulumi.Context,
 		"inputSecrets",
 	})
 	opts = append(opts, secrets)
+	replaceOnChanges := pulumi.ReplaceOnChanges([]string{
+		"address",
+		"port",
+		"service",
+	})
+	opts = append(opts, replaceOnChanges)
 	opts = internal.PkgResourceDefaultOpts(opts)
 	var resource RealServer
 	err := ctx.RegisterResource("lvs:index:RealServer", name, args, &resource, opts...)

@@ -78,6 +78,14 @@ func NewVirtualService(ctx *pulumi.Context,
 		"inputSecrets",
 	})
 	opts = append(opts, secrets)
+	replaceOnChanges := pulumi.ReplaceOnChanges([]string{
+		"address",
+		"family",
+		"fwmark",
+		"port",
+		"protocol",
+	})
+	opts = append(opts, replaceOnChanges)
 	opts = internal.PkgResourceDefaultOpts(opts)
 	var resource VirtualService
 	err := ctx.RegisterResource("lvs:index:VirtualService", name, args, &resource, opts...)

@@ -15,6 +15,14 @@ from .tun_real_server_host import *
 from .virtual_service import *
 from ._inputs import *
 from . import outputs
+
+# Make subpackages available:
+if typing.TYPE_CHECKING:
+    import pulumi_lvs.config as __config
+    config = __config
+else:
+    config = _utilities.lazy_import('pulumi_lvs.config')
+
 _utilities.register(
     resource_modules="""
 [

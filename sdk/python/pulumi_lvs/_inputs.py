@@ -19,6 +19,8 @@ __all__ = [
     'ConnectionProxyArgsDict',
     'ConnectionArgs',
     'ConnectionArgsDict',
+    'DefaultConnectionArgs',
+    'DefaultConnectionArgsDict',
     'HealthCheckArgs',
     'HealthCheckArgsDict',
     'IpvsTimeoutsArgs',
@@ -304,6 +306,193 @@ class ConnectionArgs:
     @dial_error_limit.setter
     def dial_error_limit(self, value: Optional[pulumi.Input[_builtins.int]]):
         pulumi.set(self, "dial_error_limit", value)
+
+    @_builtins.property
+    @pulumi.getter(name="hostKey")
+    def host_key(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "host_key")
+
+    @host_key.setter
+    def host_key(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "host_key", value)
+
+    @_builtins.property
+    @pulumi.getter(name="knownHostsPath")
+    def known_hosts_path(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "known_hosts_path")
+
+    @known_hosts_path.setter
+    def known_hosts_path(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "known_hosts_path", value)
+
+    @_builtins.property
+    @pulumi.getter(name="lockTimeout")
+    def lock_timeout(self) -> Optional[pulumi.Input[_builtins.int]]:
+        return pulumi.get(self, "lock_timeout")
+
+    @lock_timeout.setter
+    def lock_timeout(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "lock_timeout", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def password(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "password")
+
+    @password.setter
+    def password(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "password", value)
+
+    @_builtins.property
+    @pulumi.getter(name="perDialTimeout")
+    def per_dial_timeout(self) -> Optional[pulumi.Input[_builtins.int]]:
+        return pulumi.get(self, "per_dial_timeout")
+
+    @per_dial_timeout.setter
+    def per_dial_timeout(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "per_dial_timeout", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> Optional[pulumi.Input[_builtins.int]]:
+        return pulumi.get(self, "port")
+
+    @port.setter
+    def port(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "port", value)
+
+    @_builtins.property
+    @pulumi.getter(name="privateKey")
+    def private_key(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "private_key")
+
+    @private_key.setter
+    def private_key(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "private_key", value)
+
+    @_builtins.property
+    @pulumi.getter(name="privateKeyPassword")
+    def private_key_password(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "private_key_password")
+
+    @private_key_password.setter
+    def private_key_password(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "private_key_password", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def proxy(self) -> Optional[pulumi.Input['ConnectionProxyArgs']]:
+        return pulumi.get(self, "proxy")
+
+    @proxy.setter
+    def proxy(self, value: Optional[pulumi.Input['ConnectionProxyArgs']]):
+        pulumi.set(self, "proxy", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def user(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "user")
+
+    @user.setter
+    def user(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "user", value)
+
+
+if not MYPY:
+    class DefaultConnectionArgsDict(TypedDict):
+        agent_socket_path: NotRequired[pulumi.Input[_builtins.str]]
+        dial_error_limit: NotRequired[pulumi.Input[_builtins.int]]
+        host: NotRequired[pulumi.Input[_builtins.str]]
+        host_key: NotRequired[pulumi.Input[_builtins.str]]
+        known_hosts_path: NotRequired[pulumi.Input[_builtins.str]]
+        lock_timeout: NotRequired[pulumi.Input[_builtins.int]]
+        password: NotRequired[pulumi.Input[_builtins.str]]
+        per_dial_timeout: NotRequired[pulumi.Input[_builtins.int]]
+        port: NotRequired[pulumi.Input[_builtins.int]]
+        private_key: NotRequired[pulumi.Input[_builtins.str]]
+        private_key_password: NotRequired[pulumi.Input[_builtins.str]]
+        proxy: NotRequired[pulumi.Input['ConnectionProxyArgsDict']]
+        user: NotRequired[pulumi.Input[_builtins.str]]
+elif False:
+    DefaultConnectionArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class DefaultConnectionArgs:
+    def __init__(__self__, *,
+                 agent_socket_path: Optional[pulumi.Input[_builtins.str]] = None,
+                 dial_error_limit: Optional[pulumi.Input[_builtins.int]] = None,
+                 host: Optional[pulumi.Input[_builtins.str]] = None,
+                 host_key: Optional[pulumi.Input[_builtins.str]] = None,
+                 known_hosts_path: Optional[pulumi.Input[_builtins.str]] = None,
+                 lock_timeout: Optional[pulumi.Input[_builtins.int]] = None,
+                 password: Optional[pulumi.Input[_builtins.str]] = None,
+                 per_dial_timeout: Optional[pulumi.Input[_builtins.int]] = None,
+                 port: Optional[pulumi.Input[_builtins.int]] = None,
+                 private_key: Optional[pulumi.Input[_builtins.str]] = None,
+                 private_key_password: Optional[pulumi.Input[_builtins.str]] = None,
+                 proxy: Optional[pulumi.Input['ConnectionProxyArgs']] = None,
+                 user: Optional[pulumi.Input[_builtins.str]] = None):
+        if agent_socket_path is not None:
+            pulumi.set(__self__, "agent_socket_path", agent_socket_path)
+        if dial_error_limit is None:
+            dial_error_limit = 10
+        if dial_error_limit is not None:
+            pulumi.set(__self__, "dial_error_limit", dial_error_limit)
+        if host is not None:
+            pulumi.set(__self__, "host", host)
+        if host_key is not None:
+            pulumi.set(__self__, "host_key", host_key)
+        if known_hosts_path is not None:
+            pulumi.set(__self__, "known_hosts_path", known_hosts_path)
+        if lock_timeout is not None:
+            pulumi.set(__self__, "lock_timeout", lock_timeout)
+        if password is not None:
+            pulumi.set(__self__, "password", password)
+        if per_dial_timeout is None:
+            per_dial_timeout = 15
+        if per_dial_timeout is not None:
+            pulumi.set(__self__, "per_dial_timeout", per_dial_timeout)
+        if port is None:
+            port = 22
+        if port is not None:
+            pulumi.set(__self__, "port", port)
+        if private_key is not None:
+            pulumi.set(__self__, "private_key", private_key)
+        if private_key_password is not None:
+            pulumi.set(__self__, "private_key_password", private_key_password)
+        if proxy is not None:
+            pulumi.set(__self__, "proxy", proxy)
+        if user is None:
+            user = 'root'
+        if user is not None:
+            pulumi.set(__self__, "user", user)
+
+    @_builtins.property
+    @pulumi.getter(name="agentSocketPath")
+    def agent_socket_path(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "agent_socket_path")
+
+    @agent_socket_path.setter
+    def agent_socket_path(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "agent_socket_path", value)
+
+    @_builtins.property
+    @pulumi.getter(name="dialErrorLimit")
+    def dial_error_limit(self) -> Optional[pulumi.Input[_builtins.int]]:
+        return pulumi.get(self, "dial_error_limit")
+
+    @dial_error_limit.setter
+    def dial_error_limit(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "dial_error_limit", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def host(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "host")
+
+    @host.setter
+    def host(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "host", value)
 
     @_builtins.property
     @pulumi.getter(name="hostKey")

@@ -18,6 +18,7 @@ from . import outputs
 __all__ = [
     'Connection',
     'ConnectionProxy',
+    'DefaultConnection',
     'HealthCheck',
     'IpvsTimeouts',
     'Match',
@@ -306,6 +307,123 @@ class ConnectionProxy(dict):
     @pulumi.getter(name="privateKeyPassword")
     def private_key_password(self) -> Optional[_builtins.str]:
         return pulumi.get(self, "private_key_password")
+
+    @_builtins.property
+    @pulumi.getter
+    def user(self) -> Optional[_builtins.str]:
+        return pulumi.get(self, "user")
+
+
+@pulumi.output_type
+class DefaultConnection(dict):
+    def __init__(__self__, *,
+                 agent_socket_path: Optional[_builtins.str] = None,
+                 dial_error_limit: Optional[_builtins.int] = None,
+                 host: Optional[_builtins.str] = None,
+                 host_key: Optional[_builtins.str] = None,
+                 known_hosts_path: Optional[_builtins.str] = None,
+                 lock_timeout: Optional[_builtins.int] = None,
+                 password: Optional[_builtins.str] = None,
+                 per_dial_timeout: Optional[_builtins.int] = None,
+                 port: Optional[_builtins.int] = None,
+                 private_key: Optional[_builtins.str] = None,
+                 private_key_password: Optional[_builtins.str] = None,
+                 proxy: Optional['outputs.ConnectionProxy'] = None,
+                 user: Optional[_builtins.str] = None):
+        if agent_socket_path is not None:
+            pulumi.set(__self__, "agent_socket_path", agent_socket_path)
+        if dial_error_limit is None:
+            dial_error_limit = 10
+        if dial_error_limit is not None:
+            pulumi.set(__self__, "dial_error_limit", dial_error_limit)
+        if host is not None:
+            pulumi.set(__self__, "host", host)
+        if host_key is not None:
+            pulumi.set(__self__, "host_key", host_key)
+        if known_hosts_path is not None:
+            pulumi.set(__self__, "known_hosts_path", known_hosts_path)
+        if lock_timeout is not None:
+            pulumi.set(__self__, "lock_timeout", lock_timeout)
+        if password is not None:
+            pulumi.set(__self__, "password", password)
+        if per_dial_timeout is None:
+            per_dial_timeout = 15
+        if per_dial_timeout is not None:
+            pulumi.set(__self__, "per_dial_timeout", per_dial_timeout)
+        if port is None:
+            port = 22
+        if port is not None:
+            pulumi.set(__self__, "port", port)
+        if private_key is not None:
+            pulumi.set(__self__, "private_key", private_key)
+        if private_key_password is not None:
+            pulumi.set(__self__, "private_key_password", private_key_password)
+        if proxy is not None:
+            pulumi.set(__self__, "proxy", proxy)
+        if user is None:
+            user = 'root'
+        if user is not None:
+            pulumi.set(__self__, "user", user)
+
+    @_builtins.property
+    @pulumi.getter(name="agentSocketPath")
+    def agent_socket_path(self) -> Optional[_builtins.str]:
+        return pulumi.get(self, "agent_socket_path")
+
+    @_builtins.property
+    @pulumi.getter(name="dialErrorLimit")
+    def dial_error_limit(self) -> Optional[_builtins.int]:
+        return pulumi.get(self, "dial_error_limit")
+
+    @_builtins.property
+    @pulumi.getter
+    def host(self) -> Optional[_builtins.str]:
+        return pulumi.get(self, "host")
+
+    @_builtins.property
+    @pulumi.getter(name="hostKey")
+    def host_key(self) -> Optional[_builtins.str]:
+        return pulumi.get(self, "host_key")
+
+    @_builtins.property
+    @pulumi.getter(name="knownHostsPath")
+    def known_hosts_path(self) -> Optional[_builtins.str]:
+        return pulumi.get(self, "known_hosts_path")
+
+    @_builtins.property
+    @pulumi.getter(name="lockTimeout")
+    def lock_timeout(self) -> Optional[_builtins.int]:
+        return pulumi.get(self, "lock_timeout")
+
+    @_builtins.property
+    @pulumi.getter
+    def password(self) -> Optional[_builtins.str]:
+        return pulumi.get(self, "password")
+
+    @_builtins.property
+    @pulumi.getter(name="perDialTimeout")
+    def per_dial_timeout(self) -> Optional[_builtins.int]:
+        return pulumi.get(self, "per_dial_timeout")
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> Optional[_builtins.int]:
+        return pulumi.get(self, "port")
+
+    @_builtins.property
+    @pulumi.getter(name="privateKey")
+    def private_key(self) -> Optional[_builtins.str]:
+        return pulumi.get(self, "private_key")
+
+    @_builtins.property
+    @pulumi.getter(name="privateKeyPassword")
+    def private_key_password(self) -> Optional[_builtins.str]:
+        return pulumi.get(self, "private_key_password")
+
+    @_builtins.property
+    @pulumi.getter
+    def proxy(self) -> Optional['outputs.ConnectionProxy']:
+        return pulumi.get(self, "proxy")
 
     @_builtins.property
     @pulumi.getter

@@ -13,16 +13,32 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from ._inputs import *
 
 __all__ = ['ProviderArgs', 'Provider']
 
 @pulumi.input_type
 class ProviderArgs:
-    def __init__(__self__):
+    def __init__(__self__, *,
+                 connection: Optional[pulumi.Input['DefaultConnectionArgs']] = None):
         """
         The set of arguments for constructing a Provider resource.
+        :param pulumi.Input['DefaultConnectionArgs'] connection: The connection `pulumi import` logs in with, and what fills in any field a resource's `connection` leaves out (user, privateKey or agentSocketPath, knownHostsPath, proxy, ...); a resource's own fields win.
         """
-        pass
+        if connection is not None:
+            pulumi.set(__self__, "connection", connection)
+
+    @_builtins.property
+    @pulumi.getter
+    def connection(self) -> Optional[pulumi.Input['DefaultConnectionArgs']]:
+        """
+        The connection `pulumi import` logs in with, and what fills in any field a resource's `connection` leaves out (user, privateKey or agentSocketPath, knownHostsPath, proxy, ...); a resource's own fields win.
+        """
+        return pulumi.get(self, "connection")
+
+    @connection.setter
+    def connection(self, value: Optional[pulumi.Input['DefaultConnectionArgs']]):
+        pulumi.set(self, "connection", value)
 
 
 @pulumi.type_token("pulumi:providers:lvs")
@@ -31,11 +47,14 @@ class Provider(pulumi.ProviderResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 connection: Optional[pulumi.Input[Union['DefaultConnectionArgs', 'DefaultConnectionArgsDict']]] = None,
                  __props__=None):
         """
-        Create a Lvs resource with the given unique name, props, and options.
+        The lvs provider: its configuration is `lvs:connection`.
+
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[Union['DefaultConnectionArgs', 'DefaultConnectionArgsDict']] connection: The connection `pulumi import` logs in with, and what fills in any field a resource's `connection` leaves out (user, privateKey or agentSocketPath, knownHostsPath, proxy, ...); a resource's own fields win.
         """
         ...
     @overload
@@ -44,7 +63,8 @@ class Provider(pulumi.ProviderResource):
                  args: Optional[ProviderArgs] = None,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
-        Create a Lvs resource with the given unique name, props, and options.
+        The lvs provider: its configuration is `lvs:connection`.
+
         :param str resource_name: The name of the resource.
         :param ProviderArgs args: The arguments to use to populate this resource's properties.
         :param pulumi.ResourceOptions opts: Options for the resource.
@@ -60,6 +80,7 @@ class Provider(pulumi.ProviderResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 connection: Optional[pulumi.Input[Union['DefaultConnectionArgs', 'DefaultConnectionArgsDict']]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
         if not isinstance(opts, pulumi.ResourceOptions):
@@ -69,6 +90,7 @@ class Provider(pulumi.ProviderResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = ProviderArgs.__new__(ProviderArgs)
 
+            __props__.__dict__["connection"] = pulumi.Output.from_input(connection).apply(pulumi.runtime.to_json) if connection is not None else None
         super(Provider, __self__).__init__(
             'lvs',
             resource_name,

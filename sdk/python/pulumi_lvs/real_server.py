@@ -298,6 +298,8 @@ class RealServer(pulumi.CustomResource):
             __props__.__dict__["state_version"] = None
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["credentials", "inputSecrets"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
+        replace_on_changes = pulumi.ResourceOptions(replace_on_changes=["address", "port", "service"])
+        opts = pulumi.ResourceOptions.merge(opts, replace_on_changes)
         super(RealServer, __self__).__init__(
             'lvs:index:RealServer',
             resource_name,

@@ -324,6 +324,8 @@ class VirtualService(pulumi.CustomResource):
             __props__.__dict__["state_version"] = None
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["credentials", "inputSecrets"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
+        replace_on_changes = pulumi.ResourceOptions(replace_on_changes=["address", "family", "fwmark", "port", "protocol"])
+        opts = pulumi.ResourceOptions.merge(opts, replace_on_changes)
         super(VirtualService, __self__).__init__(
             'lvs:index:VirtualService',
             resource_name,

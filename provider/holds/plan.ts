@@ -75,6 +75,12 @@ export interface Claim {
   routes?: (RouteWhere & { via: string })[];
   marks?: MarkValue[];
   persist: boolean;
+  /**
+   * The owner was brought in by `pulumi import`: an IPVS object already there that differs from
+   * what it declares is taken over (what was there kept as the original, given back on delete)
+   * instead of refused. Import named that very object, so no declaration took it by accident.
+   */
+  imported?: boolean;
 }
 
 /** One object a resource of release 0.1 held (it kept no ledger), with what was there before it; one member per kind. */
@@ -174,7 +180,7 @@ export class Plan {
     for (const k of touched) delete this.ledger.entries[k].holders[owner];
     // Services before their destinations, so a destination can find its service.
     for (const [key, w] of [...want].sort(([a], [b]) => this.rank(a, false) - this.rank(b, false))) {
-      this.hold(owner, key, w, c.persist);
+      this.hold(owner, key, w, c.persist, c.imported ?? false);
       touched.push(key);
     }
     this.refuseOrphaningDests(touched);
@@ -377,7 +383,7 @@ export class Plan {
     };
   }
 
-  private hold(owner: string, key: string, w: Hold, persist: boolean): void {
+  private hold(owner: string, key: string, w: Hold, persist: boolean, imported: boolean): void {
     const { value: _, ...place } = w;
     const e: Entry = this.ledger.entries[key] ?? { ...place, original: null, holders: {} };
     const others = Object.entries(e.holders).filter(([o, h]) => o !== owner && !sameValue(h.value, w.value));
@@ -393,7 +399,8 @@ export class Plan {
     if (!this.ledger.entries[key]) {
       const live = this.liveValue(w);
       if (w.kind === "sysctl" && live === null) throw new ClaimError(`sysctl ${w.where} does not exist on this kernel`);
-      if ((w.kind === "service" || w.kind === "dest" || w.kind === "syncd") && live !== null && !sameValue(live, ipvsPart(w))) {
+      const differs = live !== null && !sameValue(live, ipvsPart(w));
+      if ((w.kind === "service" || w.kind === "dest" || w.kind === "syncd") && differs && !imported) {
         throw new ClaimError(
           `${what(key)} already exists with ${describe<ObjectKind>(w.kind, live)}, but this declares ${describe(w.kind, w.value)}; ` +
             `it was left untouched. Declare it identically to adopt it, or remove it by hand.`,

@@ -66,6 +66,10 @@ const COMMON_OUTPUTS: Record<string, PropertySpec> = {
   },
   proxyHostKeyFingerprint: { type: "string", description: "The jump host's, when `connection.proxy` is set." },
   stateVersion: { type: "integer", description: "Version of this resource's state." },
+  imported: {
+    type: "boolean",
+    description: "True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).",
+  },
 };
 
 /** Converts zod's JSON Schema to Pulumi's, collecting named object types in `types`. */

@@ -23,6 +23,8 @@ export type Path<A> = {
 export interface Ctx {
   owner: string;
   log: Log;
+  /** The resource came in by `pulumi import` and has not been written since (see Claim.imported). */
+  imported: boolean;
 }
 
 /** What one kind of resource does on its host; the generic parts are in makeProvider. */
@@ -196,7 +198,7 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
       proxyHostKeyFingerprint: host.proxyFingerprint,
       stateVersion: STATE_VERSION,
     });
-  const ctx = (owner: string): Ctx => (noteOwner(owner), { owner, log });
+  const ctx = (owner: string, imported = false): Ctx => (noteOwner(owner), { owner, log, imported });
 
   return {
     async check(_olds, news) {
@@ -233,7 +235,7 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
       const a = parseOrThrow(kind.schema, news, kind.name);
       const owner = (olds.owner as string | undefined) ?? ownerOf(a, id);
       const host = await connect(a.connection, { recorded: recordedKeys(olds), log });
-      return { outs: outputs(a, host, owner, await kind.update(host, olds as A & O, a, ctx(owner))) };
+      return { outs: outputs(a, host, owner, await kind.update(host, olds as A & O, a, ctx(owner, olds.imported === true))) };
     },
 
     async delete(id, props) {
@@ -268,7 +270,7 @@ export function makeProvider<A extends { connection: Connection; owner?: string 
       const a = parseOrThrow(kind.schema, { ...inputs, connection, owner: urn }, `${kind.name} ${identity}`);
       // It was there before pulumi-lvs: adopted, so left in place on delete, like any identical object it finds.
       const extra = parseOrThrow(kind.outputs, { adopted: true, drift: [], ...live }, `${kind.name} outputs`);
-      return { id: idOf(a), props: outputs(a, host, owner, extra), inputs };
+      return { id: idOf(a), props: { ...outputs(a, host, owner, extra), imported: true }, inputs };
     },
   };
 }

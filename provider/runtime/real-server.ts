@@ -7,7 +7,7 @@ import { ClaimError } from "../holds/plan";
 import { legacyFiles } from "../remote/boot";
 import { parseRealServerIdentity, realServerIdentity } from "../ids";
 import { Host, Log } from "../remote/ssh";
-import { Kind } from "./kind";
+import { Ctx, Kind } from "./kind";
 import { hostOp } from "./host-state";
 import { queueOf } from "./host-queue";
 
@@ -33,11 +33,11 @@ const name = (a: Pick<RealServerArgs, "service" | "address" | "port">) =>
 const legacyName = (a: RealServerArgs) => `${a.service.protocol}_${a.service.address}_${a.service.port}__${a.address}_${a.port}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const converge = (a: RealServerArgs, owner: string) =>
+const converge = (a: RealServerArgs, { owner, imported }: Pick<Ctx, "owner" | "imported">) =>
   hostOp(`RealServer ${name(a)}`, { ipvs: true }, (plan): Outputs => {
     if (a.healthCheck && !plan.byKeepalived(a.service))
       throw new ClaimError(`healthCheck of ${name(a)} needs a health-checked service: set healthCheck on its VirtualService`);
-    plan.claim(owner, { dests: [value(a)], persist: a.persist });
+    plan.claim(owner, { dests: [value(a)], persist: a.persist, imported });
     const live = plan.liveDest(value(a));
     return {
       adopted: plan.ledger.entries[keys.dest(a.service, a)].original !== null,
@@ -99,10 +99,10 @@ export const realServerKind: Kind<RealServerArgs, Outputs> = {
   identity: (a) => realServerIdentity(a.service, a.address, a.port),
   fromIdentity: parseRealServerIdentity,
 
-  create: (host, a, { owner }) => converge(a, owner).on(host),
-  update: (host, olds, news, { owner }) =>
-    converge(news, owner)
-      .migrating(olds, () => legacy(olds), legacyFiles.object(legacyName(olds), "dest"), owner, news.persist)
+  create: (host, a, ctx) => converge(a, ctx).on(host),
+  update: (host, olds, news, ctx) =>
+    converge(news, ctx)
+      .migrating(olds, () => legacy(olds), legacyFiles.object(legacyName(olds), "dest"), ctx.owner, news.persist)
       .on(host),
 
   async delete(host, outs, { owner, log }) {

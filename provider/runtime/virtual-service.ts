@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { VirtualServiceArgs, VirtualServiceOutputs, serviceKeyString } from "../model";
 import { keys } from "../ledger";
-import { Kind } from "./kind";
+import { Ctx, Kind } from "./kind";
 import { hostOp, needKeepalived } from "./host-state";
 import { queueOf } from "./host-queue";
 import { legacyFiles } from "../remote/boot";
@@ -32,10 +32,10 @@ const marks = (a: VirtualServiceArgs) =>
   a.fwmark !== undefined && a.match ? [{ fwmark: a.fwmark, family: a.family ?? ("ipv4" as const), match: a.match }] : [];
 const legacyName = (a: VirtualServiceArgs) => `${a.protocol}_${a.address}_${a.port}`;
 
-const converge = (a: VirtualServiceArgs, owner: string) =>
+const converge = (a: VirtualServiceArgs, { owner, imported }: Pick<Ctx, "owner" | "imported">) =>
   hostOp(`VirtualService ${serviceKeyString(a)}`, { ipvs: true, keepalived: !!a.healthCheck }, (plan) => {
     if (a.healthCheck) needKeepalived(plan, a.installKeepalived);
-    plan.claim(owner, { services: [serviceValue(a)], marks: marks(a), keepalived: !!a.healthCheck, persist: a.persist });
+    plan.claim(owner, { services: [serviceValue(a)], marks: marks(a), keepalived: !!a.healthCheck, persist: a.persist, imported });
     return { adopted: plan.ledger.entries[keys.service(a)].original !== null, drift: [] };
   });
 
@@ -53,10 +53,10 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
   identity: (a) => serviceKeyString(a),
   fromIdentity: parseServiceKey,
 
-  create: (host, a, { owner }) => converge(a, owner).on(host),
-  update: (host, olds, news, { owner }) =>
-    converge(news, owner)
-      .migrating(olds, () => legacy(olds), legacyFiles.object(legacyName(olds), "service"), owner, news.persist)
+  create: (host, a, ctx) => converge(a, ctx).on(host),
+  update: (host, olds, news, ctx) =>
+    converge(news, ctx)
+      .migrating(olds, () => legacy(olds), legacyFiles.object(legacyName(olds), "service"), ctx.owner, news.persist)
       .on(host),
   async delete(host, outs, { owner }) {
     await hostOp(`VirtualService ${serviceKeyString(outs)}`, { ipvs: true, keepalived: !!outs.healthCheck }, (plan) =>

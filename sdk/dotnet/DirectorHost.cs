@@ -41,6 +41,12 @@ namespace PulumiLvs.Lvs
         public Output<string> HostKeyFingerprint { get; private set; } = null!;
 
         /// <summary>
+        /// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+        /// </summary>
+        [Output("imported")]
+        public Output<bool?> Imported { get; private set; } = null!;
+
+        /// <summary>
         /// Inputs that are secrets (a VRRP password), kept apart from the plain outputs.
         /// </summary>
         [Output("inputSecrets")]

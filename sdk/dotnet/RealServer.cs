@@ -52,6 +52,12 @@ namespace PulumiLvs.Lvs
         [Output("hostKeyFingerprint")]
         public Output<string> HostKeyFingerprint { get; private set; } = null!;
 
+        /// <summary>
+        /// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+        /// </summary>
+        [Output("imported")]
+        public Output<bool?> Imported { get; private set; } = null!;
+
         [Output("inactiveConnections")]
         public Output<int?> InactiveConnections { get; private set; } = null!;
 

@@ -2,8 +2,8 @@
 // real YAML language host: the walkthrough's cluster from the plain resources, six requests
 // alternate, preview is clean, a weight change is an in-place update of that one real server,
 // no secret reaches the state in plain text, bad input fails at preview naming the property
-// with no host dialled, a hand-made service is `pulumi import`ed (and refresh sees it edited
-// by hand), and destroy leaves every host as it was.
+// with no host dialled, a hand-made service is `pulumi import`ed (refresh sees it edited by
+// hand) and then changed through the program, and destroy leaves every host as it was.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -117,7 +117,7 @@ const legacy = (scheduler: string) => `  legacy:
       scheduler: ${scheduler}
 `;
 
-test("5. pulumi import of a hand-made service (the provider's lvs:connection logs in): no kernel change, clean preview, refresh sees a hand edit", async () => {
+test("5. pulumi import of a hand-made service (the provider's lvs:connection logs in): no kernel change, clean preview, refresh sees a hand edit, then changed through the program", async () => {
   onHost("director", `ipvsadm -A -t ${lab.vip}:8080 -s wlc`);
   const kernel = ipvsRules();
   // The default connection holds the key, in plain text in the stack's config: kept secret all the same.
@@ -148,6 +148,10 @@ test("5. pulumi import of a hand-made service (the provider's lvs:connection log
   onHost("director", `ipvsadm -E -t ${lab.vip}:8080 -s wlc`);
   await stack.refresh();
   expect(ipvsRules()).toEqual(kernel);
+  // Changed through the program: an in-place update of that service alone (import named it, so it is not refused).
+  stack.programDir = programWith(legacy("rr"));
+  expect(changes(await stack.up())).toEqual({ legacy: "update" });
+  expect(ipvsRules()).toContain(`-A -t ${lab.vip}:8080 -s rr`);
 });
 
 test("6. destroy leaves every host as it was: the imported service, there before, is given back as it was found", async () => {

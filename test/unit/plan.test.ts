@@ -116,6 +116,15 @@ describe("IPVS objects", () => {
     ).toThrow(/already exists with scheduler rr, .* but this declares scheduler wlc/);
   });
 
+  test("an imported service that differs is taken over, and given back as it was found when released", () => {
+    const s0 = snapshot({ ipvs: table(1) });
+    const changed = run(s0, (p) => p.claim("web", { services: [{ ...svc, scheduler: "wlc" }], persist: true, imported: true }));
+    expect(changed.commands).toContain("ipvsadm -E -t 198.51.100.100\\:80 -s wlc");
+    expect(changed.plan.ledger.entries[keys.service(svc)].original).toMatchObject({ scheduler: "rr" });
+    const released = run(after(changed.plan, s0), (p) => p.claim("web", { persist: false }));
+    expect(released.commands).toContain("ipvsadm -E -t 198.51.100.100\\:80 -s rr");
+  });
+
   test("a rename hands a destination over without removing it", () => {
     const s0 = snapshot({ ipvs: new Map([["tcp/198.51.100.100:80", { ...svc, persistence: undefined, extra: [], destinations: [] }]]) });
     const old = run(s0, (p) => p.claim("old", { dests: [dest()], persist: true }));

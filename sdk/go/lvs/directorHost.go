@@ -24,6 +24,8 @@ type DirectorHost struct {
 	ExpireQuiescentTemplate pulumi.BoolPtrOutput     `pulumi:"expireQuiescentTemplate"`
 	// SHA256 fingerprint of the host key seen at create; a different key later is refused.
 	HostKeyFingerprint pulumi.StringOutput `pulumi:"hostKeyFingerprint"`
+	// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+	Imported pulumi.BoolPtrOutput `pulumi:"imported"`
 	// Inputs that are secrets (a VRRP password), kept apart from the plain outputs.
 	InputSecrets      pulumi.AnyOutput      `pulumi:"inputSecrets"`
 	InstallKeepalived pulumi.BoolPtrOutput  `pulumi:"installKeepalived"`
@@ -190,6 +192,11 @@ func (o DirectorHostOutput) ExpireQuiescentTemplate() pulumi.BoolPtrOutput {
 // SHA256 fingerprint of the host key seen at create; a different key later is refused.
 func (o DirectorHostOutput) HostKeyFingerprint() pulumi.StringOutput {
 	return o.ApplyT(func(v *DirectorHost) pulumi.StringOutput { return v.HostKeyFingerprint }).(pulumi.StringOutput)
+}
+
+// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+func (o DirectorHostOutput) Imported() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *DirectorHost) pulumi.BoolPtrOutput { return v.Imported }).(pulumi.BoolPtrOutput)
 }
 
 // Inputs that are secrets (a VRRP password), kept apart from the plain outputs.

@@ -23,6 +23,8 @@ type NatRealServerHost struct {
 	Director    pulumi.StringOutput `pulumi:"director"`
 	// SHA256 fingerprint of the host key seen at create; a different key later is refused.
 	HostKeyFingerprint pulumi.StringOutput `pulumi:"hostKeyFingerprint"`
+	// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+	Imported pulumi.BoolPtrOutput `pulumi:"imported"`
 	// Inputs that are secrets (a VRRP password), kept apart from the plain outputs.
 	InputSecrets pulumi.AnyOutput `pulumi:"inputSecrets"`
 	// Who holds this resource's objects in the host's ledger: its URN and what it identifies there.
@@ -160,6 +162,11 @@ func (o NatRealServerHostOutput) Director() pulumi.StringOutput {
 // SHA256 fingerprint of the host key seen at create; a different key later is refused.
 func (o NatRealServerHostOutput) HostKeyFingerprint() pulumi.StringOutput {
 	return o.ApplyT(func(v *NatRealServerHost) pulumi.StringOutput { return v.HostKeyFingerprint }).(pulumi.StringOutput)
+}
+
+// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+func (o NatRealServerHostOutput) Imported() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *NatRealServerHost) pulumi.BoolPtrOutput { return v.Imported }).(pulumi.BoolPtrOutput)
 }
 
 // Inputs that are secrets (a VRRP password), kept apart from the plain outputs.

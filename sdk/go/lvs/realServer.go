@@ -27,8 +27,10 @@ type RealServer struct {
 	Health       pulumi.StringPtrOutput `pulumi:"health"`
 	HealthCheck  HealthCheckPtrOutput   `pulumi:"healthCheck"`
 	// SHA256 fingerprint of the host key seen at create; a different key later is refused.
-	HostKeyFingerprint  pulumi.StringOutput `pulumi:"hostKeyFingerprint"`
-	InactiveConnections pulumi.IntPtrOutput `pulumi:"inactiveConnections"`
+	HostKeyFingerprint pulumi.StringOutput `pulumi:"hostKeyFingerprint"`
+	// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+	Imported            pulumi.BoolPtrOutput `pulumi:"imported"`
+	InactiveConnections pulumi.IntPtrOutput  `pulumi:"inactiveConnections"`
 	// Inputs that are secrets (a VRRP password), kept apart from the plain outputs.
 	InputSecrets   pulumi.AnyOutput    `pulumi:"inputSecrets"`
 	LowerThreshold pulumi.IntPtrOutput `pulumi:"lowerThreshold"`
@@ -233,6 +235,11 @@ func (o RealServerOutput) HealthCheck() HealthCheckPtrOutput {
 // SHA256 fingerprint of the host key seen at create; a different key later is refused.
 func (o RealServerOutput) HostKeyFingerprint() pulumi.StringOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.StringOutput { return v.HostKeyFingerprint }).(pulumi.StringOutput)
+}
+
+// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+func (o RealServerOutput) Imported() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *RealServer) pulumi.BoolPtrOutput { return v.Imported }).(pulumi.BoolPtrOutput)
 }
 
 func (o RealServerOutput) InactiveConnections() pulumi.IntPtrOutput {

@@ -27,6 +27,8 @@ type VirtualService struct {
 	HealthCheck HealthCheckPtrOutput     `pulumi:"healthCheck"`
 	// SHA256 fingerprint of the host key seen at create; a different key later is refused.
 	HostKeyFingerprint pulumi.StringOutput `pulumi:"hostKeyFingerprint"`
+	// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+	Imported pulumi.BoolPtrOutput `pulumi:"imported"`
 	// Inputs that are secrets (a VRRP password), kept apart from the plain outputs.
 	InputSecrets      pulumi.AnyOutput     `pulumi:"inputSecrets"`
 	InstallKeepalived pulumi.BoolPtrOutput `pulumi:"installKeepalived"`
@@ -228,6 +230,11 @@ func (o VirtualServiceOutput) HealthCheck() HealthCheckPtrOutput {
 // SHA256 fingerprint of the host key seen at create; a different key later is refused.
 func (o VirtualServiceOutput) HostKeyFingerprint() pulumi.StringOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.StringOutput { return v.HostKeyFingerprint }).(pulumi.StringOutput)
+}
+
+// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+func (o VirtualServiceOutput) Imported() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *VirtualService) pulumi.BoolPtrOutput { return v.Imported }).(pulumi.BoolPtrOutput)
 }
 
 // Inputs that are secrets (a VRRP password), kept apart from the plain outputs.

@@ -235,6 +235,7 @@ class DirectorHost(pulumi.CustomResource):
             __props__.__dict__["credentials"] = None
             __props__.__dict__["drift"] = None
             __props__.__dict__["host_key_fingerprint"] = None
+            __props__.__dict__["imported"] = None
             __props__.__dict__["input_secrets"] = None
             __props__.__dict__["owner"] = None
             __props__.__dict__["proxy_host_key_fingerprint"] = None
@@ -270,6 +271,7 @@ class DirectorHost(pulumi.CustomResource):
         __props__.__dict__["expire_nodest_conn"] = None
         __props__.__dict__["expire_quiescent_template"] = None
         __props__.__dict__["host_key_fingerprint"] = None
+        __props__.__dict__["imported"] = None
         __props__.__dict__["input_secrets"] = None
         __props__.__dict__["install_keepalived"] = None
         __props__.__dict__["interface"] = None
@@ -319,6 +321,14 @@ class DirectorHost(pulumi.CustomResource):
         SHA256 fingerprint of the host key seen at create; a different key later is refused.
         """
         return pulumi.get(self, "host_key_fingerprint")
+
+    @_builtins.property
+    @pulumi.getter
+    def imported(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+        """
+        return pulumi.get(self, "imported")
 
     @_builtins.property
     @pulumi.getter(name="inputSecrets")

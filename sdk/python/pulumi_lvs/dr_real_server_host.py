@@ -163,6 +163,7 @@ class DrRealServerHost(pulumi.CustomResource):
             __props__.__dict__["vips"] = vips
             __props__.__dict__["credentials"] = None
             __props__.__dict__["host_key_fingerprint"] = None
+            __props__.__dict__["imported"] = None
             __props__.__dict__["input_secrets"] = None
             __props__.__dict__["owner"] = None
             __props__.__dict__["proxy_host_key_fingerprint"] = None
@@ -196,6 +197,7 @@ class DrRealServerHost(pulumi.CustomResource):
         __props__.__dict__["connection"] = None
         __props__.__dict__["credentials"] = None
         __props__.__dict__["host_key_fingerprint"] = None
+        __props__.__dict__["imported"] = None
         __props__.__dict__["input_secrets"] = None
         __props__.__dict__["owner"] = None
         __props__.__dict__["persist"] = None
@@ -234,6 +236,14 @@ class DrRealServerHost(pulumi.CustomResource):
         SHA256 fingerprint of the host key seen at create; a different key later is refused.
         """
         return pulumi.get(self, "host_key_fingerprint")
+
+    @_builtins.property
+    @pulumi.getter
+    def imported(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+        """
+        return pulumi.get(self, "imported")
 
     @_builtins.property
     @pulumi.getter(name="inputSecrets")

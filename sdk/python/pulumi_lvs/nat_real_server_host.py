@@ -140,6 +140,7 @@ class NatRealServerHost(pulumi.CustomResource):
             __props__.__dict__["persist"] = persist
             __props__.__dict__["credentials"] = None
             __props__.__dict__["host_key_fingerprint"] = None
+            __props__.__dict__["imported"] = None
             __props__.__dict__["input_secrets"] = None
             __props__.__dict__["owner"] = None
             __props__.__dict__["proxy_host_key_fingerprint"] = None
@@ -173,6 +174,7 @@ class NatRealServerHost(pulumi.CustomResource):
         __props__.__dict__["credentials"] = None
         __props__.__dict__["director"] = None
         __props__.__dict__["host_key_fingerprint"] = None
+        __props__.__dict__["imported"] = None
         __props__.__dict__["input_secrets"] = None
         __props__.__dict__["owner"] = None
         __props__.__dict__["persist"] = None
@@ -210,6 +212,14 @@ class NatRealServerHost(pulumi.CustomResource):
         SHA256 fingerprint of the host key seen at create; a different key later is refused.
         """
         return pulumi.get(self, "host_key_fingerprint")
+
+    @_builtins.property
+    @pulumi.getter
+    def imported(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+        """
+        return pulumi.get(self, "imported")
 
     @_builtins.property
     @pulumi.getter(name="inputSecrets")

@@ -291,6 +291,7 @@ class RealServer(pulumi.CustomResource):
             __props__.__dict__["credentials"] = None
             __props__.__dict__["health"] = None
             __props__.__dict__["host_key_fingerprint"] = None
+            __props__.__dict__["imported"] = None
             __props__.__dict__["inactive_connections"] = None
             __props__.__dict__["input_secrets"] = None
             __props__.__dict__["owner"] = None
@@ -332,6 +333,7 @@ class RealServer(pulumi.CustomResource):
         __props__.__dict__["health"] = None
         __props__.__dict__["health_check"] = None
         __props__.__dict__["host_key_fingerprint"] = None
+        __props__.__dict__["imported"] = None
         __props__.__dict__["inactive_connections"] = None
         __props__.__dict__["input_secrets"] = None
         __props__.__dict__["lower_threshold"] = None
@@ -402,6 +404,14 @@ class RealServer(pulumi.CustomResource):
         SHA256 fingerprint of the host key seen at create; a different key later is refused.
         """
         return pulumi.get(self, "host_key_fingerprint")
+
+    @_builtins.property
+    @pulumi.getter
+    def imported(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+        """
+        return pulumi.get(self, "imported")
 
     @_builtins.property
     @pulumi.getter(name="inactiveConnections")

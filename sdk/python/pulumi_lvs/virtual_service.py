@@ -318,6 +318,7 @@ class VirtualService(pulumi.CustomResource):
             __props__.__dict__["credentials"] = None
             __props__.__dict__["drift"] = None
             __props__.__dict__["host_key_fingerprint"] = None
+            __props__.__dict__["imported"] = None
             __props__.__dict__["input_secrets"] = None
             __props__.__dict__["owner"] = None
             __props__.__dict__["proxy_host_key_fingerprint"] = None
@@ -357,6 +358,7 @@ class VirtualService(pulumi.CustomResource):
         __props__.__dict__["fwmark"] = None
         __props__.__dict__["health_check"] = None
         __props__.__dict__["host_key_fingerprint"] = None
+        __props__.__dict__["imported"] = None
         __props__.__dict__["input_secrets"] = None
         __props__.__dict__["install_keepalived"] = None
         __props__.__dict__["match"] = None
@@ -423,6 +425,14 @@ class VirtualService(pulumi.CustomResource):
         SHA256 fingerprint of the host key seen at create; a different key later is refused.
         """
         return pulumi.get(self, "host_key_fingerprint")
+
+    @_builtins.property
+    @pulumi.getter
+    def imported(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
+        """
+        return pulumi.get(self, "imported")
 
     @_builtins.property
     @pulumi.getter(name="inputSecrets")

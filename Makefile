@@ -53,10 +53,11 @@ sdk: schema
 	cd tools/sdkgen && go run . -schema ../../schema.json -version "$$(node -p 'require("../../package.json").version')" -out ../../sdk
 	cd sdk/go && go mod tidy
 
-# The generated SDKs compile: the Go one against github.com/pulumi/pulumi/sdk/v3, the Python one byte-compiled.
+# The generated SDKs compile: the Go one against github.com/pulumi/pulumi/sdk/v3 (and examples/go with it), the Python one byte-compiled.
 # (No .NET toolchain here: its SDK is generated and checked for staleness only.)
 sdk-build:
 	cd sdk/go && go build ./...
+	cd examples/go && go build -o /dev/null .
 	python3 -m compileall -q sdk/python/pulumi_lvs
 
 typecheck: node-deps

@@ -14,6 +14,21 @@ export type LvsDrClusterArgs = Omit<ArgsOf<typeof model.ClusterArgs>, "backends"
   ha?: ArgsOf<typeof model.ClusterHa>;
 };
 
+/**
+ * The resource classes a cluster declares: by default the TypeScript classes (resources of the
+ * dynamic provider); the provider plugin's construct passes its own, which declare lvs:index:*
+ * resources with the same arguments.
+ */
+export interface ClusterClasses {
+  DirectorHost: typeof DirectorHost;
+  VirtualService: typeof VirtualService;
+  RealServer: typeof RealServer;
+  DrRealServerHost: typeof DrRealServerHost;
+  TunRealServerHost: typeof TunRealServerHost;
+  NatRealServerHost: typeof NatRealServerHost;
+}
+const dynamicClasses: ClusterClasses = { DirectorHost, VirtualService, RealServer, DrRealServerHost, TunRealServerHost, NatRealServerHost };
+
 export class LvsDrCluster extends pulumi.ComponentResource {
   readonly director!: DirectorHost;
   readonly service!: VirtualService;
@@ -23,8 +38,9 @@ export class LvsDrCluster extends pulumi.ComponentResource {
   readonly realServers: RealServer[];
   readonly backendHosts: (DrRealServerHost | TunRealServerHost | NatRealServerHost)[];
 
-  constructor(name: string, args: LvsDrClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: LvsDrClusterArgs, opts?: pulumi.ComponentResourceOptions, classes: ClusterClasses = dynamicClasses) {
     super("lvs:index:LvsDrCluster", name, {}, opts);
+    const { DirectorHost, VirtualService, RealServer } = classes;
     const child = { parent: this };
     const { director: connection, vip } = args;
     // The host resources are per VIP: when the VIP changes, the old VIP's are new resources'
@@ -41,7 +57,7 @@ export class LvsDrCluster extends pulumi.ComponentResource {
     const hosts = args.backends.map((b, i) => {
       const id = b.name ?? (typeof b.address === "string" ? b.address : `backend-${i}`);
       const h = perVip(`${name}-rs-host-${id}`);
-      return { b, id, host: backendHost(args, h.name, b, h.opts) };
+      return { b, id, host: backendHost(classes, args, h.name, b, h.opts) };
     });
     this.backendHosts = hosts.map((h) => h.host);
     this.realServers = [];
@@ -131,7 +147,13 @@ function realServerArgs(
 }
 
 /** The host resource a backend needs for the cluster's forwarding method. */
-function backendHost(args: LvsDrClusterArgs, name: string, b: ArgsOf<typeof model.ClusterBackend>, opts: pulumi.CustomResourceOptions) {
+function backendHost(
+  { DrRealServerHost, TunRealServerHost, NatRealServerHost }: ClusterClasses,
+  args: LvsDrClusterArgs,
+  name: string,
+  b: ArgsOf<typeof model.ClusterBackend>,
+  opts: pulumi.CustomResourceOptions,
+) {
   const { vip, persist } = args;
   if (args.forwarding === "tunnel")
     return new TunRealServerHost(

@@ -8,8 +8,9 @@ import type * as provider from "@pulumi/pulumi/provider";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { SECRET_CONNECTION_FIELDS } from "../model";
 import { ProviderName, kinds, providers } from "../runtime";
-import { PACKAGE, packageSchema } from "./schema";
+import { PACKAGE, packageSchema, token } from "./schema";
 import { defaultConnection, withDefaults } from "./server-calls";
+import { constructCluster } from "./construct";
 
 type Props = Record<string, unknown>;
 
@@ -113,5 +114,10 @@ export const lvs: provider.Provider = {
 
   async delete(id, urn, props) {
     await providers[kindOf(urn)].delete!(id, reveal(props));
+  },
+
+  async construct(name, type, inputs, options) {
+    if (type !== token("LvsDrCluster")) throw new Error(`pulumi-resource-lvs: unknown component type ${type}`);
+    return constructCluster(name, inputs, options);
   },
 };

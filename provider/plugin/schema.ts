@@ -3,7 +3,7 @@
 // adds and what every resource records (runtime/kind.ts). Never written by hand: `make schema`
 // writes schema.json from here, and a unit test fails when the two disagree.
 import { z } from "zod";
-import { DefaultConnection, SECRET_CONNECTION_FIELDS } from "../model";
+import { ClusterArgs, DefaultConnection, SECRET_CONNECTION_FIELDS } from "../model";
 import { ProviderName, kinds } from "../runtime";
 
 export const PACKAGE = "lvs";
@@ -168,6 +168,22 @@ export function packageSchema(): PackageSchema {
       required: [...new Set([...requiredInputs, ...(outputs.required ?? []), "owner", "hostKeyFingerprint", "stateVersion"])].sort(),
     };
   }
+  // The whole topology as one component (plugin/construct.ts), its inputs the model's ClusterArgs.
+  convert.secretPaths = ["ha.authPass"];
+  const cluster = jsonSchema(ClusterArgs, "input");
+  resources[token("LvsDrCluster")] = {
+    isComponent: true,
+    description: "The walkthrough's whole LVS-DR topology in one component: director, service, backends (see LvsDrCluster in the README).",
+    inputProperties: convert.properties(cluster, "Cluster", ""),
+    requiredInputs: [...(cluster.required ?? [])].sort(),
+    properties: {
+      director: { $ref: `#/resources/${token("DirectorHost")}`, description: "The (primary) director." },
+      service: { $ref: `#/resources/${token("VirtualService")}`, description: "Its virtual service." },
+      vip: { type: "string", description: "The VIP." },
+      directorInterface: { type: "string", description: "The (primary) director's interface that holds the VIP." },
+    },
+    required: ["director", "directorInterface", "service", "vip"],
+  };
   // The provider's configuration: a default connection, every field optional (plugin/server-calls.ts).
   const defaults: PropertySpec = {
     ...convert.type(jsonSchema(DefaultConnection, "input"), "DefaultConnection", "connection"),

@@ -160,3 +160,51 @@ test("6. destroy leaves every host as it was: the imported service, there before
   onHost("director", `ipvsadm -D -t ${lab.vip}:8080`);
   expect(hostState(HOSTS)).toEqual(before());
 });
+
+test("7. the same cluster as one LvsDrCluster component (the plugin's construct): its resources its children, six requests alternate, preview is clean, destroy leaves every host as it was", async () => {
+  const cluster = new Stack(path.join(REPO, "test/e2e/yaml-cluster"), "yaml-cluster");
+  const { "lvs:connection": _, ...rest } = config();
+  await cluster.init();
+  try {
+    cluster.setConfig(Object.fromEntries(Object.entries(rest).map(([k, v]) => [k.replace("lvs-yaml-e2e:", "lvs-yaml-cluster-e2e:"), v])));
+    const up = await cluster.up();
+    const created = up.steps.filter((s) => s.op === "create" && s.type.startsWith("lvs:index:"));
+    expect(created.map((s) => s.type).sort()).toEqual(
+      ["LvsDrCluster", "DirectorHost", "VirtualService", "DrRealServerHost", "DrRealServerHost", "RealServer", "RealServer"]
+        .map((k) => `lvs:index:${k}`)
+        .sort(),
+    );
+    expectAlternating(lab.vip);
+    expect(changes(await cluster.must("preview", "--expect-no-changes"))).toEqual({});
+    expect(JSON.parse((await cluster.must("stack", "output", "--json")).stdout)).toEqual({ directorInterface: "eth1" });
+    await cluster.destroy();
+    expect(hostState(HOSTS)).toEqual(before());
+  } finally {
+    await cluster.run("destroy", "--yes", "--skip-preview");
+    await cluster.remove();
+  }
+});
+
+test("8. bad input to the component fails at preview naming the field and the value, and dials no host", async () => {
+  const wire = await tripwire();
+  const bad = new Stack(path.join(REPO, "test/e2e/yaml-cluster"), "yaml-cluster-bad");
+  try {
+    await bad.init();
+    bad.setConfig({
+      "lvs-yaml-cluster-e2e:keyPath": director.keyPath,
+      "lvs-yaml-cluster-e2e:vip": "1.2.3.4; reboot",
+      "lvs-yaml-cluster-e2e:directorPort": wire.port,
+      "lvs-yaml-cluster-e2e:rsAPort": wire.port,
+      "lvs-yaml-cluster-e2e:rsBPort": wire.port,
+      "lvs-yaml-cluster-e2e:rsAAddress": rsA.lanAddress,
+      "lvs-yaml-cluster-e2e:rsBAddress": rsB.lanAddress,
+    });
+    const r = await bad.run("preview");
+    expect(r.code).not.toBe(0);
+    expect(r.errors.join("\n")).toContain('LvsDrCluster seed: vip: must be an IPv4 or IPv6 address, got "1.2.3.4; reboot"');
+    expect(wire.count()).toBe(0);
+  } finally {
+    await bad.remove();
+    await wire.close();
+  }
+});

@@ -36,7 +36,7 @@ describe("the plugin's schema", () => {
 
   test("every resource kind, its required inputs, and secrets marked secret", () => {
     expect(Object.keys(schema.resources).sort()).toEqual(
-      ["DirectorHost", "DrRealServerHost", "NatRealServerHost", "RealServer", "TunRealServerHost", "VirtualService"].map(
+      ["DirectorHost", "DrRealServerHost", "LvsDrCluster", "NatRealServerHost", "RealServer", "TunRealServerHost", "VirtualService"].map(
         (k) => `lvs:index:${k}`,
       ),
     );

@@ -25,6 +25,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 		r = &DirectorHost{}
 	case "lvs:index:DrRealServerHost":
 		r = &DrRealServerHost{}
+	case "lvs:index:LvsDrCluster":
+		r = &LvsDrCluster{}
 	case "lvs:index:NatRealServerHost":
 		r = &NatRealServerHost{}
 	case "lvs:index:RealServer":

@@ -13,6 +13,623 @@ import (
 
 var _ = internal.GetEnvOrDefault
 
+type ClusterBackend struct {
+	Address    string     `pulumi:"address"`
+	Connection Connection `pulumi:"connection"`
+	Name       *string    `pulumi:"name"`
+	Weight     *int       `pulumi:"weight"`
+}
+
+// Defaults sets the appropriate defaults for ClusterBackend
+func (val *ClusterBackend) Defaults() *ClusterBackend {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+	tmp.Connection = *tmp.Connection.Defaults()
+
+	if tmp.Weight == nil {
+		weight_ := 1
+		tmp.Weight = &weight_
+	}
+	return &tmp
+}
+
+// ClusterBackendInput is an input type that accepts ClusterBackendArgs and ClusterBackendOutput values.
+// You can construct a concrete instance of `ClusterBackendInput` via:
+//
+//	ClusterBackendArgs{...}
+type ClusterBackendInput interface {
+	pulumi.Input
+
+	ToClusterBackendOutput() ClusterBackendOutput
+	ToClusterBackendOutputWithContext(context.Context) ClusterBackendOutput
+}
+
+type ClusterBackendArgs struct {
+	Address    pulumi.StringInput    `pulumi:"address"`
+	Connection ConnectionInput       `pulumi:"connection"`
+	Name       pulumi.StringPtrInput `pulumi:"name"`
+	Weight     pulumi.IntPtrInput    `pulumi:"weight"`
+}
+
+// Defaults sets the appropriate defaults for ClusterBackendArgs
+func (val *ClusterBackendArgs) Defaults() *ClusterBackendArgs {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+
+	if tmp.Weight == nil {
+		tmp.Weight = pulumi.IntPtr(1)
+	}
+	return &tmp
+}
+func (ClusterBackendArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*ClusterBackend)(nil)).Elem()
+}
+
+func (i ClusterBackendArgs) ToClusterBackendOutput() ClusterBackendOutput {
+	return i.ToClusterBackendOutputWithContext(context.Background())
+}
+
+func (i ClusterBackendArgs) ToClusterBackendOutputWithContext(ctx context.Context) ClusterBackendOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ClusterBackendOutput)
+}
+
+// ClusterBackendArrayInput is an input type that accepts ClusterBackendArray and ClusterBackendArrayOutput values.
+// You can construct a concrete instance of `ClusterBackendArrayInput` via:
+//
+//	ClusterBackendArray{ ClusterBackendArgs{...} }
+type ClusterBackendArrayInput interface {
+	pulumi.Input
+
+	ToClusterBackendArrayOutput() ClusterBackendArrayOutput
+	ToClusterBackendArrayOutputWithContext(context.Context) ClusterBackendArrayOutput
+}
+
+type ClusterBackendArray []ClusterBackendInput
+
+func (ClusterBackendArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]ClusterBackend)(nil)).Elem()
+}
+
+func (i ClusterBackendArray) ToClusterBackendArrayOutput() ClusterBackendArrayOutput {
+	return i.ToClusterBackendArrayOutputWithContext(context.Background())
+}
+
+func (i ClusterBackendArray) ToClusterBackendArrayOutputWithContext(ctx context.Context) ClusterBackendArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ClusterBackendArrayOutput)
+}
+
+type ClusterBackendOutput struct{ *pulumi.OutputState }
+
+func (ClusterBackendOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ClusterBackend)(nil)).Elem()
+}
+
+func (o ClusterBackendOutput) ToClusterBackendOutput() ClusterBackendOutput {
+	return o
+}
+
+func (o ClusterBackendOutput) ToClusterBackendOutputWithContext(ctx context.Context) ClusterBackendOutput {
+	return o
+}
+
+func (o ClusterBackendOutput) Address() pulumi.StringOutput {
+	return o.ApplyT(func(v ClusterBackend) string { return v.Address }).(pulumi.StringOutput)
+}
+
+func (o ClusterBackendOutput) Connection() ConnectionOutput {
+	return o.ApplyT(func(v ClusterBackend) Connection { return v.Connection }).(ConnectionOutput)
+}
+
+func (o ClusterBackendOutput) Name() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ClusterBackend) *string { return v.Name }).(pulumi.StringPtrOutput)
+}
+
+func (o ClusterBackendOutput) Weight() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v ClusterBackend) *int { return v.Weight }).(pulumi.IntPtrOutput)
+}
+
+type ClusterBackendArrayOutput struct{ *pulumi.OutputState }
+
+func (ClusterBackendArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]ClusterBackend)(nil)).Elem()
+}
+
+func (o ClusterBackendArrayOutput) ToClusterBackendArrayOutput() ClusterBackendArrayOutput {
+	return o
+}
+
+func (o ClusterBackendArrayOutput) ToClusterBackendArrayOutputWithContext(ctx context.Context) ClusterBackendArrayOutput {
+	return o
+}
+
+func (o ClusterBackendArrayOutput) Index(i pulumi.IntInput) ClusterBackendOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) ClusterBackend {
+		return vs[0].([]ClusterBackend)[vs[1].(int)]
+	}).(ClusterBackendOutput)
+}
+
+type ClusterHa struct {
+	AdvertInterval  *int              `pulumi:"advertInterval"`
+	AuthPass        *string           `pulumi:"authPass"`
+	Preempt         *bool             `pulumi:"preempt"`
+	PreemptDelay    *int              `pulumi:"preemptDelay"`
+	PrimaryPriority *int              `pulumi:"primaryPriority"`
+	Standby         Connection        `pulumi:"standby"`
+	StandbyPriority *int              `pulumi:"standbyPriority"`
+	SyncDaemon      *bool             `pulumi:"syncDaemon"`
+	Unicast         *ClusterHaUnicast `pulumi:"unicast"`
+	VirtualRouterId int               `pulumi:"virtualRouterId"`
+}
+
+// Defaults sets the appropriate defaults for ClusterHa
+func (val *ClusterHa) Defaults() *ClusterHa {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+	if tmp.AdvertInterval == nil {
+		advertInterval_ := 1
+		tmp.AdvertInterval = &advertInterval_
+	}
+	if tmp.Preempt == nil {
+		preempt_ := false
+		tmp.Preempt = &preempt_
+	}
+	if tmp.PreemptDelay == nil {
+		preemptDelay_ := 0
+		tmp.PreemptDelay = &preemptDelay_
+	}
+	if tmp.PrimaryPriority == nil {
+		primaryPriority_ := 150
+		tmp.PrimaryPriority = &primaryPriority_
+	}
+	tmp.Standby = *tmp.Standby.Defaults()
+
+	if tmp.StandbyPriority == nil {
+		standbyPriority_ := 100
+		tmp.StandbyPriority = &standbyPriority_
+	}
+	if tmp.SyncDaemon == nil {
+		syncDaemon_ := true
+		tmp.SyncDaemon = &syncDaemon_
+	}
+	return &tmp
+}
+
+// ClusterHaInput is an input type that accepts ClusterHaArgs and ClusterHaOutput values.
+// You can construct a concrete instance of `ClusterHaInput` via:
+//
+//	ClusterHaArgs{...}
+type ClusterHaInput interface {
+	pulumi.Input
+
+	ToClusterHaOutput() ClusterHaOutput
+	ToClusterHaOutputWithContext(context.Context) ClusterHaOutput
+}
+
+type ClusterHaArgs struct {
+	AdvertInterval  pulumi.IntPtrInput       `pulumi:"advertInterval"`
+	AuthPass        pulumi.StringPtrInput    `pulumi:"authPass"`
+	Preempt         pulumi.BoolPtrInput      `pulumi:"preempt"`
+	PreemptDelay    pulumi.IntPtrInput       `pulumi:"preemptDelay"`
+	PrimaryPriority pulumi.IntPtrInput       `pulumi:"primaryPriority"`
+	Standby         ConnectionInput          `pulumi:"standby"`
+	StandbyPriority pulumi.IntPtrInput       `pulumi:"standbyPriority"`
+	SyncDaemon      pulumi.BoolPtrInput      `pulumi:"syncDaemon"`
+	Unicast         ClusterHaUnicastPtrInput `pulumi:"unicast"`
+	VirtualRouterId pulumi.IntInput          `pulumi:"virtualRouterId"`
+}
+
+// Defaults sets the appropriate defaults for ClusterHaArgs
+func (val *ClusterHaArgs) Defaults() *ClusterHaArgs {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+	if tmp.AdvertInterval == nil {
+		tmp.AdvertInterval = pulumi.IntPtr(1)
+	}
+	if tmp.Preempt == nil {
+		tmp.Preempt = pulumi.BoolPtr(false)
+	}
+	if tmp.PreemptDelay == nil {
+		tmp.PreemptDelay = pulumi.IntPtr(0)
+	}
+	if tmp.PrimaryPriority == nil {
+		tmp.PrimaryPriority = pulumi.IntPtr(150)
+	}
+
+	if tmp.StandbyPriority == nil {
+		tmp.StandbyPriority = pulumi.IntPtr(100)
+	}
+	if tmp.SyncDaemon == nil {
+		tmp.SyncDaemon = pulumi.BoolPtr(true)
+	}
+	return &tmp
+}
+func (ClusterHaArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*ClusterHa)(nil)).Elem()
+}
+
+func (i ClusterHaArgs) ToClusterHaOutput() ClusterHaOutput {
+	return i.ToClusterHaOutputWithContext(context.Background())
+}
+
+func (i ClusterHaArgs) ToClusterHaOutputWithContext(ctx context.Context) ClusterHaOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ClusterHaOutput)
+}
+
+func (i ClusterHaArgs) ToClusterHaPtrOutput() ClusterHaPtrOutput {
+	return i.ToClusterHaPtrOutputWithContext(context.Background())
+}
+
+func (i ClusterHaArgs) ToClusterHaPtrOutputWithContext(ctx context.Context) ClusterHaPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ClusterHaOutput).ToClusterHaPtrOutputWithContext(ctx)
+}
+
+// ClusterHaPtrInput is an input type that accepts ClusterHaArgs, ClusterHaPtr and ClusterHaPtrOutput values.
+// You can construct a concrete instance of `ClusterHaPtrInput` via:
+//
+//	        ClusterHaArgs{...}
+//
+//	or:
+//
+//	        nil
+type ClusterHaPtrInput interface {
+	pulumi.Input
+
+	ToClusterHaPtrOutput() ClusterHaPtrOutput
+	ToClusterHaPtrOutputWithContext(context.Context) ClusterHaPtrOutput
+}
+
+type clusterHaPtrType ClusterHaArgs
+
+func ClusterHaPtr(v *ClusterHaArgs) ClusterHaPtrInput {
+	return (*clusterHaPtrType)(v)
+}
+
+func (*clusterHaPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**ClusterHa)(nil)).Elem()
+}
+
+func (i *clusterHaPtrType) ToClusterHaPtrOutput() ClusterHaPtrOutput {
+	return i.ToClusterHaPtrOutputWithContext(context.Background())
+}
+
+func (i *clusterHaPtrType) ToClusterHaPtrOutputWithContext(ctx context.Context) ClusterHaPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ClusterHaPtrOutput)
+}
+
+type ClusterHaOutput struct{ *pulumi.OutputState }
+
+func (ClusterHaOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ClusterHa)(nil)).Elem()
+}
+
+func (o ClusterHaOutput) ToClusterHaOutput() ClusterHaOutput {
+	return o
+}
+
+func (o ClusterHaOutput) ToClusterHaOutputWithContext(ctx context.Context) ClusterHaOutput {
+	return o
+}
+
+func (o ClusterHaOutput) ToClusterHaPtrOutput() ClusterHaPtrOutput {
+	return o.ToClusterHaPtrOutputWithContext(context.Background())
+}
+
+func (o ClusterHaOutput) ToClusterHaPtrOutputWithContext(ctx context.Context) ClusterHaPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v ClusterHa) *ClusterHa {
+		return &v
+	}).(ClusterHaPtrOutput)
+}
+
+func (o ClusterHaOutput) AdvertInterval() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v ClusterHa) *int { return v.AdvertInterval }).(pulumi.IntPtrOutput)
+}
+
+func (o ClusterHaOutput) AuthPass() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ClusterHa) *string { return v.AuthPass }).(pulumi.StringPtrOutput)
+}
+
+func (o ClusterHaOutput) Preempt() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v ClusterHa) *bool { return v.Preempt }).(pulumi.BoolPtrOutput)
+}
+
+func (o ClusterHaOutput) PreemptDelay() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v ClusterHa) *int { return v.PreemptDelay }).(pulumi.IntPtrOutput)
+}
+
+func (o ClusterHaOutput) PrimaryPriority() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v ClusterHa) *int { return v.PrimaryPriority }).(pulumi.IntPtrOutput)
+}
+
+func (o ClusterHaOutput) Standby() ConnectionOutput {
+	return o.ApplyT(func(v ClusterHa) Connection { return v.Standby }).(ConnectionOutput)
+}
+
+func (o ClusterHaOutput) StandbyPriority() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v ClusterHa) *int { return v.StandbyPriority }).(pulumi.IntPtrOutput)
+}
+
+func (o ClusterHaOutput) SyncDaemon() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v ClusterHa) *bool { return v.SyncDaemon }).(pulumi.BoolPtrOutput)
+}
+
+func (o ClusterHaOutput) Unicast() ClusterHaUnicastPtrOutput {
+	return o.ApplyT(func(v ClusterHa) *ClusterHaUnicast { return v.Unicast }).(ClusterHaUnicastPtrOutput)
+}
+
+func (o ClusterHaOutput) VirtualRouterId() pulumi.IntOutput {
+	return o.ApplyT(func(v ClusterHa) int { return v.VirtualRouterId }).(pulumi.IntOutput)
+}
+
+type ClusterHaPtrOutput struct{ *pulumi.OutputState }
+
+func (ClusterHaPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**ClusterHa)(nil)).Elem()
+}
+
+func (o ClusterHaPtrOutput) ToClusterHaPtrOutput() ClusterHaPtrOutput {
+	return o
+}
+
+func (o ClusterHaPtrOutput) ToClusterHaPtrOutputWithContext(ctx context.Context) ClusterHaPtrOutput {
+	return o
+}
+
+func (o ClusterHaPtrOutput) Elem() ClusterHaOutput {
+	return o.ApplyT(func(v *ClusterHa) ClusterHa {
+		if v != nil {
+			return *v
+		}
+		var ret ClusterHa
+		return ret
+	}).(ClusterHaOutput)
+}
+
+func (o ClusterHaPtrOutput) AdvertInterval() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *ClusterHa) *int {
+		if v == nil {
+			return nil
+		}
+		return v.AdvertInterval
+	}).(pulumi.IntPtrOutput)
+}
+
+func (o ClusterHaPtrOutput) AuthPass() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ClusterHa) *string {
+		if v == nil {
+			return nil
+		}
+		return v.AuthPass
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o ClusterHaPtrOutput) Preempt() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *ClusterHa) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.Preempt
+	}).(pulumi.BoolPtrOutput)
+}
+
+func (o ClusterHaPtrOutput) PreemptDelay() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *ClusterHa) *int {
+		if v == nil {
+			return nil
+		}
+		return v.PreemptDelay
+	}).(pulumi.IntPtrOutput)
+}
+
+func (o ClusterHaPtrOutput) PrimaryPriority() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *ClusterHa) *int {
+		if v == nil {
+			return nil
+		}
+		return v.PrimaryPriority
+	}).(pulumi.IntPtrOutput)
+}
+
+func (o ClusterHaPtrOutput) Standby() ConnectionPtrOutput {
+	return o.ApplyT(func(v *ClusterHa) *Connection {
+		if v == nil {
+			return nil
+		}
+		return &v.Standby
+	}).(ConnectionPtrOutput)
+}
+
+func (o ClusterHaPtrOutput) StandbyPriority() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *ClusterHa) *int {
+		if v == nil {
+			return nil
+		}
+		return v.StandbyPriority
+	}).(pulumi.IntPtrOutput)
+}
+
+func (o ClusterHaPtrOutput) SyncDaemon() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *ClusterHa) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.SyncDaemon
+	}).(pulumi.BoolPtrOutput)
+}
+
+func (o ClusterHaPtrOutput) Unicast() ClusterHaUnicastPtrOutput {
+	return o.ApplyT(func(v *ClusterHa) *ClusterHaUnicast {
+		if v == nil {
+			return nil
+		}
+		return v.Unicast
+	}).(ClusterHaUnicastPtrOutput)
+}
+
+func (o ClusterHaPtrOutput) VirtualRouterId() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *ClusterHa) *int {
+		if v == nil {
+			return nil
+		}
+		return &v.VirtualRouterId
+	}).(pulumi.IntPtrOutput)
+}
+
+type ClusterHaUnicast struct {
+	Primary string `pulumi:"primary"`
+	Standby string `pulumi:"standby"`
+}
+
+// ClusterHaUnicastInput is an input type that accepts ClusterHaUnicastArgs and ClusterHaUnicastOutput values.
+// You can construct a concrete instance of `ClusterHaUnicastInput` via:
+//
+//	ClusterHaUnicastArgs{...}
+type ClusterHaUnicastInput interface {
+	pulumi.Input
+
+	ToClusterHaUnicastOutput() ClusterHaUnicastOutput
+	ToClusterHaUnicastOutputWithContext(context.Context) ClusterHaUnicastOutput
+}
+
+type ClusterHaUnicastArgs struct {
+	Primary pulumi.StringInput `pulumi:"primary"`
+	Standby pulumi.StringInput `pulumi:"standby"`
+}
+
+func (ClusterHaUnicastArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*ClusterHaUnicast)(nil)).Elem()
+}
+
+func (i ClusterHaUnicastArgs) ToClusterHaUnicastOutput() ClusterHaUnicastOutput {
+	return i.ToClusterHaUnicastOutputWithContext(context.Background())
+}
+
+func (i ClusterHaUnicastArgs) ToClusterHaUnicastOutputWithContext(ctx context.Context) ClusterHaUnicastOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ClusterHaUnicastOutput)
+}
+
+func (i ClusterHaUnicastArgs) ToClusterHaUnicastPtrOutput() ClusterHaUnicastPtrOutput {
+	return i.ToClusterHaUnicastPtrOutputWithContext(context.Background())
+}
+
+func (i ClusterHaUnicastArgs) ToClusterHaUnicastPtrOutputWithContext(ctx context.Context) ClusterHaUnicastPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ClusterHaUnicastOutput).ToClusterHaUnicastPtrOutputWithContext(ctx)
+}
+
+// ClusterHaUnicastPtrInput is an input type that accepts ClusterHaUnicastArgs, ClusterHaUnicastPtr and ClusterHaUnicastPtrOutput values.
+// You can construct a concrete instance of `ClusterHaUnicastPtrInput` via:
+//
+//	        ClusterHaUnicastArgs{...}
+//
+//	or:
+//
+//	        nil
+type ClusterHaUnicastPtrInput interface {
+	pulumi.Input
+
+	ToClusterHaUnicastPtrOutput() ClusterHaUnicastPtrOutput
+	ToClusterHaUnicastPtrOutputWithContext(context.Context) ClusterHaUnicastPtrOutput
+}
+
+type clusterHaUnicastPtrType ClusterHaUnicastArgs
+
+func ClusterHaUnicastPtr(v *ClusterHaUnicastArgs) ClusterHaUnicastPtrInput {
+	return (*clusterHaUnicastPtrType)(v)
+}
+
+func (*clusterHaUnicastPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**ClusterHaUnicast)(nil)).Elem()
+}
+
+func (i *clusterHaUnicastPtrType) ToClusterHaUnicastPtrOutput() ClusterHaUnicastPtrOutput {
+	return i.ToClusterHaUnicastPtrOutputWithContext(context.Background())
+}
+
+func (i *clusterHaUnicastPtrType) ToClusterHaUnicastPtrOutputWithContext(ctx context.Context) ClusterHaUnicastPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ClusterHaUnicastPtrOutput)
+}
+
+type ClusterHaUnicastOutput struct{ *pulumi.OutputState }
+
+func (ClusterHaUnicastOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ClusterHaUnicast)(nil)).Elem()
+}
+
+func (o ClusterHaUnicastOutput) ToClusterHaUnicastOutput() ClusterHaUnicastOutput {
+	return o
+}
+
+func (o ClusterHaUnicastOutput) ToClusterHaUnicastOutputWithContext(ctx context.Context) ClusterHaUnicastOutput {
+	return o
+}
+
+func (o ClusterHaUnicastOutput) ToClusterHaUnicastPtrOutput() ClusterHaUnicastPtrOutput {
+	return o.ToClusterHaUnicastPtrOutputWithContext(context.Background())
+}
+
+func (o ClusterHaUnicastOutput) ToClusterHaUnicastPtrOutputWithContext(ctx context.Context) ClusterHaUnicastPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v ClusterHaUnicast) *ClusterHaUnicast {
+		return &v
+	}).(ClusterHaUnicastPtrOutput)
+}
+
+func (o ClusterHaUnicastOutput) Primary() pulumi.StringOutput {
+	return o.ApplyT(func(v ClusterHaUnicast) string { return v.Primary }).(pulumi.StringOutput)
+}
+
+func (o ClusterHaUnicastOutput) Standby() pulumi.StringOutput {
+	return o.ApplyT(func(v ClusterHaUnicast) string { return v.Standby }).(pulumi.StringOutput)
+}
+
+type ClusterHaUnicastPtrOutput struct{ *pulumi.OutputState }
+
+func (ClusterHaUnicastPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**ClusterHaUnicast)(nil)).Elem()
+}
+
+func (o ClusterHaUnicastPtrOutput) ToClusterHaUnicastPtrOutput() ClusterHaUnicastPtrOutput {
+	return o
+}
+
+func (o ClusterHaUnicastPtrOutput) ToClusterHaUnicastPtrOutputWithContext(ctx context.Context) ClusterHaUnicastPtrOutput {
+	return o
+}
+
+func (o ClusterHaUnicastPtrOutput) Elem() ClusterHaUnicastOutput {
+	return o.ApplyT(func(v *ClusterHaUnicast) ClusterHaUnicast {
+		if v != nil {
+			return *v
+		}
+		var ret ClusterHaUnicast
+		return ret
+	}).(ClusterHaUnicastOutput)
+}
+
+func (o ClusterHaUnicastPtrOutput) Primary() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ClusterHaUnicast) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Primary
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o ClusterHaUnicastPtrOutput) Standby() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ClusterHaUnicast) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Standby
+	}).(pulumi.StringPtrOutput)
+}
+
 type Connection struct {
 	AgentSocketPath    *string          `pulumi:"agentSocketPath"`
 	DialErrorLimit     *int             `pulumi:"dialErrorLimit"`
@@ -116,6 +733,47 @@ func (i ConnectionArgs) ToConnectionOutputWithContext(ctx context.Context) Conne
 	return pulumi.ToOutputWithContext(ctx, i).(ConnectionOutput)
 }
 
+func (i ConnectionArgs) ToConnectionPtrOutput() ConnectionPtrOutput {
+	return i.ToConnectionPtrOutputWithContext(context.Background())
+}
+
+func (i ConnectionArgs) ToConnectionPtrOutputWithContext(ctx context.Context) ConnectionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ConnectionOutput).ToConnectionPtrOutputWithContext(ctx)
+}
+
+// ConnectionPtrInput is an input type that accepts ConnectionArgs, ConnectionPtr and ConnectionPtrOutput values.
+// You can construct a concrete instance of `ConnectionPtrInput` via:
+//
+//	        ConnectionArgs{...}
+//
+//	or:
+//
+//	        nil
+type ConnectionPtrInput interface {
+	pulumi.Input
+
+	ToConnectionPtrOutput() ConnectionPtrOutput
+	ToConnectionPtrOutputWithContext(context.Context) ConnectionPtrOutput
+}
+
+type connectionPtrType ConnectionArgs
+
+func ConnectionPtr(v *ConnectionArgs) ConnectionPtrInput {
+	return (*connectionPtrType)(v)
+}
+
+func (*connectionPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**Connection)(nil)).Elem()
+}
+
+func (i *connectionPtrType) ToConnectionPtrOutput() ConnectionPtrOutput {
+	return i.ToConnectionPtrOutputWithContext(context.Background())
+}
+
+func (i *connectionPtrType) ToConnectionPtrOutputWithContext(ctx context.Context) ConnectionPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ConnectionPtrOutput)
+}
+
 type ConnectionOutput struct{ *pulumi.OutputState }
 
 func (ConnectionOutput) ElementType() reflect.Type {
@@ -128,6 +786,16 @@ func (o ConnectionOutput) ToConnectionOutput() ConnectionOutput {
 
 func (o ConnectionOutput) ToConnectionOutputWithContext(ctx context.Context) ConnectionOutput {
 	return o
+}
+
+func (o ConnectionOutput) ToConnectionPtrOutput() ConnectionPtrOutput {
+	return o.ToConnectionPtrOutputWithContext(context.Background())
+}
+
+func (o ConnectionOutput) ToConnectionPtrOutputWithContext(ctx context.Context) ConnectionPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v Connection) *Connection {
+		return &v
+	}).(ConnectionPtrOutput)
 }
 
 func (o ConnectionOutput) AgentSocketPath() pulumi.StringPtrOutput {
@@ -180,6 +848,147 @@ func (o ConnectionOutput) Proxy() ConnectionProxyPtrOutput {
 
 func (o ConnectionOutput) User() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Connection) *string { return v.User }).(pulumi.StringPtrOutput)
+}
+
+type ConnectionPtrOutput struct{ *pulumi.OutputState }
+
+func (ConnectionPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**Connection)(nil)).Elem()
+}
+
+func (o ConnectionPtrOutput) ToConnectionPtrOutput() ConnectionPtrOutput {
+	return o
+}
+
+func (o ConnectionPtrOutput) ToConnectionPtrOutputWithContext(ctx context.Context) ConnectionPtrOutput {
+	return o
+}
+
+func (o ConnectionPtrOutput) Elem() ConnectionOutput {
+	return o.ApplyT(func(v *Connection) Connection {
+		if v != nil {
+			return *v
+		}
+		var ret Connection
+		return ret
+	}).(ConnectionOutput)
+}
+
+func (o ConnectionPtrOutput) AgentSocketPath() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Connection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.AgentSocketPath
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o ConnectionPtrOutput) DialErrorLimit() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *Connection) *int {
+		if v == nil {
+			return nil
+		}
+		return v.DialErrorLimit
+	}).(pulumi.IntPtrOutput)
+}
+
+func (o ConnectionPtrOutput) Host() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Connection) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Host
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o ConnectionPtrOutput) HostKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Connection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.HostKey
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o ConnectionPtrOutput) KnownHostsPath() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Connection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.KnownHostsPath
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o ConnectionPtrOutput) LockTimeout() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *Connection) *int {
+		if v == nil {
+			return nil
+		}
+		return v.LockTimeout
+	}).(pulumi.IntPtrOutput)
+}
+
+func (o ConnectionPtrOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Connection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Password
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o ConnectionPtrOutput) PerDialTimeout() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *Connection) *int {
+		if v == nil {
+			return nil
+		}
+		return v.PerDialTimeout
+	}).(pulumi.IntPtrOutput)
+}
+
+func (o ConnectionPtrOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *Connection) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Port
+	}).(pulumi.IntPtrOutput)
+}
+
+func (o ConnectionPtrOutput) PrivateKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Connection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.PrivateKey
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o ConnectionPtrOutput) PrivateKeyPassword() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Connection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.PrivateKeyPassword
+	}).(pulumi.StringPtrOutput)
+}
+
+func (o ConnectionPtrOutput) Proxy() ConnectionProxyPtrOutput {
+	return o.ApplyT(func(v *Connection) *ConnectionProxy {
+		if v == nil {
+			return nil
+		}
+		return v.Proxy
+	}).(ConnectionProxyPtrOutput)
+}
+
+func (o ConnectionPtrOutput) User() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Connection) *string {
+		if v == nil {
+			return nil
+		}
+		return v.User
+	}).(pulumi.StringPtrOutput)
 }
 
 type ConnectionProxy struct {
@@ -2154,7 +2963,14 @@ func (o VrrpPtrOutput) VirtualRouterId() pulumi.IntPtrOutput {
 }
 
 func init() {
+	pulumi.RegisterInputType(reflect.TypeOf((*ClusterBackendInput)(nil)).Elem(), ClusterBackendArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*ClusterBackendArrayInput)(nil)).Elem(), ClusterBackendArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*ClusterHaInput)(nil)).Elem(), ClusterHaArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*ClusterHaPtrInput)(nil)).Elem(), ClusterHaArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*ClusterHaUnicastInput)(nil)).Elem(), ClusterHaUnicastArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*ClusterHaUnicastPtrInput)(nil)).Elem(), ClusterHaUnicastArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionInput)(nil)).Elem(), ConnectionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionPtrInput)(nil)).Elem(), ConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionProxyInput)(nil)).Elem(), ConnectionProxyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionProxyPtrInput)(nil)).Elem(), ConnectionProxyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*DefaultConnectionInput)(nil)).Elem(), DefaultConnectionArgs{})
@@ -2172,7 +2988,14 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*SorryServerPtrInput)(nil)).Elem(), SorryServerArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*VrrpInput)(nil)).Elem(), VrrpArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*VrrpPtrInput)(nil)).Elem(), VrrpArgs{})
+	pulumi.RegisterOutputType(ClusterBackendOutput{})
+	pulumi.RegisterOutputType(ClusterBackendArrayOutput{})
+	pulumi.RegisterOutputType(ClusterHaOutput{})
+	pulumi.RegisterOutputType(ClusterHaPtrOutput{})
+	pulumi.RegisterOutputType(ClusterHaUnicastOutput{})
+	pulumi.RegisterOutputType(ClusterHaUnicastPtrOutput{})
 	pulumi.RegisterOutputType(ConnectionOutput{})
+	pulumi.RegisterOutputType(ConnectionPtrOutput{})
 	pulumi.RegisterOutputType(ConnectionProxyOutput{})
 	pulumi.RegisterOutputType(ConnectionProxyPtrOutput{})
 	pulumi.RegisterOutputType(DefaultConnectionOutput{})

@@ -8,6 +8,7 @@ import typing
 # Export this package's modules as members:
 from .director_host import *
 from .dr_real_server_host import *
+from .lvs_dr_cluster import *
 from .nat_real_server_host import *
 from .provider import *
 from .real_server import *
@@ -33,6 +34,7 @@ _utilities.register(
   "classes": {
    "lvs:index:DirectorHost": "DirectorHost",
    "lvs:index:DrRealServerHost": "DrRealServerHost",
+   "lvs:index:LvsDrCluster": "LvsDrCluster",
    "lvs:index:NatRealServerHost": "NatRealServerHost",
    "lvs:index:RealServer": "RealServer",
    "lvs:index:TunRealServerHost": "TunRealServerHost",

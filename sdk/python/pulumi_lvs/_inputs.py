@@ -15,6 +15,12 @@ else:
 from . import _utilities
 
 __all__ = [
+    'ClusterBackendArgs',
+    'ClusterBackendArgsDict',
+    'ClusterHaUnicastArgs',
+    'ClusterHaUnicastArgsDict',
+    'ClusterHaArgs',
+    'ClusterHaArgsDict',
     'ConnectionProxyArgs',
     'ConnectionProxyArgsDict',
     'ConnectionArgs',
@@ -38,6 +44,252 @@ __all__ = [
 ]
 
 MYPY = False
+
+if not MYPY:
+    class ClusterBackendArgsDict(TypedDict):
+        address: pulumi.Input[_builtins.str]
+        connection: pulumi.Input['ConnectionArgsDict']
+        name: NotRequired[pulumi.Input[_builtins.str]]
+        weight: NotRequired[pulumi.Input[_builtins.int]]
+elif False:
+    ClusterBackendArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class ClusterBackendArgs:
+    def __init__(__self__, *,
+                 address: pulumi.Input[_builtins.str],
+                 connection: pulumi.Input['ConnectionArgs'],
+                 name: Optional[pulumi.Input[_builtins.str]] = None,
+                 weight: Optional[pulumi.Input[_builtins.int]] = None):
+        pulumi.set(__self__, "address", address)
+        pulumi.set(__self__, "connection", connection)
+        if name is not None:
+            pulumi.set(__self__, "name", name)
+        if weight is None:
+            weight = 1
+        if weight is not None:
+            pulumi.set(__self__, "weight", weight)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> pulumi.Input[_builtins.str]:
+        return pulumi.get(self, "address")
+
+    @address.setter
+    def address(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "address", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def connection(self) -> pulumi.Input['ConnectionArgs']:
+        return pulumi.get(self, "connection")
+
+    @connection.setter
+    def connection(self, value: pulumi.Input['ConnectionArgs']):
+        pulumi.set(self, "connection", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "name")
+
+    @name.setter
+    def name(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "name", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def weight(self) -> Optional[pulumi.Input[_builtins.int]]:
+        return pulumi.get(self, "weight")
+
+    @weight.setter
+    def weight(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "weight", value)
+
+
+if not MYPY:
+    class ClusterHaUnicastArgsDict(TypedDict):
+        primary: pulumi.Input[_builtins.str]
+        standby: pulumi.Input[_builtins.str]
+elif False:
+    ClusterHaUnicastArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class ClusterHaUnicastArgs:
+    def __init__(__self__, *,
+                 primary: pulumi.Input[_builtins.str],
+                 standby: pulumi.Input[_builtins.str]):
+        pulumi.set(__self__, "primary", primary)
+        pulumi.set(__self__, "standby", standby)
+
+    @_builtins.property
+    @pulumi.getter
+    def primary(self) -> pulumi.Input[_builtins.str]:
+        return pulumi.get(self, "primary")
+
+    @primary.setter
+    def primary(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "primary", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def standby(self) -> pulumi.Input[_builtins.str]:
+        return pulumi.get(self, "standby")
+
+    @standby.setter
+    def standby(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "standby", value)
+
+
+if not MYPY:
+    class ClusterHaArgsDict(TypedDict):
+        standby: pulumi.Input['ConnectionArgsDict']
+        virtual_router_id: pulumi.Input[_builtins.int]
+        advert_interval: NotRequired[pulumi.Input[_builtins.int]]
+        auth_pass: NotRequired[pulumi.Input[_builtins.str]]
+        preempt: NotRequired[pulumi.Input[_builtins.bool]]
+        preempt_delay: NotRequired[pulumi.Input[_builtins.int]]
+        primary_priority: NotRequired[pulumi.Input[_builtins.int]]
+        standby_priority: NotRequired[pulumi.Input[_builtins.int]]
+        sync_daemon: NotRequired[pulumi.Input[_builtins.bool]]
+        unicast: NotRequired[pulumi.Input['ClusterHaUnicastArgsDict']]
+elif False:
+    ClusterHaArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class ClusterHaArgs:
+    def __init__(__self__, *,
+                 standby: pulumi.Input['ConnectionArgs'],
+                 virtual_router_id: pulumi.Input[_builtins.int],
+                 advert_interval: Optional[pulumi.Input[_builtins.int]] = None,
+                 auth_pass: Optional[pulumi.Input[_builtins.str]] = None,
+                 preempt: Optional[pulumi.Input[_builtins.bool]] = None,
+                 preempt_delay: Optional[pulumi.Input[_builtins.int]] = None,
+                 primary_priority: Optional[pulumi.Input[_builtins.int]] = None,
+                 standby_priority: Optional[pulumi.Input[_builtins.int]] = None,
+                 sync_daemon: Optional[pulumi.Input[_builtins.bool]] = None,
+                 unicast: Optional[pulumi.Input['ClusterHaUnicastArgs']] = None):
+        pulumi.set(__self__, "standby", standby)
+        pulumi.set(__self__, "virtual_router_id", virtual_router_id)
+        if advert_interval is None:
+            advert_interval = 1
+        if advert_interval is not None:
+            pulumi.set(__self__, "advert_interval", advert_interval)
+        if auth_pass is not None:
+            pulumi.set(__self__, "auth_pass", auth_pass)
+        if preempt is None:
+            preempt = False
+        if preempt is not None:
+            pulumi.set(__self__, "preempt", preempt)
+        if preempt_delay is None:
+            preempt_delay = 0
+        if preempt_delay is not None:
+            pulumi.set(__self__, "preempt_delay", preempt_delay)
+        if primary_priority is None:
+            primary_priority = 150
+        if primary_priority is not None:
+            pulumi.set(__self__, "primary_priority", primary_priority)
+        if standby_priority is None:
+            standby_priority = 100
+        if standby_priority is not None:
+            pulumi.set(__self__, "standby_priority", standby_priority)
+        if sync_daemon is None:
+            sync_daemon = True
+        if sync_daemon is not None:
+            pulumi.set(__self__, "sync_daemon", sync_daemon)
+        if unicast is not None:
+            pulumi.set(__self__, "unicast", unicast)
+
+    @_builtins.property
+    @pulumi.getter
+    def standby(self) -> pulumi.Input['ConnectionArgs']:
+        return pulumi.get(self, "standby")
+
+    @standby.setter
+    def standby(self, value: pulumi.Input['ConnectionArgs']):
+        pulumi.set(self, "standby", value)
+
+    @_builtins.property
+    @pulumi.getter(name="virtualRouterId")
+    def virtual_router_id(self) -> pulumi.Input[_builtins.int]:
+        return pulumi.get(self, "virtual_router_id")
+
+    @virtual_router_id.setter
+    def virtual_router_id(self, value: pulumi.Input[_builtins.int]):
+        pulumi.set(self, "virtual_router_id", value)
+
+    @_builtins.property
+    @pulumi.getter(name="advertInterval")
+    def advert_interval(self) -> Optional[pulumi.Input[_builtins.int]]:
+        return pulumi.get(self, "advert_interval")
+
+    @advert_interval.setter
+    def advert_interval(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "advert_interval", value)
+
+    @_builtins.property
+    @pulumi.getter(name="authPass")
+    def auth_pass(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "auth_pass")
+
+    @auth_pass.setter
+    def auth_pass(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "auth_pass", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def preempt(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        return pulumi.get(self, "preempt")
+
+    @preempt.setter
+    def preempt(self, value: Optional[pulumi.Input[_builtins.bool]]):
+        pulumi.set(self, "preempt", value)
+
+    @_builtins.property
+    @pulumi.getter(name="preemptDelay")
+    def preempt_delay(self) -> Optional[pulumi.Input[_builtins.int]]:
+        return pulumi.get(self, "preempt_delay")
+
+    @preempt_delay.setter
+    def preempt_delay(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "preempt_delay", value)
+
+    @_builtins.property
+    @pulumi.getter(name="primaryPriority")
+    def primary_priority(self) -> Optional[pulumi.Input[_builtins.int]]:
+        return pulumi.get(self, "primary_priority")
+
+    @primary_priority.setter
+    def primary_priority(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "primary_priority", value)
+
+    @_builtins.property
+    @pulumi.getter(name="standbyPriority")
+    def standby_priority(self) -> Optional[pulumi.Input[_builtins.int]]:
+        return pulumi.get(self, "standby_priority")
+
+    @standby_priority.setter
+    def standby_priority(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "standby_priority", value)
+
+    @_builtins.property
+    @pulumi.getter(name="syncDaemon")
+    def sync_daemon(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        return pulumi.get(self, "sync_daemon")
+
+    @sync_daemon.setter
+    def sync_daemon(self, value: Optional[pulumi.Input[_builtins.bool]]):
+        pulumi.set(self, "sync_daemon", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def unicast(self) -> Optional[pulumi.Input['ClusterHaUnicastArgs']]:
+        return pulumi.get(self, "unicast")
+
+    @unicast.setter
+    def unicast(self, value: Optional[pulumi.Input['ClusterHaUnicastArgs']]):
+        pulumi.set(self, "unicast", value)
+
 
 if not MYPY:
     class ConnectionProxyArgsDict(TypedDict):

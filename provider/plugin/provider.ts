@@ -8,7 +8,7 @@ import type * as provider from "@pulumi/pulumi/provider";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { SECRET_CONNECTION_FIELDS } from "../model";
 import { ProviderName, kinds, providers } from "../runtime";
-import { PACKAGE, packageSchema, token } from "./schema";
+import { PACKAGE, token } from "./schema";
 import { defaultConnection, withDefaults } from "./server-calls";
 import { constructCluster } from "./construct";
 
@@ -63,14 +63,13 @@ export function kindOf(urn: string): ProviderName {
   return name as ProviderName;
 }
 
-/** This package's version, from the first package.json up from here (built or not, installed or not). */
-function packageVersion(): string {
-  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    const file = path.join(dir, "package.json");
-    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
-  }
+/** This package's folder: the first one up from here with a package.json (built or not, installed or not). */
+function packageRoot(): string {
+  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir))
+    if (fs.existsSync(path.join(dir, "package.json"))) return dir;
   throw new Error("pulumi-resource-lvs: no package.json above " + __dirname);
 }
+const packageFile = (name: string) => fs.readFileSync(path.join(packageRoot(), name), "utf8");
 
 /** `pulumi import` (or the import option): an id alone says where the object is and what it is. */
 export async function importById(id: string, urn: string) {
@@ -79,8 +78,9 @@ export async function importById(id: string, urn: string) {
 }
 
 export const lvs: provider.Provider = {
-  version: packageVersion(),
-  schema: JSON.stringify(packageSchema()),
+  version: (JSON.parse(packageFile("package.json")) as { version: string }).version,
+  // The schema `make schema` wrote (with the model's doc comments), which a unit test keeps equal to the model.
+  schema: JSON.stringify(JSON.parse(packageFile("schema.json"))),
 
   async check(urn, olds, news) {
     const name = kindOf(urn);

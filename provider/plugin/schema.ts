@@ -77,6 +77,11 @@ class Converter {
   readonly types: Record<string, ObjectSpec> = {};
   /** Dotted paths of the resource being converted whose values are secrets (a VRRP password). */
   secretPaths: string[] = [];
+  /** What `docs` keys the resource being converted under ("VirtualService", "Cluster", "Provider"). */
+  root = "";
+
+  /** `docs`: the model's doc comments by root and dotted path (tools/model-docs.js). */
+  constructor(private readonly docs: Record<string, string>) {}
 
   /** `name` names the type an object gets; `path` (dotted) decides what is secret. */
   type(js: JsonSchema, name: string, path: string): TypeSpec {
@@ -113,9 +118,10 @@ class Converter {
       if (omit.includes(k)) continue;
       const at = path ? `${path}.${k}` : k;
       const secret = (SECRET_CONNECTION_FIELDS as readonly string[]).includes(k) || this.secretPaths.includes(at);
+      const description = v.description ?? this.docs[`${this.root}.${at}`];
       out[k] = {
         ...this.type(v, `${prefix}${pascal(k)}`, at),
-        ...(v.description ? { description: v.description } : {}),
+        ...(description ? { description } : {}),
         ...(isPrimitive(v.default) ? { default: v.default } : {}),
         ...(secret ? { secret: true } : {}),
       };
@@ -145,12 +151,17 @@ const primitive = (v: unknown) =>
 const isPrimitive = (v: unknown) => ["string", "number", "boolean"].includes(typeof v);
 const jsonSchema = (s: z.ZodType, io: "input" | "output") => z.toJSONSchema(s, { io, unrepresentable: "any" }) as JsonSchema;
 
-/** The package schema, as `pulumi package get-schema` and the language hosts read it. */
-export function packageSchema(): PackageSchema {
+/**
+ * The package schema, as `pulumi package get-schema` and the language hosts read it; `docs`
+ * gives its descriptions (the model's doc comments, which only the TypeScript compiler sees:
+ * `make schema` reads them with tools/model-docs.js, and the plugin serves the file it wrote).
+ */
+export function packageSchema(docs: Record<string, string> = {}): PackageSchema {
   const resources: PackageSchema["resources"] = {};
-  const convert = new Converter();
+  const convert = new Converter(docs);
   for (const name of Object.keys(kinds).sort() as ProviderName[]) {
     const kind = kinds[name];
+    convert.root = name;
     convert.secretPaths = (kind.secretInputs ?? []) as string[];
     const inputs = jsonSchema(kind.schema, "input");
     const outputs = jsonSchema(kind.outputs, "output");
@@ -169,6 +180,7 @@ export function packageSchema(): PackageSchema {
     };
   }
   // The whole topology as one component (plugin/construct.ts), its inputs the model's ClusterArgs.
+  convert.root = "Cluster";
   convert.secretPaths = ["ha.authPass"];
   const cluster = jsonSchema(ClusterArgs, "input");
   resources[token("LvsDrCluster")] = {
@@ -185,6 +197,7 @@ export function packageSchema(): PackageSchema {
     required: ["director", "directorInterface", "service", "vip"],
   };
   // The provider's configuration: a default connection, every field optional (plugin/server-calls.ts).
+  convert.root = "Provider";
   const defaults: PropertySpec = {
     ...convert.type(jsonSchema(DefaultConnection, "input"), "DefaultConnection", "connection"),
     description:

@@ -55,9 +55,15 @@ namespace PulumiLvs.Lvs
         [Output("installKeepalived")]
         public Output<bool?> InstallKeepalived { get; private set; } = null!;
 
+        /// <summary>
+        /// Interface that gets the VIPs; default: the one holding the route to the VIP.
+        /// </summary>
         [Output("interface")]
         public Output<string> Interface { get; private set; } = null!;
 
+        /// <summary>
+        /// Set net.ipv4.ip_forward (restored on delete); unset leaves it alone.
+        /// </summary>
         [Output("ipForward")]
         public Output<bool?> IpForward { get; private set; } = null!;
 
@@ -88,9 +94,15 @@ namespace PulumiLvs.Lvs
         [Output("vips")]
         public Output<ImmutableArray<string>> Vips { get; private set; } = null!;
 
+        /// <summary>
+        /// Carry the VIPs through a keepalived VRRP instance (failover between directors) instead of `ip addr`.
+        /// </summary>
         [Output("vrrp")]
         public Output<Outputs.Vrrp?> Vrrp { get; private set; } = null!;
 
+        /// <summary>
+        /// With vrrp: "master" when this director holds the VIPs, else "backup" (as of the last create, update or refresh).
+        /// </summary>
         [Output("vrrpState")]
         public Output<string?> VrrpState { get; private set; } = null!;
 
@@ -156,9 +168,15 @@ namespace PulumiLvs.Lvs
         [Input("installKeepalived")]
         public Input<bool>? InstallKeepalived { get; set; }
 
+        /// <summary>
+        /// Interface that gets the VIPs; default: the one holding the route to the VIP.
+        /// </summary>
         [Input("interface")]
         public Input<string>? Interface { get; set; }
 
+        /// <summary>
+        /// Set net.ipv4.ip_forward (restored on delete); unset leaves it alone.
+        /// </summary>
         [Input("ipForward")]
         public Input<bool>? IpForward { get; set; }
 
@@ -176,6 +194,9 @@ namespace PulumiLvs.Lvs
             set => _vips = value;
         }
 
+        /// <summary>
+        /// Carry the VIPs through a keepalived VRRP instance (failover between directors) instead of `ip addr`.
+        /// </summary>
         [Input("vrrp")]
         public Input<Inputs.VrrpArgs>? Vrrp { get; set; }
 

@@ -79,15 +79,27 @@ namespace PulumiLvs.Lvs
         [Input("director", required: true)]
         public Input<Inputs.ConnectionArgs> Director { get; set; } = null!;
 
+        /// <summary>
+        /// Seconds to drain a removed backend.
+        /// </summary>
         [Input("drainTimeout")]
         public Input<int>? DrainTimeout { get; set; }
 
+        /// <summary>
+        /// How the director reaches the backends: direct routing (same LAN), tunnel (any network) or masquerade (NAT).
+        /// </summary>
         [Input("forwarding")]
         public Input<string>? Forwarding { get; set; }
 
+        /// <summary>
+        /// A standby director that takes the VIP over (VRRP) and carries the same service and backends.
+        /// </summary>
         [Input("ha")]
         public Input<Inputs.ClusterHaArgs>? Ha { get; set; }
 
+        /// <summary>
+        /// Health-check the backends through keepalived (see VirtualService.healthCheck).
+        /// </summary>
         [Input("healthCheck")]
         public Input<Inputs.HealthCheckArgs>? HealthCheck { get; set; }
 
@@ -99,18 +111,28 @@ namespace PulumiLvs.Lvs
 
         [Input("natClients")]
         private InputList<string>? _natClients;
+
+        /// <summary>
+        /// With masquerade: the clients' networks, routed through the director on each backend.
+        /// </summary>
         public InputList<string> NatClients
         {
             get => _natClients ?? (_natClients = new InputList<string>());
             set => _natClients = value;
         }
 
+        /// <summary>
+        /// With masquerade: the director's address on the backends' network, their gateway to the clients.
+        /// </summary>
         [Input("natGateway")]
         public Input<string>? NatGateway { get; set; }
 
         [Input("onePacket")]
         public Input<bool>? OnePacket { get; set; }
 
+        /// <summary>
+        /// Reboot persistence for every resource of the cluster.
+        /// </summary>
         [Input("persist")]
         public Input<bool>? Persist { get; set; }
 

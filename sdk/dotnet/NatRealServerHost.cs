@@ -16,6 +16,9 @@ namespace PulumiLvs.Lvs
     [LvsResourceType("lvs:index:NatRealServerHost")]
     public partial class NatRealServerHost : global::Pulumi.CustomResource
     {
+        /// <summary>
+        /// Where the clients are: routed through the director (restored on delete).
+        /// </summary>
         [Output("clients")]
         public Output<ImmutableArray<string>> Clients { get; private set; } = null!;
 
@@ -28,6 +31,9 @@ namespace PulumiLvs.Lvs
         [Output("credentials")]
         public Output<object?> Credentials { get; private set; } = null!;
 
+        /// <summary>
+        /// The director's address on the backends' network: the gateway to the clients.
+        /// </summary>
         [Output("director")]
         public Output<string> Director { get; private set; } = null!;
 
@@ -122,6 +128,10 @@ namespace PulumiLvs.Lvs
     {
         [Input("clients")]
         private InputList<string>? _clients;
+
+        /// <summary>
+        /// Where the clients are: routed through the director (restored on delete).
+        /// </summary>
         public InputList<string> Clients
         {
             get => _clients ?? (_clients = new InputList<string>());
@@ -131,6 +141,9 @@ namespace PulumiLvs.Lvs
         [Input("connection", required: true)]
         public Input<Inputs.ConnectionArgs> Connection { get; set; } = null!;
 
+        /// <summary>
+        /// The director's address on the backends' network: the gateway to the clients.
+        /// </summary>
         [Input("director", required: true)]
         public Input<string> Director { get; set; } = null!;
 

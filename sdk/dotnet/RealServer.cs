@@ -16,12 +16,18 @@ namespace PulumiLvs.Lvs
     [LvsResourceType("lvs:index:RealServer")]
     public partial class RealServer : global::Pulumi.CustomResource
     {
+        /// <summary>
+        /// Connection counters at the last create, update or refresh.
+        /// </summary>
         [Output("activeConnections")]
         public Output<int?> ActiveConnections { get; private set; } = null!;
 
         [Output("address")]
         public Output<string> Address { get; private set; } = null!;
 
+        /// <summary>
+        /// True when an identical destination was already there: it is left in place on delete.
+        /// </summary>
         [Output("adopted")]
         public Output<bool> Adopted { get; private set; } = null!;
 
@@ -40,9 +46,15 @@ namespace PulumiLvs.Lvs
         [Output("forwarding")]
         public Output<string?> Forwarding { get; private set; } = null!;
 
+        /// <summary>
+        /// On a health-checked service: "up", or "down" when keepalived took the backend out (or to weight 0).
+        /// </summary>
         [Output("health")]
         public Output<string?> Health { get; private set; } = null!;
 
+        /// <summary>
+        /// Overrides the service's health check for this backend (the service must have one).
+        /// </summary>
         [Output("healthCheck")]
         public Output<Outputs.HealthCheck?> HealthCheck { get; private set; } = null!;
 
@@ -67,6 +79,9 @@ namespace PulumiLvs.Lvs
         [Output("inputSecrets")]
         public Output<object?> InputSecrets { get; private set; } = null!;
 
+        /// <summary>
+        /// Lower connection threshold (-y); 0 or unset means none.
+        /// </summary>
         [Output("lowerThreshold")]
         public Output<int?> LowerThreshold { get; private set; } = null!;
 
@@ -79,6 +94,9 @@ namespace PulumiLvs.Lvs
         [Output("persist")]
         public Output<bool?> Persist { get; private set; } = null!;
 
+        /// <summary>
+        /// Defaults to the service's port; must equal it for direct routing and tunnelling. For a fwmark service it defaults to 0: the packet keeps its own port.
+        /// </summary>
         [Output("port")]
         public Output<int?> Port { get; private set; } = null!;
 
@@ -88,6 +106,9 @@ namespace PulumiLvs.Lvs
         [Output("proxyHostKeyFingerprint")]
         public Output<string?> ProxyHostKeyFingerprint { get; private set; } = null!;
 
+        /// <summary>
+        /// The virtual service this real server belongs to.
+        /// </summary>
         [Output("service")]
         public Output<Outputs.Service> Service { get; private set; } = null!;
 
@@ -97,12 +118,21 @@ namespace PulumiLvs.Lvs
         [Output("stateVersion")]
         public Output<int> StateVersion { get; private set; } = null!;
 
+        /// <summary>
+        /// With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+        /// </summary>
         [Output("tunnelPort")]
         public Output<int?> TunnelPort { get; private set; } = null!;
 
+        /// <summary>
+        /// With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+        /// </summary>
         [Output("tunnelType")]
         public Output<string?> TunnelType { get; private set; } = null!;
 
+        /// <summary>
+        /// Upper connection threshold (-x); 0 or unset means none.
+        /// </summary>
         [Output("upperThreshold")]
         public Output<int?> UpperThreshold { get; private set; } = null!;
 
@@ -177,27 +207,48 @@ namespace PulumiLvs.Lvs
         [Input("forwarding")]
         public Input<string>? Forwarding { get; set; }
 
+        /// <summary>
+        /// Overrides the service's health check for this backend (the service must have one).
+        /// </summary>
         [Input("healthCheck")]
         public Input<Inputs.HealthCheckArgs>? HealthCheck { get; set; }
 
+        /// <summary>
+        /// Lower connection threshold (-y); 0 or unset means none.
+        /// </summary>
         [Input("lowerThreshold")]
         public Input<int>? LowerThreshold { get; set; }
 
         [Input("persist")]
         public Input<bool>? Persist { get; set; }
 
+        /// <summary>
+        /// Defaults to the service's port; must equal it for direct routing and tunnelling. For a fwmark service it defaults to 0: the packet keeps its own port.
+        /// </summary>
         [Input("port")]
         public Input<int>? Port { get; set; }
 
+        /// <summary>
+        /// The virtual service this real server belongs to.
+        /// </summary>
         [Input("service", required: true)]
         public Input<Inputs.ServiceArgs> Service { get; set; } = null!;
 
+        /// <summary>
+        /// With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+        /// </summary>
         [Input("tunnelPort")]
         public Input<int>? TunnelPort { get; set; }
 
+        /// <summary>
+        /// With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+        /// </summary>
         [Input("tunnelType")]
         public Input<string>? TunnelType { get; set; }
 
+        /// <summary>
+        /// Upper connection threshold (-x); 0 or unset means none.
+        /// </summary>
         [Input("upperThreshold")]
         public Input<int>? UpperThreshold { get; set; }
 

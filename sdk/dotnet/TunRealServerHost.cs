@@ -70,9 +70,15 @@ namespace PulumiLvs.Lvs
         [Output("stateVersion")]
         public Output<int> StateVersion { get; private set; } = null!;
 
+        /// <summary>
+        /// With gue: the UDP port to receive GUE on (RealServer.tunnelPort).
+        /// </summary>
         [Output("tunnelPort")]
         public Output<int?> TunnelPort { get; private set; } = null!;
 
+        /// <summary>
+        /// The encapsulation the director uses for this backend (RealServer.tunnelType).
+        /// </summary>
         [Output("tunnelType")]
         public Output<string?> TunnelType { get; private set; } = null!;
 
@@ -141,9 +147,15 @@ namespace PulumiLvs.Lvs
         [Input("persist")]
         public Input<bool>? Persist { get; set; }
 
+        /// <summary>
+        /// With gue: the UDP port to receive GUE on (RealServer.tunnelPort).
+        /// </summary>
         [Input("tunnelPort")]
         public Input<int>? TunnelPort { get; set; }
 
+        /// <summary>
+        /// The encapsulation the director uses for this backend (RealServer.tunnelType).
+        /// </summary>
         [Input("tunnelType")]
         public Input<string>? TunnelType { get; set; }
 

@@ -19,6 +19,9 @@ namespace PulumiLvs.Lvs
         [Output("address")]
         public Output<string?> Address { get; private set; } = null!;
 
+        /// <summary>
+        /// True when an identical service was already there: it is left in place on delete.
+        /// </summary>
         [Output("adopted")]
         public Output<bool> Adopted { get; private set; } = null!;
 
@@ -34,12 +37,21 @@ namespace PulumiLvs.Lvs
         [Output("drift")]
         public Output<ImmutableArray<string>> Drift { get; private set; } = null!;
 
+        /// <summary>
+        /// The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+        /// </summary>
         [Output("family")]
         public Output<string?> Family { get; private set; } = null!;
 
+        /// <summary>
+        /// A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+        /// </summary>
         [Output("fwmark")]
         public Output<int?> Fwmark { get; private set; } = null!;
 
+        /// <summary>
+        /// Run this service through keepalived, which checks every backend and takes dead ones out.
+        /// </summary>
         [Output("healthCheck")]
         public Output<Outputs.HealthCheck?> HealthCheck { get; private set; } = null!;
 
@@ -64,9 +76,15 @@ namespace PulumiLvs.Lvs
         [Output("installKeepalived")]
         public Output<bool?> InstallKeepalived { get; private set; } = null!;
 
+        /// <summary>
+        /// For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
+        /// </summary>
         [Output("match")]
         public Output<ImmutableArray<Outputs.Match>> Match { get; private set; } = null!;
 
+        /// <summary>
+        /// One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
+        /// </summary>
         [Output("onePacket")]
         public Output<bool?> OnePacket { get; private set; } = null!;
 
@@ -97,6 +115,9 @@ namespace PulumiLvs.Lvs
         [Output("scheduler")]
         public Output<string?> Scheduler { get; private set; } = null!;
 
+        /// <summary>
+        /// Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
+        /// </summary>
         [Output("schedulerFlags")]
         public Output<ImmutableArray<string>> SchedulerFlags { get; private set; } = null!;
 
@@ -173,12 +194,21 @@ namespace PulumiLvs.Lvs
         [Input("connection", required: true)]
         public Input<Inputs.ConnectionArgs> Connection { get; set; } = null!;
 
+        /// <summary>
+        /// The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+        /// </summary>
         [Input("family")]
         public Input<string>? Family { get; set; }
 
+        /// <summary>
+        /// A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+        /// </summary>
         [Input("fwmark")]
         public Input<int>? Fwmark { get; set; }
 
+        /// <summary>
+        /// Run this service through keepalived, which checks every backend and takes dead ones out.
+        /// </summary>
         [Input("healthCheck")]
         public Input<Inputs.HealthCheckArgs>? HealthCheck { get; set; }
 
@@ -187,12 +217,19 @@ namespace PulumiLvs.Lvs
 
         [Input("match")]
         private InputList<Inputs.MatchArgs>? _match;
+
+        /// <summary>
+        /// For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
+        /// </summary>
         public InputList<Inputs.MatchArgs> Match
         {
             get => _match ?? (_match = new InputList<Inputs.MatchArgs>());
             set => _match = value;
         }
 
+        /// <summary>
+        /// One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
+        /// </summary>
         [Input("onePacket")]
         public Input<bool>? OnePacket { get; set; }
 
@@ -213,6 +250,10 @@ namespace PulumiLvs.Lvs
 
         [Input("schedulerFlags")]
         private InputList<string>? _schedulerFlags;
+
+        /// <summary>
+        /// Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
+        /// </summary>
         public InputList<string> SchedulerFlags
         {
             get => _schedulerFlags ?? (_schedulerFlags = new InputList<string>());

@@ -7,7 +7,8 @@ import { packageSchema } from "../../provider/plugin/schema";
 import { kindOf, lvs } from "../../provider/plugin/provider";
 
 const committed = JSON.parse(fs.readFileSync(path.join(__dirname, "../../schema.json"), "utf8")) as ReturnType<typeof packageSchema>;
-const schema = packageSchema();
+const { modelDocs } = require("../../tools/model-docs") as { modelDocs(): Record<string, string> };
+const schema = packageSchema(modelDocs());
 const SECRET = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" };
 const urn = (kind: string) => `urn:pulumi:dev::proj::lvs:index:${kind}::web`;
 

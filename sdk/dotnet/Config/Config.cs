@@ -48,12 +48,27 @@ namespace PulumiLvs.Lvs
              public class DefaultConnection
              {
                 public string? AgentSocketPath { get; set; } = null!;
+            /// <summary>
+            /// Attempts at dialing before giving up; -1 means no limit.
+            /// </summary>
                 public int? DialErrorLimit { get; set; }
                 public string? Host { get; set; } = null!;
+            /// <summary>
+            /// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+            /// </summary>
                 public string? HostKey { get; set; } = null!;
+            /// <summary>
+            /// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+            /// </summary>
                 public string? KnownHostsPath { get; set; } = null!;
+            /// <summary>
+            /// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+            /// </summary>
                 public int? LockTimeout { get; set; }
                 public string? Password { get; set; } = null!;
+            /// <summary>
+            /// Seconds per dial attempt; 0 means no limit.
+            /// </summary>
                 public int? PerDialTimeout { get; set; }
                 public int? Port { get; set; }
                 public string? PrivateKey { get; set; } = null!;
@@ -65,12 +80,27 @@ namespace PulumiLvs.Lvs
              public class ConnectionProxy
              {
                 public string? AgentSocketPath { get; set; } = null!;
+            /// <summary>
+            /// Attempts at dialing before giving up; -1 means no limit.
+            /// </summary>
                 public int? DialErrorLimit { get; set; }
                 public string Host { get; set; }
+            /// <summary>
+            /// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+            /// </summary>
                 public string? HostKey { get; set; } = null!;
+            /// <summary>
+            /// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+            /// </summary>
                 public string? KnownHostsPath { get; set; } = null!;
+            /// <summary>
+            /// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+            /// </summary>
                 public int? LockTimeout { get; set; }
                 public string? Password { get; set; } = null!;
+            /// <summary>
+            /// Seconds per dial attempt; 0 means no limit.
+            /// </summary>
                 public int? PerDialTimeout { get; set; }
                 public int? Port { get; set; }
                 public string? PrivateKey { get; set; } = null!;

@@ -19,6 +19,9 @@ namespace PulumiLvs.Lvs.Inputs
         [Input("connection", required: true)]
         public Input<Inputs.ConnectionArgs> Connection { get; set; } = null!;
 
+        /// <summary>
+        /// Stable name for the backend's resources; defaults to its address.
+        /// </summary>
         [Input("name")]
         public Input<string>? Name { get; set; }
 

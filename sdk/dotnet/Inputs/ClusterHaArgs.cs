@@ -13,11 +13,18 @@ namespace PulumiLvs.Lvs.Inputs
 
     public sealed class ClusterHaArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// Seconds between VRRP adverts; a standby takes over after about three missed ones.
+        /// </summary>
         [Input("advertInterval")]
         public Input<int>? AdvertInterval { get; set; }
 
         [Input("authPass")]
         private Input<string>? _authPass;
+
+        /// <summary>
+        /// VRRP PASS authentication (at most 8 characters); stored as a secret.
+        /// </summary>
         public Input<string>? AuthPass
         {
             get => _authPass;
@@ -28,9 +35,15 @@ namespace PulumiLvs.Lvs.Inputs
             }
         }
 
+        /// <summary>
+        /// Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+        /// </summary>
         [Input("preempt")]
         public Input<bool>? Preempt { get; set; }
 
+        /// <summary>
+        /// With preempt: seconds after keepalived starts before this director takes the VIPs back.
+        /// </summary>
         [Input("preemptDelay")]
         public Input<int>? PreemptDelay { get; set; }
 
@@ -43,12 +56,21 @@ namespace PulumiLvs.Lvs.Inputs
         [Input("standbyPriority")]
         public Input<int>? StandbyPriority { get; set; }
 
+        /// <summary>
+        /// Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+        /// </summary>
         [Input("syncDaemon")]
         public Input<bool>? SyncDaemon { get; set; }
 
+        /// <summary>
+        /// The directors' LAN addresses, for VRRP over unicast (networks without multicast).
+        /// </summary>
         [Input("unicast")]
         public Input<Inputs.ClusterHaUnicastArgs>? Unicast { get; set; }
 
+        /// <summary>
+        /// 1-255, the same on every director of the pair, unique on the LAN.
+        /// </summary>
         [Input("virtualRouterId", required: true)]
         public Input<int> VirtualRouterId { get; set; } = null!;
 

@@ -16,18 +16,30 @@ namespace PulumiLvs.Lvs.Inputs
         [Input("agentSocketPath")]
         public Input<string>? AgentSocketPath { get; set; }
 
+        /// <summary>
+        /// Attempts at dialing before giving up; -1 means no limit.
+        /// </summary>
         [Input("dialErrorLimit")]
         public Input<int>? DialErrorLimit { get; set; }
 
         [Input("host", required: true)]
         public Input<string> Host { get; set; } = null!;
 
+        /// <summary>
+        /// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        /// </summary>
         [Input("hostKey")]
         public Input<string>? HostKey { get; set; }
 
+        /// <summary>
+        /// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        /// </summary>
         [Input("knownHostsPath")]
         public Input<string>? KnownHostsPath { get; set; }
 
+        /// <summary>
+        /// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        /// </summary>
         [Input("lockTimeout")]
         public Input<int>? LockTimeout { get; set; }
 
@@ -43,6 +55,9 @@ namespace PulumiLvs.Lvs.Inputs
             }
         }
 
+        /// <summary>
+        /// Seconds per dial attempt; 0 means no limit.
+        /// </summary>
         [Input("perDialTimeout")]
         public Input<int>? PerDialTimeout { get; set; }
 

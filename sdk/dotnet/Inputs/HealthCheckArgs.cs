@@ -13,30 +13,51 @@ namespace PulumiLvs.Lvs.Inputs
 
     public sealed class HealthCheckArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// For type command: the command line keepalived runs (MISC_CHECK).
+        /// </summary>
         [Input("command")]
         public Input<string>? Command { get; set; }
 
+        /// <summary>
+        /// Seconds between checks (keepalived delay_loop).
+        /// </summary>
         [Input("interval")]
         public Input<int>? Interval { get; set; }
 
+        /// <summary>
+        /// remove: take the backend out of IPVS; weight0: keep it at weight 0 (inhibit_on_failure).
+        /// </summary>
         [Input("onFailure")]
         public Input<string>? OnFailure { get; set; }
 
         [Input("path")]
         public Input<string>? Path { get; set; }
 
+        /// <summary>
+        /// Port to check; default: the real server's port.
+        /// </summary>
         [Input("port")]
         public Input<int>? Port { get; set; }
 
+        /// <summary>
+        /// Failed checks in a row before a backend counts as down (keepalived retry).
+        /// </summary>
         [Input("retries")]
         public Input<int>? Retries { get; set; }
 
         [Input("status")]
         public Input<int>? Status { get; set; }
 
+        /// <summary>
+        /// Seconds a check may take (connect_timeout).
+        /// </summary>
         [Input("timeout")]
         public Input<int>? Timeout { get; set; }
 
+        /// <summary>
+        /// tcp: connect; http/https: GET `path`, expect `status`; command: run `command`, exit 0 = healthy.
+        /// </summary>
         [Input("type", required: true)]
         public Input<string> Type { get; set; } = null!;
 

@@ -13,9 +13,15 @@ namespace PulumiLvs.Lvs.Inputs
 
     public sealed class PersistenceArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// Clients in the same network share one real server: a mask such as 255.255.255.0 for IPv4, a prefix length such as "64" for IPv6. The defaults (255.255.255.255, 128) read as unset.
+        /// </summary>
         [Input("netmask")]
         public Input<string>? Netmask { get; set; }
 
+        /// <summary>
+        /// Seconds a client sticks to the same real server.
+        /// </summary>
         [Input("timeout", required: true)]
         public Input<int> Timeout { get; set; } = null!;
 

@@ -16,9 +16,15 @@ namespace PulumiLvs.Lvs.Inputs
         [Input("address")]
         public Input<string>? Address { get; set; }
 
+        /// <summary>
+        /// The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+        /// </summary>
         [Input("family")]
         public Input<string>? Family { get; set; }
 
+        /// <summary>
+        /// A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+        /// </summary>
         [Input("fwmark")]
         public Input<int>? Fwmark { get; set; }
 

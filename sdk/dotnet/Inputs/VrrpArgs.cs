@@ -13,11 +13,18 @@ namespace PulumiLvs.Lvs.Inputs
 
     public sealed class VrrpArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// Seconds between VRRP adverts; a standby takes over after about three missed ones.
+        /// </summary>
         [Input("advertInterval")]
         public Input<int>? AdvertInterval { get; set; }
 
         [Input("authPass")]
         private Input<string>? _authPass;
+
+        /// <summary>
+        /// VRRP PASS authentication (at most 8 characters); stored as a secret.
+        /// </summary>
         public Input<string>? AuthPass
         {
             get => _authPass;
@@ -28,26 +35,45 @@ namespace PulumiLvs.Lvs.Inputs
             }
         }
 
+        /// <summary>
+        /// Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+        /// </summary>
         [Input("preempt")]
         public Input<bool>? Preempt { get; set; }
 
+        /// <summary>
+        /// With preempt: seconds after keepalived starts before this director takes the VIPs back.
+        /// </summary>
         [Input("preemptDelay")]
         public Input<int>? PreemptDelay { get; set; }
 
+        /// <summary>
+        /// 1-254: the highest live priority holds the VIPs.
+        /// </summary>
         [Input("priority", required: true)]
         public Input<int> Priority { get; set; } = null!;
 
+        /// <summary>
+        /// Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+        /// </summary>
         [Input("syncDaemon")]
         public Input<bool>? SyncDaemon { get; set; }
 
         [Input("unicastPeers")]
         private InputList<string>? _unicastPeers;
+
+        /// <summary>
+        /// The other directors' addresses, for networks without multicast; unset = multicast.
+        /// </summary>
         public InputList<string> UnicastPeers
         {
             get => _unicastPeers ?? (_unicastPeers = new InputList<string>());
             set => _unicastPeers = value;
         }
 
+        /// <summary>
+        /// 1-255, the same on every director of the pair, unique on the LAN.
+        /// </summary>
         [Input("virtualRouterId", required: true)]
         public Input<int> VirtualRouterId { get; set; } = null!;
 

@@ -15,12 +15,27 @@ namespace PulumiLvs.Lvs.Outputs
     public sealed class ConnectionProxy
     {
         public readonly string? AgentSocketPath;
+        /// <summary>
+        /// Attempts at dialing before giving up; -1 means no limit.
+        /// </summary>
         public readonly int? DialErrorLimit;
         public readonly string Host;
+        /// <summary>
+        /// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        /// </summary>
         public readonly string? HostKey;
+        /// <summary>
+        /// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        /// </summary>
         public readonly string? KnownHostsPath;
+        /// <summary>
+        /// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        /// </summary>
         public readonly int? LockTimeout;
         public readonly string? Password;
+        /// <summary>
+        /// Seconds per dial attempt; 0 means no limit.
+        /// </summary>
         public readonly int? PerDialTimeout;
         public readonly int? Port;
         public readonly string? PrivateKey;

@@ -14,14 +14,35 @@ namespace PulumiLvs.Lvs.Outputs
     [OutputType]
     public sealed class HealthCheck
     {
+        /// <summary>
+        /// For type command: the command line keepalived runs (MISC_CHECK).
+        /// </summary>
         public readonly string? Command;
+        /// <summary>
+        /// Seconds between checks (keepalived delay_loop).
+        /// </summary>
         public readonly int? Interval;
+        /// <summary>
+        /// remove: take the backend out of IPVS; weight0: keep it at weight 0 (inhibit_on_failure).
+        /// </summary>
         public readonly string? OnFailure;
         public readonly string? Path;
+        /// <summary>
+        /// Port to check; default: the real server's port.
+        /// </summary>
         public readonly int? Port;
+        /// <summary>
+        /// Failed checks in a row before a backend counts as down (keepalived retry).
+        /// </summary>
         public readonly int? Retries;
         public readonly int? Status;
+        /// <summary>
+        /// Seconds a check may take (connect_timeout).
+        /// </summary>
         public readonly int? Timeout;
+        /// <summary>
+        /// tcp: connect; http/https: GET `path`, expect `status`; command: run `command`, exit 0 = healthy.
+        /// </summary>
         public readonly string Type;
 
         [OutputConstructor]

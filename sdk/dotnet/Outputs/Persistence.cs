@@ -14,7 +14,13 @@ namespace PulumiLvs.Lvs.Outputs
     [OutputType]
     public sealed class Persistence
     {
+        /// <summary>
+        /// Clients in the same network share one real server: a mask such as 255.255.255.0 for IPv4, a prefix length such as "64" for IPv6. The defaults (255.255.255.255, 128) read as unset.
+        /// </summary>
         public readonly string? Netmask;
+        /// <summary>
+        /// Seconds a client sticks to the same real server.
+        /// </summary>
         public readonly int Timeout;
 
         [OutputConstructor]

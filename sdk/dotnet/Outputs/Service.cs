@@ -15,7 +15,13 @@ namespace PulumiLvs.Lvs.Outputs
     public sealed class Service
     {
         public readonly string? Address;
+        /// <summary>
+        /// The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+        /// </summary>
         public readonly string? Family;
+        /// <summary>
+        /// A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+        /// </summary>
         public readonly int? Fwmark;
         public readonly int? Port;
         public readonly string? Protocol;

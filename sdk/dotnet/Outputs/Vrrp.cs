@@ -14,13 +14,37 @@ namespace PulumiLvs.Lvs.Outputs
     [OutputType]
     public sealed class Vrrp
     {
+        /// <summary>
+        /// Seconds between VRRP adverts; a standby takes over after about three missed ones.
+        /// </summary>
         public readonly int? AdvertInterval;
+        /// <summary>
+        /// VRRP PASS authentication (at most 8 characters); stored as a secret.
+        /// </summary>
         public readonly string? AuthPass;
+        /// <summary>
+        /// Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+        /// </summary>
         public readonly bool? Preempt;
+        /// <summary>
+        /// With preempt: seconds after keepalived starts before this director takes the VIPs back.
+        /// </summary>
         public readonly int? PreemptDelay;
+        /// <summary>
+        /// 1-254: the highest live priority holds the VIPs.
+        /// </summary>
         public readonly int Priority;
+        /// <summary>
+        /// Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+        /// </summary>
         public readonly bool? SyncDaemon;
+        /// <summary>
+        /// The other directors' addresses, for networks without multicast; unset = multicast.
+        /// </summary>
         public readonly ImmutableArray<string> UnicastPeers;
+        /// <summary>
+        /// 1-255, the same on every director of the pair, unique on the LAN.
+        /// </summary>
         public readonly int VirtualRouterId;
 
         [OutputConstructor]

@@ -27,11 +27,13 @@ type DirectorHost struct {
 	// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
 	Imported pulumi.BoolPtrOutput `pulumi:"imported"`
 	// Inputs that are secrets (a VRRP password), kept apart from the plain outputs.
-	InputSecrets      pulumi.AnyOutput      `pulumi:"inputSecrets"`
-	InstallKeepalived pulumi.BoolPtrOutput  `pulumi:"installKeepalived"`
-	Interface         pulumi.StringOutput   `pulumi:"interface"`
-	IpForward         pulumi.BoolPtrOutput  `pulumi:"ipForward"`
-	IpvsTimeouts      IpvsTimeoutsPtrOutput `pulumi:"ipvsTimeouts"`
+	InputSecrets      pulumi.AnyOutput     `pulumi:"inputSecrets"`
+	InstallKeepalived pulumi.BoolPtrOutput `pulumi:"installKeepalived"`
+	// Interface that gets the VIPs; default: the one holding the route to the VIP.
+	Interface pulumi.StringOutput `pulumi:"interface"`
+	// Set net.ipv4.ip_forward (restored on delete); unset leaves it alone.
+	IpForward    pulumi.BoolPtrOutput  `pulumi:"ipForward"`
+	IpvsTimeouts IpvsTimeoutsPtrOutput `pulumi:"ipvsTimeouts"`
 	// Who holds this resource's objects in the host's ledger: its URN and what it identifies there.
 	Owner   pulumi.StringOutput  `pulumi:"owner"`
 	Persist pulumi.BoolPtrOutput `pulumi:"persist"`
@@ -40,8 +42,10 @@ type DirectorHost struct {
 	// Version of this resource's state.
 	StateVersion pulumi.IntOutput         `pulumi:"stateVersion"`
 	Vips         pulumi.StringArrayOutput `pulumi:"vips"`
-	Vrrp         VrrpPtrOutput            `pulumi:"vrrp"`
-	VrrpState    pulumi.StringPtrOutput   `pulumi:"vrrpState"`
+	// Carry the VIPs through a keepalived VRRP instance (failover between directors) instead of `ip addr`.
+	Vrrp VrrpPtrOutput `pulumi:"vrrp"`
+	// With vrrp: "master" when this director holds the VIPs, else "backup" (as of the last create, update or refresh).
+	VrrpState pulumi.StringPtrOutput `pulumi:"vrrpState"`
 }
 
 // NewDirectorHost registers a new resource with the given unique name, arguments, and options.
@@ -105,16 +109,19 @@ func (DirectorHostState) ElementType() reflect.Type {
 }
 
 type directorHostArgs struct {
-	Connection              Connection    `pulumi:"connection"`
-	ExpireNodestConn        *bool         `pulumi:"expireNodestConn"`
-	ExpireQuiescentTemplate *bool         `pulumi:"expireQuiescentTemplate"`
-	InstallKeepalived       *bool         `pulumi:"installKeepalived"`
-	Interface               *string       `pulumi:"interface"`
-	IpForward               *bool         `pulumi:"ipForward"`
-	IpvsTimeouts            *IpvsTimeouts `pulumi:"ipvsTimeouts"`
-	Persist                 *bool         `pulumi:"persist"`
-	Vips                    []string      `pulumi:"vips"`
-	Vrrp                    *Vrrp         `pulumi:"vrrp"`
+	Connection              Connection `pulumi:"connection"`
+	ExpireNodestConn        *bool      `pulumi:"expireNodestConn"`
+	ExpireQuiescentTemplate *bool      `pulumi:"expireQuiescentTemplate"`
+	InstallKeepalived       *bool      `pulumi:"installKeepalived"`
+	// Interface that gets the VIPs; default: the one holding the route to the VIP.
+	Interface *string `pulumi:"interface"`
+	// Set net.ipv4.ip_forward (restored on delete); unset leaves it alone.
+	IpForward    *bool         `pulumi:"ipForward"`
+	IpvsTimeouts *IpvsTimeouts `pulumi:"ipvsTimeouts"`
+	Persist      *bool         `pulumi:"persist"`
+	Vips         []string      `pulumi:"vips"`
+	// Carry the VIPs through a keepalived VRRP instance (failover between directors) instead of `ip addr`.
+	Vrrp *Vrrp `pulumi:"vrrp"`
 }
 
 // The set of arguments for constructing a DirectorHost resource.
@@ -123,12 +130,15 @@ type DirectorHostArgs struct {
 	ExpireNodestConn        pulumi.BoolPtrInput
 	ExpireQuiescentTemplate pulumi.BoolPtrInput
 	InstallKeepalived       pulumi.BoolPtrInput
-	Interface               pulumi.StringPtrInput
-	IpForward               pulumi.BoolPtrInput
-	IpvsTimeouts            IpvsTimeoutsPtrInput
-	Persist                 pulumi.BoolPtrInput
-	Vips                    pulumi.StringArrayInput
-	Vrrp                    VrrpPtrInput
+	// Interface that gets the VIPs; default: the one holding the route to the VIP.
+	Interface pulumi.StringPtrInput
+	// Set net.ipv4.ip_forward (restored on delete); unset leaves it alone.
+	IpForward    pulumi.BoolPtrInput
+	IpvsTimeouts IpvsTimeoutsPtrInput
+	Persist      pulumi.BoolPtrInput
+	Vips         pulumi.StringArrayInput
+	// Carry the VIPs through a keepalived VRRP instance (failover between directors) instead of `ip addr`.
+	Vrrp VrrpPtrInput
 }
 
 func (DirectorHostArgs) ElementType() reflect.Type {
@@ -208,10 +218,12 @@ func (o DirectorHostOutput) InstallKeepalived() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *DirectorHost) pulumi.BoolPtrOutput { return v.InstallKeepalived }).(pulumi.BoolPtrOutput)
 }
 
+// Interface that gets the VIPs; default: the one holding the route to the VIP.
 func (o DirectorHostOutput) Interface() pulumi.StringOutput {
 	return o.ApplyT(func(v *DirectorHost) pulumi.StringOutput { return v.Interface }).(pulumi.StringOutput)
 }
 
+// Set net.ipv4.ip_forward (restored on delete); unset leaves it alone.
 func (o DirectorHostOutput) IpForward() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *DirectorHost) pulumi.BoolPtrOutput { return v.IpForward }).(pulumi.BoolPtrOutput)
 }
@@ -243,10 +255,12 @@ func (o DirectorHostOutput) Vips() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *DirectorHost) pulumi.StringArrayOutput { return v.Vips }).(pulumi.StringArrayOutput)
 }
 
+// Carry the VIPs through a keepalived VRRP instance (failover between directors) instead of `ip addr`.
 func (o DirectorHostOutput) Vrrp() VrrpPtrOutput {
 	return o.ApplyT(func(v *DirectorHost) VrrpPtrOutput { return v.Vrrp }).(VrrpPtrOutput)
 }
 
+// With vrrp: "master" when this director holds the VIPs, else "backup" (as of the last create, update or refresh).
 func (o DirectorHostOutput) VrrpState() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *DirectorHost) pulumi.StringPtrOutput { return v.VrrpState }).(pulumi.StringPtrOutput)
 }

@@ -83,52 +83,66 @@ func NewLvsDrCluster(ctx *pulumi.Context,
 }
 
 type lvsDrClusterArgs struct {
-	Backends          []ClusterBackend `pulumi:"backends"`
-	Director          Connection       `pulumi:"director"`
-	DrainTimeout      *int             `pulumi:"drainTimeout"`
-	Forwarding        *string          `pulumi:"forwarding"`
-	Ha                *ClusterHa       `pulumi:"ha"`
-	HealthCheck       *HealthCheck     `pulumi:"healthCheck"`
-	InstallKeepalived *bool            `pulumi:"installKeepalived"`
-	Interface         *string          `pulumi:"interface"`
-	NatClients        []string         `pulumi:"natClients"`
-	NatGateway        *string          `pulumi:"natGateway"`
-	OnePacket         *bool            `pulumi:"onePacket"`
-	Persist           *bool            `pulumi:"persist"`
-	Persistence       *Persistence     `pulumi:"persistence"`
-	Port              int              `pulumi:"port"`
-	Protocol          *string          `pulumi:"protocol"`
-	Scheduler         *string          `pulumi:"scheduler"`
-	SchedulerFlags    []string         `pulumi:"schedulerFlags"`
-	SorryServer       *SorryServer     `pulumi:"sorryServer"`
-	TunnelPort        *int             `pulumi:"tunnelPort"`
-	TunnelType        *string          `pulumi:"tunnelType"`
-	Vip               string           `pulumi:"vip"`
+	Backends []ClusterBackend `pulumi:"backends"`
+	Director Connection       `pulumi:"director"`
+	// Seconds to drain a removed backend.
+	DrainTimeout *int `pulumi:"drainTimeout"`
+	// How the director reaches the backends: direct routing (same LAN), tunnel (any network) or masquerade (NAT).
+	Forwarding *string `pulumi:"forwarding"`
+	// A standby director that takes the VIP over (VRRP) and carries the same service and backends.
+	Ha *ClusterHa `pulumi:"ha"`
+	// Health-check the backends through keepalived (see VirtualService.healthCheck).
+	HealthCheck       *HealthCheck `pulumi:"healthCheck"`
+	InstallKeepalived *bool        `pulumi:"installKeepalived"`
+	Interface         *string      `pulumi:"interface"`
+	// With masquerade: the clients' networks, routed through the director on each backend.
+	NatClients []string `pulumi:"natClients"`
+	// With masquerade: the director's address on the backends' network, their gateway to the clients.
+	NatGateway *string `pulumi:"natGateway"`
+	OnePacket  *bool   `pulumi:"onePacket"`
+	// Reboot persistence for every resource of the cluster.
+	Persist        *bool        `pulumi:"persist"`
+	Persistence    *Persistence `pulumi:"persistence"`
+	Port           int          `pulumi:"port"`
+	Protocol       *string      `pulumi:"protocol"`
+	Scheduler      *string      `pulumi:"scheduler"`
+	SchedulerFlags []string     `pulumi:"schedulerFlags"`
+	SorryServer    *SorryServer `pulumi:"sorryServer"`
+	TunnelPort     *int         `pulumi:"tunnelPort"`
+	TunnelType     *string      `pulumi:"tunnelType"`
+	Vip            string       `pulumi:"vip"`
 }
 
 // The set of arguments for constructing a LvsDrCluster resource.
 type LvsDrClusterArgs struct {
-	Backends          ClusterBackendArrayInput
-	Director          ConnectionInput
-	DrainTimeout      pulumi.IntPtrInput
-	Forwarding        pulumi.StringPtrInput
-	Ha                ClusterHaPtrInput
+	Backends ClusterBackendArrayInput
+	Director ConnectionInput
+	// Seconds to drain a removed backend.
+	DrainTimeout pulumi.IntPtrInput
+	// How the director reaches the backends: direct routing (same LAN), tunnel (any network) or masquerade (NAT).
+	Forwarding pulumi.StringPtrInput
+	// A standby director that takes the VIP over (VRRP) and carries the same service and backends.
+	Ha ClusterHaPtrInput
+	// Health-check the backends through keepalived (see VirtualService.healthCheck).
 	HealthCheck       HealthCheckPtrInput
 	InstallKeepalived pulumi.BoolPtrInput
 	Interface         pulumi.StringPtrInput
-	NatClients        pulumi.StringArrayInput
-	NatGateway        pulumi.StringPtrInput
-	OnePacket         pulumi.BoolPtrInput
-	Persist           pulumi.BoolPtrInput
-	Persistence       PersistencePtrInput
-	Port              pulumi.IntInput
-	Protocol          pulumi.StringPtrInput
-	Scheduler         pulumi.StringPtrInput
-	SchedulerFlags    pulumi.StringArrayInput
-	SorryServer       SorryServerPtrInput
-	TunnelPort        pulumi.IntPtrInput
-	TunnelType        pulumi.StringPtrInput
-	Vip               pulumi.StringInput
+	// With masquerade: the clients' networks, routed through the director on each backend.
+	NatClients pulumi.StringArrayInput
+	// With masquerade: the director's address on the backends' network, their gateway to the clients.
+	NatGateway pulumi.StringPtrInput
+	OnePacket  pulumi.BoolPtrInput
+	// Reboot persistence for every resource of the cluster.
+	Persist        pulumi.BoolPtrInput
+	Persistence    PersistencePtrInput
+	Port           pulumi.IntInput
+	Protocol       pulumi.StringPtrInput
+	Scheduler      pulumi.StringPtrInput
+	SchedulerFlags pulumi.StringArrayInput
+	SorryServer    SorryServerPtrInput
+	TunnelPort     pulumi.IntPtrInput
+	TunnelType     pulumi.StringPtrInput
+	Vip            pulumi.StringInput
 }
 
 func (LvsDrClusterArgs) ElementType() reflect.Type {

@@ -16,11 +16,13 @@ import (
 type NatRealServerHost struct {
 	pulumi.CustomResourceState
 
+	// Where the clients are: routed through the director (restored on delete).
 	Clients    pulumi.StringArrayOutput `pulumi:"clients"`
 	Connection ConnectionOutput         `pulumi:"connection"`
 	// The connection's secrets (password, keys), kept apart from the plain `connection`.
-	Credentials pulumi.AnyOutput    `pulumi:"credentials"`
-	Director    pulumi.StringOutput `pulumi:"director"`
+	Credentials pulumi.AnyOutput `pulumi:"credentials"`
+	// The director's address on the backends' network: the gateway to the clients.
+	Director pulumi.StringOutput `pulumi:"director"`
 	// SHA256 fingerprint of the host key seen at create; a different key later is refused.
 	HostKeyFingerprint pulumi.StringOutput `pulumi:"hostKeyFingerprint"`
 	// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
@@ -91,18 +93,22 @@ func (NatRealServerHostState) ElementType() reflect.Type {
 }
 
 type natRealServerHostArgs struct {
+	// Where the clients are: routed through the director (restored on delete).
 	Clients    []string   `pulumi:"clients"`
 	Connection Connection `pulumi:"connection"`
-	Director   string     `pulumi:"director"`
-	Persist    *bool      `pulumi:"persist"`
+	// The director's address on the backends' network: the gateway to the clients.
+	Director string `pulumi:"director"`
+	Persist  *bool  `pulumi:"persist"`
 }
 
 // The set of arguments for constructing a NatRealServerHost resource.
 type NatRealServerHostArgs struct {
+	// Where the clients are: routed through the director (restored on delete).
 	Clients    pulumi.StringArrayInput
 	Connection ConnectionInput
-	Director   pulumi.StringInput
-	Persist    pulumi.BoolPtrInput
+	// The director's address on the backends' network: the gateway to the clients.
+	Director pulumi.StringInput
+	Persist  pulumi.BoolPtrInput
 }
 
 func (NatRealServerHostArgs) ElementType() reflect.Type {
@@ -142,6 +148,7 @@ func (o NatRealServerHostOutput) ToNatRealServerHostOutputWithContext(ctx contex
 	return o
 }
 
+// Where the clients are: routed through the director (restored on delete).
 func (o NatRealServerHostOutput) Clients() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *NatRealServerHost) pulumi.StringArrayOutput { return v.Clients }).(pulumi.StringArrayOutput)
 }
@@ -155,6 +162,7 @@ func (o NatRealServerHostOutput) Credentials() pulumi.AnyOutput {
 	return o.ApplyT(func(v *NatRealServerHost) pulumi.AnyOutput { return v.Credentials }).(pulumi.AnyOutput)
 }
 
+// The director's address on the backends' network: the gateway to the clients.
 func (o NatRealServerHostOutput) Director() pulumi.StringOutput {
 	return o.ApplyT(func(v *NatRealServerHost) pulumi.StringOutput { return v.Director }).(pulumi.StringOutput)
 }

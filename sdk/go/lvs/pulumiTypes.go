@@ -16,8 +16,9 @@ var _ = internal.GetEnvOrDefault
 type ClusterBackend struct {
 	Address    string     `pulumi:"address"`
 	Connection Connection `pulumi:"connection"`
-	Name       *string    `pulumi:"name"`
-	Weight     *int       `pulumi:"weight"`
+	// Stable name for the backend's resources; defaults to its address.
+	Name   *string `pulumi:"name"`
+	Weight *int    `pulumi:"weight"`
 }
 
 // Defaults sets the appropriate defaults for ClusterBackend
@@ -47,10 +48,11 @@ type ClusterBackendInput interface {
 }
 
 type ClusterBackendArgs struct {
-	Address    pulumi.StringInput    `pulumi:"address"`
-	Connection ConnectionInput       `pulumi:"connection"`
-	Name       pulumi.StringPtrInput `pulumi:"name"`
-	Weight     pulumi.IntPtrInput    `pulumi:"weight"`
+	Address    pulumi.StringInput `pulumi:"address"`
+	Connection ConnectionInput    `pulumi:"connection"`
+	// Stable name for the backend's resources; defaults to its address.
+	Name   pulumi.StringPtrInput `pulumi:"name"`
+	Weight pulumi.IntPtrInput    `pulumi:"weight"`
 }
 
 // Defaults sets the appropriate defaults for ClusterBackendArgs
@@ -124,6 +126,7 @@ func (o ClusterBackendOutput) Connection() ConnectionOutput {
 	return o.ApplyT(func(v ClusterBackend) Connection { return v.Connection }).(ConnectionOutput)
 }
 
+// Stable name for the backend's resources; defaults to its address.
 func (o ClusterBackendOutput) Name() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ClusterBackend) *string { return v.Name }).(pulumi.StringPtrOutput)
 }
@@ -153,16 +156,23 @@ func (o ClusterBackendArrayOutput) Index(i pulumi.IntInput) ClusterBackendOutput
 }
 
 type ClusterHa struct {
-	AdvertInterval  *int              `pulumi:"advertInterval"`
-	AuthPass        *string           `pulumi:"authPass"`
-	Preempt         *bool             `pulumi:"preempt"`
-	PreemptDelay    *int              `pulumi:"preemptDelay"`
-	PrimaryPriority *int              `pulumi:"primaryPriority"`
-	Standby         Connection        `pulumi:"standby"`
-	StandbyPriority *int              `pulumi:"standbyPriority"`
-	SyncDaemon      *bool             `pulumi:"syncDaemon"`
-	Unicast         *ClusterHaUnicast `pulumi:"unicast"`
-	VirtualRouterId int               `pulumi:"virtualRouterId"`
+	// Seconds between VRRP adverts; a standby takes over after about three missed ones.
+	AdvertInterval *int `pulumi:"advertInterval"`
+	// VRRP PASS authentication (at most 8 characters); stored as a secret.
+	AuthPass *string `pulumi:"authPass"`
+	// Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+	Preempt *bool `pulumi:"preempt"`
+	// With preempt: seconds after keepalived starts before this director takes the VIPs back.
+	PreemptDelay    *int       `pulumi:"preemptDelay"`
+	PrimaryPriority *int       `pulumi:"primaryPriority"`
+	Standby         Connection `pulumi:"standby"`
+	StandbyPriority *int       `pulumi:"standbyPriority"`
+	// Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+	SyncDaemon *bool `pulumi:"syncDaemon"`
+	// The directors' LAN addresses, for VRRP over unicast (networks without multicast).
+	Unicast *ClusterHaUnicast `pulumi:"unicast"`
+	// 1-255, the same on every director of the pair, unique on the LAN.
+	VirtualRouterId int `pulumi:"virtualRouterId"`
 }
 
 // Defaults sets the appropriate defaults for ClusterHa
@@ -212,16 +222,23 @@ type ClusterHaInput interface {
 }
 
 type ClusterHaArgs struct {
-	AdvertInterval  pulumi.IntPtrInput       `pulumi:"advertInterval"`
-	AuthPass        pulumi.StringPtrInput    `pulumi:"authPass"`
-	Preempt         pulumi.BoolPtrInput      `pulumi:"preempt"`
-	PreemptDelay    pulumi.IntPtrInput       `pulumi:"preemptDelay"`
-	PrimaryPriority pulumi.IntPtrInput       `pulumi:"primaryPriority"`
-	Standby         ConnectionInput          `pulumi:"standby"`
-	StandbyPriority pulumi.IntPtrInput       `pulumi:"standbyPriority"`
-	SyncDaemon      pulumi.BoolPtrInput      `pulumi:"syncDaemon"`
-	Unicast         ClusterHaUnicastPtrInput `pulumi:"unicast"`
-	VirtualRouterId pulumi.IntInput          `pulumi:"virtualRouterId"`
+	// Seconds between VRRP adverts; a standby takes over after about three missed ones.
+	AdvertInterval pulumi.IntPtrInput `pulumi:"advertInterval"`
+	// VRRP PASS authentication (at most 8 characters); stored as a secret.
+	AuthPass pulumi.StringPtrInput `pulumi:"authPass"`
+	// Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+	Preempt pulumi.BoolPtrInput `pulumi:"preempt"`
+	// With preempt: seconds after keepalived starts before this director takes the VIPs back.
+	PreemptDelay    pulumi.IntPtrInput `pulumi:"preemptDelay"`
+	PrimaryPriority pulumi.IntPtrInput `pulumi:"primaryPriority"`
+	Standby         ConnectionInput    `pulumi:"standby"`
+	StandbyPriority pulumi.IntPtrInput `pulumi:"standbyPriority"`
+	// Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+	SyncDaemon pulumi.BoolPtrInput `pulumi:"syncDaemon"`
+	// The directors' LAN addresses, for VRRP over unicast (networks without multicast).
+	Unicast ClusterHaUnicastPtrInput `pulumi:"unicast"`
+	// 1-255, the same on every director of the pair, unique on the LAN.
+	VirtualRouterId pulumi.IntInput `pulumi:"virtualRouterId"`
 }
 
 // Defaults sets the appropriate defaults for ClusterHaArgs
@@ -328,18 +345,22 @@ func (o ClusterHaOutput) ToClusterHaPtrOutputWithContext(ctx context.Context) Cl
 	}).(ClusterHaPtrOutput)
 }
 
+// Seconds between VRRP adverts; a standby takes over after about three missed ones.
 func (o ClusterHaOutput) AdvertInterval() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v ClusterHa) *int { return v.AdvertInterval }).(pulumi.IntPtrOutput)
 }
 
+// VRRP PASS authentication (at most 8 characters); stored as a secret.
 func (o ClusterHaOutput) AuthPass() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ClusterHa) *string { return v.AuthPass }).(pulumi.StringPtrOutput)
 }
 
+// Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
 func (o ClusterHaOutput) Preempt() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v ClusterHa) *bool { return v.Preempt }).(pulumi.BoolPtrOutput)
 }
 
+// With preempt: seconds after keepalived starts before this director takes the VIPs back.
 func (o ClusterHaOutput) PreemptDelay() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v ClusterHa) *int { return v.PreemptDelay }).(pulumi.IntPtrOutput)
 }
@@ -356,14 +377,17 @@ func (o ClusterHaOutput) StandbyPriority() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v ClusterHa) *int { return v.StandbyPriority }).(pulumi.IntPtrOutput)
 }
 
+// Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
 func (o ClusterHaOutput) SyncDaemon() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v ClusterHa) *bool { return v.SyncDaemon }).(pulumi.BoolPtrOutput)
 }
 
+// The directors' LAN addresses, for VRRP over unicast (networks without multicast).
 func (o ClusterHaOutput) Unicast() ClusterHaUnicastPtrOutput {
 	return o.ApplyT(func(v ClusterHa) *ClusterHaUnicast { return v.Unicast }).(ClusterHaUnicastPtrOutput)
 }
 
+// 1-255, the same on every director of the pair, unique on the LAN.
 func (o ClusterHaOutput) VirtualRouterId() pulumi.IntOutput {
 	return o.ApplyT(func(v ClusterHa) int { return v.VirtualRouterId }).(pulumi.IntOutput)
 }
@@ -392,6 +416,7 @@ func (o ClusterHaPtrOutput) Elem() ClusterHaOutput {
 	}).(ClusterHaOutput)
 }
 
+// Seconds between VRRP adverts; a standby takes over after about three missed ones.
 func (o ClusterHaPtrOutput) AdvertInterval() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *ClusterHa) *int {
 		if v == nil {
@@ -401,6 +426,7 @@ func (o ClusterHaPtrOutput) AdvertInterval() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
+// VRRP PASS authentication (at most 8 characters); stored as a secret.
 func (o ClusterHaPtrOutput) AuthPass() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ClusterHa) *string {
 		if v == nil {
@@ -410,6 +436,7 @@ func (o ClusterHaPtrOutput) AuthPass() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
 func (o ClusterHaPtrOutput) Preempt() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *ClusterHa) *bool {
 		if v == nil {
@@ -419,6 +446,7 @@ func (o ClusterHaPtrOutput) Preempt() pulumi.BoolPtrOutput {
 	}).(pulumi.BoolPtrOutput)
 }
 
+// With preempt: seconds after keepalived starts before this director takes the VIPs back.
 func (o ClusterHaPtrOutput) PreemptDelay() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *ClusterHa) *int {
 		if v == nil {
@@ -455,6 +483,7 @@ func (o ClusterHaPtrOutput) StandbyPriority() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
+// Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
 func (o ClusterHaPtrOutput) SyncDaemon() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *ClusterHa) *bool {
 		if v == nil {
@@ -464,6 +493,7 @@ func (o ClusterHaPtrOutput) SyncDaemon() pulumi.BoolPtrOutput {
 	}).(pulumi.BoolPtrOutput)
 }
 
+// The directors' LAN addresses, for VRRP over unicast (networks without multicast).
 func (o ClusterHaPtrOutput) Unicast() ClusterHaUnicastPtrOutput {
 	return o.ApplyT(func(v *ClusterHa) *ClusterHaUnicast {
 		if v == nil {
@@ -473,6 +503,7 @@ func (o ClusterHaPtrOutput) Unicast() ClusterHaUnicastPtrOutput {
 	}).(ClusterHaUnicastPtrOutput)
 }
 
+// 1-255, the same on every director of the pair, unique on the LAN.
 func (o ClusterHaPtrOutput) VirtualRouterId() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *ClusterHa) *int {
 		if v == nil {
@@ -631,13 +662,18 @@ func (o ClusterHaUnicastPtrOutput) Standby() pulumi.StringPtrOutput {
 }
 
 type Connection struct {
-	AgentSocketPath    *string          `pulumi:"agentSocketPath"`
-	DialErrorLimit     *int             `pulumi:"dialErrorLimit"`
-	Host               string           `pulumi:"host"`
-	HostKey            *string          `pulumi:"hostKey"`
-	KnownHostsPath     *string          `pulumi:"knownHostsPath"`
-	LockTimeout        *int             `pulumi:"lockTimeout"`
-	Password           *string          `pulumi:"password"`
+	AgentSocketPath *string `pulumi:"agentSocketPath"`
+	// Attempts at dialing before giving up; -1 means no limit.
+	DialErrorLimit *int   `pulumi:"dialErrorLimit"`
+	Host           string `pulumi:"host"`
+	// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+	HostKey *string `pulumi:"hostKey"`
+	// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+	KnownHostsPath *string `pulumi:"knownHostsPath"`
+	// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+	LockTimeout *int    `pulumi:"lockTimeout"`
+	Password    *string `pulumi:"password"`
+	// Seconds per dial attempt; 0 means no limit.
 	PerDialTimeout     *int             `pulumi:"perDialTimeout"`
 	Port               *int             `pulumi:"port"`
 	PrivateKey         *string          `pulumi:"privateKey"`
@@ -685,13 +721,18 @@ type ConnectionInput interface {
 }
 
 type ConnectionArgs struct {
-	AgentSocketPath    pulumi.StringPtrInput   `pulumi:"agentSocketPath"`
-	DialErrorLimit     pulumi.IntPtrInput      `pulumi:"dialErrorLimit"`
-	Host               pulumi.StringInput      `pulumi:"host"`
-	HostKey            pulumi.StringPtrInput   `pulumi:"hostKey"`
-	KnownHostsPath     pulumi.StringPtrInput   `pulumi:"knownHostsPath"`
-	LockTimeout        pulumi.IntPtrInput      `pulumi:"lockTimeout"`
-	Password           pulumi.StringPtrInput   `pulumi:"password"`
+	AgentSocketPath pulumi.StringPtrInput `pulumi:"agentSocketPath"`
+	// Attempts at dialing before giving up; -1 means no limit.
+	DialErrorLimit pulumi.IntPtrInput `pulumi:"dialErrorLimit"`
+	Host           pulumi.StringInput `pulumi:"host"`
+	// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+	HostKey pulumi.StringPtrInput `pulumi:"hostKey"`
+	// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+	KnownHostsPath pulumi.StringPtrInput `pulumi:"knownHostsPath"`
+	// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+	LockTimeout pulumi.IntPtrInput    `pulumi:"lockTimeout"`
+	Password    pulumi.StringPtrInput `pulumi:"password"`
+	// Seconds per dial attempt; 0 means no limit.
 	PerDialTimeout     pulumi.IntPtrInput      `pulumi:"perDialTimeout"`
 	Port               pulumi.IntPtrInput      `pulumi:"port"`
 	PrivateKey         pulumi.StringPtrInput   `pulumi:"privateKey"`
@@ -802,6 +843,7 @@ func (o ConnectionOutput) AgentSocketPath() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Connection) *string { return v.AgentSocketPath }).(pulumi.StringPtrOutput)
 }
 
+// Attempts at dialing before giving up; -1 means no limit.
 func (o ConnectionOutput) DialErrorLimit() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v Connection) *int { return v.DialErrorLimit }).(pulumi.IntPtrOutput)
 }
@@ -810,14 +852,17 @@ func (o ConnectionOutput) Host() pulumi.StringOutput {
 	return o.ApplyT(func(v Connection) string { return v.Host }).(pulumi.StringOutput)
 }
 
+// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
 func (o ConnectionOutput) HostKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Connection) *string { return v.HostKey }).(pulumi.StringPtrOutput)
 }
 
+// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
 func (o ConnectionOutput) KnownHostsPath() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Connection) *string { return v.KnownHostsPath }).(pulumi.StringPtrOutput)
 }
 
+// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
 func (o ConnectionOutput) LockTimeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v Connection) *int { return v.LockTimeout }).(pulumi.IntPtrOutput)
 }
@@ -826,6 +871,7 @@ func (o ConnectionOutput) Password() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Connection) *string { return v.Password }).(pulumi.StringPtrOutput)
 }
 
+// Seconds per dial attempt; 0 means no limit.
 func (o ConnectionOutput) PerDialTimeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v Connection) *int { return v.PerDialTimeout }).(pulumi.IntPtrOutput)
 }
@@ -883,6 +929,7 @@ func (o ConnectionPtrOutput) AgentSocketPath() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Attempts at dialing before giving up; -1 means no limit.
 func (o ConnectionPtrOutput) DialErrorLimit() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *Connection) *int {
 		if v == nil {
@@ -901,6 +948,7 @@ func (o ConnectionPtrOutput) Host() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
 func (o ConnectionPtrOutput) HostKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Connection) *string {
 		if v == nil {
@@ -910,6 +958,7 @@ func (o ConnectionPtrOutput) HostKey() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
 func (o ConnectionPtrOutput) KnownHostsPath() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Connection) *string {
 		if v == nil {
@@ -919,6 +968,7 @@ func (o ConnectionPtrOutput) KnownHostsPath() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
 func (o ConnectionPtrOutput) LockTimeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *Connection) *int {
 		if v == nil {
@@ -937,6 +987,7 @@ func (o ConnectionPtrOutput) Password() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Seconds per dial attempt; 0 means no limit.
 func (o ConnectionPtrOutput) PerDialTimeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *Connection) *int {
 		if v == nil {
@@ -992,13 +1043,18 @@ func (o ConnectionPtrOutput) User() pulumi.StringPtrOutput {
 }
 
 type ConnectionProxy struct {
-	AgentSocketPath    *string `pulumi:"agentSocketPath"`
-	DialErrorLimit     *int    `pulumi:"dialErrorLimit"`
-	Host               string  `pulumi:"host"`
-	HostKey            *string `pulumi:"hostKey"`
-	KnownHostsPath     *string `pulumi:"knownHostsPath"`
-	LockTimeout        *int    `pulumi:"lockTimeout"`
-	Password           *string `pulumi:"password"`
+	AgentSocketPath *string `pulumi:"agentSocketPath"`
+	// Attempts at dialing before giving up; -1 means no limit.
+	DialErrorLimit *int   `pulumi:"dialErrorLimit"`
+	Host           string `pulumi:"host"`
+	// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+	HostKey *string `pulumi:"hostKey"`
+	// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+	KnownHostsPath *string `pulumi:"knownHostsPath"`
+	// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+	LockTimeout *int    `pulumi:"lockTimeout"`
+	Password    *string `pulumi:"password"`
+	// Seconds per dial attempt; 0 means no limit.
 	PerDialTimeout     *int    `pulumi:"perDialTimeout"`
 	Port               *int    `pulumi:"port"`
 	PrivateKey         *string `pulumi:"privateKey"`
@@ -1043,13 +1099,18 @@ type ConnectionProxyInput interface {
 }
 
 type ConnectionProxyArgs struct {
-	AgentSocketPath    pulumi.StringPtrInput `pulumi:"agentSocketPath"`
-	DialErrorLimit     pulumi.IntPtrInput    `pulumi:"dialErrorLimit"`
-	Host               pulumi.StringInput    `pulumi:"host"`
-	HostKey            pulumi.StringPtrInput `pulumi:"hostKey"`
-	KnownHostsPath     pulumi.StringPtrInput `pulumi:"knownHostsPath"`
-	LockTimeout        pulumi.IntPtrInput    `pulumi:"lockTimeout"`
-	Password           pulumi.StringPtrInput `pulumi:"password"`
+	AgentSocketPath pulumi.StringPtrInput `pulumi:"agentSocketPath"`
+	// Attempts at dialing before giving up; -1 means no limit.
+	DialErrorLimit pulumi.IntPtrInput `pulumi:"dialErrorLimit"`
+	Host           pulumi.StringInput `pulumi:"host"`
+	// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+	HostKey pulumi.StringPtrInput `pulumi:"hostKey"`
+	// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+	KnownHostsPath pulumi.StringPtrInput `pulumi:"knownHostsPath"`
+	// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+	LockTimeout pulumi.IntPtrInput    `pulumi:"lockTimeout"`
+	Password    pulumi.StringPtrInput `pulumi:"password"`
+	// Seconds per dial attempt; 0 means no limit.
 	PerDialTimeout     pulumi.IntPtrInput    `pulumi:"perDialTimeout"`
 	Port               pulumi.IntPtrInput    `pulumi:"port"`
 	PrivateKey         pulumi.StringPtrInput `pulumi:"privateKey"`
@@ -1158,6 +1219,7 @@ func (o ConnectionProxyOutput) AgentSocketPath() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ConnectionProxy) *string { return v.AgentSocketPath }).(pulumi.StringPtrOutput)
 }
 
+// Attempts at dialing before giving up; -1 means no limit.
 func (o ConnectionProxyOutput) DialErrorLimit() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v ConnectionProxy) *int { return v.DialErrorLimit }).(pulumi.IntPtrOutput)
 }
@@ -1166,14 +1228,17 @@ func (o ConnectionProxyOutput) Host() pulumi.StringOutput {
 	return o.ApplyT(func(v ConnectionProxy) string { return v.Host }).(pulumi.StringOutput)
 }
 
+// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
 func (o ConnectionProxyOutput) HostKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ConnectionProxy) *string { return v.HostKey }).(pulumi.StringPtrOutput)
 }
 
+// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
 func (o ConnectionProxyOutput) KnownHostsPath() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ConnectionProxy) *string { return v.KnownHostsPath }).(pulumi.StringPtrOutput)
 }
 
+// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
 func (o ConnectionProxyOutput) LockTimeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v ConnectionProxy) *int { return v.LockTimeout }).(pulumi.IntPtrOutput)
 }
@@ -1182,6 +1247,7 @@ func (o ConnectionProxyOutput) Password() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ConnectionProxy) *string { return v.Password }).(pulumi.StringPtrOutput)
 }
 
+// Seconds per dial attempt; 0 means no limit.
 func (o ConnectionProxyOutput) PerDialTimeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v ConnectionProxy) *int { return v.PerDialTimeout }).(pulumi.IntPtrOutput)
 }
@@ -1235,6 +1301,7 @@ func (o ConnectionProxyPtrOutput) AgentSocketPath() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Attempts at dialing before giving up; -1 means no limit.
 func (o ConnectionProxyPtrOutput) DialErrorLimit() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *ConnectionProxy) *int {
 		if v == nil {
@@ -1253,6 +1320,7 @@ func (o ConnectionProxyPtrOutput) Host() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
 func (o ConnectionProxyPtrOutput) HostKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ConnectionProxy) *string {
 		if v == nil {
@@ -1262,6 +1330,7 @@ func (o ConnectionProxyPtrOutput) HostKey() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
 func (o ConnectionProxyPtrOutput) KnownHostsPath() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *ConnectionProxy) *string {
 		if v == nil {
@@ -1271,6 +1340,7 @@ func (o ConnectionProxyPtrOutput) KnownHostsPath() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
 func (o ConnectionProxyPtrOutput) LockTimeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *ConnectionProxy) *int {
 		if v == nil {
@@ -1289,6 +1359,7 @@ func (o ConnectionProxyPtrOutput) Password() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Seconds per dial attempt; 0 means no limit.
 func (o ConnectionProxyPtrOutput) PerDialTimeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *ConnectionProxy) *int {
 		if v == nil {
@@ -1335,13 +1406,18 @@ func (o ConnectionProxyPtrOutput) User() pulumi.StringPtrOutput {
 }
 
 type DefaultConnection struct {
-	AgentSocketPath    *string          `pulumi:"agentSocketPath"`
-	DialErrorLimit     *int             `pulumi:"dialErrorLimit"`
-	Host               *string          `pulumi:"host"`
-	HostKey            *string          `pulumi:"hostKey"`
-	KnownHostsPath     *string          `pulumi:"knownHostsPath"`
-	LockTimeout        *int             `pulumi:"lockTimeout"`
-	Password           *string          `pulumi:"password"`
+	AgentSocketPath *string `pulumi:"agentSocketPath"`
+	// Attempts at dialing before giving up; -1 means no limit.
+	DialErrorLimit *int    `pulumi:"dialErrorLimit"`
+	Host           *string `pulumi:"host"`
+	// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+	HostKey *string `pulumi:"hostKey"`
+	// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+	KnownHostsPath *string `pulumi:"knownHostsPath"`
+	// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+	LockTimeout *int    `pulumi:"lockTimeout"`
+	Password    *string `pulumi:"password"`
+	// Seconds per dial attempt; 0 means no limit.
 	PerDialTimeout     *int             `pulumi:"perDialTimeout"`
 	Port               *int             `pulumi:"port"`
 	PrivateKey         *string          `pulumi:"privateKey"`
@@ -1389,13 +1465,18 @@ type DefaultConnectionInput interface {
 }
 
 type DefaultConnectionArgs struct {
-	AgentSocketPath    pulumi.StringPtrInput   `pulumi:"agentSocketPath"`
-	DialErrorLimit     pulumi.IntPtrInput      `pulumi:"dialErrorLimit"`
-	Host               pulumi.StringPtrInput   `pulumi:"host"`
-	HostKey            pulumi.StringPtrInput   `pulumi:"hostKey"`
-	KnownHostsPath     pulumi.StringPtrInput   `pulumi:"knownHostsPath"`
-	LockTimeout        pulumi.IntPtrInput      `pulumi:"lockTimeout"`
-	Password           pulumi.StringPtrInput   `pulumi:"password"`
+	AgentSocketPath pulumi.StringPtrInput `pulumi:"agentSocketPath"`
+	// Attempts at dialing before giving up; -1 means no limit.
+	DialErrorLimit pulumi.IntPtrInput    `pulumi:"dialErrorLimit"`
+	Host           pulumi.StringPtrInput `pulumi:"host"`
+	// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+	HostKey pulumi.StringPtrInput `pulumi:"hostKey"`
+	// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+	KnownHostsPath pulumi.StringPtrInput `pulumi:"knownHostsPath"`
+	// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+	LockTimeout pulumi.IntPtrInput    `pulumi:"lockTimeout"`
+	Password    pulumi.StringPtrInput `pulumi:"password"`
+	// Seconds per dial attempt; 0 means no limit.
 	PerDialTimeout     pulumi.IntPtrInput      `pulumi:"perDialTimeout"`
 	Port               pulumi.IntPtrInput      `pulumi:"port"`
 	PrivateKey         pulumi.StringPtrInput   `pulumi:"privateKey"`
@@ -1506,6 +1587,7 @@ func (o DefaultConnectionOutput) AgentSocketPath() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v DefaultConnection) *string { return v.AgentSocketPath }).(pulumi.StringPtrOutput)
 }
 
+// Attempts at dialing before giving up; -1 means no limit.
 func (o DefaultConnectionOutput) DialErrorLimit() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v DefaultConnection) *int { return v.DialErrorLimit }).(pulumi.IntPtrOutput)
 }
@@ -1514,14 +1596,17 @@ func (o DefaultConnectionOutput) Host() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v DefaultConnection) *string { return v.Host }).(pulumi.StringPtrOutput)
 }
 
+// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
 func (o DefaultConnectionOutput) HostKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v DefaultConnection) *string { return v.HostKey }).(pulumi.StringPtrOutput)
 }
 
+// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
 func (o DefaultConnectionOutput) KnownHostsPath() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v DefaultConnection) *string { return v.KnownHostsPath }).(pulumi.StringPtrOutput)
 }
 
+// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
 func (o DefaultConnectionOutput) LockTimeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v DefaultConnection) *int { return v.LockTimeout }).(pulumi.IntPtrOutput)
 }
@@ -1530,6 +1615,7 @@ func (o DefaultConnectionOutput) Password() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v DefaultConnection) *string { return v.Password }).(pulumi.StringPtrOutput)
 }
 
+// Seconds per dial attempt; 0 means no limit.
 func (o DefaultConnectionOutput) PerDialTimeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v DefaultConnection) *int { return v.PerDialTimeout }).(pulumi.IntPtrOutput)
 }
@@ -1587,6 +1673,7 @@ func (o DefaultConnectionPtrOutput) AgentSocketPath() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Attempts at dialing before giving up; -1 means no limit.
 func (o DefaultConnectionPtrOutput) DialErrorLimit() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *DefaultConnection) *int {
 		if v == nil {
@@ -1605,6 +1692,7 @@ func (o DefaultConnectionPtrOutput) Host() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
 func (o DefaultConnectionPtrOutput) HostKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *DefaultConnection) *string {
 		if v == nil {
@@ -1614,6 +1702,7 @@ func (o DefaultConnectionPtrOutput) HostKey() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
 func (o DefaultConnectionPtrOutput) KnownHostsPath() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *DefaultConnection) *string {
 		if v == nil {
@@ -1623,6 +1712,7 @@ func (o DefaultConnectionPtrOutput) KnownHostsPath() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
 func (o DefaultConnectionPtrOutput) LockTimeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *DefaultConnection) *int {
 		if v == nil {
@@ -1641,6 +1731,7 @@ func (o DefaultConnectionPtrOutput) Password() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Seconds per dial attempt; 0 means no limit.
 func (o DefaultConnectionPtrOutput) PerDialTimeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *DefaultConnection) *int {
 		if v == nil {
@@ -1696,15 +1787,22 @@ func (o DefaultConnectionPtrOutput) User() pulumi.StringPtrOutput {
 }
 
 type HealthCheck struct {
-	Command   *string `pulumi:"command"`
-	Interval  *int    `pulumi:"interval"`
+	// For type command: the command line keepalived runs (MISC_CHECK).
+	Command *string `pulumi:"command"`
+	// Seconds between checks (keepalived delay_loop).
+	Interval *int `pulumi:"interval"`
+	// remove: take the backend out of IPVS; weight0: keep it at weight 0 (inhibit_on_failure).
 	OnFailure *string `pulumi:"onFailure"`
 	Path      *string `pulumi:"path"`
-	Port      *int    `pulumi:"port"`
-	Retries   *int    `pulumi:"retries"`
-	Status    *int    `pulumi:"status"`
-	Timeout   *int    `pulumi:"timeout"`
-	Type      string  `pulumi:"type"`
+	// Port to check; default: the real server's port.
+	Port *int `pulumi:"port"`
+	// Failed checks in a row before a backend counts as down (keepalived retry).
+	Retries *int `pulumi:"retries"`
+	Status  *int `pulumi:"status"`
+	// Seconds a check may take (connect_timeout).
+	Timeout *int `pulumi:"timeout"`
+	// tcp: connect; http/https: GET `path`, expect `status`; command: run `command`, exit 0 = healthy.
+	Type string `pulumi:"type"`
 }
 
 // Defaults sets the appropriate defaults for HealthCheck
@@ -1744,15 +1842,22 @@ type HealthCheckInput interface {
 }
 
 type HealthCheckArgs struct {
-	Command   pulumi.StringPtrInput `pulumi:"command"`
-	Interval  pulumi.IntPtrInput    `pulumi:"interval"`
+	// For type command: the command line keepalived runs (MISC_CHECK).
+	Command pulumi.StringPtrInput `pulumi:"command"`
+	// Seconds between checks (keepalived delay_loop).
+	Interval pulumi.IntPtrInput `pulumi:"interval"`
+	// remove: take the backend out of IPVS; weight0: keep it at weight 0 (inhibit_on_failure).
 	OnFailure pulumi.StringPtrInput `pulumi:"onFailure"`
 	Path      pulumi.StringPtrInput `pulumi:"path"`
-	Port      pulumi.IntPtrInput    `pulumi:"port"`
-	Retries   pulumi.IntPtrInput    `pulumi:"retries"`
-	Status    pulumi.IntPtrInput    `pulumi:"status"`
-	Timeout   pulumi.IntPtrInput    `pulumi:"timeout"`
-	Type      pulumi.StringInput    `pulumi:"type"`
+	// Port to check; default: the real server's port.
+	Port pulumi.IntPtrInput `pulumi:"port"`
+	// Failed checks in a row before a backend counts as down (keepalived retry).
+	Retries pulumi.IntPtrInput `pulumi:"retries"`
+	Status  pulumi.IntPtrInput `pulumi:"status"`
+	// Seconds a check may take (connect_timeout).
+	Timeout pulumi.IntPtrInput `pulumi:"timeout"`
+	// tcp: connect; http/https: GET `path`, expect `status`; command: run `command`, exit 0 = healthy.
+	Type pulumi.StringInput `pulumi:"type"`
 }
 
 // Defaults sets the appropriate defaults for HealthCheckArgs
@@ -1852,14 +1957,17 @@ func (o HealthCheckOutput) ToHealthCheckPtrOutputWithContext(ctx context.Context
 	}).(HealthCheckPtrOutput)
 }
 
+// For type command: the command line keepalived runs (MISC_CHECK).
 func (o HealthCheckOutput) Command() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v HealthCheck) *string { return v.Command }).(pulumi.StringPtrOutput)
 }
 
+// Seconds between checks (keepalived delay_loop).
 func (o HealthCheckOutput) Interval() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v HealthCheck) *int { return v.Interval }).(pulumi.IntPtrOutput)
 }
 
+// remove: take the backend out of IPVS; weight0: keep it at weight 0 (inhibit_on_failure).
 func (o HealthCheckOutput) OnFailure() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v HealthCheck) *string { return v.OnFailure }).(pulumi.StringPtrOutput)
 }
@@ -1868,10 +1976,12 @@ func (o HealthCheckOutput) Path() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v HealthCheck) *string { return v.Path }).(pulumi.StringPtrOutput)
 }
 
+// Port to check; default: the real server's port.
 func (o HealthCheckOutput) Port() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v HealthCheck) *int { return v.Port }).(pulumi.IntPtrOutput)
 }
 
+// Failed checks in a row before a backend counts as down (keepalived retry).
 func (o HealthCheckOutput) Retries() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v HealthCheck) *int { return v.Retries }).(pulumi.IntPtrOutput)
 }
@@ -1880,10 +1990,12 @@ func (o HealthCheckOutput) Status() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v HealthCheck) *int { return v.Status }).(pulumi.IntPtrOutput)
 }
 
+// Seconds a check may take (connect_timeout).
 func (o HealthCheckOutput) Timeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v HealthCheck) *int { return v.Timeout }).(pulumi.IntPtrOutput)
 }
 
+// tcp: connect; http/https: GET `path`, expect `status`; command: run `command`, exit 0 = healthy.
 func (o HealthCheckOutput) Type() pulumi.StringOutput {
 	return o.ApplyT(func(v HealthCheck) string { return v.Type }).(pulumi.StringOutput)
 }
@@ -1912,6 +2024,7 @@ func (o HealthCheckPtrOutput) Elem() HealthCheckOutput {
 	}).(HealthCheckOutput)
 }
 
+// For type command: the command line keepalived runs (MISC_CHECK).
 func (o HealthCheckPtrOutput) Command() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *HealthCheck) *string {
 		if v == nil {
@@ -1921,6 +2034,7 @@ func (o HealthCheckPtrOutput) Command() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Seconds between checks (keepalived delay_loop).
 func (o HealthCheckPtrOutput) Interval() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *HealthCheck) *int {
 		if v == nil {
@@ -1930,6 +2044,7 @@ func (o HealthCheckPtrOutput) Interval() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
+// remove: take the backend out of IPVS; weight0: keep it at weight 0 (inhibit_on_failure).
 func (o HealthCheckPtrOutput) OnFailure() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *HealthCheck) *string {
 		if v == nil {
@@ -1948,6 +2063,7 @@ func (o HealthCheckPtrOutput) Path() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Port to check; default: the real server's port.
 func (o HealthCheckPtrOutput) Port() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *HealthCheck) *int {
 		if v == nil {
@@ -1957,6 +2073,7 @@ func (o HealthCheckPtrOutput) Port() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
+// Failed checks in a row before a backend counts as down (keepalived retry).
 func (o HealthCheckPtrOutput) Retries() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *HealthCheck) *int {
 		if v == nil {
@@ -1975,6 +2092,7 @@ func (o HealthCheckPtrOutput) Status() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
+// Seconds a check may take (connect_timeout).
 func (o HealthCheckPtrOutput) Timeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *HealthCheck) *int {
 		if v == nil {
@@ -1984,6 +2102,7 @@ func (o HealthCheckPtrOutput) Timeout() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
+// tcp: connect; http/https: GET `path`, expect `status`; command: run `command`, exit 0 = healthy.
 func (o HealthCheckPtrOutput) Type() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *HealthCheck) *string {
 		if v == nil {
@@ -2287,8 +2406,10 @@ func (o MatchArrayOutput) Index(i pulumi.IntInput) MatchOutput {
 }
 
 type Persistence struct {
+	// Clients in the same network share one real server: a mask such as 255.255.255.0 for IPv4, a prefix length such as "64" for IPv6. The defaults (255.255.255.255, 128) read as unset.
 	Netmask *string `pulumi:"netmask"`
-	Timeout int     `pulumi:"timeout"`
+	// Seconds a client sticks to the same real server.
+	Timeout int `pulumi:"timeout"`
 }
 
 // PersistenceInput is an input type that accepts PersistenceArgs and PersistenceOutput values.
@@ -2303,8 +2424,10 @@ type PersistenceInput interface {
 }
 
 type PersistenceArgs struct {
+	// Clients in the same network share one real server: a mask such as 255.255.255.0 for IPv4, a prefix length such as "64" for IPv6. The defaults (255.255.255.255, 128) read as unset.
 	Netmask pulumi.StringPtrInput `pulumi:"netmask"`
-	Timeout pulumi.IntInput       `pulumi:"timeout"`
+	// Seconds a client sticks to the same real server.
+	Timeout pulumi.IntInput `pulumi:"timeout"`
 }
 
 func (PersistenceArgs) ElementType() reflect.Type {
@@ -2384,10 +2507,12 @@ func (o PersistenceOutput) ToPersistencePtrOutputWithContext(ctx context.Context
 	}).(PersistencePtrOutput)
 }
 
+// Clients in the same network share one real server: a mask such as 255.255.255.0 for IPv4, a prefix length such as "64" for IPv6. The defaults (255.255.255.255, 128) read as unset.
 func (o PersistenceOutput) Netmask() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Persistence) *string { return v.Netmask }).(pulumi.StringPtrOutput)
 }
 
+// Seconds a client sticks to the same real server.
 func (o PersistenceOutput) Timeout() pulumi.IntOutput {
 	return o.ApplyT(func(v Persistence) int { return v.Timeout }).(pulumi.IntOutput)
 }
@@ -2416,6 +2541,7 @@ func (o PersistencePtrOutput) Elem() PersistenceOutput {
 	}).(PersistenceOutput)
 }
 
+// Clients in the same network share one real server: a mask such as 255.255.255.0 for IPv4, a prefix length such as "64" for IPv6. The defaults (255.255.255.255, 128) read as unset.
 func (o PersistencePtrOutput) Netmask() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Persistence) *string {
 		if v == nil {
@@ -2425,6 +2551,7 @@ func (o PersistencePtrOutput) Netmask() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Seconds a client sticks to the same real server.
 func (o PersistencePtrOutput) Timeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *Persistence) *int {
 		if v == nil {
@@ -2435,8 +2562,10 @@ func (o PersistencePtrOutput) Timeout() pulumi.IntPtrOutput {
 }
 
 type Service struct {
-	Address  *string `pulumi:"address"`
-	Family   *string `pulumi:"family"`
+	Address *string `pulumi:"address"`
+	// The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+	Family *string `pulumi:"family"`
+	// A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
 	Fwmark   *int    `pulumi:"fwmark"`
 	Port     *int    `pulumi:"port"`
 	Protocol *string `pulumi:"protocol"`
@@ -2467,8 +2596,10 @@ type ServiceInput interface {
 }
 
 type ServiceArgs struct {
-	Address  pulumi.StringPtrInput `pulumi:"address"`
-	Family   pulumi.StringPtrInput `pulumi:"family"`
+	Address pulumi.StringPtrInput `pulumi:"address"`
+	// The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+	Family pulumi.StringPtrInput `pulumi:"family"`
+	// A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
 	Fwmark   pulumi.IntPtrInput    `pulumi:"fwmark"`
 	Port     pulumi.IntPtrInput    `pulumi:"port"`
 	Protocol pulumi.StringPtrInput `pulumi:"protocol"`
@@ -2515,10 +2646,12 @@ func (o ServiceOutput) Address() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Service) *string { return v.Address }).(pulumi.StringPtrOutput)
 }
 
+// The address family of a firewall-mark service (default ipv4); an address service takes its address's.
 func (o ServiceOutput) Family() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Service) *string { return v.Family }).(pulumi.StringPtrOutput)
 }
 
+// A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
 func (o ServiceOutput) Fwmark() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v Service) *int { return v.Fwmark }).(pulumi.IntPtrOutput)
 }
@@ -2680,14 +2813,22 @@ func (o SorryServerPtrOutput) Port() pulumi.IntPtrOutput {
 }
 
 type Vrrp struct {
-	AdvertInterval  *int     `pulumi:"advertInterval"`
-	AuthPass        *string  `pulumi:"authPass"`
-	Preempt         *bool    `pulumi:"preempt"`
-	PreemptDelay    *int     `pulumi:"preemptDelay"`
-	Priority        int      `pulumi:"priority"`
-	SyncDaemon      *bool    `pulumi:"syncDaemon"`
-	UnicastPeers    []string `pulumi:"unicastPeers"`
-	VirtualRouterId int      `pulumi:"virtualRouterId"`
+	// Seconds between VRRP adverts; a standby takes over after about three missed ones.
+	AdvertInterval *int `pulumi:"advertInterval"`
+	// VRRP PASS authentication (at most 8 characters); stored as a secret.
+	AuthPass *string `pulumi:"authPass"`
+	// Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+	Preempt *bool `pulumi:"preempt"`
+	// With preempt: seconds after keepalived starts before this director takes the VIPs back.
+	PreemptDelay *int `pulumi:"preemptDelay"`
+	// 1-254: the highest live priority holds the VIPs.
+	Priority int `pulumi:"priority"`
+	// Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+	SyncDaemon *bool `pulumi:"syncDaemon"`
+	// The other directors' addresses, for networks without multicast; unset = multicast.
+	UnicastPeers []string `pulumi:"unicastPeers"`
+	// 1-255, the same on every director of the pair, unique on the LAN.
+	VirtualRouterId int `pulumi:"virtualRouterId"`
 }
 
 // Defaults sets the appropriate defaults for Vrrp
@@ -2727,14 +2868,22 @@ type VrrpInput interface {
 }
 
 type VrrpArgs struct {
-	AdvertInterval  pulumi.IntPtrInput      `pulumi:"advertInterval"`
-	AuthPass        pulumi.StringPtrInput   `pulumi:"authPass"`
-	Preempt         pulumi.BoolPtrInput     `pulumi:"preempt"`
-	PreemptDelay    pulumi.IntPtrInput      `pulumi:"preemptDelay"`
-	Priority        pulumi.IntInput         `pulumi:"priority"`
-	SyncDaemon      pulumi.BoolPtrInput     `pulumi:"syncDaemon"`
-	UnicastPeers    pulumi.StringArrayInput `pulumi:"unicastPeers"`
-	VirtualRouterId pulumi.IntInput         `pulumi:"virtualRouterId"`
+	// Seconds between VRRP adverts; a standby takes over after about three missed ones.
+	AdvertInterval pulumi.IntPtrInput `pulumi:"advertInterval"`
+	// VRRP PASS authentication (at most 8 characters); stored as a secret.
+	AuthPass pulumi.StringPtrInput `pulumi:"authPass"`
+	// Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+	Preempt pulumi.BoolPtrInput `pulumi:"preempt"`
+	// With preempt: seconds after keepalived starts before this director takes the VIPs back.
+	PreemptDelay pulumi.IntPtrInput `pulumi:"preemptDelay"`
+	// 1-254: the highest live priority holds the VIPs.
+	Priority pulumi.IntInput `pulumi:"priority"`
+	// Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+	SyncDaemon pulumi.BoolPtrInput `pulumi:"syncDaemon"`
+	// The other directors' addresses, for networks without multicast; unset = multicast.
+	UnicastPeers pulumi.StringArrayInput `pulumi:"unicastPeers"`
+	// 1-255, the same on every director of the pair, unique on the LAN.
+	VirtualRouterId pulumi.IntInput `pulumi:"virtualRouterId"`
 }
 
 // Defaults sets the appropriate defaults for VrrpArgs
@@ -2834,34 +2983,42 @@ func (o VrrpOutput) ToVrrpPtrOutputWithContext(ctx context.Context) VrrpPtrOutpu
 	}).(VrrpPtrOutput)
 }
 
+// Seconds between VRRP adverts; a standby takes over after about three missed ones.
 func (o VrrpOutput) AdvertInterval() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v Vrrp) *int { return v.AdvertInterval }).(pulumi.IntPtrOutput)
 }
 
+// VRRP PASS authentication (at most 8 characters); stored as a secret.
 func (o VrrpOutput) AuthPass() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Vrrp) *string { return v.AuthPass }).(pulumi.StringPtrOutput)
 }
 
+// Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
 func (o VrrpOutput) Preempt() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v Vrrp) *bool { return v.Preempt }).(pulumi.BoolPtrOutput)
 }
 
+// With preempt: seconds after keepalived starts before this director takes the VIPs back.
 func (o VrrpOutput) PreemptDelay() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v Vrrp) *int { return v.PreemptDelay }).(pulumi.IntPtrOutput)
 }
 
+// 1-254: the highest live priority holds the VIPs.
 func (o VrrpOutput) Priority() pulumi.IntOutput {
 	return o.ApplyT(func(v Vrrp) int { return v.Priority }).(pulumi.IntOutput)
 }
 
+// Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
 func (o VrrpOutput) SyncDaemon() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v Vrrp) *bool { return v.SyncDaemon }).(pulumi.BoolPtrOutput)
 }
 
+// The other directors' addresses, for networks without multicast; unset = multicast.
 func (o VrrpOutput) UnicastPeers() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v Vrrp) []string { return v.UnicastPeers }).(pulumi.StringArrayOutput)
 }
 
+// 1-255, the same on every director of the pair, unique on the LAN.
 func (o VrrpOutput) VirtualRouterId() pulumi.IntOutput {
 	return o.ApplyT(func(v Vrrp) int { return v.VirtualRouterId }).(pulumi.IntOutput)
 }
@@ -2890,6 +3047,7 @@ func (o VrrpPtrOutput) Elem() VrrpOutput {
 	}).(VrrpOutput)
 }
 
+// Seconds between VRRP adverts; a standby takes over after about three missed ones.
 func (o VrrpPtrOutput) AdvertInterval() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *Vrrp) *int {
 		if v == nil {
@@ -2899,6 +3057,7 @@ func (o VrrpPtrOutput) AdvertInterval() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
+// VRRP PASS authentication (at most 8 characters); stored as a secret.
 func (o VrrpPtrOutput) AuthPass() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Vrrp) *string {
 		if v == nil {
@@ -2908,6 +3067,7 @@ func (o VrrpPtrOutput) AuthPass() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
 func (o VrrpPtrOutput) Preempt() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *Vrrp) *bool {
 		if v == nil {
@@ -2917,6 +3077,7 @@ func (o VrrpPtrOutput) Preempt() pulumi.BoolPtrOutput {
 	}).(pulumi.BoolPtrOutput)
 }
 
+// With preempt: seconds after keepalived starts before this director takes the VIPs back.
 func (o VrrpPtrOutput) PreemptDelay() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *Vrrp) *int {
 		if v == nil {
@@ -2926,6 +3087,7 @@ func (o VrrpPtrOutput) PreemptDelay() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
+// 1-254: the highest live priority holds the VIPs.
 func (o VrrpPtrOutput) Priority() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *Vrrp) *int {
 		if v == nil {
@@ -2935,6 +3097,7 @@ func (o VrrpPtrOutput) Priority() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
+// Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
 func (o VrrpPtrOutput) SyncDaemon() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *Vrrp) *bool {
 		if v == nil {
@@ -2944,6 +3107,7 @@ func (o VrrpPtrOutput) SyncDaemon() pulumi.BoolPtrOutput {
 	}).(pulumi.BoolPtrOutput)
 }
 
+// The other directors' addresses, for networks without multicast; unset = multicast.
 func (o VrrpPtrOutput) UnicastPeers() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *Vrrp) []string {
 		if v == nil {
@@ -2953,6 +3117,7 @@ func (o VrrpPtrOutput) UnicastPeers() pulumi.StringArrayOutput {
 	}).(pulumi.StringArrayOutput)
 }
 
+// 1-255, the same on every director of the pair, unique on the LAN.
 func (o VrrpPtrOutput) VirtualRouterId() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *Vrrp) *int {
 		if v == nil {

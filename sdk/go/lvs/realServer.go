@@ -16,37 +16,47 @@ import (
 type RealServer struct {
 	pulumi.CustomResourceState
 
+	// Connection counters at the last create, update or refresh.
 	ActiveConnections pulumi.IntPtrOutput `pulumi:"activeConnections"`
 	Address           pulumi.StringOutput `pulumi:"address"`
-	Adopted           pulumi.BoolOutput   `pulumi:"adopted"`
-	Connection        ConnectionOutput    `pulumi:"connection"`
+	// True when an identical destination was already there: it is left in place on delete.
+	Adopted    pulumi.BoolOutput `pulumi:"adopted"`
+	Connection ConnectionOutput  `pulumi:"connection"`
 	// The connection's secrets (password, keys), kept apart from the plain `connection`.
 	Credentials  pulumi.AnyOutput       `pulumi:"credentials"`
 	DrainTimeout pulumi.IntPtrOutput    `pulumi:"drainTimeout"`
 	Forwarding   pulumi.StringPtrOutput `pulumi:"forwarding"`
-	Health       pulumi.StringPtrOutput `pulumi:"health"`
-	HealthCheck  HealthCheckPtrOutput   `pulumi:"healthCheck"`
+	// On a health-checked service: "up", or "down" when keepalived took the backend out (or to weight 0).
+	Health pulumi.StringPtrOutput `pulumi:"health"`
+	// Overrides the service's health check for this backend (the service must have one).
+	HealthCheck HealthCheckPtrOutput `pulumi:"healthCheck"`
 	// SHA256 fingerprint of the host key seen at create; a different key later is refused.
 	HostKeyFingerprint pulumi.StringOutput `pulumi:"hostKeyFingerprint"`
 	// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
 	Imported            pulumi.BoolPtrOutput `pulumi:"imported"`
 	InactiveConnections pulumi.IntPtrOutput  `pulumi:"inactiveConnections"`
 	// Inputs that are secrets (a VRRP password), kept apart from the plain outputs.
-	InputSecrets   pulumi.AnyOutput    `pulumi:"inputSecrets"`
+	InputSecrets pulumi.AnyOutput `pulumi:"inputSecrets"`
+	// Lower connection threshold (-y); 0 or unset means none.
 	LowerThreshold pulumi.IntPtrOutput `pulumi:"lowerThreshold"`
 	// Who holds this resource's objects in the host's ledger: its URN and what it identifies there.
 	Owner   pulumi.StringOutput  `pulumi:"owner"`
 	Persist pulumi.BoolPtrOutput `pulumi:"persist"`
-	Port    pulumi.IntPtrOutput  `pulumi:"port"`
+	// Defaults to the service's port; must equal it for direct routing and tunnelling. For a fwmark service it defaults to 0: the packet keeps its own port.
+	Port pulumi.IntPtrOutput `pulumi:"port"`
 	// The jump host's, when `connection.proxy` is set.
 	ProxyHostKeyFingerprint pulumi.StringPtrOutput `pulumi:"proxyHostKeyFingerprint"`
-	Service                 ServiceOutput          `pulumi:"service"`
+	// The virtual service this real server belongs to.
+	Service ServiceOutput `pulumi:"service"`
 	// Version of this resource's state.
-	StateVersion   pulumi.IntOutput       `pulumi:"stateVersion"`
-	TunnelPort     pulumi.IntPtrOutput    `pulumi:"tunnelPort"`
-	TunnelType     pulumi.StringPtrOutput `pulumi:"tunnelType"`
-	UpperThreshold pulumi.IntPtrOutput    `pulumi:"upperThreshold"`
-	Weight         pulumi.IntPtrOutput    `pulumi:"weight"`
+	StateVersion pulumi.IntOutput `pulumi:"stateVersion"`
+	// With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+	TunnelPort pulumi.IntPtrOutput `pulumi:"tunnelPort"`
+	// With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+	TunnelType pulumi.StringPtrOutput `pulumi:"tunnelType"`
+	// Upper connection threshold (-x); 0 or unset means none.
+	UpperThreshold pulumi.IntPtrOutput `pulumi:"upperThreshold"`
+	Weight         pulumi.IntPtrOutput `pulumi:"weight"`
 }
 
 // NewRealServer registers a new resource with the given unique name, arguments, and options.
@@ -126,34 +136,48 @@ func (RealServerState) ElementType() reflect.Type {
 }
 
 type realServerArgs struct {
-	Address        string       `pulumi:"address"`
-	Connection     Connection   `pulumi:"connection"`
-	DrainTimeout   *int         `pulumi:"drainTimeout"`
-	Forwarding     *string      `pulumi:"forwarding"`
-	HealthCheck    *HealthCheck `pulumi:"healthCheck"`
-	LowerThreshold *int         `pulumi:"lowerThreshold"`
-	Persist        *bool        `pulumi:"persist"`
-	Port           *int         `pulumi:"port"`
-	Service        Service      `pulumi:"service"`
-	TunnelPort     *int         `pulumi:"tunnelPort"`
-	TunnelType     *string      `pulumi:"tunnelType"`
-	UpperThreshold *int         `pulumi:"upperThreshold"`
-	Weight         *int         `pulumi:"weight"`
+	Address      string     `pulumi:"address"`
+	Connection   Connection `pulumi:"connection"`
+	DrainTimeout *int       `pulumi:"drainTimeout"`
+	Forwarding   *string    `pulumi:"forwarding"`
+	// Overrides the service's health check for this backend (the service must have one).
+	HealthCheck *HealthCheck `pulumi:"healthCheck"`
+	// Lower connection threshold (-y); 0 or unset means none.
+	LowerThreshold *int  `pulumi:"lowerThreshold"`
+	Persist        *bool `pulumi:"persist"`
+	// Defaults to the service's port; must equal it for direct routing and tunnelling. For a fwmark service it defaults to 0: the packet keeps its own port.
+	Port *int `pulumi:"port"`
+	// The virtual service this real server belongs to.
+	Service Service `pulumi:"service"`
+	// With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+	TunnelPort *int `pulumi:"tunnelPort"`
+	// With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+	TunnelType *string `pulumi:"tunnelType"`
+	// Upper connection threshold (-x); 0 or unset means none.
+	UpperThreshold *int `pulumi:"upperThreshold"`
+	Weight         *int `pulumi:"weight"`
 }
 
 // The set of arguments for constructing a RealServer resource.
 type RealServerArgs struct {
-	Address        pulumi.StringInput
-	Connection     ConnectionInput
-	DrainTimeout   pulumi.IntPtrInput
-	Forwarding     pulumi.StringPtrInput
-	HealthCheck    HealthCheckPtrInput
+	Address      pulumi.StringInput
+	Connection   ConnectionInput
+	DrainTimeout pulumi.IntPtrInput
+	Forwarding   pulumi.StringPtrInput
+	// Overrides the service's health check for this backend (the service must have one).
+	HealthCheck HealthCheckPtrInput
+	// Lower connection threshold (-y); 0 or unset means none.
 	LowerThreshold pulumi.IntPtrInput
 	Persist        pulumi.BoolPtrInput
-	Port           pulumi.IntPtrInput
-	Service        ServiceInput
-	TunnelPort     pulumi.IntPtrInput
-	TunnelType     pulumi.StringPtrInput
+	// Defaults to the service's port; must equal it for direct routing and tunnelling. For a fwmark service it defaults to 0: the packet keeps its own port.
+	Port pulumi.IntPtrInput
+	// The virtual service this real server belongs to.
+	Service ServiceInput
+	// With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+	TunnelPort pulumi.IntPtrInput
+	// With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+	TunnelType pulumi.StringPtrInput
+	// Upper connection threshold (-x); 0 or unset means none.
 	UpperThreshold pulumi.IntPtrInput
 	Weight         pulumi.IntPtrInput
 }
@@ -195,6 +219,7 @@ func (o RealServerOutput) ToRealServerOutputWithContext(ctx context.Context) Rea
 	return o
 }
 
+// Connection counters at the last create, update or refresh.
 func (o RealServerOutput) ActiveConnections() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.IntPtrOutput { return v.ActiveConnections }).(pulumi.IntPtrOutput)
 }
@@ -203,6 +228,7 @@ func (o RealServerOutput) Address() pulumi.StringOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.StringOutput { return v.Address }).(pulumi.StringOutput)
 }
 
+// True when an identical destination was already there: it is left in place on delete.
 func (o RealServerOutput) Adopted() pulumi.BoolOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.BoolOutput { return v.Adopted }).(pulumi.BoolOutput)
 }
@@ -224,10 +250,12 @@ func (o RealServerOutput) Forwarding() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.StringPtrOutput { return v.Forwarding }).(pulumi.StringPtrOutput)
 }
 
+// On a health-checked service: "up", or "down" when keepalived took the backend out (or to weight 0).
 func (o RealServerOutput) Health() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.StringPtrOutput { return v.Health }).(pulumi.StringPtrOutput)
 }
 
+// Overrides the service's health check for this backend (the service must have one).
 func (o RealServerOutput) HealthCheck() HealthCheckPtrOutput {
 	return o.ApplyT(func(v *RealServer) HealthCheckPtrOutput { return v.HealthCheck }).(HealthCheckPtrOutput)
 }
@@ -251,6 +279,7 @@ func (o RealServerOutput) InputSecrets() pulumi.AnyOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.AnyOutput { return v.InputSecrets }).(pulumi.AnyOutput)
 }
 
+// Lower connection threshold (-y); 0 or unset means none.
 func (o RealServerOutput) LowerThreshold() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.IntPtrOutput { return v.LowerThreshold }).(pulumi.IntPtrOutput)
 }
@@ -264,6 +293,7 @@ func (o RealServerOutput) Persist() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.BoolPtrOutput { return v.Persist }).(pulumi.BoolPtrOutput)
 }
 
+// Defaults to the service's port; must equal it for direct routing and tunnelling. For a fwmark service it defaults to 0: the packet keeps its own port.
 func (o RealServerOutput) Port() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.IntPtrOutput { return v.Port }).(pulumi.IntPtrOutput)
 }
@@ -273,6 +303,7 @@ func (o RealServerOutput) ProxyHostKeyFingerprint() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.StringPtrOutput { return v.ProxyHostKeyFingerprint }).(pulumi.StringPtrOutput)
 }
 
+// The virtual service this real server belongs to.
 func (o RealServerOutput) Service() ServiceOutput {
 	return o.ApplyT(func(v *RealServer) ServiceOutput { return v.Service }).(ServiceOutput)
 }
@@ -282,14 +313,17 @@ func (o RealServerOutput) StateVersion() pulumi.IntOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.IntOutput { return v.StateVersion }).(pulumi.IntOutput)
 }
 
+// With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
 func (o RealServerOutput) TunnelPort() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.IntPtrOutput { return v.TunnelPort }).(pulumi.IntPtrOutput)
 }
 
+// With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
 func (o RealServerOutput) TunnelType() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.StringPtrOutput { return v.TunnelType }).(pulumi.StringPtrOutput)
 }
 
+// Upper connection threshold (-x); 0 or unset means none.
 func (o RealServerOutput) UpperThreshold() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.IntPtrOutput { return v.UpperThreshold }).(pulumi.IntPtrOutput)
 }

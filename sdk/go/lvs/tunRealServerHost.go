@@ -33,10 +33,12 @@ type TunRealServerHost struct {
 	// The jump host's, when `connection.proxy` is set.
 	ProxyHostKeyFingerprint pulumi.StringPtrOutput `pulumi:"proxyHostKeyFingerprint"`
 	// Version of this resource's state.
-	StateVersion pulumi.IntOutput         `pulumi:"stateVersion"`
-	TunnelPort   pulumi.IntPtrOutput      `pulumi:"tunnelPort"`
-	TunnelType   pulumi.StringPtrOutput   `pulumi:"tunnelType"`
-	Vips         pulumi.StringArrayOutput `pulumi:"vips"`
+	StateVersion pulumi.IntOutput `pulumi:"stateVersion"`
+	// With gue: the UDP port to receive GUE on (RealServer.tunnelPort).
+	TunnelPort pulumi.IntPtrOutput `pulumi:"tunnelPort"`
+	// The encapsulation the director uses for this backend (RealServer.tunnelType).
+	TunnelType pulumi.StringPtrOutput   `pulumi:"tunnelType"`
+	Vips       pulumi.StringArrayOutput `pulumi:"vips"`
 }
 
 // NewTunRealServerHost registers a new resource with the given unique name, arguments, and options.
@@ -107,9 +109,11 @@ type tunRealServerHostArgs struct {
 	ArpIgnore   *int       `pulumi:"arpIgnore"`
 	Connection  Connection `pulumi:"connection"`
 	Persist     *bool      `pulumi:"persist"`
-	TunnelPort  *int       `pulumi:"tunnelPort"`
-	TunnelType  *string    `pulumi:"tunnelType"`
-	Vips        []string   `pulumi:"vips"`
+	// With gue: the UDP port to receive GUE on (RealServer.tunnelPort).
+	TunnelPort *int `pulumi:"tunnelPort"`
+	// The encapsulation the director uses for this backend (RealServer.tunnelType).
+	TunnelType *string  `pulumi:"tunnelType"`
+	Vips       []string `pulumi:"vips"`
 }
 
 // The set of arguments for constructing a TunRealServerHost resource.
@@ -118,9 +122,11 @@ type TunRealServerHostArgs struct {
 	ArpIgnore   pulumi.IntPtrInput
 	Connection  ConnectionInput
 	Persist     pulumi.BoolPtrInput
-	TunnelPort  pulumi.IntPtrInput
-	TunnelType  pulumi.StringPtrInput
-	Vips        pulumi.StringArrayInput
+	// With gue: the UDP port to receive GUE on (RealServer.tunnelPort).
+	TunnelPort pulumi.IntPtrInput
+	// The encapsulation the director uses for this backend (RealServer.tunnelType).
+	TunnelType pulumi.StringPtrInput
+	Vips       pulumi.StringArrayInput
 }
 
 func (TunRealServerHostArgs) ElementType() reflect.Type {
@@ -211,10 +217,12 @@ func (o TunRealServerHostOutput) StateVersion() pulumi.IntOutput {
 	return o.ApplyT(func(v *TunRealServerHost) pulumi.IntOutput { return v.StateVersion }).(pulumi.IntOutput)
 }
 
+// With gue: the UDP port to receive GUE on (RealServer.tunnelPort).
 func (o TunRealServerHostOutput) TunnelPort() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *TunRealServerHost) pulumi.IntPtrOutput { return v.TunnelPort }).(pulumi.IntPtrOutput)
 }
 
+// The encapsulation the director uses for this backend (RealServer.tunnelType).
 func (o TunRealServerHostOutput) TunnelType() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *TunRealServerHost) pulumi.StringPtrOutput { return v.TunnelType }).(pulumi.StringPtrOutput)
 }

@@ -16,15 +16,19 @@ import (
 type VirtualService struct {
 	pulumi.CustomResourceState
 
-	Address    pulumi.StringPtrOutput `pulumi:"address"`
-	Adopted    pulumi.BoolOutput      `pulumi:"adopted"`
-	Connection ConnectionOutput       `pulumi:"connection"`
+	Address pulumi.StringPtrOutput `pulumi:"address"`
+	// True when an identical service was already there: it is left in place on delete.
+	Adopted    pulumi.BoolOutput `pulumi:"adopted"`
+	Connection ConnectionOutput  `pulumi:"connection"`
 	// The connection's secrets (password, keys), kept apart from the plain `connection`.
 	Credentials pulumi.AnyOutput         `pulumi:"credentials"`
 	Drift       pulumi.StringArrayOutput `pulumi:"drift"`
-	Family      pulumi.StringPtrOutput   `pulumi:"family"`
-	Fwmark      pulumi.IntPtrOutput      `pulumi:"fwmark"`
-	HealthCheck HealthCheckPtrOutput     `pulumi:"healthCheck"`
+	// The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+	Family pulumi.StringPtrOutput `pulumi:"family"`
+	// A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+	Fwmark pulumi.IntPtrOutput `pulumi:"fwmark"`
+	// Run this service through keepalived, which checks every backend and takes dead ones out.
+	HealthCheck HealthCheckPtrOutput `pulumi:"healthCheck"`
 	// SHA256 fingerprint of the host key seen at create; a different key later is refused.
 	HostKeyFingerprint pulumi.StringOutput `pulumi:"hostKeyFingerprint"`
 	// True from `pulumi import` until the first update, which may change the object it found (given back as found on delete).
@@ -32,8 +36,10 @@ type VirtualService struct {
 	// Inputs that are secrets (a VRRP password), kept apart from the plain outputs.
 	InputSecrets      pulumi.AnyOutput     `pulumi:"inputSecrets"`
 	InstallKeepalived pulumi.BoolPtrOutput `pulumi:"installKeepalived"`
-	Match             MatchArrayOutput     `pulumi:"match"`
-	OnePacket         pulumi.BoolPtrOutput `pulumi:"onePacket"`
+	// For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
+	Match MatchArrayOutput `pulumi:"match"`
+	// One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
+	OnePacket pulumi.BoolPtrOutput `pulumi:"onePacket"`
 	// Who holds this resource's objects in the host's ledger: its URN and what it identifies there.
 	Owner       pulumi.StringOutput    `pulumi:"owner"`
 	Persist     pulumi.BoolPtrOutput   `pulumi:"persist"`
@@ -41,10 +47,11 @@ type VirtualService struct {
 	Port        pulumi.IntPtrOutput    `pulumi:"port"`
 	Protocol    pulumi.StringPtrOutput `pulumi:"protocol"`
 	// The jump host's, when `connection.proxy` is set.
-	ProxyHostKeyFingerprint pulumi.StringPtrOutput   `pulumi:"proxyHostKeyFingerprint"`
-	Scheduler               pulumi.StringPtrOutput   `pulumi:"scheduler"`
-	SchedulerFlags          pulumi.StringArrayOutput `pulumi:"schedulerFlags"`
-	SorryServer             SorryServerPtrOutput     `pulumi:"sorryServer"`
+	ProxyHostKeyFingerprint pulumi.StringPtrOutput `pulumi:"proxyHostKeyFingerprint"`
+	Scheduler               pulumi.StringPtrOutput `pulumi:"scheduler"`
+	// Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
+	SchedulerFlags pulumi.StringArrayOutput `pulumi:"schedulerFlags"`
+	SorryServer    SorryServerPtrOutput     `pulumi:"sorryServer"`
 	// Version of this resource's state.
 	StateVersion pulumi.IntOutput `pulumi:"stateVersion"`
 }
@@ -121,40 +128,52 @@ func (VirtualServiceState) ElementType() reflect.Type {
 }
 
 type virtualServiceArgs struct {
-	Address           *string      `pulumi:"address"`
-	Connection        Connection   `pulumi:"connection"`
-	Family            *string      `pulumi:"family"`
-	Fwmark            *int         `pulumi:"fwmark"`
+	Address    *string    `pulumi:"address"`
+	Connection Connection `pulumi:"connection"`
+	// The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+	Family *string `pulumi:"family"`
+	// A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+	Fwmark *int `pulumi:"fwmark"`
+	// Run this service through keepalived, which checks every backend and takes dead ones out.
 	HealthCheck       *HealthCheck `pulumi:"healthCheck"`
 	InstallKeepalived *bool        `pulumi:"installKeepalived"`
-	Match             []Match      `pulumi:"match"`
-	OnePacket         *bool        `pulumi:"onePacket"`
-	Persist           *bool        `pulumi:"persist"`
-	Persistence       *Persistence `pulumi:"persistence"`
-	Port              *int         `pulumi:"port"`
-	Protocol          *string      `pulumi:"protocol"`
-	Scheduler         *string      `pulumi:"scheduler"`
-	SchedulerFlags    []string     `pulumi:"schedulerFlags"`
-	SorryServer       *SorryServer `pulumi:"sorryServer"`
+	// For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
+	Match []Match `pulumi:"match"`
+	// One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
+	OnePacket   *bool        `pulumi:"onePacket"`
+	Persist     *bool        `pulumi:"persist"`
+	Persistence *Persistence `pulumi:"persistence"`
+	Port        *int         `pulumi:"port"`
+	Protocol    *string      `pulumi:"protocol"`
+	Scheduler   *string      `pulumi:"scheduler"`
+	// Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
+	SchedulerFlags []string     `pulumi:"schedulerFlags"`
+	SorryServer    *SorryServer `pulumi:"sorryServer"`
 }
 
 // The set of arguments for constructing a VirtualService resource.
 type VirtualServiceArgs struct {
-	Address           pulumi.StringPtrInput
-	Connection        ConnectionInput
-	Family            pulumi.StringPtrInput
-	Fwmark            pulumi.IntPtrInput
+	Address    pulumi.StringPtrInput
+	Connection ConnectionInput
+	// The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+	Family pulumi.StringPtrInput
+	// A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+	Fwmark pulumi.IntPtrInput
+	// Run this service through keepalived, which checks every backend and takes dead ones out.
 	HealthCheck       HealthCheckPtrInput
 	InstallKeepalived pulumi.BoolPtrInput
-	Match             MatchArrayInput
-	OnePacket         pulumi.BoolPtrInput
-	Persist           pulumi.BoolPtrInput
-	Persistence       PersistencePtrInput
-	Port              pulumi.IntPtrInput
-	Protocol          pulumi.StringPtrInput
-	Scheduler         pulumi.StringPtrInput
-	SchedulerFlags    pulumi.StringArrayInput
-	SorryServer       SorryServerPtrInput
+	// For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
+	Match MatchArrayInput
+	// One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
+	OnePacket   pulumi.BoolPtrInput
+	Persist     pulumi.BoolPtrInput
+	Persistence PersistencePtrInput
+	Port        pulumi.IntPtrInput
+	Protocol    pulumi.StringPtrInput
+	Scheduler   pulumi.StringPtrInput
+	// Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
+	SchedulerFlags pulumi.StringArrayInput
+	SorryServer    SorryServerPtrInput
 }
 
 func (VirtualServiceArgs) ElementType() reflect.Type {
@@ -198,6 +217,7 @@ func (o VirtualServiceOutput) Address() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.StringPtrOutput { return v.Address }).(pulumi.StringPtrOutput)
 }
 
+// True when an identical service was already there: it is left in place on delete.
 func (o VirtualServiceOutput) Adopted() pulumi.BoolOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.BoolOutput { return v.Adopted }).(pulumi.BoolOutput)
 }
@@ -215,14 +235,17 @@ func (o VirtualServiceOutput) Drift() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.StringArrayOutput { return v.Drift }).(pulumi.StringArrayOutput)
 }
 
+// The address family of a firewall-mark service (default ipv4); an address service takes its address's.
 func (o VirtualServiceOutput) Family() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.StringPtrOutput { return v.Family }).(pulumi.StringPtrOutput)
 }
 
+// A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
 func (o VirtualServiceOutput) Fwmark() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.IntPtrOutput { return v.Fwmark }).(pulumi.IntPtrOutput)
 }
 
+// Run this service through keepalived, which checks every backend and takes dead ones out.
 func (o VirtualServiceOutput) HealthCheck() HealthCheckPtrOutput {
 	return o.ApplyT(func(v *VirtualService) HealthCheckPtrOutput { return v.HealthCheck }).(HealthCheckPtrOutput)
 }
@@ -246,10 +269,12 @@ func (o VirtualServiceOutput) InstallKeepalived() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.BoolPtrOutput { return v.InstallKeepalived }).(pulumi.BoolPtrOutput)
 }
 
+// For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
 func (o VirtualServiceOutput) Match() MatchArrayOutput {
 	return o.ApplyT(func(v *VirtualService) MatchArrayOutput { return v.Match }).(MatchArrayOutput)
 }
 
+// One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
 func (o VirtualServiceOutput) OnePacket() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.BoolPtrOutput { return v.OnePacket }).(pulumi.BoolPtrOutput)
 }
@@ -284,6 +309,7 @@ func (o VirtualServiceOutput) Scheduler() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.StringPtrOutput { return v.Scheduler }).(pulumi.StringPtrOutput)
 }
 
+// Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
 func (o VirtualServiceOutput) SchedulerFlags() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.StringArrayOutput { return v.SchedulerFlags }).(pulumi.StringArrayOutput)
 }

@@ -50,6 +50,9 @@ if not MYPY:
         address: pulumi.Input[_builtins.str]
         connection: pulumi.Input['ConnectionArgsDict']
         name: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        Stable name for the backend's resources; defaults to its address.
+        """
         weight: NotRequired[pulumi.Input[_builtins.int]]
 elif False:
     ClusterBackendArgsDict: TypeAlias = Mapping[str, Any]
@@ -61,6 +64,9 @@ class ClusterBackendArgs:
                  connection: pulumi.Input['ConnectionArgs'],
                  name: Optional[pulumi.Input[_builtins.str]] = None,
                  weight: Optional[pulumi.Input[_builtins.int]] = None):
+        """
+        :param pulumi.Input[_builtins.str] name: Stable name for the backend's resources; defaults to its address.
+        """
         pulumi.set(__self__, "address", address)
         pulumi.set(__self__, "connection", connection)
         if name is not None:
@@ -91,6 +97,9 @@ class ClusterBackendArgs:
     @_builtins.property
     @pulumi.getter
     def name(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        Stable name for the backend's resources; defaults to its address.
+        """
         return pulumi.get(self, "name")
 
     @name.setter
@@ -145,14 +154,35 @@ if not MYPY:
     class ClusterHaArgsDict(TypedDict):
         standby: pulumi.Input['ConnectionArgsDict']
         virtual_router_id: pulumi.Input[_builtins.int]
+        """
+        1-255, the same on every director of the pair, unique on the LAN.
+        """
         advert_interval: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Seconds between VRRP adverts; a standby takes over after about three missed ones.
+        """
         auth_pass: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        VRRP PASS authentication (at most 8 characters); stored as a secret.
+        """
         preempt: NotRequired[pulumi.Input[_builtins.bool]]
+        """
+        Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+        """
         preempt_delay: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        With preempt: seconds after keepalived starts before this director takes the VIPs back.
+        """
         primary_priority: NotRequired[pulumi.Input[_builtins.int]]
         standby_priority: NotRequired[pulumi.Input[_builtins.int]]
         sync_daemon: NotRequired[pulumi.Input[_builtins.bool]]
+        """
+        Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+        """
         unicast: NotRequired[pulumi.Input['ClusterHaUnicastArgsDict']]
+        """
+        The directors' LAN addresses, for VRRP over unicast (networks without multicast).
+        """
 elif False:
     ClusterHaArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -169,6 +199,15 @@ class ClusterHaArgs:
                  standby_priority: Optional[pulumi.Input[_builtins.int]] = None,
                  sync_daemon: Optional[pulumi.Input[_builtins.bool]] = None,
                  unicast: Optional[pulumi.Input['ClusterHaUnicastArgs']] = None):
+        """
+        :param pulumi.Input[_builtins.int] virtual_router_id: 1-255, the same on every director of the pair, unique on the LAN.
+        :param pulumi.Input[_builtins.int] advert_interval: Seconds between VRRP adverts; a standby takes over after about three missed ones.
+        :param pulumi.Input[_builtins.str] auth_pass: VRRP PASS authentication (at most 8 characters); stored as a secret.
+        :param pulumi.Input[_builtins.bool] preempt: Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+        :param pulumi.Input[_builtins.int] preempt_delay: With preempt: seconds after keepalived starts before this director takes the VIPs back.
+        :param pulumi.Input[_builtins.bool] sync_daemon: Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+        :param pulumi.Input['ClusterHaUnicastArgs'] unicast: The directors' LAN addresses, for VRRP over unicast (networks without multicast).
+        """
         pulumi.set(__self__, "standby", standby)
         pulumi.set(__self__, "virtual_router_id", virtual_router_id)
         if advert_interval is None:
@@ -212,6 +251,9 @@ class ClusterHaArgs:
     @_builtins.property
     @pulumi.getter(name="virtualRouterId")
     def virtual_router_id(self) -> pulumi.Input[_builtins.int]:
+        """
+        1-255, the same on every director of the pair, unique on the LAN.
+        """
         return pulumi.get(self, "virtual_router_id")
 
     @virtual_router_id.setter
@@ -221,6 +263,9 @@ class ClusterHaArgs:
     @_builtins.property
     @pulumi.getter(name="advertInterval")
     def advert_interval(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Seconds between VRRP adverts; a standby takes over after about three missed ones.
+        """
         return pulumi.get(self, "advert_interval")
 
     @advert_interval.setter
@@ -230,6 +275,9 @@ class ClusterHaArgs:
     @_builtins.property
     @pulumi.getter(name="authPass")
     def auth_pass(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        VRRP PASS authentication (at most 8 characters); stored as a secret.
+        """
         return pulumi.get(self, "auth_pass")
 
     @auth_pass.setter
@@ -239,6 +287,9 @@ class ClusterHaArgs:
     @_builtins.property
     @pulumi.getter
     def preempt(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+        """
         return pulumi.get(self, "preempt")
 
     @preempt.setter
@@ -248,6 +299,9 @@ class ClusterHaArgs:
     @_builtins.property
     @pulumi.getter(name="preemptDelay")
     def preempt_delay(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        With preempt: seconds after keepalived starts before this director takes the VIPs back.
+        """
         return pulumi.get(self, "preempt_delay")
 
     @preempt_delay.setter
@@ -275,6 +329,9 @@ class ClusterHaArgs:
     @_builtins.property
     @pulumi.getter(name="syncDaemon")
     def sync_daemon(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+        """
         return pulumi.get(self, "sync_daemon")
 
     @sync_daemon.setter
@@ -284,6 +341,9 @@ class ClusterHaArgs:
     @_builtins.property
     @pulumi.getter
     def unicast(self) -> Optional[pulumi.Input['ClusterHaUnicastArgs']]:
+        """
+        The directors' LAN addresses, for VRRP over unicast (networks without multicast).
+        """
         return pulumi.get(self, "unicast")
 
     @unicast.setter
@@ -296,11 +356,26 @@ if not MYPY:
         host: pulumi.Input[_builtins.str]
         agent_socket_path: NotRequired[pulumi.Input[_builtins.str]]
         dial_error_limit: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Attempts at dialing before giving up; -1 means no limit.
+        """
         host_key: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        """
         known_hosts_path: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        """
         lock_timeout: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        """
         password: NotRequired[pulumi.Input[_builtins.str]]
         per_dial_timeout: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Seconds per dial attempt; 0 means no limit.
+        """
         port: NotRequired[pulumi.Input[_builtins.int]]
         private_key: NotRequired[pulumi.Input[_builtins.str]]
         private_key_password: NotRequired[pulumi.Input[_builtins.str]]
@@ -323,6 +398,13 @@ class ConnectionProxyArgs:
                  private_key: Optional[pulumi.Input[_builtins.str]] = None,
                  private_key_password: Optional[pulumi.Input[_builtins.str]] = None,
                  user: Optional[pulumi.Input[_builtins.str]] = None):
+        """
+        :param pulumi.Input[_builtins.int] dial_error_limit: Attempts at dialing before giving up; -1 means no limit.
+        :param pulumi.Input[_builtins.str] host_key: Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        :param pulumi.Input[_builtins.str] known_hosts_path: An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        :param pulumi.Input[_builtins.int] lock_timeout: Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        :param pulumi.Input[_builtins.int] per_dial_timeout: Seconds per dial attempt; 0 means no limit.
+        """
         pulumi.set(__self__, "host", host)
         if agent_socket_path is not None:
             pulumi.set(__self__, "agent_socket_path", agent_socket_path)
@@ -376,6 +458,9 @@ class ConnectionProxyArgs:
     @_builtins.property
     @pulumi.getter(name="dialErrorLimit")
     def dial_error_limit(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Attempts at dialing before giving up; -1 means no limit.
+        """
         return pulumi.get(self, "dial_error_limit")
 
     @dial_error_limit.setter
@@ -385,6 +470,9 @@ class ConnectionProxyArgs:
     @_builtins.property
     @pulumi.getter(name="hostKey")
     def host_key(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        """
         return pulumi.get(self, "host_key")
 
     @host_key.setter
@@ -394,6 +482,9 @@ class ConnectionProxyArgs:
     @_builtins.property
     @pulumi.getter(name="knownHostsPath")
     def known_hosts_path(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        """
         return pulumi.get(self, "known_hosts_path")
 
     @known_hosts_path.setter
@@ -403,6 +494,9 @@ class ConnectionProxyArgs:
     @_builtins.property
     @pulumi.getter(name="lockTimeout")
     def lock_timeout(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        """
         return pulumi.get(self, "lock_timeout")
 
     @lock_timeout.setter
@@ -421,6 +515,9 @@ class ConnectionProxyArgs:
     @_builtins.property
     @pulumi.getter(name="perDialTimeout")
     def per_dial_timeout(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Seconds per dial attempt; 0 means no limit.
+        """
         return pulumi.get(self, "per_dial_timeout")
 
     @per_dial_timeout.setter
@@ -469,11 +566,26 @@ if not MYPY:
         host: pulumi.Input[_builtins.str]
         agent_socket_path: NotRequired[pulumi.Input[_builtins.str]]
         dial_error_limit: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Attempts at dialing before giving up; -1 means no limit.
+        """
         host_key: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        """
         known_hosts_path: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        """
         lock_timeout: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        """
         password: NotRequired[pulumi.Input[_builtins.str]]
         per_dial_timeout: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Seconds per dial attempt; 0 means no limit.
+        """
         port: NotRequired[pulumi.Input[_builtins.int]]
         private_key: NotRequired[pulumi.Input[_builtins.str]]
         private_key_password: NotRequired[pulumi.Input[_builtins.str]]
@@ -498,6 +610,13 @@ class ConnectionArgs:
                  private_key_password: Optional[pulumi.Input[_builtins.str]] = None,
                  proxy: Optional[pulumi.Input['ConnectionProxyArgs']] = None,
                  user: Optional[pulumi.Input[_builtins.str]] = None):
+        """
+        :param pulumi.Input[_builtins.int] dial_error_limit: Attempts at dialing before giving up; -1 means no limit.
+        :param pulumi.Input[_builtins.str] host_key: Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        :param pulumi.Input[_builtins.str] known_hosts_path: An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        :param pulumi.Input[_builtins.int] lock_timeout: Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        :param pulumi.Input[_builtins.int] per_dial_timeout: Seconds per dial attempt; 0 means no limit.
+        """
         pulumi.set(__self__, "host", host)
         if agent_socket_path is not None:
             pulumi.set(__self__, "agent_socket_path", agent_socket_path)
@@ -553,6 +672,9 @@ class ConnectionArgs:
     @_builtins.property
     @pulumi.getter(name="dialErrorLimit")
     def dial_error_limit(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Attempts at dialing before giving up; -1 means no limit.
+        """
         return pulumi.get(self, "dial_error_limit")
 
     @dial_error_limit.setter
@@ -562,6 +684,9 @@ class ConnectionArgs:
     @_builtins.property
     @pulumi.getter(name="hostKey")
     def host_key(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        """
         return pulumi.get(self, "host_key")
 
     @host_key.setter
@@ -571,6 +696,9 @@ class ConnectionArgs:
     @_builtins.property
     @pulumi.getter(name="knownHostsPath")
     def known_hosts_path(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        """
         return pulumi.get(self, "known_hosts_path")
 
     @known_hosts_path.setter
@@ -580,6 +708,9 @@ class ConnectionArgs:
     @_builtins.property
     @pulumi.getter(name="lockTimeout")
     def lock_timeout(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        """
         return pulumi.get(self, "lock_timeout")
 
     @lock_timeout.setter
@@ -598,6 +729,9 @@ class ConnectionArgs:
     @_builtins.property
     @pulumi.getter(name="perDialTimeout")
     def per_dial_timeout(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Seconds per dial attempt; 0 means no limit.
+        """
         return pulumi.get(self, "per_dial_timeout")
 
     @per_dial_timeout.setter
@@ -654,12 +788,27 @@ if not MYPY:
     class DefaultConnectionArgsDict(TypedDict):
         agent_socket_path: NotRequired[pulumi.Input[_builtins.str]]
         dial_error_limit: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Attempts at dialing before giving up; -1 means no limit.
+        """
         host: NotRequired[pulumi.Input[_builtins.str]]
         host_key: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        """
         known_hosts_path: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        """
         lock_timeout: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        """
         password: NotRequired[pulumi.Input[_builtins.str]]
         per_dial_timeout: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Seconds per dial attempt; 0 means no limit.
+        """
         port: NotRequired[pulumi.Input[_builtins.int]]
         private_key: NotRequired[pulumi.Input[_builtins.str]]
         private_key_password: NotRequired[pulumi.Input[_builtins.str]]
@@ -684,6 +833,13 @@ class DefaultConnectionArgs:
                  private_key_password: Optional[pulumi.Input[_builtins.str]] = None,
                  proxy: Optional[pulumi.Input['ConnectionProxyArgs']] = None,
                  user: Optional[pulumi.Input[_builtins.str]] = None):
+        """
+        :param pulumi.Input[_builtins.int] dial_error_limit: Attempts at dialing before giving up; -1 means no limit.
+        :param pulumi.Input[_builtins.str] host_key: Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        :param pulumi.Input[_builtins.str] known_hosts_path: An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        :param pulumi.Input[_builtins.int] lock_timeout: Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        :param pulumi.Input[_builtins.int] per_dial_timeout: Seconds per dial attempt; 0 means no limit.
+        """
         if agent_socket_path is not None:
             pulumi.set(__self__, "agent_socket_path", agent_socket_path)
         if dial_error_limit is None:
@@ -731,6 +887,9 @@ class DefaultConnectionArgs:
     @_builtins.property
     @pulumi.getter(name="dialErrorLimit")
     def dial_error_limit(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Attempts at dialing before giving up; -1 means no limit.
+        """
         return pulumi.get(self, "dial_error_limit")
 
     @dial_error_limit.setter
@@ -749,6 +908,9 @@ class DefaultConnectionArgs:
     @_builtins.property
     @pulumi.getter(name="hostKey")
     def host_key(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        """
         return pulumi.get(self, "host_key")
 
     @host_key.setter
@@ -758,6 +920,9 @@ class DefaultConnectionArgs:
     @_builtins.property
     @pulumi.getter(name="knownHostsPath")
     def known_hosts_path(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        """
         return pulumi.get(self, "known_hosts_path")
 
     @known_hosts_path.setter
@@ -767,6 +932,9 @@ class DefaultConnectionArgs:
     @_builtins.property
     @pulumi.getter(name="lockTimeout")
     def lock_timeout(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        """
         return pulumi.get(self, "lock_timeout")
 
     @lock_timeout.setter
@@ -785,6 +953,9 @@ class DefaultConnectionArgs:
     @_builtins.property
     @pulumi.getter(name="perDialTimeout")
     def per_dial_timeout(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Seconds per dial attempt; 0 means no limit.
+        """
         return pulumi.get(self, "per_dial_timeout")
 
     @per_dial_timeout.setter
@@ -840,14 +1011,35 @@ class DefaultConnectionArgs:
 if not MYPY:
     class HealthCheckArgsDict(TypedDict):
         type: pulumi.Input[_builtins.str]
+        """
+        tcp: connect; http/https: GET `path`, expect `status`; command: run `command`, exit 0 = healthy.
+        """
         command: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        For type command: the command line keepalived runs (MISC_CHECK).
+        """
         interval: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Seconds between checks (keepalived delay_loop).
+        """
         on_failure: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        remove: take the backend out of IPVS; weight0: keep it at weight 0 (inhibit_on_failure).
+        """
         path: NotRequired[pulumi.Input[_builtins.str]]
         port: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Port to check; default: the real server's port.
+        """
         retries: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Failed checks in a row before a backend counts as down (keepalived retry).
+        """
         status: NotRequired[pulumi.Input[_builtins.int]]
         timeout: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Seconds a check may take (connect_timeout).
+        """
 elif False:
     HealthCheckArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -863,6 +1055,15 @@ class HealthCheckArgs:
                  retries: Optional[pulumi.Input[_builtins.int]] = None,
                  status: Optional[pulumi.Input[_builtins.int]] = None,
                  timeout: Optional[pulumi.Input[_builtins.int]] = None):
+        """
+        :param pulumi.Input[_builtins.str] type: tcp: connect; http/https: GET `path`, expect `status`; command: run `command`, exit 0 = healthy.
+        :param pulumi.Input[_builtins.str] command: For type command: the command line keepalived runs (MISC_CHECK).
+        :param pulumi.Input[_builtins.int] interval: Seconds between checks (keepalived delay_loop).
+        :param pulumi.Input[_builtins.str] on_failure: remove: take the backend out of IPVS; weight0: keep it at weight 0 (inhibit_on_failure).
+        :param pulumi.Input[_builtins.int] port: Port to check; default: the real server's port.
+        :param pulumi.Input[_builtins.int] retries: Failed checks in a row before a backend counts as down (keepalived retry).
+        :param pulumi.Input[_builtins.int] timeout: Seconds a check may take (connect_timeout).
+        """
         pulumi.set(__self__, "type", type)
         if command is not None:
             pulumi.set(__self__, "command", command)
@@ -892,6 +1093,9 @@ class HealthCheckArgs:
     @_builtins.property
     @pulumi.getter
     def type(self) -> pulumi.Input[_builtins.str]:
+        """
+        tcp: connect; http/https: GET `path`, expect `status`; command: run `command`, exit 0 = healthy.
+        """
         return pulumi.get(self, "type")
 
     @type.setter
@@ -901,6 +1105,9 @@ class HealthCheckArgs:
     @_builtins.property
     @pulumi.getter
     def command(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        For type command: the command line keepalived runs (MISC_CHECK).
+        """
         return pulumi.get(self, "command")
 
     @command.setter
@@ -910,6 +1117,9 @@ class HealthCheckArgs:
     @_builtins.property
     @pulumi.getter
     def interval(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Seconds between checks (keepalived delay_loop).
+        """
         return pulumi.get(self, "interval")
 
     @interval.setter
@@ -919,6 +1129,9 @@ class HealthCheckArgs:
     @_builtins.property
     @pulumi.getter(name="onFailure")
     def on_failure(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        remove: take the backend out of IPVS; weight0: keep it at weight 0 (inhibit_on_failure).
+        """
         return pulumi.get(self, "on_failure")
 
     @on_failure.setter
@@ -937,6 +1150,9 @@ class HealthCheckArgs:
     @_builtins.property
     @pulumi.getter
     def port(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Port to check; default: the real server's port.
+        """
         return pulumi.get(self, "port")
 
     @port.setter
@@ -946,6 +1162,9 @@ class HealthCheckArgs:
     @_builtins.property
     @pulumi.getter
     def retries(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Failed checks in a row before a backend counts as down (keepalived retry).
+        """
         return pulumi.get(self, "retries")
 
     @retries.setter
@@ -964,6 +1183,9 @@ class HealthCheckArgs:
     @_builtins.property
     @pulumi.getter
     def timeout(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Seconds a check may take (connect_timeout).
+        """
         return pulumi.get(self, "timeout")
 
     @timeout.setter
@@ -1072,7 +1294,13 @@ class MatchArgs:
 if not MYPY:
     class PersistenceArgsDict(TypedDict):
         timeout: pulumi.Input[_builtins.int]
+        """
+        Seconds a client sticks to the same real server.
+        """
         netmask: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        Clients in the same network share one real server: a mask such as 255.255.255.0 for IPv4, a prefix length such as "64" for IPv6. The defaults (255.255.255.255, 128) read as unset.
+        """
 elif False:
     PersistenceArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -1081,6 +1309,10 @@ class PersistenceArgs:
     def __init__(__self__, *,
                  timeout: pulumi.Input[_builtins.int],
                  netmask: Optional[pulumi.Input[_builtins.str]] = None):
+        """
+        :param pulumi.Input[_builtins.int] timeout: Seconds a client sticks to the same real server.
+        :param pulumi.Input[_builtins.str] netmask: Clients in the same network share one real server: a mask such as 255.255.255.0 for IPv4, a prefix length such as "64" for IPv6. The defaults (255.255.255.255, 128) read as unset.
+        """
         pulumi.set(__self__, "timeout", timeout)
         if netmask is not None:
             pulumi.set(__self__, "netmask", netmask)
@@ -1088,6 +1320,9 @@ class PersistenceArgs:
     @_builtins.property
     @pulumi.getter
     def timeout(self) -> pulumi.Input[_builtins.int]:
+        """
+        Seconds a client sticks to the same real server.
+        """
         return pulumi.get(self, "timeout")
 
     @timeout.setter
@@ -1097,6 +1332,9 @@ class PersistenceArgs:
     @_builtins.property
     @pulumi.getter
     def netmask(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        Clients in the same network share one real server: a mask such as 255.255.255.0 for IPv4, a prefix length such as "64" for IPv6. The defaults (255.255.255.255, 128) read as unset.
+        """
         return pulumi.get(self, "netmask")
 
     @netmask.setter
@@ -1108,7 +1346,13 @@ if not MYPY:
     class ServiceArgsDict(TypedDict):
         address: NotRequired[pulumi.Input[_builtins.str]]
         family: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+        """
         fwmark: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+        """
         port: NotRequired[pulumi.Input[_builtins.int]]
         protocol: NotRequired[pulumi.Input[_builtins.str]]
 elif False:
@@ -1122,6 +1366,10 @@ class ServiceArgs:
                  fwmark: Optional[pulumi.Input[_builtins.int]] = None,
                  port: Optional[pulumi.Input[_builtins.int]] = None,
                  protocol: Optional[pulumi.Input[_builtins.str]] = None):
+        """
+        :param pulumi.Input[_builtins.str] family: The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+        :param pulumi.Input[_builtins.int] fwmark: A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+        """
         if address is not None:
             pulumi.set(__self__, "address", address)
         if family is not None:
@@ -1147,6 +1395,9 @@ class ServiceArgs:
     @_builtins.property
     @pulumi.getter
     def family(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+        """
         return pulumi.get(self, "family")
 
     @family.setter
@@ -1156,6 +1407,9 @@ class ServiceArgs:
     @_builtins.property
     @pulumi.getter
     def fwmark(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+        """
         return pulumi.get(self, "fwmark")
 
     @fwmark.setter
@@ -1218,13 +1472,37 @@ class SorryServerArgs:
 if not MYPY:
     class VrrpArgsDict(TypedDict):
         priority: pulumi.Input[_builtins.int]
+        """
+        1-254: the highest live priority holds the VIPs.
+        """
         virtual_router_id: pulumi.Input[_builtins.int]
+        """
+        1-255, the same on every director of the pair, unique on the LAN.
+        """
         advert_interval: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Seconds between VRRP adverts; a standby takes over after about three missed ones.
+        """
         auth_pass: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        VRRP PASS authentication (at most 8 characters); stored as a secret.
+        """
         preempt: NotRequired[pulumi.Input[_builtins.bool]]
+        """
+        Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+        """
         preempt_delay: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        With preempt: seconds after keepalived starts before this director takes the VIPs back.
+        """
         sync_daemon: NotRequired[pulumi.Input[_builtins.bool]]
+        """
+        Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+        """
         unicast_peers: NotRequired[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]
+        """
+        The other directors' addresses, for networks without multicast; unset = multicast.
+        """
 elif False:
     VrrpArgsDict: TypeAlias = Mapping[str, Any]
 
@@ -1239,6 +1517,16 @@ class VrrpArgs:
                  preempt_delay: Optional[pulumi.Input[_builtins.int]] = None,
                  sync_daemon: Optional[pulumi.Input[_builtins.bool]] = None,
                  unicast_peers: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None):
+        """
+        :param pulumi.Input[_builtins.int] priority: 1-254: the highest live priority holds the VIPs.
+        :param pulumi.Input[_builtins.int] virtual_router_id: 1-255, the same on every director of the pair, unique on the LAN.
+        :param pulumi.Input[_builtins.int] advert_interval: Seconds between VRRP adverts; a standby takes over after about three missed ones.
+        :param pulumi.Input[_builtins.str] auth_pass: VRRP PASS authentication (at most 8 characters); stored as a secret.
+        :param pulumi.Input[_builtins.bool] preempt: Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+        :param pulumi.Input[_builtins.int] preempt_delay: With preempt: seconds after keepalived starts before this director takes the VIPs back.
+        :param pulumi.Input[_builtins.bool] sync_daemon: Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] unicast_peers: The other directors' addresses, for networks without multicast; unset = multicast.
+        """
         pulumi.set(__self__, "priority", priority)
         pulumi.set(__self__, "virtual_router_id", virtual_router_id)
         if advert_interval is None:
@@ -1265,6 +1553,9 @@ class VrrpArgs:
     @_builtins.property
     @pulumi.getter
     def priority(self) -> pulumi.Input[_builtins.int]:
+        """
+        1-254: the highest live priority holds the VIPs.
+        """
         return pulumi.get(self, "priority")
 
     @priority.setter
@@ -1274,6 +1565,9 @@ class VrrpArgs:
     @_builtins.property
     @pulumi.getter(name="virtualRouterId")
     def virtual_router_id(self) -> pulumi.Input[_builtins.int]:
+        """
+        1-255, the same on every director of the pair, unique on the LAN.
+        """
         return pulumi.get(self, "virtual_router_id")
 
     @virtual_router_id.setter
@@ -1283,6 +1577,9 @@ class VrrpArgs:
     @_builtins.property
     @pulumi.getter(name="advertInterval")
     def advert_interval(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Seconds between VRRP adverts; a standby takes over after about three missed ones.
+        """
         return pulumi.get(self, "advert_interval")
 
     @advert_interval.setter
@@ -1292,6 +1589,9 @@ class VrrpArgs:
     @_builtins.property
     @pulumi.getter(name="authPass")
     def auth_pass(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        VRRP PASS authentication (at most 8 characters); stored as a secret.
+        """
         return pulumi.get(self, "auth_pass")
 
     @auth_pass.setter
@@ -1301,6 +1601,9 @@ class VrrpArgs:
     @_builtins.property
     @pulumi.getter
     def preempt(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+        """
         return pulumi.get(self, "preempt")
 
     @preempt.setter
@@ -1310,6 +1613,9 @@ class VrrpArgs:
     @_builtins.property
     @pulumi.getter(name="preemptDelay")
     def preempt_delay(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        With preempt: seconds after keepalived starts before this director takes the VIPs back.
+        """
         return pulumi.get(self, "preempt_delay")
 
     @preempt_delay.setter
@@ -1319,6 +1625,9 @@ class VrrpArgs:
     @_builtins.property
     @pulumi.getter(name="syncDaemon")
     def sync_daemon(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+        """
         return pulumi.get(self, "sync_daemon")
 
     @sync_daemon.setter
@@ -1328,6 +1637,9 @@ class VrrpArgs:
     @_builtins.property
     @pulumi.getter(name="unicastPeers")
     def unicast_peers(self) -> Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        The other directors' addresses, for networks without multicast; unset = multicast.
+        """
         return pulumi.get(self, "unicast_peers")
 
     @unicast_peers.setter

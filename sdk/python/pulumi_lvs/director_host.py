@@ -33,6 +33,9 @@ class DirectorHostArgs:
                  vrrp: Optional[pulumi.Input['VrrpArgs']] = None):
         """
         The set of arguments for constructing a DirectorHost resource.
+        :param pulumi.Input[_builtins.str] interface: Interface that gets the VIPs; default: the one holding the route to the VIP.
+        :param pulumi.Input[_builtins.bool] ip_forward: Set net.ipv4.ip_forward (restored on delete); unset leaves it alone.
+        :param pulumi.Input['VrrpArgs'] vrrp: Carry the VIPs through a keepalived VRRP instance (failover between directors) instead of `ip addr`.
         """
         pulumi.set(__self__, "connection", connection)
         pulumi.set(__self__, "vips", vips)
@@ -105,6 +108,9 @@ class DirectorHostArgs:
     @_builtins.property
     @pulumi.getter
     def interface(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        Interface that gets the VIPs; default: the one holding the route to the VIP.
+        """
         return pulumi.get(self, "interface")
 
     @interface.setter
@@ -114,6 +120,9 @@ class DirectorHostArgs:
     @_builtins.property
     @pulumi.getter(name="ipForward")
     def ip_forward(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        Set net.ipv4.ip_forward (restored on delete); unset leaves it alone.
+        """
         return pulumi.get(self, "ip_forward")
 
     @ip_forward.setter
@@ -141,6 +150,9 @@ class DirectorHostArgs:
     @_builtins.property
     @pulumi.getter
     def vrrp(self) -> Optional[pulumi.Input['VrrpArgs']]:
+        """
+        Carry the VIPs through a keepalived VRRP instance (failover between directors) instead of `ip addr`.
+        """
         return pulumi.get(self, "vrrp")
 
     @vrrp.setter
@@ -170,6 +182,9 @@ class DirectorHost(pulumi.CustomResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[_builtins.str] interface: Interface that gets the VIPs; default: the one holding the route to the VIP.
+        :param pulumi.Input[_builtins.bool] ip_forward: Set net.ipv4.ip_forward (restored on delete); unset leaves it alone.
+        :param pulumi.Input[Union['VrrpArgs', 'VrrpArgsDict']] vrrp: Carry the VIPs through a keepalived VRRP instance (failover between directors) instead of `ip addr`.
         """
         ...
     @overload
@@ -346,11 +361,17 @@ class DirectorHost(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def interface(self) -> pulumi.Output[_builtins.str]:
+        """
+        Interface that gets the VIPs; default: the one holding the route to the VIP.
+        """
         return pulumi.get(self, "interface")
 
     @_builtins.property
     @pulumi.getter(name="ipForward")
     def ip_forward(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        Set net.ipv4.ip_forward (restored on delete); unset leaves it alone.
+        """
         return pulumi.get(self, "ip_forward")
 
     @_builtins.property
@@ -395,10 +416,16 @@ class DirectorHost(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def vrrp(self) -> pulumi.Output[Optional['outputs.Vrrp']]:
+        """
+        Carry the VIPs through a keepalived VRRP instance (failover between directors) instead of `ip addr`.
+        """
         return pulumi.get(self, "vrrp")
 
     @_builtins.property
     @pulumi.getter(name="vrrpState")
     def vrrp_state(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        With vrrp: "master" when this director holds the VIPs, else "backup" (as of the last create, update or refresh).
+        """
         return pulumi.get(self, "vrrp_state")
 

@@ -45,6 +45,13 @@ class LvsDrClusterArgs:
                  tunnel_type: Optional[pulumi.Input[_builtins.str]] = None):
         """
         The set of arguments for constructing a LvsDrCluster resource.
+        :param pulumi.Input[_builtins.int] drain_timeout: Seconds to drain a removed backend.
+        :param pulumi.Input[_builtins.str] forwarding: How the director reaches the backends: direct routing (same LAN), tunnel (any network) or masquerade (NAT).
+        :param pulumi.Input['ClusterHaArgs'] ha: A standby director that takes the VIP over (VRRP) and carries the same service and backends.
+        :param pulumi.Input['HealthCheckArgs'] health_check: Health-check the backends through keepalived (see VirtualService.healthCheck).
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] nat_clients: With masquerade: the clients' networks, routed through the director on each backend.
+        :param pulumi.Input[_builtins.str] nat_gateway: With masquerade: the director's address on the backends' network, their gateway to the clients.
+        :param pulumi.Input[_builtins.bool] persist: Reboot persistence for every resource of the cluster.
         """
         pulumi.set(__self__, "backends", backends)
         pulumi.set(__self__, "director", director)
@@ -138,6 +145,9 @@ class LvsDrClusterArgs:
     @_builtins.property
     @pulumi.getter(name="drainTimeout")
     def drain_timeout(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Seconds to drain a removed backend.
+        """
         return pulumi.get(self, "drain_timeout")
 
     @drain_timeout.setter
@@ -147,6 +157,9 @@ class LvsDrClusterArgs:
     @_builtins.property
     @pulumi.getter
     def forwarding(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        How the director reaches the backends: direct routing (same LAN), tunnel (any network) or masquerade (NAT).
+        """
         return pulumi.get(self, "forwarding")
 
     @forwarding.setter
@@ -156,6 +169,9 @@ class LvsDrClusterArgs:
     @_builtins.property
     @pulumi.getter
     def ha(self) -> Optional[pulumi.Input['ClusterHaArgs']]:
+        """
+        A standby director that takes the VIP over (VRRP) and carries the same service and backends.
+        """
         return pulumi.get(self, "ha")
 
     @ha.setter
@@ -165,6 +181,9 @@ class LvsDrClusterArgs:
     @_builtins.property
     @pulumi.getter(name="healthCheck")
     def health_check(self) -> Optional[pulumi.Input['HealthCheckArgs']]:
+        """
+        Health-check the backends through keepalived (see VirtualService.healthCheck).
+        """
         return pulumi.get(self, "health_check")
 
     @health_check.setter
@@ -192,6 +211,9 @@ class LvsDrClusterArgs:
     @_builtins.property
     @pulumi.getter(name="natClients")
     def nat_clients(self) -> Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        With masquerade: the clients' networks, routed through the director on each backend.
+        """
         return pulumi.get(self, "nat_clients")
 
     @nat_clients.setter
@@ -201,6 +223,9 @@ class LvsDrClusterArgs:
     @_builtins.property
     @pulumi.getter(name="natGateway")
     def nat_gateway(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        With masquerade: the director's address on the backends' network, their gateway to the clients.
+        """
         return pulumi.get(self, "nat_gateway")
 
     @nat_gateway.setter
@@ -219,6 +244,9 @@ class LvsDrClusterArgs:
     @_builtins.property
     @pulumi.getter
     def persist(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        Reboot persistence for every resource of the cluster.
+        """
         return pulumi.get(self, "persist")
 
     @persist.setter
@@ -322,6 +350,13 @@ class LvsDrCluster(pulumi.ComponentResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[_builtins.int] drain_timeout: Seconds to drain a removed backend.
+        :param pulumi.Input[_builtins.str] forwarding: How the director reaches the backends: direct routing (same LAN), tunnel (any network) or masquerade (NAT).
+        :param pulumi.Input[Union['ClusterHaArgs', 'ClusterHaArgsDict']] ha: A standby director that takes the VIP over (VRRP) and carries the same service and backends.
+        :param pulumi.Input[Union['HealthCheckArgs', 'HealthCheckArgsDict']] health_check: Health-check the backends through keepalived (see VirtualService.healthCheck).
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] nat_clients: With masquerade: the clients' networks, routed through the director on each backend.
+        :param pulumi.Input[_builtins.str] nat_gateway: With masquerade: the director's address on the backends' network, their gateway to the clients.
+        :param pulumi.Input[_builtins.bool] persist: Reboot persistence for every resource of the cluster.
         """
         ...
     @overload

@@ -27,6 +27,8 @@ class NatRealServerHostArgs:
                  persist: Optional[pulumi.Input[_builtins.bool]] = None):
         """
         The set of arguments for constructing a NatRealServerHost resource.
+        :param pulumi.Input[_builtins.str] director: The director's address on the backends' network: the gateway to the clients.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] clients: Where the clients are: routed through the director (restored on delete).
         """
         pulumi.set(__self__, "connection", connection)
         pulumi.set(__self__, "director", director)
@@ -49,6 +51,9 @@ class NatRealServerHostArgs:
     @_builtins.property
     @pulumi.getter
     def director(self) -> pulumi.Input[_builtins.str]:
+        """
+        The director's address on the backends' network: the gateway to the clients.
+        """
         return pulumi.get(self, "director")
 
     @director.setter
@@ -58,6 +63,9 @@ class NatRealServerHostArgs:
     @_builtins.property
     @pulumi.getter
     def clients(self) -> Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Where the clients are: routed through the director (restored on delete).
+        """
         return pulumi.get(self, "clients")
 
     @clients.setter
@@ -90,6 +98,8 @@ class NatRealServerHost(pulumi.CustomResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] clients: Where the clients are: routed through the director (restored on delete).
+        :param pulumi.Input[_builtins.str] director: The director's address on the backends' network: the gateway to the clients.
         """
         ...
     @overload
@@ -185,6 +195,9 @@ class NatRealServerHost(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def clients(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
+        """
+        Where the clients are: routed through the director (restored on delete).
+        """
         return pulumi.get(self, "clients")
 
     @_builtins.property
@@ -203,6 +216,9 @@ class NatRealServerHost(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def director(self) -> pulumi.Output[_builtins.str]:
+        """
+        The director's address on the backends' network: the gateway to the clients.
+        """
         return pulumi.get(self, "director")
 
     @_builtins.property

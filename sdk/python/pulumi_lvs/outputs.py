@@ -75,6 +75,13 @@ class Connection(dict):
                  private_key_password: Optional[_builtins.str] = None,
                  proxy: Optional['outputs.ConnectionProxy'] = None,
                  user: Optional[_builtins.str] = None):
+        """
+        :param _builtins.int dial_error_limit: Attempts at dialing before giving up; -1 means no limit.
+        :param _builtins.str host_key: Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        :param _builtins.str known_hosts_path: An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        :param _builtins.int lock_timeout: Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        :param _builtins.int per_dial_timeout: Seconds per dial attempt; 0 means no limit.
+        """
         pulumi.set(__self__, "host", host)
         if agent_socket_path is not None:
             pulumi.set(__self__, "agent_socket_path", agent_socket_path)
@@ -122,21 +129,33 @@ class Connection(dict):
     @_builtins.property
     @pulumi.getter(name="dialErrorLimit")
     def dial_error_limit(self) -> Optional[_builtins.int]:
+        """
+        Attempts at dialing before giving up; -1 means no limit.
+        """
         return pulumi.get(self, "dial_error_limit")
 
     @_builtins.property
     @pulumi.getter(name="hostKey")
     def host_key(self) -> Optional[_builtins.str]:
+        """
+        Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        """
         return pulumi.get(self, "host_key")
 
     @_builtins.property
     @pulumi.getter(name="knownHostsPath")
     def known_hosts_path(self) -> Optional[_builtins.str]:
+        """
+        An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        """
         return pulumi.get(self, "known_hosts_path")
 
     @_builtins.property
     @pulumi.getter(name="lockTimeout")
     def lock_timeout(self) -> Optional[_builtins.int]:
+        """
+        Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        """
         return pulumi.get(self, "lock_timeout")
 
     @_builtins.property
@@ -147,6 +166,9 @@ class Connection(dict):
     @_builtins.property
     @pulumi.getter(name="perDialTimeout")
     def per_dial_timeout(self) -> Optional[_builtins.int]:
+        """
+        Seconds per dial attempt; 0 means no limit.
+        """
         return pulumi.get(self, "per_dial_timeout")
 
     @_builtins.property
@@ -221,6 +243,13 @@ class ConnectionProxy(dict):
                  private_key: Optional[_builtins.str] = None,
                  private_key_password: Optional[_builtins.str] = None,
                  user: Optional[_builtins.str] = None):
+        """
+        :param _builtins.int dial_error_limit: Attempts at dialing before giving up; -1 means no limit.
+        :param _builtins.str host_key: Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        :param _builtins.str known_hosts_path: An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        :param _builtins.int lock_timeout: Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        :param _builtins.int per_dial_timeout: Seconds per dial attempt; 0 means no limit.
+        """
         pulumi.set(__self__, "host", host)
         if agent_socket_path is not None:
             pulumi.set(__self__, "agent_socket_path", agent_socket_path)
@@ -266,21 +295,33 @@ class ConnectionProxy(dict):
     @_builtins.property
     @pulumi.getter(name="dialErrorLimit")
     def dial_error_limit(self) -> Optional[_builtins.int]:
+        """
+        Attempts at dialing before giving up; -1 means no limit.
+        """
         return pulumi.get(self, "dial_error_limit")
 
     @_builtins.property
     @pulumi.getter(name="hostKey")
     def host_key(self) -> Optional[_builtins.str]:
+        """
+        Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        """
         return pulumi.get(self, "host_key")
 
     @_builtins.property
     @pulumi.getter(name="knownHostsPath")
     def known_hosts_path(self) -> Optional[_builtins.str]:
+        """
+        An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        """
         return pulumi.get(self, "known_hosts_path")
 
     @_builtins.property
     @pulumi.getter(name="lockTimeout")
     def lock_timeout(self) -> Optional[_builtins.int]:
+        """
+        Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        """
         return pulumi.get(self, "lock_timeout")
 
     @_builtins.property
@@ -291,6 +332,9 @@ class ConnectionProxy(dict):
     @_builtins.property
     @pulumi.getter(name="perDialTimeout")
     def per_dial_timeout(self) -> Optional[_builtins.int]:
+        """
+        Seconds per dial attempt; 0 means no limit.
+        """
         return pulumi.get(self, "per_dial_timeout")
 
     @_builtins.property
@@ -330,6 +374,13 @@ class DefaultConnection(dict):
                  private_key_password: Optional[_builtins.str] = None,
                  proxy: Optional['outputs.ConnectionProxy'] = None,
                  user: Optional[_builtins.str] = None):
+        """
+        :param _builtins.int dial_error_limit: Attempts at dialing before giving up; -1 means no limit.
+        :param _builtins.str host_key: Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        :param _builtins.str known_hosts_path: An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        :param _builtins.int lock_timeout: Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        :param _builtins.int per_dial_timeout: Seconds per dial attempt; 0 means no limit.
+        """
         if agent_socket_path is not None:
             pulumi.set(__self__, "agent_socket_path", agent_socket_path)
         if dial_error_limit is None:
@@ -373,6 +424,9 @@ class DefaultConnection(dict):
     @_builtins.property
     @pulumi.getter(name="dialErrorLimit")
     def dial_error_limit(self) -> Optional[_builtins.int]:
+        """
+        Attempts at dialing before giving up; -1 means no limit.
+        """
         return pulumi.get(self, "dial_error_limit")
 
     @_builtins.property
@@ -383,16 +437,25 @@ class DefaultConnection(dict):
     @_builtins.property
     @pulumi.getter(name="hostKey")
     def host_key(self) -> Optional[_builtins.str]:
+        """
+        Pinned host key: an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint.
+        """
         return pulumi.get(self, "host_key")
 
     @_builtins.property
     @pulumi.getter(name="knownHostsPath")
     def known_hosts_path(self) -> Optional[_builtins.str]:
+        """
+        An OpenSSH known_hosts file (hashed entries included) to take the host key from; hostKey wins.
+        """
         return pulumi.get(self, "known_hosts_path")
 
     @_builtins.property
     @pulumi.getter(name="lockTimeout")
     def lock_timeout(self) -> Optional[_builtins.int]:
+        """
+        Seconds an operation waits for the host lock (another run, or another resource of this one, is writing to the host) before it fails naming the holder; default 120. Not pulumi-command's.
+        """
         return pulumi.get(self, "lock_timeout")
 
     @_builtins.property
@@ -403,6 +466,9 @@ class DefaultConnection(dict):
     @_builtins.property
     @pulumi.getter(name="perDialTimeout")
     def per_dial_timeout(self) -> Optional[_builtins.int]:
+        """
+        Seconds per dial attempt; 0 means no limit.
+        """
         return pulumi.get(self, "per_dial_timeout")
 
     @_builtins.property
@@ -460,6 +526,15 @@ class HealthCheck(dict):
                  retries: Optional[_builtins.int] = None,
                  status: Optional[_builtins.int] = None,
                  timeout: Optional[_builtins.int] = None):
+        """
+        :param _builtins.str type: tcp: connect; http/https: GET `path`, expect `status`; command: run `command`, exit 0 = healthy.
+        :param _builtins.str command: For type command: the command line keepalived runs (MISC_CHECK).
+        :param _builtins.int interval: Seconds between checks (keepalived delay_loop).
+        :param _builtins.str on_failure: remove: take the backend out of IPVS; weight0: keep it at weight 0 (inhibit_on_failure).
+        :param _builtins.int port: Port to check; default: the real server's port.
+        :param _builtins.int retries: Failed checks in a row before a backend counts as down (keepalived retry).
+        :param _builtins.int timeout: Seconds a check may take (connect_timeout).
+        """
         pulumi.set(__self__, "type", type)
         if command is not None:
             pulumi.set(__self__, "command", command)
@@ -489,21 +564,33 @@ class HealthCheck(dict):
     @_builtins.property
     @pulumi.getter
     def type(self) -> _builtins.str:
+        """
+        tcp: connect; http/https: GET `path`, expect `status`; command: run `command`, exit 0 = healthy.
+        """
         return pulumi.get(self, "type")
 
     @_builtins.property
     @pulumi.getter
     def command(self) -> Optional[_builtins.str]:
+        """
+        For type command: the command line keepalived runs (MISC_CHECK).
+        """
         return pulumi.get(self, "command")
 
     @_builtins.property
     @pulumi.getter
     def interval(self) -> Optional[_builtins.int]:
+        """
+        Seconds between checks (keepalived delay_loop).
+        """
         return pulumi.get(self, "interval")
 
     @_builtins.property
     @pulumi.getter(name="onFailure")
     def on_failure(self) -> Optional[_builtins.str]:
+        """
+        remove: take the backend out of IPVS; weight0: keep it at weight 0 (inhibit_on_failure).
+        """
         return pulumi.get(self, "on_failure")
 
     @_builtins.property
@@ -514,11 +601,17 @@ class HealthCheck(dict):
     @_builtins.property
     @pulumi.getter
     def port(self) -> Optional[_builtins.int]:
+        """
+        Port to check; default: the real server's port.
+        """
         return pulumi.get(self, "port")
 
     @_builtins.property
     @pulumi.getter
     def retries(self) -> Optional[_builtins.int]:
+        """
+        Failed checks in a row before a backend counts as down (keepalived retry).
+        """
         return pulumi.get(self, "retries")
 
     @_builtins.property
@@ -529,6 +622,9 @@ class HealthCheck(dict):
     @_builtins.property
     @pulumi.getter
     def timeout(self) -> Optional[_builtins.int]:
+        """
+        Seconds a check may take (connect_timeout).
+        """
         return pulumi.get(self, "timeout")
 
 
@@ -612,6 +708,10 @@ class Persistence(dict):
     def __init__(__self__, *,
                  timeout: _builtins.int,
                  netmask: Optional[_builtins.str] = None):
+        """
+        :param _builtins.int timeout: Seconds a client sticks to the same real server.
+        :param _builtins.str netmask: Clients in the same network share one real server: a mask such as 255.255.255.0 for IPv4, a prefix length such as "64" for IPv6. The defaults (255.255.255.255, 128) read as unset.
+        """
         pulumi.set(__self__, "timeout", timeout)
         if netmask is not None:
             pulumi.set(__self__, "netmask", netmask)
@@ -619,11 +719,17 @@ class Persistence(dict):
     @_builtins.property
     @pulumi.getter
     def timeout(self) -> _builtins.int:
+        """
+        Seconds a client sticks to the same real server.
+        """
         return pulumi.get(self, "timeout")
 
     @_builtins.property
     @pulumi.getter
     def netmask(self) -> Optional[_builtins.str]:
+        """
+        Clients in the same network share one real server: a mask such as 255.255.255.0 for IPv4, a prefix length such as "64" for IPv6. The defaults (255.255.255.255, 128) read as unset.
+        """
         return pulumi.get(self, "netmask")
 
 
@@ -635,6 +741,10 @@ class Service(dict):
                  fwmark: Optional[_builtins.int] = None,
                  port: Optional[_builtins.int] = None,
                  protocol: Optional[_builtins.str] = None):
+        """
+        :param _builtins.str family: The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+        :param _builtins.int fwmark: A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+        """
         if address is not None:
             pulumi.set(__self__, "address", address)
         if family is not None:
@@ -656,11 +766,17 @@ class Service(dict):
     @_builtins.property
     @pulumi.getter
     def family(self) -> Optional[_builtins.str]:
+        """
+        The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+        """
         return pulumi.get(self, "family")
 
     @_builtins.property
     @pulumi.getter
     def fwmark(self) -> Optional[_builtins.int]:
+        """
+        A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+        """
         return pulumi.get(self, "fwmark")
 
     @_builtins.property
@@ -731,6 +847,16 @@ class Vrrp(dict):
                  preempt_delay: Optional[_builtins.int] = None,
                  sync_daemon: Optional[_builtins.bool] = None,
                  unicast_peers: Optional[Sequence[_builtins.str]] = None):
+        """
+        :param _builtins.int priority: 1-254: the highest live priority holds the VIPs.
+        :param _builtins.int virtual_router_id: 1-255, the same on every director of the pair, unique on the LAN.
+        :param _builtins.int advert_interval: Seconds between VRRP adverts; a standby takes over after about three missed ones.
+        :param _builtins.str auth_pass: VRRP PASS authentication (at most 8 characters); stored as a secret.
+        :param _builtins.bool preempt: Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+        :param _builtins.int preempt_delay: With preempt: seconds after keepalived starts before this director takes the VIPs back.
+        :param _builtins.bool sync_daemon: Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+        :param Sequence[_builtins.str] unicast_peers: The other directors' addresses, for networks without multicast; unset = multicast.
+        """
         pulumi.set(__self__, "priority", priority)
         pulumi.set(__self__, "virtual_router_id", virtual_router_id)
         if advert_interval is None:
@@ -757,41 +883,65 @@ class Vrrp(dict):
     @_builtins.property
     @pulumi.getter
     def priority(self) -> _builtins.int:
+        """
+        1-254: the highest live priority holds the VIPs.
+        """
         return pulumi.get(self, "priority")
 
     @_builtins.property
     @pulumi.getter(name="virtualRouterId")
     def virtual_router_id(self) -> _builtins.int:
+        """
+        1-255, the same on every director of the pair, unique on the LAN.
+        """
         return pulumi.get(self, "virtual_router_id")
 
     @_builtins.property
     @pulumi.getter(name="advertInterval")
     def advert_interval(self) -> Optional[_builtins.int]:
+        """
+        Seconds between VRRP adverts; a standby takes over after about three missed ones.
+        """
         return pulumi.get(self, "advert_interval")
 
     @_builtins.property
     @pulumi.getter(name="authPass")
     def auth_pass(self) -> Optional[_builtins.str]:
+        """
+        VRRP PASS authentication (at most 8 characters); stored as a secret.
+        """
         return pulumi.get(self, "auth_pass")
 
     @_builtins.property
     @pulumi.getter
     def preempt(self) -> Optional[_builtins.bool]:
+        """
+        Take the VIPs back when this director returns with the highest priority. Off by default: a director back from a reboot would take them before it re-learned the connections from the sync daemon, and every connection established meanwhile would be reset.
+        """
         return pulumi.get(self, "preempt")
 
     @_builtins.property
     @pulumi.getter(name="preemptDelay")
     def preempt_delay(self) -> Optional[_builtins.int]:
+        """
+        With preempt: seconds after keepalived starts before this director takes the VIPs back.
+        """
         return pulumi.get(self, "preempt_delay")
 
     @_builtins.property
     @pulumi.getter(name="syncDaemon")
     def sync_daemon(self) -> Optional[_builtins.bool]:
+        """
+        Run the IPVS connection sync daemons (master and backup) so connections survive a failover.
+        """
         return pulumi.get(self, "sync_daemon")
 
     @_builtins.property
     @pulumi.getter(name="unicastPeers")
     def unicast_peers(self) -> Optional[Sequence[_builtins.str]]:
+        """
+        The other directors' addresses, for networks without multicast; unset = multicast.
+        """
         return pulumi.get(self, "unicast_peers")
 
 

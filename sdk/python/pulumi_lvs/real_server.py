@@ -36,6 +36,13 @@ class RealServerArgs:
                  weight: Optional[pulumi.Input[_builtins.int]] = None):
         """
         The set of arguments for constructing a RealServer resource.
+        :param pulumi.Input['ServiceArgs'] service: The virtual service this real server belongs to.
+        :param pulumi.Input['HealthCheckArgs'] health_check: Overrides the service's health check for this backend (the service must have one).
+        :param pulumi.Input[_builtins.int] lower_threshold: Lower connection threshold (-y); 0 or unset means none.
+        :param pulumi.Input[_builtins.int] port: Defaults to the service's port; must equal it for direct routing and tunnelling. For a fwmark service it defaults to 0: the packet keeps its own port.
+        :param pulumi.Input[_builtins.int] tunnel_port: With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+        :param pulumi.Input[_builtins.str] tunnel_type: With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+        :param pulumi.Input[_builtins.int] upper_threshold: Upper connection threshold (-x); 0 or unset means none.
         """
         pulumi.set(__self__, "address", address)
         pulumi.set(__self__, "connection", connection)
@@ -90,6 +97,9 @@ class RealServerArgs:
     @_builtins.property
     @pulumi.getter
     def service(self) -> pulumi.Input['ServiceArgs']:
+        """
+        The virtual service this real server belongs to.
+        """
         return pulumi.get(self, "service")
 
     @service.setter
@@ -117,6 +127,9 @@ class RealServerArgs:
     @_builtins.property
     @pulumi.getter(name="healthCheck")
     def health_check(self) -> Optional[pulumi.Input['HealthCheckArgs']]:
+        """
+        Overrides the service's health check for this backend (the service must have one).
+        """
         return pulumi.get(self, "health_check")
 
     @health_check.setter
@@ -126,6 +139,9 @@ class RealServerArgs:
     @_builtins.property
     @pulumi.getter(name="lowerThreshold")
     def lower_threshold(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Lower connection threshold (-y); 0 or unset means none.
+        """
         return pulumi.get(self, "lower_threshold")
 
     @lower_threshold.setter
@@ -144,6 +160,9 @@ class RealServerArgs:
     @_builtins.property
     @pulumi.getter
     def port(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Defaults to the service's port; must equal it for direct routing and tunnelling. For a fwmark service it defaults to 0: the packet keeps its own port.
+        """
         return pulumi.get(self, "port")
 
     @port.setter
@@ -153,6 +172,9 @@ class RealServerArgs:
     @_builtins.property
     @pulumi.getter(name="tunnelPort")
     def tunnel_port(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+        """
         return pulumi.get(self, "tunnel_port")
 
     @tunnel_port.setter
@@ -162,6 +184,9 @@ class RealServerArgs:
     @_builtins.property
     @pulumi.getter(name="tunnelType")
     def tunnel_type(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+        """
         return pulumi.get(self, "tunnel_type")
 
     @tunnel_type.setter
@@ -171,6 +196,9 @@ class RealServerArgs:
     @_builtins.property
     @pulumi.getter(name="upperThreshold")
     def upper_threshold(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Upper connection threshold (-x); 0 or unset means none.
+        """
         return pulumi.get(self, "upper_threshold")
 
     @upper_threshold.setter
@@ -212,6 +240,13 @@ class RealServer(pulumi.CustomResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[Union['HealthCheckArgs', 'HealthCheckArgsDict']] health_check: Overrides the service's health check for this backend (the service must have one).
+        :param pulumi.Input[_builtins.int] lower_threshold: Lower connection threshold (-y); 0 or unset means none.
+        :param pulumi.Input[_builtins.int] port: Defaults to the service's port; must equal it for direct routing and tunnelling. For a fwmark service it defaults to 0: the packet keeps its own port.
+        :param pulumi.Input[Union['ServiceArgs', 'ServiceArgsDict']] service: The virtual service this real server belongs to.
+        :param pulumi.Input[_builtins.int] tunnel_port: With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+        :param pulumi.Input[_builtins.str] tunnel_type: With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+        :param pulumi.Input[_builtins.int] upper_threshold: Upper connection threshold (-x); 0 or unset means none.
         """
         ...
     @overload
@@ -352,6 +387,9 @@ class RealServer(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter(name="activeConnections")
     def active_connections(self) -> pulumi.Output[Optional[_builtins.int]]:
+        """
+        Connection counters at the last create, update or refresh.
+        """
         return pulumi.get(self, "active_connections")
 
     @_builtins.property
@@ -362,6 +400,9 @@ class RealServer(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def adopted(self) -> pulumi.Output[_builtins.bool]:
+        """
+        True when an identical destination was already there: it is left in place on delete.
+        """
         return pulumi.get(self, "adopted")
 
     @_builtins.property
@@ -390,11 +431,17 @@ class RealServer(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def health(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        On a health-checked service: "up", or "down" when keepalived took the backend out (or to weight 0).
+        """
         return pulumi.get(self, "health")
 
     @_builtins.property
     @pulumi.getter(name="healthCheck")
     def health_check(self) -> pulumi.Output[Optional['outputs.HealthCheck']]:
+        """
+        Overrides the service's health check for this backend (the service must have one).
+        """
         return pulumi.get(self, "health_check")
 
     @_builtins.property
@@ -429,6 +476,9 @@ class RealServer(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter(name="lowerThreshold")
     def lower_threshold(self) -> pulumi.Output[Optional[_builtins.int]]:
+        """
+        Lower connection threshold (-y); 0 or unset means none.
+        """
         return pulumi.get(self, "lower_threshold")
 
     @_builtins.property
@@ -447,6 +497,9 @@ class RealServer(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def port(self) -> pulumi.Output[Optional[_builtins.int]]:
+        """
+        Defaults to the service's port; must equal it for direct routing and tunnelling. For a fwmark service it defaults to 0: the packet keeps its own port.
+        """
         return pulumi.get(self, "port")
 
     @_builtins.property
@@ -460,6 +513,9 @@ class RealServer(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def service(self) -> pulumi.Output['outputs.Service']:
+        """
+        The virtual service this real server belongs to.
+        """
         return pulumi.get(self, "service")
 
     @_builtins.property
@@ -473,16 +529,25 @@ class RealServer(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter(name="tunnelPort")
     def tunnel_port(self) -> pulumi.Output[Optional[_builtins.int]]:
+        """
+        With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+        """
         return pulumi.get(self, "tunnel_port")
 
     @_builtins.property
     @pulumi.getter(name="tunnelType")
     def tunnel_type(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+        """
         return pulumi.get(self, "tunnel_type")
 
     @_builtins.property
     @pulumi.getter(name="upperThreshold")
     def upper_threshold(self) -> pulumi.Output[Optional[_builtins.int]]:
+        """
+        Upper connection threshold (-x); 0 or unset means none.
+        """
         return pulumi.get(self, "upper_threshold")
 
     @_builtins.property

@@ -30,6 +30,8 @@ class TunRealServerHostArgs:
                  tunnel_type: Optional[pulumi.Input[_builtins.str]] = None):
         """
         The set of arguments for constructing a TunRealServerHost resource.
+        :param pulumi.Input[_builtins.int] tunnel_port: With gue: the UDP port to receive GUE on (RealServer.tunnelPort).
+        :param pulumi.Input[_builtins.str] tunnel_type: The encapsulation the director uses for this backend (RealServer.tunnelType).
         """
         pulumi.set(__self__, "connection", connection)
         pulumi.set(__self__, "vips", vips)
@@ -100,6 +102,9 @@ class TunRealServerHostArgs:
     @_builtins.property
     @pulumi.getter(name="tunnelPort")
     def tunnel_port(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        With gue: the UDP port to receive GUE on (RealServer.tunnelPort).
+        """
         return pulumi.get(self, "tunnel_port")
 
     @tunnel_port.setter
@@ -109,6 +114,9 @@ class TunRealServerHostArgs:
     @_builtins.property
     @pulumi.getter(name="tunnelType")
     def tunnel_type(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The encapsulation the director uses for this backend (RealServer.tunnelType).
+        """
         return pulumi.get(self, "tunnel_type")
 
     @tunnel_type.setter
@@ -135,6 +143,8 @@ class TunRealServerHost(pulumi.CustomResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[_builtins.int] tunnel_port: With gue: the UDP port to receive GUE on (RealServer.tunnelPort).
+        :param pulumi.Input[_builtins.str] tunnel_type: The encapsulation the director uses for this backend (RealServer.tunnelType).
         """
         ...
     @overload
@@ -321,11 +331,17 @@ class TunRealServerHost(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter(name="tunnelPort")
     def tunnel_port(self) -> pulumi.Output[Optional[_builtins.int]]:
+        """
+        With gue: the UDP port to receive GUE on (RealServer.tunnelPort).
+        """
         return pulumi.get(self, "tunnel_port")
 
     @_builtins.property
     @pulumi.getter(name="tunnelType")
     def tunnel_type(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The encapsulation the director uses for this backend (RealServer.tunnelType).
+        """
         return pulumi.get(self, "tunnel_type")
 
     @_builtins.property

@@ -38,6 +38,12 @@ class VirtualServiceArgs:
                  sorry_server: Optional[pulumi.Input['SorryServerArgs']] = None):
         """
         The set of arguments for constructing a VirtualService resource.
+        :param pulumi.Input[_builtins.str] family: The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+        :param pulumi.Input[_builtins.int] fwmark: A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+        :param pulumi.Input['HealthCheckArgs'] health_check: Run this service through keepalived, which checks every backend and takes dead ones out.
+        :param pulumi.Input[Sequence[pulumi.Input['MatchArgs']]] match: For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
+        :param pulumi.Input[_builtins.bool] one_packet: One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] scheduler_flags: Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
         """
         pulumi.set(__self__, "connection", connection)
         if address is not None:
@@ -98,6 +104,9 @@ class VirtualServiceArgs:
     @_builtins.property
     @pulumi.getter
     def family(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+        """
         return pulumi.get(self, "family")
 
     @family.setter
@@ -107,6 +116,9 @@ class VirtualServiceArgs:
     @_builtins.property
     @pulumi.getter
     def fwmark(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+        """
         return pulumi.get(self, "fwmark")
 
     @fwmark.setter
@@ -116,6 +128,9 @@ class VirtualServiceArgs:
     @_builtins.property
     @pulumi.getter(name="healthCheck")
     def health_check(self) -> Optional[pulumi.Input['HealthCheckArgs']]:
+        """
+        Run this service through keepalived, which checks every backend and takes dead ones out.
+        """
         return pulumi.get(self, "health_check")
 
     @health_check.setter
@@ -134,6 +149,9 @@ class VirtualServiceArgs:
     @_builtins.property
     @pulumi.getter
     def match(self) -> Optional[pulumi.Input[Sequence[pulumi.Input['MatchArgs']]]]:
+        """
+        For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
+        """
         return pulumi.get(self, "match")
 
     @match.setter
@@ -143,6 +161,9 @@ class VirtualServiceArgs:
     @_builtins.property
     @pulumi.getter(name="onePacket")
     def one_packet(self) -> Optional[pulumi.Input[_builtins.bool]]:
+        """
+        One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
+        """
         return pulumi.get(self, "one_packet")
 
     @one_packet.setter
@@ -197,6 +218,9 @@ class VirtualServiceArgs:
     @_builtins.property
     @pulumi.getter(name="schedulerFlags")
     def scheduler_flags(self) -> Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
+        """
         return pulumi.get(self, "scheduler_flags")
 
     @scheduler_flags.setter
@@ -240,6 +264,12 @@ class VirtualService(pulumi.CustomResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[_builtins.str] family: The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+        :param pulumi.Input[_builtins.int] fwmark: A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+        :param pulumi.Input[Union['HealthCheckArgs', 'HealthCheckArgsDict']] health_check: Run this service through keepalived, which checks every backend and takes dead ones out.
+        :param pulumi.Input[Sequence[pulumi.Input[Union['MatchArgs', 'MatchArgsDict']]]] match: For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
+        :param pulumi.Input[_builtins.bool] one_packet: One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] scheduler_flags: Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
         """
         ...
     @overload
@@ -383,6 +413,9 @@ class VirtualService(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def adopted(self) -> pulumi.Output[_builtins.bool]:
+        """
+        True when an identical service was already there: it is left in place on delete.
+        """
         return pulumi.get(self, "adopted")
 
     @_builtins.property
@@ -406,16 +439,25 @@ class VirtualService(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def family(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The address family of a firewall-mark service (default ipv4); an address service takes its address's.
+        """
         return pulumi.get(self, "family")
 
     @_builtins.property
     @pulumi.getter
     def fwmark(self) -> pulumi.Output[Optional[_builtins.int]]:
+        """
+        A firewall-mark service: every packet with this mark (1 to 2^32-1), whatever its address and port.
+        """
         return pulumi.get(self, "fwmark")
 
     @_builtins.property
     @pulumi.getter(name="healthCheck")
     def health_check(self) -> pulumi.Output[Optional['outputs.HealthCheck']]:
+        """
+        Run this service through keepalived, which checks every backend and takes dead ones out.
+        """
         return pulumi.get(self, "health_check")
 
     @_builtins.property
@@ -450,11 +492,17 @@ class VirtualService(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def match(self) -> pulumi.Output[Optional[Sequence['outputs.Match']]]:
+        """
+        For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
+        """
         return pulumi.get(self, "match")
 
     @_builtins.property
     @pulumi.getter(name="onePacket")
     def one_packet(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
+        """
         return pulumi.get(self, "one_packet")
 
     @_builtins.property
@@ -501,6 +549,9 @@ class VirtualService(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter(name="schedulerFlags")
     def scheduler_flags(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
+        """
+        Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
+        """
         return pulumi.get(self, "scheduler_flags")
 
     @_builtins.property

@@ -161,12 +161,15 @@ test("6. destroy leaves every host as it was: the imported service, there before
   expect(hostState(HOSTS)).toEqual(before());
 });
 
-test("7. the same cluster as one LvsDrCluster component (the plugin's construct): its resources its children, six requests alternate, preview is clean, destroy leaves every host as it was", async () => {
+test("7. the same cluster as one LvsDrCluster component (the plugin's construct): its resources its children, six requests alternate, preview is clean, a weight change is an in-place update, destroy leaves every host as it was", async () => {
   const cluster = new Stack(path.join(REPO, "test/e2e/yaml-cluster"), "yaml-cluster");
   const { "lvs:connection": _, ...rest } = config();
   await cluster.init();
   try {
-    cluster.setConfig(Object.fromEntries(Object.entries(rest).map(([k, v]) => [k.replace("lvs-yaml-e2e:", "lvs-yaml-cluster-e2e:"), v])));
+    const clusterConfig = Object.fromEntries(
+      Object.entries(rest).map(([k, v]) => [k.replace("lvs-yaml-e2e:", "lvs-yaml-cluster-e2e:"), v]),
+    );
+    cluster.setConfig(clusterConfig);
     const up = await cluster.up();
     const created = up.steps.filter((s) => s.op === "create" && s.type.startsWith("lvs:index:"));
     expect(created.map((s) => s.type).sort()).toEqual(
@@ -177,6 +180,11 @@ test("7. the same cluster as one LvsDrCluster component (the plugin's construct)
     expectAlternating(lab.vip);
     expect(changes(await cluster.must("preview", "--expect-no-changes"))).toEqual({});
     expect(JSON.parse((await cluster.must("stack", "output", "--json")).stdout)).toEqual({ directorInterface: "eth1" });
+    // A backend's weight through the component: an in-place update of that real server alone, applied.
+    cluster.setConfig({ ...clusterConfig, "lvs-yaml-cluster-e2e:weightB": 2 });
+    expect(changes(await cluster.preview())).toEqual({ "seed-rs-rs-b": "update" });
+    expect(changes(await cluster.up())).toEqual({ "seed-rs-rs-b": "update" });
+    expect(ipvsRules()).toContain(`-a -t ${lab.vip}:80 -r ${rsB.lanAddress}:80 -g -w 2`);
     await cluster.destroy();
     expect(hostState(HOSTS)).toEqual(before());
   } finally {

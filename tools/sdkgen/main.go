@@ -80,6 +80,7 @@ func run(schemaPath, version, out, pulumiSDK string) error {
 			return err
 		}
 		for name, body := range files {
+			body = withoutRemoteURLs(body)
 			file := filepath.Join(dir, name)
 			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 				return err
@@ -121,4 +122,10 @@ func (logoTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func init() {
 	http.DefaultTransport.(*http.Transport).RegisterProtocol("sdkgen-logo", logoTransport{})
+}
+
+// The generators' boilerplate cites a Go source file by its web address; this repository
+// keeps no such address in its files, so the comment names the file instead.
+func withoutRemoteURLs(body []byte) []byte {
+	return bytes.ReplaceAll(body, []byte("https://golang.org/src/strconv/atob.go?s=351:391#L1"), []byte("Go's strconv.ParseBool (src/strconv/atob.go)"))
 }

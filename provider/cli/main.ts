@@ -2,21 +2,26 @@
 // The `pulumi-lvs` command (a bin of the npm package): tools for operators, beside the provider.
 //   pulumi-lvs ledger show <connection> [--json]
 //   pulumi-lvs ledger release <connection> (--owner URN... | --stack NAME) [--yes] [--json]
+//   pulumi-lvs scan <director> [--backend <connection>]... [--format ts|yaml] [--name PROJECT]
 // Exit status: 0 done, 1 failed (the message says why), 2 usage.
 import { parseArgs } from "util";
 import { disconnectAll, connect } from "../remote/ssh";
 import { CONNECTION_OPTIONS, UsageError, connectionOf } from "./connection-flags";
 import { confirm, ownersOf, readLedger, release, rows, table, where } from "./ledger";
+import { scanCommand } from "./scan";
 
 const USAGE = `usage:
   pulumi-lvs ledger show <connection> [--json]
   pulumi-lvs ledger release <connection> (--owner URN ... | --stack NAME) [--yes] [--json]
+  pulumi-lvs scan <director> [--backend <connection>]... [--format ts|yaml] [--name PROJECT] [--out FILE]
+      reads a hand-built LVS cluster (read only) and prints the program that adopts it
 
 <connection> is [user@]host[:port] (default user root, port 22); the host key must be known:
   --known-hosts FILE (default ~/.ssh/known_hosts) or --host-key "ssh-ed25519 AAAA..." | SHA256:...
 credentials: --key FILE [--key-passphrase-env VAR] | --agent | --password-env VAR
   --proxy [user@]host[:port]   a jump host (same credentials and known_hosts)
-  --lock-timeout SECONDS       how long to wait for the host lock (default 120)`;
+  --lock-timeout SECONDS       how long to wait for the host lock (default 120)
+scan: every --backend takes the same credentials and known_hosts as <director> (--host-key is the director's)`;
 
 async function ledgerCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -65,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (command === "ledger") await ledgerCommand(rest);
+    else if (command === "scan") await scanCommand(rest, print);
     else if (command === "--help" || command === "-h" || command === "help") print(USAGE);
     else throw new UsageError(`unknown command ${JSON.stringify(command ?? "")}`);
     return 0;

@@ -1,0 +1,296 @@
+// From what a scan read on a director and its real servers, the resources that declare exactly
+// that: a DirectorHost for the VIPs on each interface, a VirtualService per IPVS service, a
+// RealServer per destination, and each backend's host settings (DR, TUN or NAT). Pure, so it is
+// unit-tested on output captured from the lab. What it cannot declare without changing a host,
+// or cannot know, goes to `notTranslated` with the reason: never dropped in silence, never guessed.
+import { LiveDestination, LiveService } from "../remote/parsers";
+import { familyOf, serviceKeyString, vipPrefix } from "../model";
+import { keys, Ledger } from "../ledger";
+import { HostRead } from "./read";
+
+export type ResourceType =
+  "DirectorHost" | "VirtualService" | "RealServer" | "DrRealServerHost" | "TunRealServerHost" | "NatRealServerHost";
+
+/** One resource of the scanned program. */
+export interface Declared {
+  type: ResourceType;
+  name: string;
+  /** Whose connection it uses: 0 the director, i the i-th backend (1-based). */
+  host: number;
+  /** Its inputs, as the model takes them (no connection: the renderer adds it). */
+  args: Record<string, unknown>;
+  /** A RealServer's service: the name of its VirtualService. */
+  service?: string;
+  dependsOn: string[];
+  /** What the reader should know about it (a comment above it). */
+  notes: string[];
+}
+export interface Scanned {
+  resources: Declared[];
+  /** What was found and is not declared, each with why. */
+  notTranslated: string[];
+}
+
+/** IPVS connection timeouts of a kernel nobody set them on (ipvsadm --set). */
+const DEFAULT_TIMEOUTS = { tcp: 900, tcpFin: 120, udp: 300 } as const;
+const TUNNEL_DEVICES: Record<string, "ipip" | "gre"> = { tunl0: "ipip", ip6tnl0: "ipip", gre0: "gre" };
+
+/** A resource name from parts: letters, digits and dashes. */
+const nameOf = (...parts: (string | number)[]) =>
+  parts
+    .join("-")
+    .replace(/[^A-Za-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "");
+const serviceName = (s: LiveService) =>
+  s.fwmark !== undefined ? nameOf(s.family === "ipv6" ? "fwmark6" : "fwmark", s.fwmark) : nameOf(s.protocol, s.address!, s.port!);
+
+/** Who already holds an object in the host's ledger: a scan leaves such objects to their stacks. */
+const holders = (ledger: Ledger, key: string) => Object.keys(ledger.entries[key]?.holders ?? {});
+
+export function scan(director: HostRead, backends: HostRead[]): Scanned {
+  const out: Scanned = { resources: [], notTranslated: [] };
+  const d = director.snapshot;
+  if (!d.ipvs) {
+    out.notTranslated.push(`${director.target}: the ip_vs module is not loaded, so it has no IPVS services to scan`);
+    return out;
+  }
+  const services = [...d.ipvs.values()].filter((s) => {
+    const why = whyNot(director, s);
+    if (why) out.notTranslated.push(why);
+    return !why;
+  });
+  const vipHolder = declareDirectors(director, services, out);
+  const backendOf = (address: string) => backends.findIndex((b) => b.snapshot.addrs.some((a) => a.address === address && a.dev !== "lo"));
+  const hostNames = new Map<number, string>();
+  for (const [i, b] of backends.entries()) {
+    const dests = services.flatMap((s) => s.destinations.filter((x) => backendOf(x.address) === i).map((x) => ({ s, x })));
+    const r = declareBackend(b, i + 1, dests, director, out.notTranslated);
+    if (r) {
+      out.resources.push(r);
+      hostNames.set(i, r.name);
+    }
+  }
+  for (const s of services) {
+    const name = serviceName(s);
+    const vipHost = s.address !== undefined ? vipHolder.get(s.address) : undefined;
+    out.resources.push({
+      type: "VirtualService",
+      name,
+      host: 0,
+      args: serviceArgs(s),
+      dependsOn: vipHost ? [vipHost] : [],
+      notes: serviceNotes(director, s),
+    });
+    for (const x of s.destinations) {
+      const b = backendOf(x.address);
+      const notes = b < 0 ? [`no --backend reaches ${x.address}: its host settings were not read, so none are declared`] : [];
+      out.resources.push({
+        type: "RealServer",
+        name: nameOf(name, x.address, ...(x.port !== s.port ? [x.port] : [])),
+        host: 0,
+        service: name,
+        args: destArgs(s, x),
+        dependsOn: b >= 0 && hostNames.has(b) ? [hostNames.get(b)!] : [],
+        notes,
+      });
+    }
+  }
+  for (const [i, b] of backends.entries())
+    if (!services.some((s) => s.destinations.some((x) => backendOf(x.address) === i)))
+      out.notTranslated.push(`${b.target}: none of its addresses is a real server of a scanned service; nothing declared for it`);
+  return out;
+}
+
+/** Why a service cannot be declared as it is, or undefined when it can. */
+function whyNot(director: HostRead, s: LiveService): string | undefined {
+  const key = serviceKeyString(s);
+  const by = holders(director.snapshot.ledger, keys.service(s));
+  if (by.length) return `IPVS service ${key}: already managed by pulumi-lvs (held by ${by.join(", ")}); left to that stack`;
+  if (s.extra.length)
+    return `IPVS service ${key}: it has ${s.extra.join(" ")}, which pulumi-lvs does not model; left as it is, with its real servers`;
+  const ka = keepalivedLine(s);
+  if (director.keepalivedServices.includes(ka))
+    return `IPVS service ${key}: keepalived runs it (${ka} in /etc/keepalived); its health checks are not translated by this release, so it and its real servers are left to keepalived`;
+  return undefined;
+}
+/** How keepalived's file names a service: `virtual_server 198.51.100.100 80`, `virtual_server fwmark 1`. */
+const keepalivedLine = (s: LiveService) =>
+  s.fwmark !== undefined ? `virtual_server fwmark ${s.fwmark}` : `virtual_server ${s.address} ${s.port}`;
+
+/** One DirectorHost per interface that holds VIPs of the scanned services; returns which one holds each VIP. */
+function declareDirectors(director: HostRead, services: LiveService[], out: Scanned): Map<string, string> {
+  const d = director.snapshot;
+  const vips = [...new Set(services.map((s) => s.address).filter((a): a is string => a !== undefined))];
+  const byDev = new Map<string, string[]>();
+  for (const vip of vips) {
+    const on = d.addrs.find((a) => a.address === vip && a.prefix === vipPrefix(vip));
+    const held = on && holders(d.ledger, keys.addr(on));
+    if (director.vrrpAddresses.includes(vip))
+      out.notTranslated.push(`VIP ${vip}: keepalived's VRRP carries it (virtual_ipaddress in /etc/keepalived); not declared`);
+    else if (held?.length)
+      out.notTranslated.push(`VIP ${vip}: already managed by pulumi-lvs (held by ${held.join(", ")}); left to that stack`);
+    else if (!on || on.dev === "lo")
+      out.notTranslated.push(
+        `VIP ${vip}: not on any interface of the director as /${vipPrefix(vip)}; its services are declared, the address is not`,
+      );
+    else byDev.set(on.dev, [...(byDev.get(on.dev) ?? []), vip]);
+  }
+  const masquerade = services.some((s) => s.destinations.some((x) => x.forwarding === "masquerade"));
+  const holder = new Map<string, string>();
+  for (const [i, [dev, list]] of [...byDev].entries()) {
+    const name = byDev.size > 1 ? nameOf("director", dev) : "director";
+    for (const v of list) holder.set(v, name);
+    out.resources.push({
+      type: "DirectorHost",
+      name,
+      host: 0,
+      args: { vips: list, interface: dev, ...(i === 0 ? directorSettings(director, masquerade) : {}) },
+      dependsOn: [],
+      notes: list.flatMap((v) => hostRouteNote(director, v, dev)),
+    });
+  }
+  return holder;
+}
+
+/** The walkthrough's `route add -host $VIP dev eth0:0`: part of the VIP, not a route to declare. */
+function hostRouteNote(director: HostRead, vip: string, dev: string): string[] {
+  const route = director.routes.find((r) => r.split(/\s+/)[0] === vip);
+  if (!route) return [];
+  return /\svia\s/.test(route) || !route.includes(` dev ${dev}`)
+    ? [`a route to ${vip} other than the VIP's own is left as it is: ${route}`]
+    : [`the host route \`${route.replace(/\s+/g, " ")}\` is the VIP's own (the walkthrough's route add -host): owned with it`];
+}
+
+/** Director settings that differ from a fresh kernel: forwarding (for NAT), IPVS expiry, timeouts. */
+function directorSettings(director: HostRead, masquerade: boolean): Record<string, unknown> {
+  const { sysctls, timeouts } = director.snapshot;
+  const changed =
+    timeouts && (Object.keys(DEFAULT_TIMEOUTS) as (keyof typeof DEFAULT_TIMEOUTS)[]).filter((k) => timeouts[k] !== DEFAULT_TIMEOUTS[k]);
+  return {
+    ...(masquerade && sysctls["net.ipv4.ip_forward"] === 1 ? { ipForward: true } : {}),
+    ...(sysctls["net.ipv4.vs.expire_nodest_conn"] === 1 ? { expireNodestConn: true } : {}),
+    ...(sysctls["net.ipv4.vs.expire_quiescent_template"] === 1 ? { expireQuiescentTemplate: true } : {}),
+    ...(changed?.length ? { ipvsTimeouts: Object.fromEntries(changed.map((k) => [k, timeouts![k]])) } : {}),
+  };
+}
+
+function serviceArgs(s: LiveService): Record<string, unknown> {
+  return {
+    ...(s.fwmark !== undefined
+      ? { fwmark: s.fwmark, ...(s.family === "ipv6" ? { family: "ipv6" } : {}) }
+      : { address: s.address, port: s.port, protocol: s.protocol }),
+    scheduler: s.scheduler,
+    ...(s.persistence ? { persistence: s.persistence } : {}),
+    ...(s.schedulerFlags?.length ? { schedulerFlags: s.schedulerFlags } : {}),
+    ...(s.onePacket ? { onePacket: true } : {}),
+  };
+}
+
+/** A firewall-mark service's packets are marked by rules the scan does not take over: shown beside it. */
+function serviceNotes(director: HostRead, s: LiveService): string[] {
+  const mark = s.fwmark;
+  if (mark === undefined) return [];
+  const forms = [String(mark), `0x${mark.toString(16)}`, `0x${mark.toString(16).padStart(8, "0")}`];
+  const rules = director.markRules.filter((r) => forms.some((f) => new RegExp(`(mark set|--set-x?mark) ${f}(\\b|/)`).test(r)));
+  return rules.length
+    ? [`its packets are marked by rules that are not pulumi-lvs's, left as they are:`, ...rules.map((r) => `  ${r}`)]
+    : ["no rule marking its packets was found on the director (nftables, iptables)"];
+}
+
+function destArgs(s: LiveService, x: LiveDestination): Record<string, unknown> {
+  return {
+    address: x.address,
+    ...(x.port !== (s.port ?? 0) ? { port: x.port } : {}),
+    ...(x.forwarding !== "direct" ? { forwarding: x.forwarding } : {}),
+    ...(x.tunnelType ? { tunnelType: x.tunnelType } : {}),
+    ...(x.tunnelPort ? { tunnelPort: x.tunnelPort } : {}),
+    weight: x.weight,
+    ...(x.upperThreshold ? { upperThreshold: x.upperThreshold } : {}),
+    ...(x.lowerThreshold ? { lowerThreshold: x.lowerThreshold } : {}),
+  };
+}
+
+/** A backend's host settings, by how the director reaches it; undefined (and a note) when there is nothing to declare. */
+function declareBackend(
+  b: HostRead,
+  index: number,
+  dests: { s: LiveService; x: LiveDestination }[],
+  director: HostRead,
+  notes: string[],
+): Declared | undefined {
+  if (!dests.length) return undefined;
+  const owned = Object.values(b.snapshot.ledger.entries).some((e) => Object.keys(e.holders).length);
+  const address = dests[0].x.address;
+  const name = nameOf("backend", address);
+  if (owned)
+    return void notes.push(`${b.target}: its host settings are already managed by pulumi-lvs (its ledger holds objects); not declared`);
+  const ways = new Set(dests.map((d) => d.x.forwarding));
+  if (ways.size > 1)
+    return void notes.push(
+      `${b.target}: reached by more than one forwarding method (${[...ways].join(", ")}); its host settings are not declared`,
+    );
+  const vips = [...new Set(dests.map((d) => d.s.address).filter((a): a is string => a !== undefined))];
+  const way = [...ways][0];
+  if (way === "masquerade") return natBackend(b, index, name, director, notes);
+  const devOf = (v: string) => b.snapshot.addrs.find((a) => a.address === v && a.prefix === vipPrefix(v))?.dev;
+  const found = vips.filter((v) => devOf(v));
+  for (const v of vips.filter((v) => !devOf(v)))
+    notes.push(`${b.target}: VIP ${v} is not on lo or a tunnel device (as /${vipPrefix(v)}); not declared there`);
+  if (!found.length) return undefined;
+  const devs = new Set(found.map(devOf));
+  if (way === "direct") {
+    if (devs.size > 1 || !devs.has("lo"))
+      return void notes.push(`${b.target}: its VIPs are on ${[...devs].join(", ")}, not lo; not declared`);
+    return { type: "DrRealServerHost", name, host: index, args: { vips: found, ...arp(b, "lo", found, notes) }, dependsOn: [], notes: [] };
+  }
+  const dev = [...devs][0]!;
+  const tunnelType = dests[0].x.tunnelType ?? "ipip";
+  if (devs.size > 1 || (TUNNEL_DEVICES[dev] ?? "") !== (tunnelType === "gue" ? "ipip" : tunnelType))
+    return void notes.push(`${b.target}: its VIPs are on ${[...devs].join(", ")}, not the ${tunnelType} tunnel device; not declared`);
+  return {
+    type: "TunRealServerHost",
+    name,
+    host: index,
+    args: {
+      vips: found,
+      ...(tunnelType !== "ipip" ? { tunnelType } : {}),
+      ...(dests[0].x.tunnelPort ? { tunnelPort: dests[0].x.tunnelPort } : {}),
+      ...arp(b, dev, found, notes),
+    },
+    dependsOn: [],
+    notes: [],
+  };
+}
+
+/** arpIgnore and arpAnnounce as found on `dev` and all (a host takes the higher); noted when they differ, since declaring them sets both. */
+function arp(b: HostRead, dev: string, vips: string[], notes: string[]): Record<string, number> {
+  if (!vips.some((v) => familyOf(v) === "ipv4")) return {};
+  const value = (what: string) => {
+    const [mine, all] = [b.snapshot.sysctls[`net.ipv4.conf.${dev}.${what}`] ?? 0, b.snapshot.sysctls[`net.ipv4.conf.all.${what}`] ?? 0];
+    if (mine !== all)
+      notes.push(
+        `${b.target}: ${what} is ${mine} on ${dev} but ${all} on all; the program sets both to ${Math.max(mine, all)} (the value in effect)`,
+      );
+    return Math.max(mine, all);
+  };
+  return { arpIgnore: value("arp_ignore"), arpAnnounce: value("arp_announce") };
+}
+
+/** A NAT backend: its routes through one of the director's addresses are its clients. */
+function natBackend(b: HostRead, index: number, name: string, director: HostRead, notes: string[]): Declared | undefined {
+  const mine = new Set(director.snapshot.addrs.map((a) => a.address));
+  const through = b.routes.map((r) => /^(\S+)\s+via\s+(\S+)/.exec(r)).filter((m): m is RegExpExecArray => !!m && mine.has(m[2]));
+  const gateways = [...new Set(through.map((m) => m[2]))];
+  if (gateways.length !== 1)
+    return void notes.push(
+      `${b.target}: a NAT backend needs its clients routed through the director; found ${gateways.length ? `routes through ${gateways.join(", ")}` : "none"}; not declared`,
+    );
+  return {
+    type: "NatRealServerHost",
+    name,
+    host: index,
+    args: { director: gateways[0], clients: through.map((m) => m[1]) },
+    dependsOn: [],
+    notes: [],
+  };
+}

@@ -6,10 +6,10 @@ import { parseArgs } from "util";
 import { connect } from "../remote/ssh";
 import { HostRead, readHost } from "../scan/read";
 import { scan } from "../scan/scan";
-import { HostRef, Program, renderTypeScript, renderYaml } from "../scan/render";
+import { HostRef, Program, renderConfig, renderTypeScript, renderYaml } from "../scan/render";
 import { CONNECTION_OPTIONS, UsageError, connectionOf } from "./connection-flags";
 
-const FORMATS = { ts: renderTypeScript, yaml: renderYaml } as const;
+const FORMATS = { ts: renderTypeScript, yaml: renderYaml, config: renderConfig } as const;
 
 export async function scanCommand(args: string[], print: (v: string) => void): Promise<void> {
   const { values, positionals } = parseArgs({

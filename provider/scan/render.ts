@@ -161,3 +161,71 @@ export function renderYaml(p: Program): string {
   }
   return [...lines, ...hash(notTranslated(p.scanned)), ""].join("\n");
 }
+
+/**
+ * The program as the root program's stack config (Pulumi.<stack>.yaml), when what was found is
+ * one LvsDrCluster: one VIP and service on one director, each real server with its host settings
+ * as the cluster declares them. Otherwise throws, naming what does not fit.
+ */
+export function renderConfig(p: Program): string {
+  const rs = p.scanned.resources;
+  const only = (t: Declared["type"]) => rs.filter((r) => r.type === t);
+  const [director, service, dests] = [only("DirectorHost"), only("VirtualService"), only("RealServer")];
+  const hosts = rs.filter((r) => r.type.endsWith("RealServerHost"));
+  const misfit = [
+    ...(director.length !== 1 ? [`${director.length} DirectorHosts (one VIP interface is one cluster)`] : []),
+    ...(service.length !== 1 || service[0].args.fwmark !== undefined
+      ? [`${service.length} services (a cluster has one address service)`]
+      : []),
+    ...(director[0] && Object.keys(director[0].args).some((k) => !["vips", "interface"].includes(k))
+      ? ["director settings a cluster does not take"]
+      : []),
+    ...(director[0] && (director[0].args.vips as string[]).length !== 1 ? ["more than one VIP"] : []),
+    ...(new Set(dests.map((d) => d.args.forwarding ?? "direct")).size > 1 ? ["real servers with different forwarding"] : []),
+    ...(dests.some((d) => d.args.upperThreshold || d.args.lowerThreshold || d.args.port) ? ["thresholds or mapped ports"] : []),
+    ...(hosts.length !== dests.length ? ["real servers whose host settings were not all read (one --backend each)"] : []),
+    ...(hosts.some((h) => h.type !== "NatRealServerHost" && (h.args.arpIgnore !== 1 || h.args.arpAnnounce !== 2))
+      ? ["ARP settings other than 1 and 2"]
+      : []),
+    ...(p.scanned.notTranslated.length ? ["things not translated (see --format ts)"] : []),
+  ];
+  if (misfit.length)
+    throw new Error(`the scan does not fit one LvsDrCluster (the root program's config): ${misfit.join("; ")}; use --format ts or yaml`);
+  const conn = (h: HostRef) => ({
+    host: h.host,
+    port: h.port,
+    user: h.user,
+    ...(h.keyPath ? { privateKeyPath: h.keyPath } : {}),
+    ...(h.knownHostsPath ? { knownHostsPath: h.knownHostsPath } : {}),
+    ...(h.hostKey ? { hostKey: h.hostKey } : {}),
+  });
+  const s = service[0].args;
+  const first = dests[0]?.args ?? {};
+  const nat = hosts.find((h) => h.type === "NatRealServerHost");
+  const values: Record<string, unknown> = {
+    vip: s.address,
+    port: s.port,
+    protocol: s.protocol,
+    scheduler: s.scheduler,
+    ...(s.persistence ? { persistence: s.persistence } : {}),
+    ...(s.schedulerFlags ? { schedulerFlags: s.schedulerFlags } : {}),
+    ...(s.onePacket ? { onePacket: true } : {}),
+    ...(first.forwarding ? { forwarding: first.forwarding } : {}),
+    ...(first.tunnelType ? { tunnelType: first.tunnelType } : {}),
+    ...(first.tunnelPort ? { tunnelPort: first.tunnelPort } : {}),
+    ...(nat ? { natGateway: nat.args.director, natClients: nat.args.clients } : {}),
+    interface: director[0].args.interface,
+    adopt: "own",
+    director: conn(p.hosts[0]),
+    backends: dests.map((d) => {
+      const host = hosts.find((h) => h.name === d.dependsOn[0])!;
+      return { address: d.args.address, weight: d.args.weight, connection: conn(p.hosts[host.host]) };
+    }),
+  };
+  return [
+    ...hash([p.header, "The root program's stack config: save as Pulumi.<stack>.yaml beside its Pulumi.yaml."]),
+    "config:",
+    ...Object.entries(values).map(([k, v]) => `  pulumi-lvs:${k}: ${JSON.stringify(v)}`),
+    "",
+  ].join("\n");
+}

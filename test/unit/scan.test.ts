@@ -5,7 +5,8 @@ import * as path from "path";
 import { SECTION } from "../../provider/remote/commands";
 import { HostRead, parseScan } from "../../provider/scan/read";
 import { Declared, scan } from "../../provider/scan/scan";
-import { HostRef, renderTypeScript, renderYaml } from "../../provider/scan/render";
+import { HostRef, renderConfig, renderTypeScript, renderYaml } from "../../provider/scan/render";
+import { ClusterConfig } from "../../provider/config";
 import { DirectorHostArgs, DrRealServerHostArgs, RealServerArgs, VirtualServiceArgs } from "../../provider/model";
 
 const captured = (name: string) => fs.readFileSync(path.join(__dirname, "../lab/captured", name), "utf8");
@@ -275,6 +276,40 @@ describe("rendering", () => {
     );
     expect(t).toContain(
       'const directorConnection = { host: "127.0.0.1", port: 2220, user: "root", privateKey, knownHostsPath: "/keys/known_hosts" };',
+    );
+  });
+
+  test("config: the walkthrough is one LvsDrCluster, as the root program's stack config that its own model accepts", () => {
+    const c = renderConfig(program);
+    const values = Object.fromEntries(
+      c
+        .split("\n")
+        .filter((l) => l.startsWith("  pulumi-lvs:"))
+        .map((l) => {
+          const [, k, v] = /^ {2}pulumi-lvs:(\w+): (.*)$/.exec(l)!;
+          return [k, JSON.parse(v) as unknown];
+        }),
+    );
+    expect(values).toMatchObject({ vip: "198.51.100.100", port: 80, scheduler: "rr", interface: "eth1", adopt: "own" });
+    expect(values.backends).toEqual([
+      {
+        address: "198.51.100.11",
+        weight: 1,
+        connection: { host: "127.0.0.1", port: 2221, user: "root", privateKeyPath: "/keys/id", knownHostsPath: "/keys/known_hosts" },
+      },
+      {
+        address: "198.51.100.12",
+        weight: 1,
+        connection: { host: "127.0.0.1", port: 2222, user: "root", privateKeyPath: "/keys/id", knownHostsPath: "/keys/known_hosts" },
+      },
+    ]);
+    expect(ClusterConfig.safeParse(values).error?.issues ?? []).toEqual([]);
+  });
+
+  test("config: a scan that is not one cluster is refused, naming why", () => {
+    const many = parseScan("d", withSections(DIRECTOR, { ipvs: captured("ipvsadm-S-n-all-kinds.txt"), thresholds: "" }));
+    expect(() => renderConfig({ ...program, scanned: scan(many, []) })).toThrow(
+      /^the scan does not fit one LvsDrCluster \(the root program's config\): 10 services \(a cluster has one address service\);/,
     );
   });
 });

@@ -1,0 +1,182 @@
+// Migrating a hand-built cluster (issue 19), through the real CLI, plugin and YAML language host
+// on the lab: the walkthrough's scripts (translated to `ip`) build the cluster by hand while a
+// client requests the VIP every 0.2 s; `pulumi-lvs scan` writes the program; its first `up`
+// adopts every object without a failed request and leaves every kernel byte-identical; preview
+// is clean; a reboot of every host brings the service back with no Pulumi run; a weight change
+// applies in place; destroy removes everything (adopt: own), leaving fresh hosts.
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { promisify } from "util";
+import { REPO, Stack, changes, expectAlternating, hostState, labAsync, labHost, labStatus, onHost, waitFor } from "./harness";
+
+jest.setTimeout(30 * 60_000);
+
+const lab = labStatus();
+const VIP = lab.vip;
+const HOSTS = ["director", "rs-a", "rs-b"];
+const [director, rsA, rsB] = HOSTS.map((n) => labHost(lab, n));
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-migrate-"));
+const stack = new Stack(work, "migrate");
+
+/** The walkthrough's lvs_dr.sh and lvs_dr_rs.sh, with `ip` for ifconfig and route. */
+const HAND_BUILT: Record<string, string> = {
+  director: [
+    `ip addr add ${VIP}/32 brd ${VIP} dev eth1 label eth1:0`,
+    `ip route add ${VIP} dev eth1`,
+    `ipvsadm -A -t ${VIP}:80 -s rr`,
+    `ipvsadm -a -t ${VIP}:80 -r ${rsA.lanAddress}:80 -g -w 1`,
+    `ipvsadm -a -t ${VIP}:80 -r ${rsB.lanAddress}:80 -g -w 1`,
+  ].join(" && "),
+  ...Object.fromEntries(
+    ["rs-a", "rs-b"].map((h) => [
+      h,
+      `ip addr add ${VIP}/32 brd ${VIP} dev lo label lo:0 && ` +
+        "sysctl -qw net.ipv4.conf.lo.arp_ignore=1 net.ipv4.conf.lo.arp_announce=2 net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2",
+    ]),
+  ),
+};
+/** What the kernel has: the issue's byte-for-byte comparison. */
+const KERNEL = [
+  "ipvsadm -S -n",
+  "ip -o addr",
+  "ip route; ip -6 route",
+  "sysctl net.ipv4.conf.lo.arp_ignore net.ipv4.conf.lo.arp_announce net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.arp_announce net.ipv4.ip_forward",
+].join("; echo ---; ");
+const kernels = () => Object.fromEntries(HOSTS.map((h) => [h, onHost(h, KERNEL)]));
+
+/** A client requesting the VIP every 0.2 s in the background: its pid and log on the client VM. */
+const PROBE_LOG = "/tmp/migrate-probe.log";
+const startProbe = () =>
+  onHost(
+    "client",
+    `rm -f ${PROBE_LOG}; nohup sh -c 'while :; do curl -s -o /dev/null -w "%{http_code}\\n" --max-time 2 http://${VIP}/ >> ${PROBE_LOG}; sleep 0.2; done' >/dev/null 2>&1 & echo $!`,
+  ).trim();
+/** Stops the probe by its pid; the status code of every request it made. */
+const stopProbe = (pid: string) => {
+  onHost("client", `kill ${pid}`);
+  return onHost("client", `cat ${PROBE_LOG}`).trim().split("\n");
+};
+
+let fresh: Record<string, string>;
+let handBuilt: Record<string, string>;
+let probe: string;
+beforeAll(async () => {
+  fresh = hostState(HOSTS);
+  for (const [h, script] of Object.entries(HAND_BUILT)) onHost(h, script);
+  handBuilt = kernels();
+  expectAlternating(VIP);
+  probe = startProbe();
+  fs.writeFileSync(path.join(work, "known_hosts"), knownHosts());
+});
+afterAll(async () => {
+  onHost("client", `kill ${probe} 2>/dev/null; true`);
+  await stack.run("destroy", "--yes", "--skip-preview");
+  await stack.remove();
+  // Whatever a failed step left of the hand-built cluster goes, so the next file finds fresh hosts.
+  onHost(
+    "director",
+    `ipvsadm -D -t ${VIP}:80 2>/dev/null; ip addr del ${VIP}/32 dev eth1 2>/dev/null; ip route del ${VIP} dev eth1 2>/dev/null; true`,
+  );
+});
+
+/** Each host's key as the lab's sshd presents it, as known_hosts lines for 127.0.0.1:PORT. */
+function knownHosts(): string {
+  return [director, rsA, rsB]
+    .map(
+      (h) =>
+        `[${h.sshHost}]:${h.sshPort} ${onHost(h.name, "cat /etc/ssh/ssh_host_ed25519_key.pub").trim().split(" ").slice(0, 2).join(" ")}`,
+    )
+    .join("\n");
+}
+
+async function scan(...extra: string[]): Promise<{ stdout: string; stderr: string }> {
+  const target = (h: typeof director) => `root@${h.sshHost}:${h.sshPort}`;
+  return promisify(execFile)(
+    path.join(REPO, "bin/provider/cli/main.js"),
+    [
+      "scan",
+      target(director),
+      "--backend",
+      target(rsA),
+      "--backend",
+      target(rsB),
+      "--key",
+      director.keyPath,
+      "--known-hosts",
+      path.join(work, "known_hosts"),
+      ...extra,
+    ],
+    { encoding: "utf8", timeout: 5 * 60_000 },
+  );
+}
+
+const NAMES = {
+  director: "DirectorHost",
+  "backend-198-51-100-11": "DrRealServerHost",
+  "backend-198-51-100-12": "DrRealServerHost",
+  "tcp-198-51-100-100-80": "VirtualService",
+  "tcp-198-51-100-100-80-198-51-100-11": "RealServer",
+  "tcp-198-51-100-100-80-198-51-100-12": "RealServer",
+};
+
+test("1. pulumi-lvs scan writes the program of the hand-built cluster, with nothing left untranslated, and changes nothing", async () => {
+  const r = await scan("--format", "yaml", "--name", "migrated", "--out", path.join(work, "Pulumi.yaml"));
+  expect(r.stderr).toContain("6 resource(s) declared, 0 thing(s) not translated");
+  expect(kernels()).toEqual(handBuilt);
+  // The TypeScript form of the same scan declares the same resources.
+  const ts = (await scan()).stdout;
+  for (const [name, type] of Object.entries(NAMES)) expect(ts).toContain(`new lvs.${type}(${JSON.stringify(name)}`);
+  await stack.init();
+});
+
+test("2. its first up adopts every object: no kernel changes, no request fails, every hold recorded as owned", async () => {
+  const up = await stack.up();
+  expect(changes(up)).toEqual(Object.fromEntries(Object.keys(NAMES).map((n) => [n, "create"])));
+  expect(kernels()).toEqual(handBuilt);
+  for (const n of ["tcp-198-51-100-100-80", "tcp-198-51-100-100-80-198-51-100-11", "tcp-198-51-100-100-80-198-51-100-12"])
+    expect(await stack.outputsOf(n)).toMatchObject({ adopted: true, adopt: "own" });
+  for (const h of HOSTS) {
+    const ledger = JSON.parse(onHost(h, "cat /var/lib/pulumi-lvs/ledger.json")) as {
+      entries: Record<string, { adopted?: string; original: unknown }>;
+    };
+    const entries = Object.entries(ledger.entries);
+    expect(entries.length).toBeGreaterThan(0);
+    for (const [key, e] of entries) expect([key, e.adopted]).toEqual([key, "own"]);
+  }
+  // Boot persistence, which the hand scripts never had.
+  for (const h of HOSTS) expect(onHost(h, "systemctl is-enabled pulumi-lvs-restore.service").trim()).toBe("enabled");
+});
+
+test("3. preview is clean, and not one of the client's requests failed", async () => {
+  await stack.must("preview", "--expect-no-changes");
+  const codes = stopProbe(probe);
+  expect(codes.length).toBeGreaterThan(20);
+  expect(codes.filter((c) => c !== "200")).toEqual([]);
+});
+
+test("4. after rebooting all three hosts, the service is back with no pulumi run", async () => {
+  await Promise.all(HOSTS.map((h) => labAsync("reboot", h)));
+  await waitFor("the VIP to answer after the reboot", 60, () =>
+    onHost("client", `curl -s --max-time 2 http://${VIP}/`, { allowFail: true }) ? true : undefined,
+  );
+  expectAlternating(VIP);
+  expect(onHost("director", "ipvsadm -S -n")).toBe(handBuilt.director.split("\n---\n")[0] + "\n");
+  await stack.must("preview", "--expect-no-changes");
+});
+
+test("5. a weight change through the program applies in place", async () => {
+  const file = path.join(work, "Pulumi.yaml");
+  const text = fs.readFileSync(file, "utf8");
+  const at = text.indexOf("  tcp-198-51-100-100-80-198-51-100-12:");
+  fs.writeFileSync(file, text.slice(0, at) + text.slice(at).replace("weight: 1", "weight: 2"));
+  expect(changes(await stack.up())).toEqual({ "tcp-198-51-100-100-80-198-51-100-12": "update" });
+  expect(onHost("director", "ipvsadm -S -n")).toContain(`-a -t ${VIP}:80 -r ${rsB.lanAddress}:80 -g -w 2`);
+});
+
+test("6. destroy removes everything the hand scripts made (adopt: own): the hosts are as fresh machines", async () => {
+  const down = await stack.destroy();
+  expect(Object.values(changes(down)).every((c) => c === "delete")).toBe(true);
+  expect(hostState(HOSTS)).toEqual(fresh);
+});

@@ -109,6 +109,7 @@ function directorArgs(args: LvsDrClusterArgs, dir: ClusterDirector): Constructor
     vrrp,
     installKeepalived: args.installKeepalived,
     persist: args.persist,
+    adopt: args.adopt,
     ...(args.forwarding === "masquerade" ? { ipForward: true } : {}),
   };
 }
@@ -127,6 +128,7 @@ function serviceArgs(args: LvsDrClusterArgs, connection: ClusterDirector["connec
     sorryServer: args.sorryServer,
     installKeepalived: args.installKeepalived,
     persist: args.persist,
+    adopt: args.adopt,
   };
 }
 
@@ -140,6 +142,7 @@ function realServerArgs(
     address: b.address,
     weight: b.weight,
     persist: args.persist,
+    adopt: args.adopt,
     drainTimeout: args.drainTimeout,
     forwarding: args.forwarding,
     ...(args.forwarding === "tunnel" ? { tunnelType: args.tunnelType, tunnelPort: args.tunnelPort } : {}),
@@ -154,11 +157,11 @@ function backendHost(
   b: ArgsOf<typeof model.ClusterBackend>,
   opts: pulumi.CustomResourceOptions,
 ) {
-  const { vip, persist } = args;
+  const { vip, persist, adopt } = args;
   if (args.forwarding === "tunnel")
     return new TunRealServerHost(
       name,
-      { connection: b.connection, vips: [vip], tunnelType: args.tunnelType, tunnelPort: args.tunnelPort, persist },
+      { connection: b.connection, vips: [vip], tunnelType: args.tunnelType, tunnelPort: args.tunnelPort, persist, adopt },
       opts,
     );
   if (args.forwarding === "masquerade") {
@@ -166,7 +169,11 @@ function backendHost(
       throw new Error(
         `LvsDrCluster ${name}: natGateway (the director's address on the backends' network) is required with forwarding "masquerade"`,
       );
-    return new NatRealServerHost(name, { connection: b.connection, director: args.natGateway, clients: args.natClients, persist }, opts);
+    return new NatRealServerHost(
+      name,
+      { connection: b.connection, director: args.natGateway, clients: args.natClients, persist, adopt },
+      opts,
+    );
   }
-  return new DrRealServerHost(name, { connection: b.connection, vips: [vip], persist }, opts);
+  return new DrRealServerHost(name, { connection: b.connection, vips: [vip], persist, adopt }, opts);
 }

@@ -97,6 +97,14 @@ const entry = <K extends string, W extends z.ZodType, V extends z.ZodType, O ext
     holders: z.record(z.string(), holder(value)),
     /** A destination whose last holder is draining it: weight 0 until it is removed. */
     draining: z.boolean().optional(),
+    /**
+     * The object was on the host before the first holder (adopted): "keep", the original is what
+     * was found, put back when the last holder lets go; "own", a holder declared `adopt: "own"`,
+     * so the original is what pulumi-lvs leaves of its own objects (null: removed, or the kernel's
+     * default) and what was found is forgotten. Absent: nothing was found, or the entry comes
+     * from a release before 0.3 (or its state), where a non-null original tells that something was.
+     */
+    adopted: z.enum(["keep", "own"]).optional(),
   });
 
 const Entry = z.discriminatedUnion("kind", [
@@ -234,6 +242,9 @@ export function liveTarget(e: Entry): Desired<ObjectKind> | undefined {
   const d = desiredValue(e);
   return d && { ...d, dest: { ...d.dest, weight: 0 } };
 }
+
+/** Whether an entry's object was on the host before its first holder, adopted with keep or own. */
+export const adopted = (e: Entry): boolean => e.adopted !== undefined || e.original !== null;
 
 /** Whether any holder wants the object restored at boot. */
 export const persisted = (e: Entry): boolean => Object.values(e.holders).some((h) => h.persist);

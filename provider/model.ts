@@ -399,6 +399,18 @@ const persist = z.boolean().default(true);
  * records as the holder of everything this resource claims. Kept from create on, never diffed.
  */
 const owner = z.string().min(1).optional();
+/**
+ * What becomes of an object this resource declares that was already on the host, identical (it
+ * is adopted). "keep" (the default): what was found is recorded and put back when the last
+ * holder lets go, so the object stays. "own": it is taken as pulumi-lvs's own: removed then like
+ * anything pulumi-lvs created (an address, with a host route to it on the same device; a
+ * service; a destination; a route; a tunnel device; a sync daemon), or, where it cannot be
+ * absent, set to the kernel's default: arp_ignore, arp_announce, ip_forward, IPv6 forwarding,
+ * expire_nodest_conn and expire_quiescent_template 0; IPVS timeouts tcp 900, tcpFin 120, udp 300.
+ * Other sysctls (rp_filter, accept_redirects: distributions set their own defaults) and
+ * keepalived keep what was found. One-way: an object once owned stays owned after "keep" again.
+ */
+const adopt = oneOf(["keep", "own"] as const, "adopt").default("keep");
 /** Seconds to wait for active connections to end after setting weight 0, before removal; 0 removes at once. */
 const drainTimeout = intIn(0, 86400, "drainTimeout").default(30);
 
@@ -408,6 +420,7 @@ export const VirtualServiceArgs = z
     connection: Connection,
     persist,
     owner,
+    adopt,
     /** For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them. */
     match: z.array(MarkMatch).min(1, { error: "must list at least one match (or leave match unset)" }).optional(),
     /** Run this service through keepalived, which checks every backend and takes dead ones out. */
@@ -466,6 +479,7 @@ export const RealServerArgs = Destination.extend({
   drainTimeout,
   persist,
   owner,
+  adopt,
   /** Overrides the service's health check for this backend (the service must have one). */
   healthCheck: HealthCheck.optional(),
 })
@@ -569,6 +583,7 @@ export const DirectorHostArgs = z
     installKeepalived,
     persist,
     owner,
+    adopt,
   })
   .extend(DirectorSysctls.shape);
 export type DirectorHostArgs = z.infer<typeof DirectorHostArgs>;
@@ -580,6 +595,7 @@ export const DrRealServerHostArgs = z.object({
   arpAnnounce: intIn(0, 2, "arpAnnounce").default(2),
   persist,
   owner,
+  adopt,
 });
 export type DrRealServerHostArgs = z.infer<typeof DrRealServerHostArgs>;
 
@@ -599,6 +615,7 @@ export const TunRealServerHostArgs = z
     arpAnnounce: intIn(0, 2, "arpAnnounce").default(2),
     persist,
     owner,
+    adopt,
   })
   .superRefine((a, ctx) => {
     if (a.tunnelType === "gue" && a.tunnelPort === undefined)
@@ -649,6 +666,7 @@ export const NatRealServerHostArgs = z.object({
   clients: z.array(network).min(1, { error: "must list at least one network" }).default(["default"]),
   persist,
   owner,
+  adopt,
 });
 export type NatRealServerHostArgs = z.infer<typeof NatRealServerHostArgs>;
 
@@ -694,6 +712,8 @@ export const ClusterArgs = z.object({
   backends: z.array(ClusterBackend).min(1, { error: "must list at least one backend" }),
   /** Reboot persistence for every resource of the cluster. */
   persist,
+  /** What every resource of the cluster does with what it finds already on the hosts (see the resources' adopt). */
+  adopt,
   /** Seconds to drain a removed backend. */
   drainTimeout,
   /** Health-check the backends through keepalived (see VirtualService.healthCheck). */
@@ -728,12 +748,12 @@ export const DrRealServerHostOutputs = z.object({});
 export const TunRealServerHostOutputs = z.object({});
 export const NatRealServerHostOutputs = z.object({});
 export const VirtualServiceOutputs = z.object({
-  /** True when an identical service was already there: it is left in place on delete. */
+  /** True when an identical service was already there (adopted): it is left in place on delete, unless adopt "own" took it over. */
   adopted: z.boolean(),
   drift,
 });
 export const RealServerOutputs = z.object({
-  /** True when an identical destination was already there: it is left in place on delete. */
+  /** True when an identical destination was already there (adopted): it is left in place on delete, unless adopt "own" took it over. */
   adopted: z.boolean(),
   /** Connection counters at the last create, update or refresh. */
   activeConnections: z.number().int().optional(),

@@ -21,6 +21,8 @@ export interface HoldRow {
   value: string;
   persist: boolean;
   since?: string;
+  /** The object was on the host before pulumi-lvs: what was found is kept ("keep"), or it was taken over ("own"). */
+  adopted?: "keep" | "own";
 }
 
 /**
@@ -52,14 +54,15 @@ export function rows(ledger: Ledger): HoldRow[] {
         value: describe(e.kind, h.value),
         persist: h.persist,
         since: h.since,
+        adopted: e.adopted,
       })),
     );
 }
 
 /** The rows as an aligned text table. */
 export function table(list: HoldRow[]): string {
-  const head = ["OBJECT", "STACK", "RESOURCE", "VALUE", "SINCE"];
-  const body = list.map((r) => [r.object, r.stack, r.resource, r.value, r.since ?? "(before 0.3)"]);
+  const head = ["OBJECT", "STACK", "RESOURCE", "VALUE", "ADOPTED", "SINCE"];
+  const body = list.map((r) => [r.object, r.stack, r.resource, r.value, r.adopted ?? "-", r.since ?? "(before 0.3)"]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   return [head, ...body].map((cols) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join("  ")).join("\n");
 }

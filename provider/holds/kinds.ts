@@ -180,6 +180,13 @@ export interface ObjectKindSpec<K extends ObjectKind> {
   describe(v: Desired<K>): string;
   /** What the host has of the object at `where` (null: nothing), as its entry's original records it. */
   read(ctx: Pick<KindContext, "live" | "snap">, where: Where<K>): Original<K> | null;
+  /**
+   * What `adopt: "own"` records as the original of an object found on the host: for an object
+   * that cannot be absent, the kernel's default; undefined when that is not known, so what was
+   * found is kept. Unset: null, the object goes when the last holder lets go, like one
+   * pulumi-lvs created.
+   */
+  owned?(where: Where<K>): Original<K> | undefined;
   /** The commands that make the live object what `entry` wants; `ctx.live` follows them. */
   converge(ctx: KindContext, key: string, entry: EntryOf<K>): Command[];
   /**
@@ -196,6 +203,19 @@ const describeService = (s: LiveServiceValue) =>
   (s.extra?.length ? `, ${s.extra.join(" ")}` : "");
 const describeDest = ({ dest: d }: DestValue) =>
   `forwarding ${d.forwarding}${d.tunnelType ? ` (${d.tunnelType}${d.tunnelPort ? ` port ${d.tunnelPort}` : ""})` : ""}, weight ${d.weight}, thresholds ${d.upperThreshold ?? 0}/${d.lowerThreshold ?? 0}`;
+
+/**
+ * The kernel's defaults of the sysctls pulumi-lvs sets, where they are known. Not rp_filter and
+ * accept_redirects: distributions set their own.
+ */
+const SYSCTL_DEFAULTS: [RegExp, number][] = [
+  [/^net\.ipv4\.conf\.[^.]+\.arp_(ignore|announce)$/, 0],
+  [/^net\.ipv4\.ip_forward$/, 0],
+  [/^net\.ipv6\.conf\.all\.forwarding$/, 0],
+  [/^net\.ipv4\.vs\.(expire_nodest_conn|expire_quiescent_template)$/, 0],
+];
+/** IPVS timeouts as the kernel starts with them (what `ipvsadm -L --timeout` shows on a fresh host). */
+const DEFAULT_TIMEOUTS = { tcp: 900, tcpFin: 120, udp: 300 };
 
 /** Objects that live in files rendered from the ledger after the commands (keepalived's, nftables'): nothing to run here. */
 const inFiles = { read: () => null, converge: () => [], boot: () => undefined };
@@ -214,11 +234,13 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
         live.addrs.push({ ...a });
         return [net.addAddress(a)];
       }
+      // An address owned by adoption may have come with a host route beside it (`route add -host VIP dev eth0`).
+      const route = !want && entry.adopted === "own" && a.dev !== "lo" ? [net.deleteHostRoute(a.address, a.dev)] : [];
       if (!want && have) {
         live.addrs = live.addrs.filter((x) => !(x.address === a.address && x.dev === a.dev));
-        return [net.deleteAddress(a)];
+        return [net.deleteAddress(a), ...route];
       }
-      return [];
+      return route;
     },
     boot: (e) => ({ part: "addrs", line: `${e.where.address}/${e.where.prefix} ${e.where.dev}` }),
   },
@@ -227,6 +249,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
     rank: { remove: 3, keep: 3 },
     describe: (v) => `value ${v}`,
     read: ({ live }, name) => live.sysctls[name] ?? null,
+    owned: (name) => SYSCTL_DEFAULTS.find(([re]) => re.test(name))?.[1],
     converge({ live }, _key, entry) {
       const value = liveTarget(entry);
       if (value === undefined || (live.sysctls[entry.where] ?? null) === value) return [];
@@ -343,6 +366,8 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
       const k = snap.keepalived;
       return { installed: !!k?.installed, enabled: !!k?.enabled, active: !!k?.active, conf: k?.conf ?? "absent" };
     },
+    // keepalived as it was found stays: pulumi-lvs does not uninstall what it did not install.
+    owned: () => undefined,
     // Its service's state and our include line are written from the ledger after the commands.
     converge: () => [],
     boot: () => undefined,
@@ -352,6 +377,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
     rank: { remove: 3, keep: 3 },
     describe: (v) => `tcp ${v.tcp ?? "unchanged"}, tcpfin ${v.tcpFin ?? "unchanged"}, udp ${v.udp ?? "unchanged"}`,
     read: ({ live }) => live.timeouts ?? null,
+    owned: () => DEFAULT_TIMEOUTS,
     converge({ live }, _key, entry) {
       const t = liveTarget(entry);
       const now = live.timeouts;

@@ -81,6 +81,12 @@ export interface Claim {
    * instead of refused. Import named that very object, so no declaration took it by accident.
    */
   imported?: boolean;
+  /**
+   * The owner declared `adopt: "own"`: an object it holds that was found on the host is taken as
+   * pulumi-lvs's own, for good (see the kinds' `owned`), so the last holder's release removes it
+   * (or sets the kernel's default) instead of putting back what was found.
+   */
+  own?: boolean;
 }
 
 /** One object a resource of release 0.1 held (it kept no ledger), with what was there before it; one member per kind. */
@@ -180,7 +186,7 @@ export class Plan {
     for (const k of touched) delete this.ledger.entries[k].holders[owner];
     // Services before their destinations, so a destination can find its service.
     for (const [key, w] of [...want].sort(([a], [b]) => this.rank(a, false) - this.rank(b, false))) {
-      this.hold(owner, key, w, c.persist, c.imported ?? false);
+      this.hold(owner, key, w, c);
       touched.push(key);
     }
     this.refuseOrphaningDests(touched);
@@ -383,7 +389,7 @@ export class Plan {
     };
   }
 
-  private hold(owner: string, key: string, w: Hold, persist: boolean, imported: boolean): void {
+  private hold(owner: string, key: string, w: Hold, { persist, imported, own }: Claim): void {
     const { value: _, ...place } = w;
     const e: Entry = this.ledger.entries[key] ?? { ...place, original: null, holders: {} };
     const others = Object.entries(e.holders).filter(([o, h]) => o !== owner && !sameValue(h.value, w.value));
@@ -407,8 +413,10 @@ export class Plan {
         );
       }
       e.original = live;
+      if (live !== null) e.adopted = "keep";
       this.ledger.entries[key] = e;
     }
+    if (own) takeOver(e);
     const since = owner in e.holders ? e.holders[owner].since : this.snap.at;
     e.holders[owner] = { value: w.value, persist, ...(since ? { since } : {}) };
     delete e.draining; // claimed again: stop draining
@@ -459,6 +467,19 @@ export class Plan {
   private commandsFor(key: string, entry: Entry): Command[] {
     return kindOf(entry.kind).converge(this.context, key, entry);
   }
+}
+
+/**
+ * Makes an object that was found on the host pulumi-lvs's own: its original becomes what the
+ * kind leaves of its own objects (nothing, or the kernel's default) and what was found is
+ * forgotten, so an entry owned once stays owned. A kind with no such value keeps what was found.
+ */
+function takeOver(e: Entry): void {
+  const { owned } = kindOf(e.kind);
+  const fresh = owned ? owned(e.where) : null;
+  if (e.original === null || e.adopted === "own" || fresh === undefined) return;
+  e.original = fresh;
+  e.adopted = "own";
 }
 
 const serviceSpec = (s: ServiceValue): ServiceValue => ({ ...scheduling(s), healthCheck: s.healthCheck, sorryServer: s.sorryServer });

@@ -248,6 +248,9 @@ export const net = {
   /** `replace`: one route per destination network; another gateway for it is replaced (and restored on delete). */
   replaceRoute: (network: string, via: string) => `ip ${via.includes(":") ? "-6 " : ""}route replace ${q(network)} via ${q(via)}`,
   deleteRoute: (network: string, via: string) => `ip ${via.includes(":") ? "-6 " : ""}route del ${q(network)} via ${q(via)}`,
+  /** A host route to `address` on `dev` in the main table, if there is one. */
+  deleteHostRoute: (address: string, dev: string) =>
+    `ip ${address.includes(":") ? "-6 " : ""}route del ${q(address)} dev ${q(dev)} table main 2>/dev/null || true`,
   /** GUE receive port (ip fou): GUE packets to this UDP port are decapsulated. */
   listFou: () => "ip fou show 2>/dev/null || true",
   addFou: (port: number) => `ip fou add port ${q(port)} gue`,

@@ -36,6 +36,7 @@ const claimOf = (a: DirectorHostArgs, dev: string): Claim => ({
     }).filter(([, v]) => v !== undefined),
   ) as Record<string, number>,
   persist: a.persist,
+  own: a.adopt === "own",
 });
 
 /** The declared interface, else where a VIP already is, else the one routing to the first VIP. */
@@ -89,7 +90,7 @@ export const directorHostKind: Kind<DirectorHostArgs, z.infer<typeof DirectorHos
   outputs: DirectorHostOutputs,
   replaceOn: [],
   // An interface change moves the VIPs in one transaction (delete there, add here).
-  updateOn: ["vips", "interface", "ipForward", "expireNodestConn", "expireQuiescentTemplate", "vrrp", "ipvsTimeouts", "persist"],
+  updateOn: ["vips", "interface", "ipForward", "expireNodestConn", "expireQuiescentTemplate", "vrrp", "ipvsTimeouts", "persist", "adopt"],
   resolvedWhenUnset: ["interface"],
   secretInputs: ["vrrp.authPass"],
   identity: () => "director",

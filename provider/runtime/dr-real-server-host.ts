@@ -28,6 +28,7 @@ const claimOf = (a: DrRealServerHostArgs): Claim => ({
   addrs: a.vips.map((address) => ({ address, prefix: vipPrefix(address), dev: "lo" })),
   sysctls: arpSysctls(a, "lo"),
   persist: a.persist,
+  own: a.adopt === "own",
 });
 
 const converge = (a: DrRealServerHostArgs, owner: string) =>
@@ -41,7 +42,7 @@ export const drRealServerHostKind: Kind<DrRealServerHostArgs, z.infer<typeof DrR
   schema: DrRealServerHostArgs,
   outputs: DrRealServerHostOutputs,
   replaceOn: [],
-  updateOn: ["vips", "arpIgnore", "arpAnnounce", "persist"],
+  updateOn: ["vips", "arpIgnore", "arpAnnounce", "persist", "adopt"],
   identity: () => "dr-real-server",
 
   create: (host, a, { owner }) => converge(a, owner).on(host),

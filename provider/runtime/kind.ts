@@ -126,6 +126,9 @@ function secretInputs(paths: string[]) {
   };
 }
 
+/** Inputs every kind gained after 0.2, with what state written without them means (so it previews clean). */
+const ADDED_INPUTS: Record<string, unknown> = { adopt: "keep" };
+
 /**
  * The engine's diff for a kind: which fields replace, which update, from the stored state
  * (secrets back in place) and the checked new inputs. Pure: it never connects.
@@ -142,7 +145,7 @@ function diffOf<A extends { connection: Connection }, O extends Outs>(kind: Kind
     );
   const changed = (path: string) =>
     containsUnknown(get(news, path)) ||
-    (!same(get(olds, path), get(news, path)) &&
+    (!same(get(olds, path) ?? ADDED_INPUTS[path], get(news, path)) &&
       !((kind.resolvedWhenUnset as string[] | undefined)?.includes(path) && get(news, path) === undefined));
   const replaces = ["connection.host", ...kind.replaceOn].filter((f) => changed(f));
   const updates: string[] = kind.updateOn.filter((f) => changed(f));

@@ -29,6 +29,7 @@ const claimOf = (plan: Plan, a: NatRealServerHostArgs): Claim => {
     routes: routesOf(a, family),
     sysctls: { [redirects(family, "all")]: 0, [redirects(family, deviceTo(plan, a))]: 0 },
     persist: a.persist,
+    own: a.adopt === "own",
   };
 };
 
@@ -40,7 +41,7 @@ export const natRealServerHostKind: Kind<NatRealServerHostArgs, z.infer<typeof N
   schema: NatRealServerHostArgs,
   outputs: NatRealServerHostOutputs,
   replaceOn: [],
-  updateOn: ["director", "clients", "persist"],
+  updateOn: ["director", "clients", "persist", "adopt"],
   identity: () => "nat-real-server",
   ...settingsOps<NatRealServerHostArgs>("NatRealServerHost", needs, claimOf),
 

@@ -2,7 +2,7 @@
 // ledger, and drained (weight 0, wait for active connections) before the last holder removes it.
 import { z } from "zod";
 import { Destination, RealServerArgs, RealServerOutputs, hostPort, serviceKeyString } from "../model";
-import { DestValue, keys } from "../ledger";
+import { DestValue, adopted, keys } from "../ledger";
 import { ClaimError } from "../holds/plan";
 import { legacyFiles } from "../remote/boot";
 import { parseRealServerIdentity, realServerIdentity } from "../ids";
@@ -37,10 +37,10 @@ const converge = (a: RealServerArgs, { owner, imported }: Pick<Ctx, "owner" | "i
   hostOp(`RealServer ${name(a)}`, { ipvs: true }, (plan): Outputs => {
     if (a.healthCheck && !plan.byKeepalived(a.service))
       throw new ClaimError(`healthCheck of ${name(a)} needs a health-checked service: set healthCheck on its VirtualService`);
-    plan.claim(owner, { dests: [value(a)], persist: a.persist, imported });
+    plan.claim(owner, { dests: [value(a)], persist: a.persist, imported, own: a.adopt === "own" });
     const live = plan.liveDest(value(a));
     return {
-      adopted: plan.ledger.entries[keys.dest(a.service, a)].original !== null,
+      adopted: adopted(plan.ledger.entries[keys.dest(a.service, a)]),
       activeConnections: live?.activeConn,
       inactiveConnections: live?.inactConn,
     };
@@ -95,6 +95,7 @@ export const realServerKind: Kind<RealServerArgs, Outputs> = {
     "drainTimeout",
     "healthCheck",
     "persist",
+    "adopt",
   ],
   identity: (a) => realServerIdentity(a.service, a.address, a.port),
   fromIdentity: parseRealServerIdentity,

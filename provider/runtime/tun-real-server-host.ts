@@ -45,6 +45,7 @@ const claimOf = (a: TunRealServerHostArgs): Claim => {
     addrs: a.vips.map((address) => ({ address, prefix: vipPrefix(address), dev: devFor(address) })),
     sysctls: v4 ? { [rpFilter(v4)]: 0, [rpFilter("all")]: 0, ...arpSysctls(a, v4) } : {},
     persist: a.persist,
+    own: a.adopt === "own",
   };
 };
 
@@ -55,7 +56,7 @@ export const tunRealServerHostKind: Kind<TunRealServerHostArgs, z.infer<typeof T
   schema: TunRealServerHostArgs,
   outputs: TunRealServerHostOutputs,
   replaceOn: [],
-  updateOn: ["vips", "tunnelType", "tunnelPort", "arpIgnore", "arpAnnounce", "persist"],
+  updateOn: ["vips", "tunnelType", "tunnelPort", "arpIgnore", "arpAnnounce", "persist", "adopt"],
   identity: () => "tun-real-server",
   ...settingsOps<TunRealServerHostArgs>("TunRealServerHost", needs, (_plan, a) => claimOf(a)),
 

@@ -1,10 +1,10 @@
 // VirtualService: one IPVS service on a director (ipvsadm -A/-E/-D), held in the host's
-// ledger: an identical service that was already there is adopted and never deleted; one that
-// another resource holds is shared (a rename hands it over without a gap). With a health
+// ledger: an identical service that was already there is adopted and left in place (unless
+// adopt is "own"); one that another resource holds is shared (a rename hands it over without a gap). With a health
 // check, keepalived runs it (a virtual_server block of our files) and follows backend health.
 import { z } from "zod";
 import { VirtualServiceArgs, VirtualServiceOutputs, serviceKeyString } from "../model";
-import { keys } from "../ledger";
+import { adopted, keys } from "../ledger";
 import { Ctx, Kind } from "./kind";
 import { hostOp, needKeepalived } from "./host-state";
 import { queueOf } from "./host-queue";
@@ -35,8 +35,15 @@ const legacyName = (a: VirtualServiceArgs) => `${a.protocol}_${a.address}_${a.po
 const converge = (a: VirtualServiceArgs, { owner, imported }: Pick<Ctx, "owner" | "imported">) =>
   hostOp(`VirtualService ${serviceKeyString(a)}`, { ipvs: true, keepalived: !!a.healthCheck }, (plan) => {
     if (a.healthCheck) needKeepalived(plan, a.installKeepalived);
-    plan.claim(owner, { services: [serviceValue(a)], marks: marks(a), keepalived: !!a.healthCheck, persist: a.persist, imported });
-    return { adopted: plan.ledger.entries[keys.service(a)].original !== null, drift: [] };
+    plan.claim(owner, {
+      services: [serviceValue(a)],
+      marks: marks(a),
+      keepalived: !!a.healthCheck,
+      persist: a.persist,
+      imported,
+      own: a.adopt === "own",
+    });
+    return { adopted: adopted(plan.ledger.entries[keys.service(a)]), drift: [] };
   });
 
 /** What a release-0.1 VirtualService held: its service, there before it when it was adopted. */
@@ -49,7 +56,7 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
   schema: VirtualServiceArgs,
   outputs: VirtualServiceOutputs,
   replaceOn: ["address", "port", "protocol", "fwmark", "family"],
-  updateOn: ["scheduler", "persistence", "schedulerFlags", "onePacket", "match", "healthCheck", "sorryServer", "persist"],
+  updateOn: ["scheduler", "persistence", "schedulerFlags", "onePacket", "match", "healthCheck", "sorryServer", "persist", "adopt"],
   identity: (a) => serviceKeyString(a),
   fromIdentity: parseServiceKey,
 

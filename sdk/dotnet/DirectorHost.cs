@@ -16,6 +16,9 @@ namespace PulumiLvs.Lvs
     [LvsResourceType("lvs:index:DirectorHost")]
     public partial class DirectorHost : global::Pulumi.CustomResource
     {
+        [Output("adopt")]
+        public Output<string?> Adopt { get; private set; } = null!;
+
         [Output("connection")]
         public Output<Outputs.Connection> Connection { get; private set; } = null!;
 
@@ -156,6 +159,9 @@ namespace PulumiLvs.Lvs
 
     public sealed class DirectorHostArgs : global::Pulumi.ResourceArgs
     {
+        [Input("adopt")]
+        public Input<string>? Adopt { get; set; }
+
         [Input("connection", required: true)]
         public Input<Inputs.ConnectionArgs> Connection { get; set; } = null!;
 
@@ -202,6 +208,7 @@ namespace PulumiLvs.Lvs
 
         public DirectorHostArgs()
         {
+            Adopt = "keep";
             InstallKeepalived = true;
             Persist = true;
         }

@@ -16,6 +16,9 @@ namespace PulumiLvs.Lvs
     [LvsResourceType("lvs:index:DrRealServerHost")]
     public partial class DrRealServerHost : global::Pulumi.CustomResource
     {
+        [Output("adopt")]
+        public Output<string?> Adopt { get; private set; } = null!;
+
         [Output("arpAnnounce")]
         public Output<int?> ArpAnnounce { get; private set; } = null!;
 
@@ -123,6 +126,9 @@ namespace PulumiLvs.Lvs
 
     public sealed class DrRealServerHostArgs : global::Pulumi.ResourceArgs
     {
+        [Input("adopt")]
+        public Input<string>? Adopt { get; set; }
+
         [Input("arpAnnounce")]
         public Input<int>? ArpAnnounce { get; set; }
 
@@ -145,6 +151,7 @@ namespace PulumiLvs.Lvs
 
         public DrRealServerHostArgs()
         {
+            Adopt = "keep";
             ArpAnnounce = 2;
             ArpIgnore = 1;
             Persist = true;

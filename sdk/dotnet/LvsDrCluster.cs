@@ -68,6 +68,12 @@ namespace PulumiLvs.Lvs
 
     public sealed class LvsDrClusterArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// What every resource of the cluster does with what it finds already on the hosts (see the resources' adopt).
+        /// </summary>
+        [Input("adopt")]
+        public Input<string>? Adopt { get; set; }
+
         [Input("backends", required: true)]
         private InputList<Inputs.ClusterBackendArgs>? _backends;
         public InputList<Inputs.ClusterBackendArgs> Backends
@@ -170,6 +176,7 @@ namespace PulumiLvs.Lvs
 
         public LvsDrClusterArgs()
         {
+            Adopt = "keep";
             DrainTimeout = 30;
             Forwarding = "direct";
             InstallKeepalived = true;

@@ -16,6 +16,9 @@ namespace PulumiLvs.Lvs
     [LvsResourceType("lvs:index:NatRealServerHost")]
     public partial class NatRealServerHost : global::Pulumi.CustomResource
     {
+        [Output("adopt")]
+        public Output<string?> Adopt { get; private set; } = null!;
+
         /// <summary>
         /// Where the clients are: routed through the director (restored on delete).
         /// </summary>
@@ -126,6 +129,9 @@ namespace PulumiLvs.Lvs
 
     public sealed class NatRealServerHostArgs : global::Pulumi.ResourceArgs
     {
+        [Input("adopt")]
+        public Input<string>? Adopt { get; set; }
+
         [Input("clients")]
         private InputList<string>? _clients;
 
@@ -152,6 +158,7 @@ namespace PulumiLvs.Lvs
 
         public NatRealServerHostArgs()
         {
+            Adopt = "keep";
             Persist = true;
         }
         public static new NatRealServerHostArgs Empty => new NatRealServerHostArgs();

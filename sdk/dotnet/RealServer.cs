@@ -25,8 +25,11 @@ namespace PulumiLvs.Lvs
         [Output("address")]
         public Output<string> Address { get; private set; } = null!;
 
+        [Output("adopt")]
+        public Output<string?> Adopt { get; private set; } = null!;
+
         /// <summary>
-        /// True when an identical destination was already there: it is left in place on delete.
+        /// True when an identical destination was already there (adopted): it is left in place on delete, unless adopt "own" took it over.
         /// </summary>
         [Output("adopted")]
         public Output<bool> Adopted { get; private set; } = null!;
@@ -198,6 +201,9 @@ namespace PulumiLvs.Lvs
         [Input("address", required: true)]
         public Input<string> Address { get; set; } = null!;
 
+        [Input("adopt")]
+        public Input<string>? Adopt { get; set; }
+
         [Input("connection", required: true)]
         public Input<Inputs.ConnectionArgs> Connection { get; set; } = null!;
 
@@ -257,6 +263,7 @@ namespace PulumiLvs.Lvs
 
         public RealServerArgs()
         {
+            Adopt = "keep";
             DrainTimeout = 30;
             Forwarding = "direct";
             Persist = true;

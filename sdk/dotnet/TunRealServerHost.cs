@@ -16,6 +16,9 @@ namespace PulumiLvs.Lvs
     [LvsResourceType("lvs:index:TunRealServerHost")]
     public partial class TunRealServerHost : global::Pulumi.CustomResource
     {
+        [Output("adopt")]
+        public Output<string?> Adopt { get; private set; } = null!;
+
         [Output("arpAnnounce")]
         public Output<int?> ArpAnnounce { get; private set; } = null!;
 
@@ -135,6 +138,9 @@ namespace PulumiLvs.Lvs
 
     public sealed class TunRealServerHostArgs : global::Pulumi.ResourceArgs
     {
+        [Input("adopt")]
+        public Input<string>? Adopt { get; set; }
+
         [Input("arpAnnounce")]
         public Input<int>? ArpAnnounce { get; set; }
 
@@ -169,6 +175,7 @@ namespace PulumiLvs.Lvs
 
         public TunRealServerHostArgs()
         {
+            Adopt = "keep";
             ArpAnnounce = 2;
             ArpIgnore = 1;
             Persist = true;

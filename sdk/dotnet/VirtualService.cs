@@ -19,8 +19,11 @@ namespace PulumiLvs.Lvs
         [Output("address")]
         public Output<string?> Address { get; private set; } = null!;
 
+        [Output("adopt")]
+        public Output<string?> Adopt { get; private set; } = null!;
+
         /// <summary>
-        /// True when an identical service was already there: it is left in place on delete.
+        /// True when an identical service was already there (adopted): it is left in place on delete, unless adopt "own" took it over.
         /// </summary>
         [Output("adopted")]
         public Output<bool> Adopted { get; private set; } = null!;
@@ -191,6 +194,9 @@ namespace PulumiLvs.Lvs
         [Input("address")]
         public Input<string>? Address { get; set; }
 
+        [Input("adopt")]
+        public Input<string>? Adopt { get; set; }
+
         [Input("connection", required: true)]
         public Input<Inputs.ConnectionArgs> Connection { get; set; } = null!;
 
@@ -265,6 +271,7 @@ namespace PulumiLvs.Lvs
 
         public VirtualServiceArgs()
         {
+            Adopt = "keep";
             InstallKeepalived = true;
             Persist = true;
             Protocol = "tcp";

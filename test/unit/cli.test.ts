@@ -89,6 +89,7 @@ describe("the ledger as a table", () => {
         where: "net.ipv4.vs.conntrack",
         original: 0,
         holders: { [B]: { value: 1, persist: true } },
+        adopted: "keep",
       },
     },
   };
@@ -101,12 +102,13 @@ describe("the ledger as a table", () => {
     expect(ownersOf(ledger, { owner: [A] })).toEqual([A]);
   });
 
-  test("one row per holder, aligned", () => {
+  test("one row per holder, aligned, with how its object was adopted (- when pulumi-lvs created it)", () => {
     expect(table(rows(ledger)).split("\n")).toEqual([
-      "OBJECT                                              STACK  RESOURCE                   VALUE                                        SINCE",
-      "real server tcp/198.51.100.100:80 198.51.100.11:80  prod   web-rs-1 (lvs:RealServer)  forwarding direct, weight 1, thresholds 0/0  2026-12-02T04:00:00.000Z",
-      "real server tcp/198.51.100.100:80 198.51.100.11:80  stall  r2 (lvs:RealServer)        forwarding direct, weight 1, thresholds 0/0  (before 0.3)",
-      "sysctl net.ipv4.vs.conntrack                        stall  r2 (lvs:RealServer)        value 1                                      (before 0.3)",
+      "OBJECT                                              STACK  RESOURCE                   VALUE                                        ADOPTED  SINCE",
+      "real server tcp/198.51.100.100:80 198.51.100.11:80  prod   web-rs-1 (lvs:RealServer)  forwarding direct, weight 1, thresholds 0/0  -        2026-12-02T04:00:00.000Z",
+      "real server tcp/198.51.100.100:80 198.51.100.11:80  stall  r2 (lvs:RealServer)        forwarding direct, weight 1, thresholds 0/0  -        (before 0.3)",
+      "sysctl net.ipv4.vs.conntrack                        stall  r2 (lvs:RealServer)        value 1                                      keep     (before 0.3)",
     ]);
+    expect(rows(ledger).map((r) => r.adopted)).toEqual([undefined, undefined, "keep"]);
   });
 });

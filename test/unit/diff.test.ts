@@ -78,6 +78,13 @@ describe("diff", () => {
     ["DrRealServerHost", rsh, { vips: ["198.51.100.101"] }, "update"],
     ["DrRealServerHost", rsh, { arpIgnore: 2 }, "update"],
     ["DrRealServerHost", rsh, { arpAnnounce: 1 }, "update"],
+    ["VirtualService", svc, { adopt: "own" }, "update"],
+    ["RealServer", rs, { adopt: "own" }, "update"],
+    ["DirectorHost", dir, { adopt: "own" }, "update"],
+    ["DrRealServerHost", rsh, { adopt: "own" }, "update"],
+    ["TunRealServerHost", rsh, { adopt: "own" }, "update"],
+    ["NatRealServerHost", nat, { adopt: "own" }, "update"],
+    ["VirtualService", svc, { adopt: "keep" }, "none"], // the default
   ] as const)("%s %j -> %s", async (name, base, change, expected) => {
     const d = await diffOf(name, base, change);
     if (expected === "none") expect(d).toMatchObject({ changes: false, replaces: [] });
@@ -131,6 +138,13 @@ describe("diff", () => {
     };
     const news = (await providers[name].check!(read, base)).inputs!;
     expect(await providers[name].diff!("id", JSON.parse(JSON.stringify(read)), news)).toMatchObject({ changes: false });
+  });
+
+  test("state written before adopt existed previews clean (it meant keep); own there is an update", async () => {
+    const { checked, outs } = await stored("VirtualService", svc);
+    const { adopt: _, ...before } = outs;
+    expect(await providers.VirtualService.diff!("id", before, checked)).toMatchObject({ changes: false });
+    expect(await providers.VirtualService.diff!("id", before, { ...checked, adopt: "own" })).toMatchObject({ changes: true, replaces: [] });
   });
 
   test("values unknown at preview count as changes", async () => {

@@ -1,7 +1,7 @@
 // The host-side decisions (holds/plan.ts) without a host: who holds what, the last holder
 // restoring what was there before, adoption of what pulumi-lvs did not create, conflicts that
 // fail one operation only, and finishing a transaction that died between intent and commit.
-import { keys } from "../../provider/ledger";
+import { EntryOf, adopted, keys } from "../../provider/ledger";
 import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
 import { legacyFiles } from "../../provider/remote/boot";
 import { bootFiles } from "../../provider/holds/boot-files";
@@ -9,6 +9,10 @@ import { parseSnapshot } from "../../provider/holds/snapshot";
 import { stoppedIn, writeScript } from "../../provider/holds/script";
 import { SECTION } from "../../provider/remote/commands";
 import { IpvsTable } from "../../provider/remote/parsers";
+import { Host } from "../../provider/remote/ssh";
+import { RealServerArgs, VirtualServiceArgs } from "../../provider/model";
+import { virtualServiceKind } from "../../provider/runtime/virtual-service";
+import { realServerKind } from "../../provider/runtime/real-server";
 import { emitted, emptySnapshot, run } from "./plan-support";
 
 const VIP = "198.51.100.100";
@@ -88,20 +92,21 @@ describe("holds", () => {
   });
 });
 
-describe("IPVS objects", () => {
-  const table = (weight: number): IpvsTable =>
-    new Map([
-      [
-        "tcp/198.51.100.100:80",
-        {
-          ...svc,
-          persistence: undefined,
-          extra: [],
-          destinations: [{ ...dest(weight).dest, activeConn: 0, inactConn: 0 }],
-        },
-      ],
-    ]);
+/** The IPVS table with the service `svc` and, for each weight given, its destination at that weight. */
+const table = (...weights: number[]): IpvsTable =>
+  new Map([
+    [
+      "tcp/198.51.100.100:80",
+      {
+        ...svc,
+        persistence: undefined,
+        extra: [],
+        destinations: weights.map((w) => ({ ...dest(w).dest, activeConn: 0, inactConn: 0 })),
+      },
+    ],
+  ]);
 
+describe("IPVS objects", () => {
   test("an identical existing service is adopted and survives its holder's release", () => {
     const s0 = snapshot({ ipvs: table(1) });
     const held = run(s0, (p) => p.claim("web", { services: [svc], persist: true }));
@@ -126,7 +131,7 @@ describe("IPVS objects", () => {
   });
 
   test("a rename hands a destination over without removing it", () => {
-    const s0 = snapshot({ ipvs: new Map([["tcp/198.51.100.100:80", { ...svc, persistence: undefined, extra: [], destinations: [] }]]) });
+    const s0 = snapshot({ ipvs: table() });
     const old = run(s0, (p) => p.claim("old", { dests: [dest()], persist: true }));
     expect(old.commands).toEqual(["ipvsadm -a -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -g -w 1 -x 0 -y 0"]);
     const s1 = after(old.plan, s0);
@@ -140,7 +145,7 @@ describe("IPVS objects", () => {
   });
 
   test("a destination with active connections drains first (weight 0 in the kernel and the boot rules); one without goes at once", () => {
-    const s0 = snapshot({ ipvs: new Map([["tcp/198.51.100.100:80", { ...svc, persistence: undefined, extra: [], destinations: [] }]]) });
+    const s0 = snapshot({ ipvs: table() });
     const held = run(s0, (p) => p.claim("rs", { dests: [dest(3)], persist: true }));
     const s1 = after(held.plan, s0);
     s1.ipvs!.get("tcp/198.51.100.100:80")!.destinations[0].activeConn = 2;
@@ -151,6 +156,125 @@ describe("IPVS objects", () => {
     s2.ipvs!.get("tcp/198.51.100.100:80")!.destinations[0].activeConn = 0;
     const gone = run(s2, (p) => expect(p.releaseOrDrain("rs", dest(3))).toBeUndefined());
     expect(gone.commands).toEqual(["ipvsadm -d -t 198.51.100.100\\:80 -r 198.51.100.11\\:80"]);
+  });
+});
+
+describe("adoption: what was found is kept (adopt keep, the default) or taken over (adopt own)", () => {
+  const entry = (plan: Plan, key: string) => plan.ledger.entries[key];
+  const release = (snap: Snapshot, owner = "web") => run(snap, (p) => p.claim(owner, { persist: false }));
+
+  test("an identical service claimed with own runs nothing, is recorded as ours, and its release deletes it", () => {
+    const s0 = snapshot({ ipvs: table() });
+    const held = run(s0, (p) => p.claim("web", { services: [svc], persist: true, own: true }));
+    expect(held.commands).toEqual([]);
+    expect(entry(held.plan, keys.service(svc))).toMatchObject({ original: null, adopted: "own" });
+    expect(adopted(entry(held.plan, keys.service(svc)))).toBe(true); // VirtualService's `adopted` output
+    expect(release(after(held.plan, s0)).commands).toEqual(["ipvsadm -D -t 198.51.100.100\\:80"]);
+  });
+
+  test("with keep (today's behaviour) it is marked keep, keeps what was found, and stays when released", () => {
+    const s0 = snapshot({ ipvs: table() });
+    const held = run(s0, (p) => p.claim("web", { services: [svc], persist: true }));
+    expect(entry(held.plan, keys.service(svc))).toMatchObject({ original: { scheduler: "rr" }, adopted: "keep" });
+    expect(adopted(entry(held.plan, keys.service(svc)))).toBe(true);
+    expect(release(after(held.plan, s0)).commands).toEqual([]);
+  });
+
+  test("what pulumi-lvs creates is not marked; a ledger of 0.2 (no marker) tells adoption by its original", () => {
+    const created = run(snapshot(), (p) => p.claim("web", { services: [svc], persist: true, own: true }));
+    const e = entry(created.plan, keys.service(svc));
+    expect(e.adopted).toBeUndefined();
+    expect(adopted(e)).toBe(false);
+    const of02 = (original: EntryOf<"service">["original"]): EntryOf<"service"> => ({ kind: "service", where: svc, original, holders: {} });
+    expect(adopted(of02({ ...svc, extra: [] }))).toBe(true);
+    expect(adopted(of02(null))).toBe(false);
+  });
+
+  test("a destination found there and claimed with own is ours: RealServer's `adopted` stays true, and it drains before it goes", () => {
+    const s0 = snapshot({ ipvs: table(1) });
+    const key = keys.dest(dest().service, dest().dest);
+    const held = run(s0, (p) => p.claim("rs", { dests: [dest()], persist: true, own: true }));
+    expect(held.commands).toEqual([]);
+    expect(entry(held.plan, key)).toMatchObject({ original: null, adopted: "own" });
+    expect(adopted(entry(held.plan, key))).toBe(true);
+    const s1 = after(held.plan, s0);
+    s1.ipvs!.get("tcp/198.51.100.100:80")!.destinations[0].activeConn = 1;
+    expect(run(s1, (p) => expect(p.releaseOrDrain("rs", dest())).toBe(1)).commands).toEqual([
+      "ipvsadm -e -t 198.51.100.100\\:80 -r 198.51.100.11\\:80 -g -w 0 -x 0 -y 0",
+    ]);
+  });
+
+  test("a sysctl found at arp_ignore=1 and claimed with own goes back to the kernel's 0; rp_filter keeps what was found", () => {
+    const RP = "net.ipv4.conf.tunl0.rp_filter";
+    const s0 = snapshot({ sysctls: { [ARP]: 1, [RP]: 1 } });
+    const held = run(s0, (p) => p.claim("web", { sysctls: { [ARP]: 1, [RP]: 0 }, persist: true, own: true }));
+    expect(held.commands).toEqual(["echo 0 > /proc/sys/net/ipv4/conf/tunl0/rp_filter"]);
+    expect(entry(held.plan, keys.sysctl(ARP))).toMatchObject({ original: 0, adopted: "own" });
+    expect(entry(held.plan, keys.sysctl(RP))).toMatchObject({ original: 1, adopted: "keep" });
+    expect(release(after(held.plan, s0)).commands).toEqual([
+      "echo 0 > /proc/sys/net/ipv4/conf/all/arp_ignore",
+      "echo 1 > /proc/sys/net/ipv4/conf/tunl0/rp_filter",
+    ]);
+  });
+
+  test("IPVS timeouts claimed with own go back to ipvsadm's defaults, 900 120 300", () => {
+    const s0 = snapshot({ timeouts: { tcp: 7200, tcpFin: 30, udp: 60 } });
+    const held = run(s0, (p) => p.claim("dir", { timeouts: { tcp: 7200 }, persist: true, own: true }));
+    expect(held.commands).toEqual([]);
+    expect(release({ ...after(held.plan, s0), timeouts: held.plan.liveTimeouts() }, "dir").commands).toEqual(["ipvsadm --set 900 120 300"]);
+  });
+
+  test("keep, then own on an update: the object becomes ours at once, and stays ours when keep comes back (one-way)", () => {
+    const s0 = snapshot({ ipvs: table() });
+    const kept = run(s0, (p) => p.claim("web", { services: [svc], persist: true }));
+    const s1 = after(kept.plan, s0);
+    const owned = run(s1, (p) => p.claim("web", { services: [svc], persist: true, own: true }));
+    expect(owned.commands).toEqual([]);
+    expect(entry(owned.plan, keys.service(svc))).toMatchObject({ original: null, adopted: "own" });
+    const s2 = after(owned.plan, s1);
+    const back = run(s2, (p) => p.claim("web", { services: [svc], persist: true }));
+    expect(entry(back.plan, keys.service(svc))).toMatchObject({ original: null, adopted: "own" });
+    expect(release(after(back.plan, s2)).commands).toEqual(["ipvsadm -D -t 198.51.100.100\\:80"]);
+  });
+
+  test("an address owned on eth1 goes with the host route beside it (if any); on lo there is none to delete; kept ones stay", () => {
+    const eth1 = { address: VIP, prefix: 32, dev: "eth1" };
+    const v6 = { address: "2001:db8::100", prefix: 128, dev: "eth1" };
+    const releasedOf = (a: typeof eth1, own: boolean) => {
+      const s0 = snapshot({ addrs: [a] });
+      return release(after(run(s0, (p) => p.claim("web", { addrs: [a], persist: true, own })).plan, s0)).commands;
+    };
+    expect(releasedOf(eth1, true)).toEqual([
+      "ip addr del 198.51.100.100/32 dev eth1",
+      "ip route del 198.51.100.100 dev eth1 table main 2>/dev/null || true",
+    ]);
+    expect(releasedOf(v6, true)).toEqual([
+      "ip addr del 2001\\:db8\\:\\:100/128 dev eth1",
+      "ip -6 route del 2001\\:db8\\:\\:100 dev eth1 table main 2>/dev/null || true",
+    ]);
+    expect(releasedOf(vipOnLo, true)).toEqual(["ip addr del 198.51.100.100/32 dev lo"]);
+    expect(releasedOf(eth1, false)).toEqual([]);
+  });
+
+  test("VirtualService and RealServer report `adopted: true` for what own took over", async () => {
+    const read = [
+      `${SECTION} ipvs`,
+      "-A -t 198.51.100.100:80 -s rr",
+      "-a -t 198.51.100.100:80 -r 198.51.100.11:80 -g -w 1",
+      `${SECTION} thresholds`,
+    ].join("\n");
+    // The queue calls only transaction() and reads target and machine: a fake stands in for a Host.
+    const host = {
+      target: "root@fake:22",
+      machine: "fake-adopt",
+      transaction: async (_script: string, decide: (out: string) => unknown) => (decide(read), { read, write: "" }),
+    } as unknown as Host;
+    const connection = { host: "fake" };
+    const ctx = (owner: string) => ({ owner, log: () => undefined, imported: false });
+    const service = VirtualServiceArgs.parse({ connection, ...svc, adopt: "own" });
+    expect(await virtualServiceKind.create(host, service, ctx("vs"))).toMatchObject({ adopted: true });
+    const backend = RealServerArgs.parse({ connection, service: { address: VIP, port: 80 }, address: "198.51.100.11", adopt: "own" });
+    expect(await realServerKind.create(host, backend, ctx("rs"))).toMatchObject({ adopted: true });
   });
 });
 
@@ -178,7 +302,7 @@ describe("intent and commit", () => {
 
   test("consecutive operations that only change IPVS rules go as one ipvsadm -R, marked with their range", () => {
     const rs = (i: number) => ({ ...dest(), dest: { ...dest().dest, address: `198.18.0.${i}` } });
-    const s0 = snapshot({ ipvs: new Map([["tcp/198.51.100.100:80", { ...svc, persistence: undefined, extra: [], destinations: [] }]]) });
+    const s0 = snapshot({ ipvs: table() });
     const { plan } = run(
       s0,
       (p) => backend(p, "host"),
@@ -202,7 +326,7 @@ describe("intent and commit", () => {
 
   test("retried after a failure in a shared ipvsadm -R, each operation's rules go on their own, each after its marker", () => {
     const rs = (i: number) => ({ ...dest(), dest: { ...dest().dest, address: `198.18.0.${i}` } });
-    const s0 = snapshot({ ipvs: new Map([["tcp/198.51.100.100:80", { ...svc, persistence: undefined, extra: [], destinations: [] }]]) });
+    const s0 = snapshot({ ipvs: table() });
     const { plan } = run(
       s0,
       (p) => p.claim("a", { dests: [rs(1)], persist: false }),

@@ -55,6 +55,25 @@ describe("validation before anything connects", () => {
     expect(f.find((x) => x.property === field)!.reason).toContain(value);
   });
 
+  test("adopt is keep (the default) or own on every kind; anything else is refused naming adopt and the value", () => {
+    const kinds: [Parameters<typeof validate>[0], object][] = [
+      [model.VirtualServiceArgs, service],
+      [model.RealServerArgs, realServer],
+      [model.DirectorHostArgs, { connection, vips: ["198.51.100.100"] }],
+      [model.DrRealServerHostArgs, { connection, vips: ["198.51.100.100"] }],
+      [model.TunRealServerHostArgs, { connection, vips: ["198.51.100.100"] }],
+      [model.NatRealServerHostArgs, { connection, director: "198.51.100.10" }],
+      [model.ClusterArgs, { director: connection, vip: "198.51.100.100", port: 80, backends: [{ address: "198.51.100.11", connection }] }],
+    ];
+    for (const [schema, input] of kinds) {
+      expect(validate(schema, input)).toMatchObject({ kind: "valid", value: { adopt: "keep" } });
+      expect(validate(schema, { ...input, adopt: "own" })).toMatchObject({ kind: "valid", value: { adopt: "own" } });
+      expect(failures(schema, { ...input, adopt: "steal" })).toEqual([
+        { property: "adopt", reason: 'adopt must be one of keep, own; got "steal"' },
+      ]);
+    }
+  });
+
   test("RealServer: port defaults to the service port; masquerade may map ports", () => {
     expect(validate(model.RealServerArgs, realServer)).toMatchObject({
       kind: "valid",

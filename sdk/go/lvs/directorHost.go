@@ -16,7 +16,8 @@ import (
 type DirectorHost struct {
 	pulumi.CustomResourceState
 
-	Connection ConnectionOutput `pulumi:"connection"`
+	Adopt      pulumi.StringPtrOutput `pulumi:"adopt"`
+	Connection ConnectionOutput       `pulumi:"connection"`
 	// The connection's secrets (password, keys), kept apart from the plain `connection`.
 	Credentials             pulumi.AnyOutput         `pulumi:"credentials"`
 	Drift                   pulumi.StringArrayOutput `pulumi:"drift"`
@@ -60,6 +61,9 @@ func NewDirectorHost(ctx *pulumi.Context,
 	}
 	if args.Vips == nil {
 		return nil, errors.New("invalid value for required argument 'Vips'")
+	}
+	if args.Adopt == nil {
+		args.Adopt = pulumi.StringPtr("keep")
 	}
 	args.Connection = args.Connection.ToConnectionOutput().ApplyT(func(v Connection) Connection { return *v.Defaults() }).(ConnectionOutput)
 	if args.InstallKeepalived == nil {
@@ -109,6 +113,7 @@ func (DirectorHostState) ElementType() reflect.Type {
 }
 
 type directorHostArgs struct {
+	Adopt                   *string    `pulumi:"adopt"`
 	Connection              Connection `pulumi:"connection"`
 	ExpireNodestConn        *bool      `pulumi:"expireNodestConn"`
 	ExpireQuiescentTemplate *bool      `pulumi:"expireQuiescentTemplate"`
@@ -126,6 +131,7 @@ type directorHostArgs struct {
 
 // The set of arguments for constructing a DirectorHost resource.
 type DirectorHostArgs struct {
+	Adopt                   pulumi.StringPtrInput
 	Connection              ConnectionInput
 	ExpireNodestConn        pulumi.BoolPtrInput
 	ExpireQuiescentTemplate pulumi.BoolPtrInput
@@ -176,6 +182,10 @@ func (o DirectorHostOutput) ToDirectorHostOutput() DirectorHostOutput {
 
 func (o DirectorHostOutput) ToDirectorHostOutputWithContext(ctx context.Context) DirectorHostOutput {
 	return o
+}
+
+func (o DirectorHostOutput) Adopt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DirectorHost) pulumi.StringPtrOutput { return v.Adopt }).(pulumi.StringPtrOutput)
 }
 
 func (o DirectorHostOutput) Connection() ConnectionOutput {

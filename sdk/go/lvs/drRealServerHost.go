@@ -16,9 +16,10 @@ import (
 type DrRealServerHost struct {
 	pulumi.CustomResourceState
 
-	ArpAnnounce pulumi.IntPtrOutput `pulumi:"arpAnnounce"`
-	ArpIgnore   pulumi.IntPtrOutput `pulumi:"arpIgnore"`
-	Connection  ConnectionOutput    `pulumi:"connection"`
+	Adopt       pulumi.StringPtrOutput `pulumi:"adopt"`
+	ArpAnnounce pulumi.IntPtrOutput    `pulumi:"arpAnnounce"`
+	ArpIgnore   pulumi.IntPtrOutput    `pulumi:"arpIgnore"`
+	Connection  ConnectionOutput       `pulumi:"connection"`
 	// The connection's secrets (password, keys), kept apart from the plain `connection`.
 	Credentials pulumi.AnyOutput `pulumi:"credentials"`
 	// SHA256 fingerprint of the host key seen at create; a different key later is refused.
@@ -49,6 +50,9 @@ func NewDrRealServerHost(ctx *pulumi.Context,
 	}
 	if args.Vips == nil {
 		return nil, errors.New("invalid value for required argument 'Vips'")
+	}
+	if args.Adopt == nil {
+		args.Adopt = pulumi.StringPtr("keep")
 	}
 	if args.ArpAnnounce == nil {
 		args.ArpAnnounce = pulumi.IntPtr(2)
@@ -98,6 +102,7 @@ func (DrRealServerHostState) ElementType() reflect.Type {
 }
 
 type drRealServerHostArgs struct {
+	Adopt       *string    `pulumi:"adopt"`
 	ArpAnnounce *int       `pulumi:"arpAnnounce"`
 	ArpIgnore   *int       `pulumi:"arpIgnore"`
 	Connection  Connection `pulumi:"connection"`
@@ -107,6 +112,7 @@ type drRealServerHostArgs struct {
 
 // The set of arguments for constructing a DrRealServerHost resource.
 type DrRealServerHostArgs struct {
+	Adopt       pulumi.StringPtrInput
 	ArpAnnounce pulumi.IntPtrInput
 	ArpIgnore   pulumi.IntPtrInput
 	Connection  ConnectionInput
@@ -149,6 +155,10 @@ func (o DrRealServerHostOutput) ToDrRealServerHostOutput() DrRealServerHostOutpu
 
 func (o DrRealServerHostOutput) ToDrRealServerHostOutputWithContext(ctx context.Context) DrRealServerHostOutput {
 	return o
+}
+
+func (o DrRealServerHostOutput) Adopt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *DrRealServerHost) pulumi.StringPtrOutput { return v.Adopt }).(pulumi.StringPtrOutput)
 }
 
 func (o DrRealServerHostOutput) ArpAnnounce() pulumi.IntPtrOutput {

@@ -45,6 +45,9 @@ func NewLvsDrCluster(ctx *pulumi.Context,
 	if args.Vip == nil {
 		return nil, errors.New("invalid value for required argument 'Vip'")
 	}
+	if args.Adopt == nil {
+		args.Adopt = pulumi.StringPtr("keep")
+	}
 	args.Director = args.Director.ToConnectionOutput().ApplyT(func(v Connection) Connection { return *v.Defaults() }).(ConnectionOutput)
 	if args.DrainTimeout == nil {
 		args.DrainTimeout = pulumi.IntPtr(30)
@@ -83,6 +86,8 @@ func NewLvsDrCluster(ctx *pulumi.Context,
 }
 
 type lvsDrClusterArgs struct {
+	// What every resource of the cluster does with what it finds already on the hosts (see the resources' adopt).
+	Adopt    *string          `pulumi:"adopt"`
 	Backends []ClusterBackend `pulumi:"backends"`
 	Director Connection       `pulumi:"director"`
 	// Seconds to drain a removed backend.
@@ -115,6 +120,8 @@ type lvsDrClusterArgs struct {
 
 // The set of arguments for constructing a LvsDrCluster resource.
 type LvsDrClusterArgs struct {
+	// What every resource of the cluster does with what it finds already on the hosts (see the resources' adopt).
+	Adopt    pulumi.StringPtrInput
 	Backends ClusterBackendArrayInput
 	Director ConnectionInput
 	// Seconds to drain a removed backend.

@@ -16,6 +16,7 @@ import (
 type NatRealServerHost struct {
 	pulumi.CustomResourceState
 
+	Adopt pulumi.StringPtrOutput `pulumi:"adopt"`
 	// Where the clients are: routed through the director (restored on delete).
 	Clients    pulumi.StringArrayOutput `pulumi:"clients"`
 	Connection ConnectionOutput         `pulumi:"connection"`
@@ -50,6 +51,9 @@ func NewNatRealServerHost(ctx *pulumi.Context,
 	}
 	if args.Director == nil {
 		return nil, errors.New("invalid value for required argument 'Director'")
+	}
+	if args.Adopt == nil {
+		args.Adopt = pulumi.StringPtr("keep")
 	}
 	args.Connection = args.Connection.ToConnectionOutput().ApplyT(func(v Connection) Connection { return *v.Defaults() }).(ConnectionOutput)
 	if args.Persist == nil {
@@ -93,6 +97,7 @@ func (NatRealServerHostState) ElementType() reflect.Type {
 }
 
 type natRealServerHostArgs struct {
+	Adopt *string `pulumi:"adopt"`
 	// Where the clients are: routed through the director (restored on delete).
 	Clients    []string   `pulumi:"clients"`
 	Connection Connection `pulumi:"connection"`
@@ -103,6 +108,7 @@ type natRealServerHostArgs struct {
 
 // The set of arguments for constructing a NatRealServerHost resource.
 type NatRealServerHostArgs struct {
+	Adopt pulumi.StringPtrInput
 	// Where the clients are: routed through the director (restored on delete).
 	Clients    pulumi.StringArrayInput
 	Connection ConnectionInput
@@ -146,6 +152,10 @@ func (o NatRealServerHostOutput) ToNatRealServerHostOutput() NatRealServerHostOu
 
 func (o NatRealServerHostOutput) ToNatRealServerHostOutputWithContext(ctx context.Context) NatRealServerHostOutput {
 	return o
+}
+
+func (o NatRealServerHostOutput) Adopt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *NatRealServerHost) pulumi.StringPtrOutput { return v.Adopt }).(pulumi.StringPtrOutput)
 }
 
 // Where the clients are: routed through the director (restored on delete).

@@ -17,9 +17,10 @@ type RealServer struct {
 	pulumi.CustomResourceState
 
 	// Connection counters at the last create, update or refresh.
-	ActiveConnections pulumi.IntPtrOutput `pulumi:"activeConnections"`
-	Address           pulumi.StringOutput `pulumi:"address"`
-	// True when an identical destination was already there: it is left in place on delete.
+	ActiveConnections pulumi.IntPtrOutput    `pulumi:"activeConnections"`
+	Address           pulumi.StringOutput    `pulumi:"address"`
+	Adopt             pulumi.StringPtrOutput `pulumi:"adopt"`
+	// True when an identical destination was already there (adopted): it is left in place on delete, unless adopt "own" took it over.
 	Adopted    pulumi.BoolOutput `pulumi:"adopted"`
 	Connection ConnectionOutput  `pulumi:"connection"`
 	// The connection's secrets (password, keys), kept apart from the plain `connection`.
@@ -74,6 +75,9 @@ func NewRealServer(ctx *pulumi.Context,
 	}
 	if args.Service == nil {
 		return nil, errors.New("invalid value for required argument 'Service'")
+	}
+	if args.Adopt == nil {
+		args.Adopt = pulumi.StringPtr("keep")
 	}
 	args.Connection = args.Connection.ToConnectionOutput().ApplyT(func(v Connection) Connection { return *v.Defaults() }).(ConnectionOutput)
 	if args.DrainTimeout == nil {
@@ -137,6 +141,7 @@ func (RealServerState) ElementType() reflect.Type {
 
 type realServerArgs struct {
 	Address      string     `pulumi:"address"`
+	Adopt        *string    `pulumi:"adopt"`
 	Connection   Connection `pulumi:"connection"`
 	DrainTimeout *int       `pulumi:"drainTimeout"`
 	Forwarding   *string    `pulumi:"forwarding"`
@@ -161,6 +166,7 @@ type realServerArgs struct {
 // The set of arguments for constructing a RealServer resource.
 type RealServerArgs struct {
 	Address      pulumi.StringInput
+	Adopt        pulumi.StringPtrInput
 	Connection   ConnectionInput
 	DrainTimeout pulumi.IntPtrInput
 	Forwarding   pulumi.StringPtrInput
@@ -228,7 +234,11 @@ func (o RealServerOutput) Address() pulumi.StringOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.StringOutput { return v.Address }).(pulumi.StringOutput)
 }
 
-// True when an identical destination was already there: it is left in place on delete.
+func (o RealServerOutput) Adopt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RealServer) pulumi.StringPtrOutput { return v.Adopt }).(pulumi.StringPtrOutput)
+}
+
+// True when an identical destination was already there (adopted): it is left in place on delete, unless adopt "own" took it over.
 func (o RealServerOutput) Adopted() pulumi.BoolOutput {
 	return o.ApplyT(func(v *RealServer) pulumi.BoolOutput { return v.Adopted }).(pulumi.BoolOutput)
 }

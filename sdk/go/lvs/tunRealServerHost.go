@@ -16,9 +16,10 @@ import (
 type TunRealServerHost struct {
 	pulumi.CustomResourceState
 
-	ArpAnnounce pulumi.IntPtrOutput `pulumi:"arpAnnounce"`
-	ArpIgnore   pulumi.IntPtrOutput `pulumi:"arpIgnore"`
-	Connection  ConnectionOutput    `pulumi:"connection"`
+	Adopt       pulumi.StringPtrOutput `pulumi:"adopt"`
+	ArpAnnounce pulumi.IntPtrOutput    `pulumi:"arpAnnounce"`
+	ArpIgnore   pulumi.IntPtrOutput    `pulumi:"arpIgnore"`
+	Connection  ConnectionOutput       `pulumi:"connection"`
 	// The connection's secrets (password, keys), kept apart from the plain `connection`.
 	Credentials pulumi.AnyOutput `pulumi:"credentials"`
 	// SHA256 fingerprint of the host key seen at create; a different key later is refused.
@@ -53,6 +54,9 @@ func NewTunRealServerHost(ctx *pulumi.Context,
 	}
 	if args.Vips == nil {
 		return nil, errors.New("invalid value for required argument 'Vips'")
+	}
+	if args.Adopt == nil {
+		args.Adopt = pulumi.StringPtr("keep")
 	}
 	if args.ArpAnnounce == nil {
 		args.ArpAnnounce = pulumi.IntPtr(2)
@@ -105,6 +109,7 @@ func (TunRealServerHostState) ElementType() reflect.Type {
 }
 
 type tunRealServerHostArgs struct {
+	Adopt       *string    `pulumi:"adopt"`
 	ArpAnnounce *int       `pulumi:"arpAnnounce"`
 	ArpIgnore   *int       `pulumi:"arpIgnore"`
 	Connection  Connection `pulumi:"connection"`
@@ -118,6 +123,7 @@ type tunRealServerHostArgs struct {
 
 // The set of arguments for constructing a TunRealServerHost resource.
 type TunRealServerHostArgs struct {
+	Adopt       pulumi.StringPtrInput
 	ArpAnnounce pulumi.IntPtrInput
 	ArpIgnore   pulumi.IntPtrInput
 	Connection  ConnectionInput
@@ -164,6 +170,10 @@ func (o TunRealServerHostOutput) ToTunRealServerHostOutput() TunRealServerHostOu
 
 func (o TunRealServerHostOutput) ToTunRealServerHostOutputWithContext(ctx context.Context) TunRealServerHostOutput {
 	return o
+}
+
+func (o TunRealServerHostOutput) Adopt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *TunRealServerHost) pulumi.StringPtrOutput { return v.Adopt }).(pulumi.StringPtrOutput)
 }
 
 func (o TunRealServerHostOutput) ArpAnnounce() pulumi.IntPtrOutput {

@@ -17,7 +17,8 @@ type VirtualService struct {
 	pulumi.CustomResourceState
 
 	Address pulumi.StringPtrOutput `pulumi:"address"`
-	// True when an identical service was already there: it is left in place on delete.
+	Adopt   pulumi.StringPtrOutput `pulumi:"adopt"`
+	// True when an identical service was already there (adopted): it is left in place on delete, unless adopt "own" took it over.
 	Adopted    pulumi.BoolOutput `pulumi:"adopted"`
 	Connection ConnectionOutput  `pulumi:"connection"`
 	// The connection's secrets (password, keys), kept apart from the plain `connection`.
@@ -65,6 +66,9 @@ func NewVirtualService(ctx *pulumi.Context,
 
 	if args.Connection == nil {
 		return nil, errors.New("invalid value for required argument 'Connection'")
+	}
+	if args.Adopt == nil {
+		args.Adopt = pulumi.StringPtr("keep")
 	}
 	args.Connection = args.Connection.ToConnectionOutput().ApplyT(func(v Connection) Connection { return *v.Defaults() }).(ConnectionOutput)
 	if args.HealthCheck != nil {
@@ -129,6 +133,7 @@ func (VirtualServiceState) ElementType() reflect.Type {
 
 type virtualServiceArgs struct {
 	Address    *string    `pulumi:"address"`
+	Adopt      *string    `pulumi:"adopt"`
 	Connection Connection `pulumi:"connection"`
 	// The address family of a firewall-mark service (default ipv4); an address service takes its address's.
 	Family *string `pulumi:"family"`
@@ -154,6 +159,7 @@ type virtualServiceArgs struct {
 // The set of arguments for constructing a VirtualService resource.
 type VirtualServiceArgs struct {
 	Address    pulumi.StringPtrInput
+	Adopt      pulumi.StringPtrInput
 	Connection ConnectionInput
 	// The address family of a firewall-mark service (default ipv4); an address service takes its address's.
 	Family pulumi.StringPtrInput
@@ -217,7 +223,11 @@ func (o VirtualServiceOutput) Address() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.StringPtrOutput { return v.Address }).(pulumi.StringPtrOutput)
 }
 
-// True when an identical service was already there: it is left in place on delete.
+func (o VirtualServiceOutput) Adopt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *VirtualService) pulumi.StringPtrOutput { return v.Adopt }).(pulumi.StringPtrOutput)
+}
+
+// True when an identical service was already there (adopted): it is left in place on delete, unless adopt "own" took it over.
 func (o VirtualServiceOutput) Adopted() pulumi.BoolOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.BoolOutput { return v.Adopted }).(pulumi.BoolOutput)
 }

@@ -23,6 +23,7 @@ class DirectorHostArgs:
     def __init__(__self__, *,
                  connection: pulumi.Input['ConnectionArgs'],
                  vips: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  expire_nodest_conn: Optional[pulumi.Input[_builtins.bool]] = None,
                  expire_quiescent_template: Optional[pulumi.Input[_builtins.bool]] = None,
                  install_keepalived: Optional[pulumi.Input[_builtins.bool]] = None,
@@ -39,6 +40,10 @@ class DirectorHostArgs:
         """
         pulumi.set(__self__, "connection", connection)
         pulumi.set(__self__, "vips", vips)
+        if adopt is None:
+            adopt = 'keep'
+        if adopt is not None:
+            pulumi.set(__self__, "adopt", adopt)
         if expire_nodest_conn is not None:
             pulumi.set(__self__, "expire_nodest_conn", expire_nodest_conn)
         if expire_quiescent_template is not None:
@@ -77,6 +82,15 @@ class DirectorHostArgs:
     @vips.setter
     def vips(self, value: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]):
         pulumi.set(self, "vips", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def adopt(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "adopt")
+
+    @adopt.setter
+    def adopt(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "adopt", value)
 
     @_builtins.property
     @pulumi.getter(name="expireNodestConn")
@@ -166,6 +180,7 @@ class DirectorHost(pulumi.CustomResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
                  expire_nodest_conn: Optional[pulumi.Input[_builtins.bool]] = None,
                  expire_quiescent_template: Optional[pulumi.Input[_builtins.bool]] = None,
@@ -210,6 +225,7 @@ class DirectorHost(pulumi.CustomResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
                  expire_nodest_conn: Optional[pulumi.Input[_builtins.bool]] = None,
                  expire_quiescent_template: Optional[pulumi.Input[_builtins.bool]] = None,
@@ -229,6 +245,9 @@ class DirectorHost(pulumi.CustomResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = DirectorHostArgs.__new__(DirectorHostArgs)
 
+            if adopt is None:
+                adopt = 'keep'
+            __props__.__dict__["adopt"] = adopt
             if connection is None and not opts.urn:
                 raise TypeError("Missing required property 'connection'")
             __props__.__dict__["connection"] = connection
@@ -280,6 +299,7 @@ class DirectorHost(pulumi.CustomResource):
 
         __props__ = DirectorHostArgs.__new__(DirectorHostArgs)
 
+        __props__.__dict__["adopt"] = None
         __props__.__dict__["connection"] = None
         __props__.__dict__["credentials"] = None
         __props__.__dict__["drift"] = None
@@ -300,6 +320,11 @@ class DirectorHost(pulumi.CustomResource):
         __props__.__dict__["vrrp"] = None
         __props__.__dict__["vrrp_state"] = None
         return DirectorHost(resource_name, opts=opts, __props__=__props__)
+
+    @_builtins.property
+    @pulumi.getter
+    def adopt(self) -> pulumi.Output[Optional[_builtins.str]]:
+        return pulumi.get(self, "adopt")
 
     @_builtins.property
     @pulumi.getter

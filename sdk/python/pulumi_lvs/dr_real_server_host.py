@@ -23,6 +23,7 @@ class DrRealServerHostArgs:
     def __init__(__self__, *,
                  connection: pulumi.Input['ConnectionArgs'],
                  vips: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  arp_announce: Optional[pulumi.Input[_builtins.int]] = None,
                  arp_ignore: Optional[pulumi.Input[_builtins.int]] = None,
                  persist: Optional[pulumi.Input[_builtins.bool]] = None):
@@ -31,6 +32,10 @@ class DrRealServerHostArgs:
         """
         pulumi.set(__self__, "connection", connection)
         pulumi.set(__self__, "vips", vips)
+        if adopt is None:
+            adopt = 'keep'
+        if adopt is not None:
+            pulumi.set(__self__, "adopt", adopt)
         if arp_announce is None:
             arp_announce = 2
         if arp_announce is not None:
@@ -61,6 +66,15 @@ class DrRealServerHostArgs:
     @vips.setter
     def vips(self, value: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]):
         pulumi.set(self, "vips", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def adopt(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "adopt")
+
+    @adopt.setter
+    def adopt(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "adopt", value)
 
     @_builtins.property
     @pulumi.getter(name="arpAnnounce")
@@ -96,6 +110,7 @@ class DrRealServerHost(pulumi.CustomResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  arp_announce: Optional[pulumi.Input[_builtins.int]] = None,
                  arp_ignore: Optional[pulumi.Input[_builtins.int]] = None,
                  connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
@@ -132,6 +147,7 @@ class DrRealServerHost(pulumi.CustomResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  arp_announce: Optional[pulumi.Input[_builtins.int]] = None,
                  arp_ignore: Optional[pulumi.Input[_builtins.int]] = None,
                  connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
@@ -146,6 +162,9 @@ class DrRealServerHost(pulumi.CustomResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = DrRealServerHostArgs.__new__(DrRealServerHostArgs)
 
+            if adopt is None:
+                adopt = 'keep'
+            __props__.__dict__["adopt"] = adopt
             if arp_announce is None:
                 arp_announce = 2
             __props__.__dict__["arp_announce"] = arp_announce
@@ -192,6 +211,7 @@ class DrRealServerHost(pulumi.CustomResource):
 
         __props__ = DrRealServerHostArgs.__new__(DrRealServerHostArgs)
 
+        __props__.__dict__["adopt"] = None
         __props__.__dict__["arp_announce"] = None
         __props__.__dict__["arp_ignore"] = None
         __props__.__dict__["connection"] = None
@@ -205,6 +225,11 @@ class DrRealServerHost(pulumi.CustomResource):
         __props__.__dict__["state_version"] = None
         __props__.__dict__["vips"] = None
         return DrRealServerHost(resource_name, opts=opts, __props__=__props__)
+
+    @_builtins.property
+    @pulumi.getter
+    def adopt(self) -> pulumi.Output[Optional[_builtins.str]]:
+        return pulumi.get(self, "adopt")
 
     @_builtins.property
     @pulumi.getter(name="arpAnnounce")

@@ -26,6 +26,7 @@ class LvsDrClusterArgs:
                  director: pulumi.Input['ConnectionArgs'],
                  port: pulumi.Input[_builtins.int],
                  vip: pulumi.Input[_builtins.str],
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  drain_timeout: Optional[pulumi.Input[_builtins.int]] = None,
                  forwarding: Optional[pulumi.Input[_builtins.str]] = None,
                  ha: Optional[pulumi.Input['ClusterHaArgs']] = None,
@@ -45,6 +46,7 @@ class LvsDrClusterArgs:
                  tunnel_type: Optional[pulumi.Input[_builtins.str]] = None):
         """
         The set of arguments for constructing a LvsDrCluster resource.
+        :param pulumi.Input[_builtins.str] adopt: What every resource of the cluster does with what it finds already on the hosts (see the resources' adopt).
         :param pulumi.Input[_builtins.int] drain_timeout: Seconds to drain a removed backend.
         :param pulumi.Input[_builtins.str] forwarding: How the director reaches the backends: direct routing (same LAN), tunnel (any network) or masquerade (NAT).
         :param pulumi.Input['ClusterHaArgs'] ha: A standby director that takes the VIP over (VRRP) and carries the same service and backends.
@@ -57,6 +59,10 @@ class LvsDrClusterArgs:
         pulumi.set(__self__, "director", director)
         pulumi.set(__self__, "port", port)
         pulumi.set(__self__, "vip", vip)
+        if adopt is None:
+            adopt = 'keep'
+        if adopt is not None:
+            pulumi.set(__self__, "adopt", adopt)
         if drain_timeout is None:
             drain_timeout = 30
         if drain_timeout is not None:
@@ -141,6 +147,18 @@ class LvsDrClusterArgs:
     @vip.setter
     def vip(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "vip", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def adopt(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        What every resource of the cluster does with what it finds already on the hosts (see the resources' adopt).
+        """
+        return pulumi.get(self, "adopt")
+
+    @adopt.setter
+    def adopt(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "adopt", value)
 
     @_builtins.property
     @pulumi.getter(name="drainTimeout")
@@ -323,6 +341,7 @@ class LvsDrCluster(pulumi.ComponentResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  backends: Optional[pulumi.Input[Sequence[pulumi.Input[Union['ClusterBackendArgs', 'ClusterBackendArgsDict']]]]] = None,
                  director: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
                  drain_timeout: Optional[pulumi.Input[_builtins.int]] = None,
@@ -350,6 +369,7 @@ class LvsDrCluster(pulumi.ComponentResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[_builtins.str] adopt: What every resource of the cluster does with what it finds already on the hosts (see the resources' adopt).
         :param pulumi.Input[_builtins.int] drain_timeout: Seconds to drain a removed backend.
         :param pulumi.Input[_builtins.str] forwarding: How the director reaches the backends: direct routing (same LAN), tunnel (any network) or masquerade (NAT).
         :param pulumi.Input[Union['ClusterHaArgs', 'ClusterHaArgsDict']] ha: A standby director that takes the VIP over (VRRP) and carries the same service and backends.
@@ -382,6 +402,7 @@ class LvsDrCluster(pulumi.ComponentResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  backends: Optional[pulumi.Input[Sequence[pulumi.Input[Union['ClusterBackendArgs', 'ClusterBackendArgsDict']]]]] = None,
                  director: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
                  drain_timeout: Optional[pulumi.Input[_builtins.int]] = None,
@@ -414,6 +435,9 @@ class LvsDrCluster(pulumi.ComponentResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = LvsDrClusterArgs.__new__(LvsDrClusterArgs)
 
+            if adopt is None:
+                adopt = 'keep'
+            __props__.__dict__["adopt"] = adopt
             if backends is None and not opts.urn:
                 raise TypeError("Missing required property 'backends'")
             __props__.__dict__["backends"] = backends

@@ -23,6 +23,7 @@ class NatRealServerHostArgs:
     def __init__(__self__, *,
                  connection: pulumi.Input['ConnectionArgs'],
                  director: pulumi.Input[_builtins.str],
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  clients: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  persist: Optional[pulumi.Input[_builtins.bool]] = None):
         """
@@ -32,6 +33,10 @@ class NatRealServerHostArgs:
         """
         pulumi.set(__self__, "connection", connection)
         pulumi.set(__self__, "director", director)
+        if adopt is None:
+            adopt = 'keep'
+        if adopt is not None:
+            pulumi.set(__self__, "adopt", adopt)
         if clients is not None:
             pulumi.set(__self__, "clients", clients)
         if persist is None:
@@ -62,6 +67,15 @@ class NatRealServerHostArgs:
 
     @_builtins.property
     @pulumi.getter
+    def adopt(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "adopt")
+
+    @adopt.setter
+    def adopt(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "adopt", value)
+
+    @_builtins.property
+    @pulumi.getter
     def clients(self) -> Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]]:
         """
         Where the clients are: routed through the director (restored on delete).
@@ -88,6 +102,7 @@ class NatRealServerHost(pulumi.CustomResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  clients: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
                  director: Optional[pulumi.Input[_builtins.str]] = None,
@@ -125,6 +140,7 @@ class NatRealServerHost(pulumi.CustomResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  clients: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
                  director: Optional[pulumi.Input[_builtins.str]] = None,
@@ -138,6 +154,9 @@ class NatRealServerHost(pulumi.CustomResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = NatRealServerHostArgs.__new__(NatRealServerHostArgs)
 
+            if adopt is None:
+                adopt = 'keep'
+            __props__.__dict__["adopt"] = adopt
             __props__.__dict__["clients"] = clients
             if connection is None and not opts.urn:
                 raise TypeError("Missing required property 'connection'")
@@ -179,6 +198,7 @@ class NatRealServerHost(pulumi.CustomResource):
 
         __props__ = NatRealServerHostArgs.__new__(NatRealServerHostArgs)
 
+        __props__.__dict__["adopt"] = None
         __props__.__dict__["clients"] = None
         __props__.__dict__["connection"] = None
         __props__.__dict__["credentials"] = None
@@ -191,6 +211,11 @@ class NatRealServerHost(pulumi.CustomResource):
         __props__.__dict__["proxy_host_key_fingerprint"] = None
         __props__.__dict__["state_version"] = None
         return NatRealServerHost(resource_name, opts=opts, __props__=__props__)
+
+    @_builtins.property
+    @pulumi.getter
+    def adopt(self) -> pulumi.Output[Optional[_builtins.str]]:
+        return pulumi.get(self, "adopt")
 
     @_builtins.property
     @pulumi.getter

@@ -24,6 +24,7 @@ class RealServerArgs:
                  address: pulumi.Input[_builtins.str],
                  connection: pulumi.Input['ConnectionArgs'],
                  service: pulumi.Input['ServiceArgs'],
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  drain_timeout: Optional[pulumi.Input[_builtins.int]] = None,
                  forwarding: Optional[pulumi.Input[_builtins.str]] = None,
                  health_check: Optional[pulumi.Input['HealthCheckArgs']] = None,
@@ -47,6 +48,10 @@ class RealServerArgs:
         pulumi.set(__self__, "address", address)
         pulumi.set(__self__, "connection", connection)
         pulumi.set(__self__, "service", service)
+        if adopt is None:
+            adopt = 'keep'
+        if adopt is not None:
+            pulumi.set(__self__, "adopt", adopt)
         if drain_timeout is None:
             drain_timeout = 30
         if drain_timeout is not None:
@@ -105,6 +110,15 @@ class RealServerArgs:
     @service.setter
     def service(self, value: pulumi.Input['ServiceArgs']):
         pulumi.set(self, "service", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def adopt(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "adopt")
+
+    @adopt.setter
+    def adopt(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "adopt", value)
 
     @_builtins.property
     @pulumi.getter(name="drainTimeout")
@@ -222,6 +236,7 @@ class RealServer(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  address: Optional[pulumi.Input[_builtins.str]] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
                  drain_timeout: Optional[pulumi.Input[_builtins.int]] = None,
                  forwarding: Optional[pulumi.Input[_builtins.str]] = None,
@@ -273,6 +288,7 @@ class RealServer(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  address: Optional[pulumi.Input[_builtins.str]] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
                  drain_timeout: Optional[pulumi.Input[_builtins.int]] = None,
                  forwarding: Optional[pulumi.Input[_builtins.str]] = None,
@@ -297,6 +313,9 @@ class RealServer(pulumi.CustomResource):
             if address is None and not opts.urn:
                 raise TypeError("Missing required property 'address'")
             __props__.__dict__["address"] = address
+            if adopt is None:
+                adopt = 'keep'
+            __props__.__dict__["adopt"] = adopt
             if connection is None and not opts.urn:
                 raise TypeError("Missing required property 'connection'")
             __props__.__dict__["connection"] = connection
@@ -360,6 +379,7 @@ class RealServer(pulumi.CustomResource):
 
         __props__.__dict__["active_connections"] = None
         __props__.__dict__["address"] = None
+        __props__.__dict__["adopt"] = None
         __props__.__dict__["adopted"] = None
         __props__.__dict__["connection"] = None
         __props__.__dict__["credentials"] = None
@@ -399,9 +419,14 @@ class RealServer(pulumi.CustomResource):
 
     @_builtins.property
     @pulumi.getter
+    def adopt(self) -> pulumi.Output[Optional[_builtins.str]]:
+        return pulumi.get(self, "adopt")
+
+    @_builtins.property
+    @pulumi.getter
     def adopted(self) -> pulumi.Output[_builtins.bool]:
         """
-        True when an identical destination was already there: it is left in place on delete.
+        True when an identical destination was already there (adopted): it is left in place on delete, unless adopt "own" took it over.
         """
         return pulumi.get(self, "adopted")
 

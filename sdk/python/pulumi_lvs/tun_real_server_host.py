@@ -23,6 +23,7 @@ class TunRealServerHostArgs:
     def __init__(__self__, *,
                  connection: pulumi.Input['ConnectionArgs'],
                  vips: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  arp_announce: Optional[pulumi.Input[_builtins.int]] = None,
                  arp_ignore: Optional[pulumi.Input[_builtins.int]] = None,
                  persist: Optional[pulumi.Input[_builtins.bool]] = None,
@@ -35,6 +36,10 @@ class TunRealServerHostArgs:
         """
         pulumi.set(__self__, "connection", connection)
         pulumi.set(__self__, "vips", vips)
+        if adopt is None:
+            adopt = 'keep'
+        if adopt is not None:
+            pulumi.set(__self__, "adopt", adopt)
         if arp_announce is None:
             arp_announce = 2
         if arp_announce is not None:
@@ -71,6 +76,15 @@ class TunRealServerHostArgs:
     @vips.setter
     def vips(self, value: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]):
         pulumi.set(self, "vips", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def adopt(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "adopt")
+
+    @adopt.setter
+    def adopt(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "adopt", value)
 
     @_builtins.property
     @pulumi.getter(name="arpAnnounce")
@@ -130,6 +144,7 @@ class TunRealServerHost(pulumi.CustomResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  arp_announce: Optional[pulumi.Input[_builtins.int]] = None,
                  arp_ignore: Optional[pulumi.Input[_builtins.int]] = None,
                  connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
@@ -170,6 +185,7 @@ class TunRealServerHost(pulumi.CustomResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  arp_announce: Optional[pulumi.Input[_builtins.int]] = None,
                  arp_ignore: Optional[pulumi.Input[_builtins.int]] = None,
                  connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
@@ -186,6 +202,9 @@ class TunRealServerHost(pulumi.CustomResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = TunRealServerHostArgs.__new__(TunRealServerHostArgs)
 
+            if adopt is None:
+                adopt = 'keep'
+            __props__.__dict__["adopt"] = adopt
             if arp_announce is None:
                 arp_announce = 2
             __props__.__dict__["arp_announce"] = arp_announce
@@ -236,6 +255,7 @@ class TunRealServerHost(pulumi.CustomResource):
 
         __props__ = TunRealServerHostArgs.__new__(TunRealServerHostArgs)
 
+        __props__.__dict__["adopt"] = None
         __props__.__dict__["arp_announce"] = None
         __props__.__dict__["arp_ignore"] = None
         __props__.__dict__["connection"] = None
@@ -251,6 +271,11 @@ class TunRealServerHost(pulumi.CustomResource):
         __props__.__dict__["tunnel_type"] = None
         __props__.__dict__["vips"] = None
         return TunRealServerHost(resource_name, opts=opts, __props__=__props__)
+
+    @_builtins.property
+    @pulumi.getter
+    def adopt(self) -> pulumi.Output[Optional[_builtins.str]]:
+        return pulumi.get(self, "adopt")
 
     @_builtins.property
     @pulumi.getter(name="arpAnnounce")

@@ -23,6 +23,7 @@ class VirtualServiceArgs:
     def __init__(__self__, *,
                  connection: pulumi.Input['ConnectionArgs'],
                  address: Optional[pulumi.Input[_builtins.str]] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  family: Optional[pulumi.Input[_builtins.str]] = None,
                  fwmark: Optional[pulumi.Input[_builtins.int]] = None,
                  health_check: Optional[pulumi.Input['HealthCheckArgs']] = None,
@@ -48,6 +49,10 @@ class VirtualServiceArgs:
         pulumi.set(__self__, "connection", connection)
         if address is not None:
             pulumi.set(__self__, "address", address)
+        if adopt is None:
+            adopt = 'keep'
+        if adopt is not None:
+            pulumi.set(__self__, "adopt", adopt)
         if family is not None:
             pulumi.set(__self__, "family", family)
         if fwmark is not None:
@@ -100,6 +105,15 @@ class VirtualServiceArgs:
     @address.setter
     def address(self, value: Optional[pulumi.Input[_builtins.str]]):
         pulumi.set(self, "address", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def adopt(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "adopt")
+
+    @adopt.setter
+    def adopt(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "adopt", value)
 
     @_builtins.property
     @pulumi.getter
@@ -244,6 +258,7 @@ class VirtualService(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  address: Optional[pulumi.Input[_builtins.str]] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
                  family: Optional[pulumi.Input[_builtins.str]] = None,
                  fwmark: Optional[pulumi.Input[_builtins.int]] = None,
@@ -296,6 +311,7 @@ class VirtualService(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  address: Optional[pulumi.Input[_builtins.str]] = None,
+                 adopt: Optional[pulumi.Input[_builtins.str]] = None,
                  connection: Optional[pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
                  family: Optional[pulumi.Input[_builtins.str]] = None,
                  fwmark: Optional[pulumi.Input[_builtins.int]] = None,
@@ -320,6 +336,9 @@ class VirtualService(pulumi.CustomResource):
             __props__ = VirtualServiceArgs.__new__(VirtualServiceArgs)
 
             __props__.__dict__["address"] = address
+            if adopt is None:
+                adopt = 'keep'
+            __props__.__dict__["adopt"] = adopt
             if connection is None and not opts.urn:
                 raise TypeError("Missing required property 'connection'")
             __props__.__dict__["connection"] = connection
@@ -380,6 +399,7 @@ class VirtualService(pulumi.CustomResource):
         __props__ = VirtualServiceArgs.__new__(VirtualServiceArgs)
 
         __props__.__dict__["address"] = None
+        __props__.__dict__["adopt"] = None
         __props__.__dict__["adopted"] = None
         __props__.__dict__["connection"] = None
         __props__.__dict__["credentials"] = None
@@ -412,9 +432,14 @@ class VirtualService(pulumi.CustomResource):
 
     @_builtins.property
     @pulumi.getter
+    def adopt(self) -> pulumi.Output[Optional[_builtins.str]]:
+        return pulumi.get(self, "adopt")
+
+    @_builtins.property
+    @pulumi.getter
     def adopted(self) -> pulumi.Output[_builtins.bool]:
         """
-        True when an identical service was already there: it is left in place on delete.
+        True when an identical service was already there (adopted): it is left in place on delete, unless adopt "own" took it over.
         """
         return pulumi.get(self, "adopted")
 

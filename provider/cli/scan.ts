@@ -9,7 +9,9 @@ import { scan } from "../scan/scan";
 import { HostRef, Program, renderConfig, renderTypeScript, renderYaml } from "../scan/render";
 import { CONNECTION_OPTIONS, UsageError, connectionOf } from "./connection-flags";
 
-const FORMATS = { ts: renderTypeScript, yaml: renderYaml, config: renderConfig } as const;
+/** json: what was found and declared, for tools (the resources' inputs and what was not translated). */
+const renderJson = (p: Program) => JSON.stringify({ hosts: p.hosts.map((h) => h.target), ...p.scanned }, null, 2);
+const FORMATS = { ts: renderTypeScript, yaml: renderYaml, config: renderConfig, json: renderJson } as const;
 
 export async function scanCommand(args: string[], print: (v: string) => void): Promise<void> {
   const { values, positionals } = parseArgs({

@@ -122,11 +122,17 @@ const NAMES = {
 };
 
 test("1. pulumi-lvs scan writes the program of the hand-built cluster, with nothing left untranslated, and changes nothing", async () => {
-  const r = await scan("--format", "yaml", "--name", "migrated", "--out", path.join(work, "Pulumi.yaml"));
-  expect(r.stderr).toContain("6 resource(s) declared, 0 thing(s) not translated");
+  // The YAML program, the TypeScript one and the scan as data (each host read by all three at once).
+  const [, { stdout: ts }, { stdout: json }] = await Promise.all([
+    scan("--format", "yaml", "--name", "migrated", "--out", path.join(work, "Pulumi.yaml")),
+    scan(),
+    scan("--format", "json"),
+  ]);
+  const found = JSON.parse(json) as { resources: { type: string; name: string; args: Record<string, unknown> }[]; notTranslated: string[] };
+  expect(found.notTranslated).toEqual([]);
+  expect(Object.fromEntries(found.resources.map((r) => [r.name, r.type]))).toEqual(NAMES);
+  expect(found.resources.find((r) => r.name === "director")!.args).toEqual({ vips: [VIP], interface: "eth1" });
   expect(kernels()).toEqual(handBuilt);
-  // The TypeScript form of the same scan declares the same resources.
-  const ts = (await scan()).stdout;
   for (const [name, type] of Object.entries(NAMES)) expect(ts).toContain(`new lvs.${type}(${JSON.stringify(name)}`);
   await stack.init();
 });

@@ -2,6 +2,7 @@
 // cluster, every kind of service captured, and what it must refuse to guess.
 import * as fs from "fs";
 import * as path from "path";
+import * as ts from "typescript";
 import { SECTION } from "../../provider/remote/commands";
 import { HostRead, parseScan } from "../../provider/scan/read";
 import { Declared, scan } from "../../provider/scan/scan";
@@ -312,4 +313,32 @@ describe("rendering", () => {
       /^the scan does not fit one LvsDrCluster \(the root program's config\): 10 services \(a cluster has one address service\);/,
     );
   });
+
+  test("TypeScript: the program type-checks against the package's own types (strict)", () => {
+    const file = path.join(__dirname, "../../scanned-program.ts");
+    const text = renderTypeScript(program);
+    const options = {
+      strict: true,
+      noEmit: true,
+      esModuleInterop: true,
+      skipLibCheck: true,
+      target: ts.ScriptTarget.ES2020,
+      module: ts.ModuleKind.CommonJS,
+      moduleResolution: ts.ModuleResolutionKind.Node10,
+      // The package's source, not its build: what this checkout declares.
+      baseUrl: path.join(__dirname, "../.."),
+      paths: { "pulumi-lvs": ["provider/index.ts"] },
+    };
+    const host = ts.createCompilerHost(options);
+    const read = host.readFile.bind(host);
+    host.readFile = (f) => (path.resolve(f) === file ? text : read(f));
+    host.fileExists = (
+      (exists) => (f: string) =>
+        path.resolve(f) === file || exists(f)
+    )(host.fileExists.bind(host));
+    const errors = ts
+      .getPreEmitDiagnostics(ts.createProgram([file], options, host))
+      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+    expect(errors).toEqual([]);
+  }, 60_000);
 });

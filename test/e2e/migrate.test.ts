@@ -122,10 +122,9 @@ const NAMES = {
 };
 
 test("1. pulumi-lvs scan writes the program of the hand-built cluster, with nothing left untranslated, and changes nothing", async () => {
-  // The YAML program, the TypeScript one and the scan as data (each host read by all three at once).
-  const [, { stdout: ts }, { stdout: json }] = await Promise.all([
+  // The YAML program, and the scan as data (the TypeScript form is type-checked by test/unit/scan.test.ts).
+  const [, { stdout: json }] = await Promise.all([
     scan("--format", "yaml", "--name", "migrated", "--out", path.join(work, "Pulumi.yaml")),
-    scan(),
     scan("--format", "json"),
   ]);
   const found = JSON.parse(json) as { resources: { type: string; name: string; args: Record<string, unknown> }[]; notTranslated: string[] };
@@ -133,7 +132,6 @@ test("1. pulumi-lvs scan writes the program of the hand-built cluster, with noth
   expect(Object.fromEntries(found.resources.map((r) => [r.name, r.type]))).toEqual(NAMES);
   expect(found.resources.find((r) => r.name === "director")!.args).toEqual({ vips: [VIP], interface: "eth1" });
   expect(kernels()).toEqual(handBuilt);
-  for (const [name, type] of Object.entries(NAMES)) expect(ts).toContain(`new lvs.${type}(${JSON.stringify(name)}`);
   await stack.init();
 });
 

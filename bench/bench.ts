@@ -21,6 +21,9 @@
 //   BENCH_LOG_DIR  where each pulumi run's output is kept (default: a new temp dir)
 //   BENCH_STEP_TIMEOUT_MIN  per pulumi command (default 120)
 //   BENCH_PARALLEL `pulumi --parallel` for every column (default: the engine's, 8)
+//   BENCH_RTT_MS   milliseconds of delay added to the director's management link (its eth0, where
+//                  SSH arrives) for every column, baselines included: `tc qdisc ... netem delay`,
+//                  removed when the bench ends (default 0: none)
 //   PULUMI_LVS_LAB_DIR, LAB_SSH_BASE_PORT  which lab (test/lab/lab.sh reads them)
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -52,6 +55,9 @@ const WEIGHTS = Math.min(intEnv("BENCH_WEIGHTS", 10), N);
 const PERSIST = (process.env.BENCH_PERSIST ?? "true") !== "false";
 const STEP_TIMEOUT_MS = intEnv("BENCH_STEP_TIMEOUT_MIN", 120) * 60_000;
 const PARALLEL = process.env.BENCH_PARALLEL ? intEnv("BENCH_PARALLEL", 0) : undefined;
+const RTT_MS = intEnv("BENCH_RTT_MS", 0);
+/** The director's management interface: the lab forwards its SSH port there. */
+const MANAGEMENT_DEV = "eth0";
 const ALL_COLUMNS = ["lvs", "baseline", "command-per-rule", "command-script"] as const;
 type ColumnKey = (typeof ALL_COLUMNS)[number];
 const COLUMNS: ColumnKey[] = (() => {
@@ -222,6 +228,15 @@ async function runBaseline(director: LabHost, logDir: string): Promise<Column> {
   return col;
 }
 
+/** Delays every packet the director sends on its management link by RTT_MS (so each round trip by as much); 0 removes it. */
+function setLinkDelay(ms: number): void {
+  asOps(
+    ms > 0
+      ? `modprobe sch_netem && tc qdisc replace dev ${MANAGEMENT_DEV} root netem delay ${ms}ms`
+      : `tc qdisc del dev ${MANAGEMENT_DEV} root 2>/dev/null || true`,
+  );
+}
+
 // ---------------------------------------------------------------------------- report
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
@@ -251,6 +266,16 @@ function table(header: string[], rows: string[][]): string {
 }
 
 async function main(): Promise<number> {
+  if (!RTT_MS) return measureAll();
+  setLinkDelay(RTT_MS);
+  try {
+    return await measureAll();
+  } finally {
+    setLinkDelay(0);
+  }
+}
+
+async function measureAll(): Promise<number> {
   const lab = labStatus();
   const director = lab.hosts.find((h) => h.name === "director");
   if (!director?.running) {
@@ -270,7 +295,8 @@ async function main(): Promise<number> {
   fs.mkdirSync(logDir, { recursive: true });
   console.log(
     `pulumi-lvs bench: ${SPEC.backends} backends in ${SPEC.services} service(s) on ${SPEC.vip}, update changes ${WEIGHTS} weights; persist ${PERSIST}; ` +
-      `--parallel ${PARALLEL ?? "not set (the engine's default)"}`,
+      `--parallel ${PARALLEL ?? "not set (the engine's default)"}; ` +
+      `management link delay ${RTT_MS ? `${RTT_MS} ms (netem on the director's ${MANAGEMENT_DEV}, every column)` : "none"}`,
   );
   console.log(`director root@${director.sshHost}:${director.sshPort} (lab ${lab.stateDir}); pulumi ${pulumiVersion} (${pulumi})`);
   console.log(`pulumi-resource-command: ${commandPlugin ?? "not on PATH"}; logs of every pulumi run: ${logDir}`);

@@ -59,6 +59,6 @@ export async function scanCommand(args: string[], print: (v: string) => void): P
   if (values.out) fs.writeFileSync(values.out, text);
   else print(text.trimEnd());
   process.stderr.write(
-    `pulumi-lvs scan: ${program.scanned.resources.length} resource(s) declared, ${program.scanned.notTranslated.length} thing(s) not translated${values.out ? ` (written to ${values.out})` : ""}\n`,
+    `pulumi-lvs scan: ${program.scanned.resources.length} resource(s) declared, ${program.scanned.keepalived.length} keepalived service(s) translated (commented out), ${program.scanned.notTranslated.length} thing(s) not translated${values.out ? ` (written to ${values.out})` : ""}\n`,
   );
 }

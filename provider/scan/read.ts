@@ -1,12 +1,13 @@
 // What `pulumi-lvs scan` reads from a host: the provider's own transaction read (the same
 // parsers, the same lock, the same trust rules), plus the few things only a scanner asks for:
-// every route of the main table, packet-marking rules that are not ours, and what keepalived's
-// own files (not pulumi-lvs's) run. Nothing is written: the transaction's decision is "nothing".
+// every route of the main table, packet-marking rules that are not ours, and the operator's own
+// keepalived files (not pulumi-lvs's), whole. Nothing is written: the transaction's decision is "nothing".
 import { KEEPALIVED_DIR, SECTION, q, snapshotRead } from "../remote/commands";
 import { namedSections } from "../remote/parsers";
 import { parseSnapshot } from "../holds/snapshot";
 import { Snapshot } from "../holds/plan";
 import { Host } from "../remote/ssh";
+import { ConfFile, parseConf, vrrpAddresses } from "./keepalived-conf";
 
 /** One host as the scanner sees it. */
 export interface HostRead {
@@ -17,9 +18,9 @@ export interface HostRead {
   routes: string[];
   /** Rules that mark packets (nftables `meta mark set`, iptables `-j MARK`), as the host printed them. */
   markRules: string[];
-  /** `virtual_server ADDR PORT` / `virtual_server fwmark N` lines of keepalived files that are not ours. */
-  keepalivedServices: string[];
-  /** Addresses in `virtual_ipaddress` blocks of keepalived files that are not ours (VRRP carries them). */
+  /** keepalived's files that are not ours (every *.conf under /etc/keepalived but KEEPALIVED_DIR), parsed, by path. */
+  keepalivedFiles: ConfFile[];
+  /** Addresses in their `virtual_ipaddress` and `virtual_ipaddress_excluded` blocks (VRRP carries them). */
   vrrpAddresses: string[];
 }
 
@@ -36,7 +37,9 @@ export const SCAN_SYSCTLS = [
 
 const named = (name: string) => `echo ${q(`${SECTION} ${name}`)}`;
 /** keepalived's configuration files other than ours (pulumi-lvs writes only under KEEPALIVED_DIR). */
-const THEIR_KEEPALIVED = `find /etc/keepalived -name '*.conf' ! -path ${q(`${KEEPALIVED_DIR}/*`)} 2>/dev/null`;
+const THEIR_KEEPALIVED = `find /etc/keepalived -type f -name '*.conf' ! -path ${q(`${KEEPALIVED_DIR}/*`)} 2>/dev/null | sort`;
+/** Starts each file in the kaconf section, followed by its path; each line of the file follows with one space before it. */
+export const FILE_MARK = "--- pulumi-lvs file ---";
 
 /** The read, in named sections (one round trip). */
 export function scanRead(): string {
@@ -45,10 +48,9 @@ export function scanRead(): string {
     named("marks"),
     "nft list ruleset 2>/dev/null | grep -E 'mark set' | sed 's/^[[:space:]]*//' || true",
     "{ iptables-save -t mangle; ip6tables-save -t mangle; } 2>/dev/null | grep -E -- '-j MARK' || true",
-    named("kaservices"),
-    `for f in $(${THEIR_KEEPALIVED}); do grep -hE '^[[:space:]]*virtual_server[[:space:]]' "$f"; done 2>/dev/null || true`,
-    named("kavips"),
-    `for f in $(${THEIR_KEEPALIVED}); do awk '/virtual_ipaddress[[:space:]]*\\{/{f=1;next} f&&/\\}/{f=0} f{print $1}' "$f"; done 2>/dev/null || true`,
+    named("kaconf"),
+    // Indented by one space, a file's line can never be taken for a marker (of a file, or of a section).
+    `${THEIR_KEEPALIVED} | while IFS= read -r f; do echo ${q(FILE_MARK)} "$f"; awk '{ print " " $0 }' "$f"; done 2>/dev/null || true`,
   ].join("\n");
 }
 
@@ -61,14 +63,25 @@ const lines = (s: string | undefined) =>
 /** Parses what scanRead printed. */
 export function parseScan(target: string, out: string): HostRead {
   const s = namedSections(out);
+  const files = keepalivedFiles(s.kaconf);
   return {
     target,
     snapshot: parseSnapshot(out),
     routes: [...lines(s.gateways4), ...lines(s.gateways6)],
     markRules: lines(s.marks),
-    keepalivedServices: lines(s.kaservices).map((l) => l.replace(/\s*\{.*$/, "").replace(/\s+/g, " ")),
-    vrrpAddresses: lines(s.kavips).map((a) => a.replace(/\/\d+$/, "")),
+    keepalivedFiles: files,
+    vrrpAddresses: vrrpAddresses(files),
   };
+}
+
+/** The kaconf section: each file's path on its marker line, then its lines (one space before each). */
+function keepalivedFiles(section: string | undefined): ConfFile[] {
+  const out: { path: string; lines: string[] }[] = [];
+  for (const line of (section ?? "").replace(/\n$/, "").split("\n")) {
+    if (line.startsWith(`${FILE_MARK} `)) out.push({ path: line.slice(FILE_MARK.length + 1), lines: [] });
+    else out[out.length - 1]?.lines.push(line.slice(1));
+  }
+  return out.map((f) => parseConf(f.path, f.lines.join("\n")));
 }
 
 /** Reads one host under its lock, writing nothing. */

@@ -2,6 +2,8 @@
 // plugin. Every resource is written with `adopt: "own"`, so the first `up` takes over what is
 // there without changing it and a later `destroy` removes it. Secrets are never written: a key
 // is read from its file when the program runs, a password comes from the stack's secret config.
+// A service keepalived runs from the operator's own files comes last, commented out, below the
+// one line that says how to hand it over to pulumi-lvs.
 import { Declared, Scanned } from "./scan";
 
 /** How the program reaches one host: what the scan was given, without the secrets themselves. */
@@ -51,6 +53,13 @@ function connectionFields(h: HostRef, ref: { key: string; password: string; agen
   };
 }
 
+/** The one line above a service keepalived runs, printed commented out. */
+const handOver = (k: Scanned["keepalived"][number]) => {
+  const a = k.service.args;
+  const head = a.fwmark !== undefined ? `fwmark ${a.fwmark}` : `${a.address} ${a.port}`;
+  return `keepalived runs ${k.service.name}: remove its \`virtual_server ${head}\` block from ${k.file} and reload keepalived, then uncomment this (pulumi-lvs then runs it from its own file)`;
+};
+
 const notTranslated = (s: Scanned) =>
   s.notTranslated.length
     ? ["Not translated (found, and left as it is):", ...s.notTranslated.map((n) => `  - ${n}`)]
@@ -80,7 +89,7 @@ export function renderTypeScript(p: Program): string {
   }
   const vars = new Map<string, string>();
   const counters: Record<string, number> = {};
-  for (const r of p.scanned.resources) {
+  const resource = (r: Declared) => {
     const base = {
       DirectorHost: "director",
       VirtualService: "service",
@@ -96,12 +105,15 @@ export function renderTypeScript(p: Program): string {
       : { connection: `@@${connectionName(r.host)}Connection@@`, ...r.args, adopt: "own" };
     const deps = r.dependsOn.map((d) => vars.get(d)).filter(Boolean);
     const opts = deps.length ? `, { dependsOn: [${deps.join(", ")}] }` : "";
-    lines.push(
+    return [
       "",
       ...comment(r.notes),
       `${r.type === "RealServer" ? "" : `const ${v} = `}new lvs.${r.type}(${JSON.stringify(r.name)}, ${tsValue(args)}${opts});`,
-    );
-  }
+    ];
+  };
+  for (const r of p.scanned.resources) lines.push(...resource(r));
+  for (const k of p.scanned.keepalived)
+    lines.push("", ...comment([handOver(k)]), ...comment([k.service, ...k.dests].flatMap(resource).slice(1)));
   return [...lines, "", ...comment(notTranslated(p.scanned)), ""].join("\n");
 }
 
@@ -135,8 +147,9 @@ export function renderYaml(p: Program): string {
       : []),
     "resources:",
   ];
-  const byName = new Map(p.scanned.resources.map((r) => [r.name, r]));
-  for (const r of p.scanned.resources) {
+  const kept = p.scanned.keepalived.flatMap((k) => [k.service, ...k.dests]);
+  const byName = new Map([...p.scanned.resources, ...kept].map((r) => [r.name, r]));
+  const resource = (r: Declared) => {
     const conn = connectionFields(p.hosts[r.host], {
       key: `\${${keyVar(p.hosts[r.host])}}`,
       password: "${password}",
@@ -150,15 +163,17 @@ export function renderYaml(p: Program): string {
         : { address: svc.address, port: svc.port, protocol: svc.protocol });
     const props = { connection: conn, ...(key ? { service: key } : {}), ...r.args, adopt: "own" };
     const deps = [...(r.service ? [r.service] : []), ...r.dependsOn];
-    lines.push(
+    return [
       ...hash(r.notes, "  "),
       `  ${r.name}:`,
       `    type: ${TYPE(r.type)}`,
       "    properties:",
       ...Object.entries(props).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`),
       ...(deps.length ? ["    options:", `      dependsOn: [${deps.map((d) => JSON.stringify(`\${${d}}`)).join(", ")}]`] : []),
-    );
-  }
+    ];
+  };
+  for (const r of p.scanned.resources) lines.push(...resource(r));
+  for (const k of p.scanned.keepalived) lines.push(...hash([handOver(k)], "  "), ...hash([k.service, ...k.dests].flatMap(resource)));
   return [...lines, ...hash(notTranslated(p.scanned)), ""].join("\n");
 }
 
@@ -188,6 +203,7 @@ export function renderConfig(p: Program): string {
       ? ["ARP settings other than 1 and 2"]
       : []),
     ...(p.scanned.notTranslated.length ? ["things not translated (see --format ts)"] : []),
+    ...(p.scanned.keepalived.length ? ["services keepalived runs (see --format ts)"] : []),
   ];
   if (misfit.length)
     throw new Error(`the scan does not fit one LvsDrCluster (the root program's config): ${misfit.join("; ")}; use --format ts or yaml`);

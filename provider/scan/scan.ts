@@ -3,10 +3,14 @@
 // RealServer per destination, and each backend's host settings (DR, TUN or NAT). Pure, so it is
 // unit-tested on output captured from the lab. What it cannot declare without changing a host,
 // or cannot know, goes to `notTranslated` with the reason: never dropped in silence, never guessed.
+// A service keepalived runs from the operator's own files is declared only when its block
+// translates exactly (keepalived-translate.ts), and then apart, in `keepalived`.
 import { LiveDestination, LiveService } from "../remote/parsers";
 import { familyOf, serviceKeyString, vipPrefix } from "../model";
 import { keys, Ledger } from "../ledger";
 import { HostRead } from "./read";
+import { mayRun, text, virtualServers } from "./keepalived-conf";
+import { Translated, translateVirtualServer } from "./keepalived-translate";
 
 export type ResourceType =
   "DirectorHost" | "VirtualService" | "RealServer" | "DrRealServerHost" | "TunRealServerHost" | "NatRealServerHost";
@@ -27,6 +31,12 @@ export interface Declared {
 }
 export interface Scanned {
   resources: Declared[];
+  /**
+   * Services keepalived runs from the operator's own files, whose blocks translate exactly: for
+   * after the block is removed from `file` (until then, declaring them would run them twice).
+   * The renderers print them commented out.
+   */
+  keepalived: { file: string; service: Declared; dests: Declared[] }[];
   /** What was found and is not declared, each with why. */
   notTranslated: string[];
 }
@@ -48,17 +58,24 @@ const serviceName = (s: LiveService) =>
 const holders = (ledger: Ledger, key: string) => Object.keys(ledger.entries[key]?.holders ?? {});
 
 export function scan(director: HostRead, backends: HostRead[]): Scanned {
-  const out: Scanned = { resources: [], notTranslated: [] };
+  const out: Scanned = { resources: [], keepalived: [], notTranslated: [] };
   const d = director.snapshot;
   if (!d.ipvs) {
     out.notTranslated.push(`${director.target}: the ip_vs module is not loaded, so it has no IPVS services to scan`);
     return out;
   }
+  const translated = new Map<LiveService, Translated>();
   const services = [...d.ipvs.values()].filter((s) => {
-    const why = whyNot(director, s);
-    if (why) out.notTranslated.push(why);
-    return !why;
+    const why = whyNot(director, s) ?? keepalivedOf(director, s);
+    if (typeof why === "string") out.notTranslated.push(why);
+    else if (why) translated.set(s, why);
+    return typeof why !== "string";
   });
+  for (const v of virtualServers(director.keepalivedFiles))
+    if (![...d.ipvs.values()].some((s) => mayRun(v.block, director.keepalivedFiles, s)))
+      out.notTranslated.push(
+        `keepalived's ${text(v.block)} (${v.file.path}): IPVS runs no such service (is keepalived running?); not declared`,
+      );
   const vipHolder = declareDirectors(director, services, out);
   const backendOf = (address: string) => backends.findIndex((b) => b.snapshot.addrs.some((a) => a.address === address && a.dev !== "lo"));
   const hostNames = new Map<number, string>();
@@ -71,29 +88,32 @@ export function scan(director: HostRead, backends: HostRead[]): Scanned {
     }
   }
   for (const s of services) {
+    const t = translated.get(s);
     const name = serviceName(s);
     const vipHost = s.address !== undefined ? vipHolder.get(s.address) : undefined;
-    out.resources.push({
+    const service: Declared = {
       type: "VirtualService",
       name,
       host: 0,
-      args: serviceArgs(s),
+      args: t?.service ?? serviceArgs(s),
       dependsOn: vipHost ? [vipHost] : [],
-      notes: serviceNotes(director, s),
-    });
-    for (const x of s.destinations) {
-      const b = backendOf(x.address);
-      const notes = b < 0 ? [`no --backend reaches ${x.address}: its host settings were not read, so none are declared`] : [];
-      out.resources.push({
+      notes: [...serviceNotes(director, s), ...(t ? checkNotes(t) : [])],
+    };
+    const dests = (t?.dests ?? s.destinations.map((x) => destArgs(s, x))).map((args): Declared => {
+      const [address, port] = [String(args.address), (args.port as number | undefined) ?? s.port ?? 0];
+      const b = backendOf(address);
+      return {
         type: "RealServer",
-        name: nameOf(name, x.address, ...(x.port !== s.port ? [x.port] : [])),
+        name: nameOf(name, address, ...(port !== s.port ? [port] : [])),
         host: 0,
         service: name,
-        args: destArgs(s, x),
+        args,
         dependsOn: b >= 0 && hostNames.has(b) ? [hostNames.get(b)!] : [],
-        notes,
-      });
-    }
+        notes: b < 0 ? [`no --backend reaches ${address}: its host settings were not read, so none are declared`] : [],
+      };
+    });
+    if (t) out.keepalived.push({ file: t.file, service, dests });
+    else out.resources.push(service, ...dests);
   }
   for (const [i, b] of backends.entries())
     if (!services.some((s) => s.destinations.some((x) => backendOf(x.address) === i)))
@@ -108,14 +128,47 @@ function whyNot(director: HostRead, s: LiveService): string | undefined {
   if (by.length) return `IPVS service ${key}: already managed by pulumi-lvs (held by ${by.join(", ")}); left to that stack`;
   if (s.extra.length)
     return `IPVS service ${key}: it has ${s.extra.join(" ")}, which pulumi-lvs does not model; left as it is, with its real servers`;
-  const ka = keepalivedLine(s);
-  if (director.keepalivedServices.includes(ka))
-    return `IPVS service ${key}: keepalived runs it (${ka} in /etc/keepalived); its health checks are not translated by this release, so it and its real servers are left to keepalived`;
   return undefined;
 }
-/** How keepalived's file names a service: `virtual_server 198.51.100.100 80`, `virtual_server fwmark 1`. */
-const keepalivedLine = (s: LiveService) =>
-  s.fwmark !== undefined ? `virtual_server fwmark ${s.fwmark}` : `virtual_server ${s.address} ${s.port}`;
+
+/**
+ * What the operator's keepalived files make of a service: nothing (keepalived does not run it),
+ * why it is left to keepalived, or its block's exact translation (which must also be what IPVS runs).
+ */
+function keepalivedOf(director: HostRead, s: LiveService): string | Translated | undefined {
+  const files = director.keepalivedFiles;
+  const blocks = virtualServers(files).filter((v) => mayRun(v.block, files, s));
+  if (!blocks.length) return undefined;
+  const t = blocks.length === 1 ? translateVirtualServer(blocks[0].block, blocks[0].file) : { reasons: ["more than one block may run it"] };
+  const reasons = "reasons" in t ? t.reasons : differs(s, t);
+  if (!reasons.length) return t as Translated;
+  const where = blocks.map((v) => `${text(v.block)} in ${v.file.path}`).join(", ");
+  return `IPVS service ${serviceKeyString(s)}: keepalived runs it (${where}); its block has no exact translation, so it and its real servers are left to keepalived: ${reasons.join("; ")}`;
+}
+
+/** Where IPVS runs other than the block says (a file edited since keepalived last read it); weights aside, which checks change. */
+function differs(s: LiveService, t: Translated): string[] {
+  const same = (a: object, b: object) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+  const { healthCheck: _c, sorryServer, ...block } = t.service;
+  const out = same(block, serviceArgs(s)) ? [] : [`IPVS runs it as ${JSON.stringify(serviceArgs(s))}, not as the block says`];
+  for (const x of s.destinations) {
+    const { weight: _w, ...live } = destArgs(s, x);
+    const listed = t.dests.find((d) => d.address === x.address && ((d.port as number | undefined) ?? s.port ?? 0) === x.port);
+    const { weight: _v, healthCheck: _h, ...mine } = listed ?? {};
+    if (!listed && x.address !== (sorryServer as { address?: string } | undefined)?.address)
+      out.push(`IPVS has real server ${x.address}:${x.port}, which the block does not list`);
+    else if (listed && !same(live, mine)) out.push(`IPVS has real server ${x.address} as ${JSON.stringify(live)}, not as the block says`);
+  }
+  return out;
+}
+
+/** A command check runs as root under pulumi-lvs (its script_user), which keepalived's own default may not be. */
+const checkNotes = (t: Translated): string[] =>
+  [t.service, ...t.dests].some((a) => (a.healthCheck as { type?: string } | undefined)?.type === "command")
+    ? [
+        "its command check will run as root (pulumi-lvs sets script_user root); keepalived's default is keepalived_script where that user exists",
+      ]
+    : [];
 
 /** One DirectorHost per interface that holds VIPs of the scanned services; returns which one holds each VIP. */
 function declareDirectors(director: HostRead, services: LiveService[], out: Scanned): Map<string, string> {

@@ -29,6 +29,8 @@ export const SCAN_SYSCTLS = [
   "net.ipv4.conf.*.arp_ignore",
   "net.ipv4.conf.*.arp_announce",
   "net.ipv4.conf.*.rp_filter",
+  "net.ipv4.conf.*.accept_redirects",
+  "net.ipv6.conf.*.accept_redirects",
   "net.ipv4.ip_forward",
   "net.ipv6.conf.all.forwarding",
   "net.ipv4.vs.expire_nodest_conn",

@@ -311,8 +311,19 @@ function declareBackend(
       ...arp(b, dev, found, notes),
     },
     dependsOn: [],
-    notes: [],
+    notes: changes(
+      b,
+      [`net.ipv4.conf.${dev}.rp_filter`, "net.ipv4.conf.all.rp_filter"],
+      "decapsulated packets come from clients the tunnel has no route back to",
+    ),
   };
+}
+
+/** Settings the declared resource sets to 0 that the host has otherwise: the first `up` changes them, and says why. */
+function changes(b: HostRead, keys: string[], why: string): string[] {
+  return keys
+    .filter((k) => (b.snapshot.sysctls[k] ?? 0) !== 0)
+    .map((k) => `${b.target}: its first up sets ${k} to 0 (found ${b.snapshot.sysctls[k]}): ${why}`);
 }
 
 /** arpIgnore and arpAnnounce as found on `dev` and all (a host takes the higher); noted when they differ, since declaring them sets both. */
@@ -344,6 +355,12 @@ function natBackend(b: HostRead, index: number, name: string, director: HostRead
     host: index,
     args: { director: gateways[0], clients: through.map((m) => m[1]) },
     dependsOn: [],
-    notes: [],
+    notes: changes(
+      b,
+      ["all", ...new Set(through.map((m) => /\sdev\s+(\S+)/.exec(m.input)?.[1]).filter((d): d is string => !!d))].map(
+        (d) => `net.${familyOf(gateways[0]) === "ipv6" ? "ipv6" : "ipv4"}.conf.${d}.accept_redirects`,
+      ),
+      "a redirect from the director would route answers around it",
+    ),
   };
 }

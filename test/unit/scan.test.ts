@@ -184,6 +184,50 @@ describe("every kind of service captured", () => {
   });
 });
 
+describe("TUN and NAT backends", () => {
+  const director = (dest: string) =>
+    parseScan(
+      "d",
+      withSections(DIRECTOR, {
+        ipvs: `-A -t 198.51.100.100:80 -s rr\n-a -t 198.51.100.100:80 -r 198.51.100.11:80 ${dest} -w 1\n`,
+        thresholds: "",
+      }),
+    );
+
+  test("a TUN backend: the VIP on tunl0, its ARP settings as found; an rp_filter the first up relaxes is named", () => {
+    const b = parseScan(
+      "root@rs-a",
+      withSections(BACKEND, {
+        addrs:
+          "3: eth1    inet 198.51.100.11/24 scope global eth1\\       valid_lft forever preferred_lft forever\n6: tunl0    inet 198.51.100.100/32 scope global tunl0\\       valid_lft forever preferred_lft forever\n",
+        sysctls:
+          "net.ipv4.conf.all.arp_ignore=1\nnet.ipv4.conf.tunl0.arp_ignore=1\nnet.ipv4.conf.all.arp_announce=2\nnet.ipv4.conf.tunl0.arp_announce=2\nnet.ipv4.conf.all.rp_filter=0\nnet.ipv4.conf.tunl0.rp_filter=1\n",
+      }),
+    );
+    const [host] = byType(scan(director("-i"), [b]).resources, "TunRealServerHost");
+    expect(host.args).toEqual({ vips: ["198.51.100.100"], arpIgnore: 1, arpAnnounce: 2 });
+    expect(host.notes).toEqual([
+      "root@rs-a: its first up sets net.ipv4.conf.tunl0.rp_filter to 0 (found 1): decapsulated packets come from clients the tunnel has no route back to",
+    ]);
+  });
+
+  test("a NAT backend: its clients are what it routes through the director; accept_redirects the first up turns off is named", () => {
+    const b = parseScan(
+      "root@rs-a",
+      withSections(BACKEND, {
+        gateways4: "default via 198.51.100.10 dev eth1\n198.51.100.0/24 dev eth1 proto kernel scope link src 198.51.100.11\n",
+        sysctls: "net.ipv4.conf.all.accept_redirects=1\nnet.ipv4.conf.eth1.accept_redirects=0\n",
+      }),
+    );
+    const s = scan(director("-m"), [b]);
+    const [host] = byType(s.resources, "NatRealServerHost");
+    expect(host.args).toEqual({ director: "198.51.100.10", clients: ["default"] });
+    expect(host.notes).toEqual([
+      "root@rs-a: its first up sets net.ipv4.conf.all.accept_redirects to 0 (found 1): a redirect from the director would route answers around it",
+    ]);
+  });
+});
+
 describe("what the scanner refuses to guess", () => {
   const one = (ipvs: string, extra: Record<string, string> = {}) =>
     parseScan("d", withSections(DIRECTOR, { ipvs, thresholds: "", ...extra }));

@@ -126,7 +126,11 @@ function secretInputs(paths: string[]) {
   };
 }
 
-/** Inputs every kind gained after 0.2, with what state written without them means (so it previews clean). */
+/**
+ * Inputs every kind gained after 0.2, with what state written without them means, on either
+ * side: the old state's, and the new inputs, which a refresh takes unchecked from that state
+ * (so it previews and refreshes clean).
+ */
 const ADDED_INPUTS: Record<string, unknown> = { adopt: "keep" };
 
 /**
@@ -145,7 +149,7 @@ function diffOf<A extends { connection: Connection }, O extends Outs>(kind: Kind
     );
   const changed = (path: string) =>
     containsUnknown(get(news, path)) ||
-    (!same(get(olds, path) ?? ADDED_INPUTS[path], get(news, path)) &&
+    (!same(get(olds, path) ?? ADDED_INPUTS[path], get(news, path) ?? ADDED_INPUTS[path]) &&
       !((kind.resolvedWhenUnset as string[] | undefined)?.includes(path) && get(news, path) === undefined));
   const replaces = ["connection.host", ...kind.replaceOn].filter((f) => changed(f));
   const updates: string[] = kind.updateOn.filter((f) => changed(f));

@@ -47,7 +47,7 @@ async function tool(...args: string[]): Promise<{ code: number; stdout: string; 
   }
 }
 type Shown = {
-  holds: { key: string; owner: string; stack: string; since?: string }[];
+  holds: { key: string; owner: string; stack: string; since?: string; adopted?: string }[];
   resolved: { key: string; holders: string[]; reason: string }[];
 };
 const show = async (): Promise<Shown> => {
@@ -86,10 +86,12 @@ test("1. a backend on a service made by hand: ledger show lists its holder, stac
   expect(hold).toMatchObject({ stack: "ledger-a" });
   expect(hold.owner).toBe(`urn:pulumi:ledger-a::lvs-e2e::pulumi-nodejs:dynamic/lvs:RealServer::r1#tcp/${VIP}:${PORT}/${RIP}:${PORT}`);
   expect(Date.now() - Date.parse(hold.since!)).toBeLessThan(10 * 60_000);
+  // pulumi-lvs created the destination: nothing was adopted.
+  expect(hold.adopted).toBeUndefined();
   // The table an operator reads: one row per holder.
   const table = await tool("show");
   expect(table.code).toBe(0);
-  expect(table.stdout.split("\n")[0].split(/\s{2,}/)).toEqual(["OBJECT", "STACK", "RESOURCE", "VALUE", "SINCE"]);
+  expect(table.stdout.split("\n")[0].split(/\s{2,}/)).toEqual(["OBJECT", "STACK", "RESOURCE", "VALUE", "ADOPTED", "SINCE"]);
 });
 
 test("2. the service deleted by hand: the next read drops the backend's entry; its stack's refresh sees it gone", async () => {

@@ -147,6 +147,13 @@ describe("diff", () => {
     expect(await providers.VirtualService.diff!("id", before, { ...checked, adopt: "own" })).toMatchObject({ changes: true, replaces: [] });
   });
 
+  test("refresh of state written before adopt existed is clean: the engine diffs the refreshed outputs against the stored inputs, unchecked", async () => {
+    const { checked, outs } = await stored("VirtualService", svc);
+    const { adopt: _, ...before } = outs;
+    const { adopt: __, ...inputs } = checked;
+    expect(await providers.VirtualService.diff!("id", before, inputs)).toMatchObject({ changes: false });
+  });
+
   test("values unknown at preview count as changes", async () => {
     const { outs } = await stored("VirtualService", svc);
     expect(await providers.VirtualService.diff!("id", outs, { ...outs, scheduler: UNKNOWN })).toMatchObject({

@@ -568,6 +568,8 @@ export const IpvsTimeouts = z
     error: "must set at least one of tcp, tcpFin, udp (or leave ipvsTimeouts unset)",
   });
 export type IpvsTimeouts = z.infer<typeof IpvsTimeouts>;
+/** IPVS connection timeouts of a kernel nobody set them on (what `ipvsadm -L --timeout` shows on a fresh host). */
+export const KERNEL_TIMEOUTS = { tcp: 900, tcpFin: 120, udp: 300 } as const;
 
 export const DirectorHostArgs = z
   .object({

@@ -8,7 +8,7 @@
 import { InterfaceAddress, IpvsTable, LiveDestination, LiveService } from "../remote/parsers";
 import { Command, ipvs, net, rules } from "../remote/commands";
 import { BootPart } from "../remote/boot";
-import { IpvsTimeouts, ServiceKey, serviceKeyString } from "../model";
+import { IpvsTimeouts, KERNEL_TIMEOUTS, ServiceKey, serviceKeyString } from "../model";
 import { KeepalivedLive } from "../remote/keepalived";
 import {
   DestValue,
@@ -214,8 +214,6 @@ const SYSCTL_DEFAULTS: [RegExp, number][] = [
   [/^net\.ipv6\.conf\.all\.forwarding$/, 0],
   [/^net\.ipv4\.vs\.(expire_nodest_conn|expire_quiescent_template)$/, 0],
 ];
-/** IPVS timeouts as the kernel starts with them (what `ipvsadm -L --timeout` shows on a fresh host). */
-const DEFAULT_TIMEOUTS = { tcp: 900, tcpFin: 120, udp: 300 };
 
 /** Objects that live in files rendered from the ledger after the commands (keepalived's, nftables'): nothing to run here. */
 const inFiles = { read: () => null, converge: () => [], boot: () => undefined };
@@ -377,7 +375,7 @@ export const KINDS: { [K in ObjectKind]: ObjectKindSpec<K> } = {
     rank: { remove: 3, keep: 3 },
     describe: (v) => `tcp ${v.tcp ?? "unchanged"}, tcpfin ${v.tcpFin ?? "unchanged"}, udp ${v.udp ?? "unchanged"}`,
     read: ({ live }) => live.timeouts ?? null,
-    owned: () => DEFAULT_TIMEOUTS,
+    owned: () => ({ ...KERNEL_TIMEOUTS }),
     converge({ live }, _key, entry) {
       const t = liveTarget(entry);
       const now = live.timeouts;

@@ -379,7 +379,8 @@ export const STATE_DIR = STATE_DIR_PATH;
 export const LEDGER = `${STATE_DIR}/ledger.json`;
 export const LEDGER_NEXT = `${STATE_DIR}/ledger.next.json`;
 
-const named = (name: string) => `echo ${q(`${SECTION} ${name}`)}`;
+/** The marker line that starts a named section of a read (parsers.namedSections splits on it). */
+export const named = (name: string) => `echo ${q(`${SECTION} ${name}`)}`;
 
 /**
  * The read of a transaction, in named sections: the ledger and any unfinished intent, addresses,

@@ -2,7 +2,7 @@
 // parsers, the same lock, the same trust rules), plus the few things only a scanner asks for:
 // every route of the main table, packet-marking rules that are not ours, and the operator's own
 // keepalived files (not pulumi-lvs's), whole. Nothing is written: the transaction's decision is "nothing".
-import { KEEPALIVED_DIR, SECTION, q, snapshotRead } from "../remote/commands";
+import { KEEPALIVED_DIR, named, q, snapshotRead } from "../remote/commands";
 import { namedSections } from "../remote/parsers";
 import { parseSnapshot } from "../holds/snapshot";
 import { Snapshot } from "../holds/plan";
@@ -37,7 +37,6 @@ export const SCAN_SYSCTLS = [
   "net.ipv4.vs.expire_quiescent_template",
 ];
 
-const named = (name: string) => `echo ${q(`${SECTION} ${name}`)}`;
 /** keepalived's configuration files other than ours (pulumi-lvs writes only under KEEPALIVED_DIR). */
 const THEIR_KEEPALIVED = `find /etc/keepalived -type f -name '*.conf' ! -path ${q(`${KEEPALIVED_DIR}/*`)} 2>/dev/null | sort`;
 /** Starts each file in the kaconf section, followed by its path; each line of the file follows with one space before it. */

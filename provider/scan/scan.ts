@@ -6,7 +6,7 @@
 // A service keepalived runs from the operator's own files is declared only when its block
 // translates exactly (keepalived-translate.ts), and then apart, in `keepalived`.
 import { LiveDestination, LiveService } from "../remote/parsers";
-import { familyOf, serviceKeyString, vipPrefix } from "../model";
+import { KERNEL_TIMEOUTS, familyOf, serviceKeyString, vipPrefix } from "../model";
 import { keys, Ledger } from "../ledger";
 import { HostRead } from "./read";
 import { mayRun, text, virtualServers } from "./keepalived-conf";
@@ -41,8 +41,6 @@ export interface Scanned {
   notTranslated: string[];
 }
 
-/** IPVS connection timeouts of a kernel nobody set them on (ipvsadm --set). */
-const DEFAULT_TIMEOUTS = { tcp: 900, tcpFin: 120, udp: 300 } as const;
 const TUNNEL_DEVICES: Record<string, "ipip" | "gre"> = { tunl0: "ipip", ip6tnl0: "ipip", gre0: "gre" };
 
 /** A resource name from parts: letters, digits and dashes. */
@@ -218,7 +216,7 @@ function hostRouteNote(director: HostRead, vip: string, dev: string): string[] {
 function directorSettings(director: HostRead, masquerade: boolean): Record<string, unknown> {
   const { sysctls, timeouts } = director.snapshot;
   const changed =
-    timeouts && (Object.keys(DEFAULT_TIMEOUTS) as (keyof typeof DEFAULT_TIMEOUTS)[]).filter((k) => timeouts[k] !== DEFAULT_TIMEOUTS[k]);
+    timeouts && (Object.keys(KERNEL_TIMEOUTS) as (keyof typeof KERNEL_TIMEOUTS)[]).filter((k) => timeouts[k] !== KERNEL_TIMEOUTS[k]);
   return {
     ...(masquerade && sysctls["net.ipv4.ip_forward"] === 1 ? { ipForward: true } : {}),
     ...(sysctls["net.ipv4.vs.expire_nodest_conn"] === 1 ? { expireNodestConn: true } : {}),

@@ -404,11 +404,67 @@ const HOST_STATE = [
 /** The state of each host, to compare before and after. */
 export const hostState = (hosts: string[]): Record<string, string> => Object.fromEntries(hosts.map((h) => [h, onHost(h, HOST_STATE)]));
 
-/** Six requests to vip:port alternate between A and B (three each). */
+/**
+ * Requests from the client to vip:port every 0.2 s in the background, each reply a line of `log`
+ * on the client (`FAILED` for a request that got none) with `format` as curl's `-w`, or the
+ * page. `stop` ends the loop's whole process group, its curl in flight included, and returns only
+ * once all are gone: a request still on its way would take a turn of the scheduler from the next
+ * six. Started with `setsid`, so the group is the loop's alone.
+ */
+export function requestsInBackground(vip: string, port = 80, format = ""): { stop(): Promise<string[]> } {
+  const log = `/tmp/requests-${port}.out`;
+  const pidFile = `/tmp/requests-${port}.pid`;
+  const out = format ? `-o /dev/null -w '${format}\\n'` : "";
+  onHost(
+    "client",
+    `rm -f ${log}; (setsid sh -c "while :; do curl -s ${out} --max-time 2 http://${vip.includes(":") ? `[${vip}]` : vip}:${port}/ || echo FAILED; sleep 0.2; done" >${log} 2>&1 </dev/null & echo $! >${pidFile})`,
+  );
+  return {
+    async stop() {
+      onHost("client", `kill -- -$(cat ${pidFile})`);
+      await waitFor("the client's request loop to end", 10, () =>
+        onHost("client", `kill -0 -- -$(cat ${pidFile}) 2>/dev/null && echo running || true`).trim() ? undefined : true,
+      );
+      return onHost("client", `cat ${log}`).trim().split("\n");
+    },
+  };
+}
+
+/**
+ * Requests to vip:port reach both backends in turn: six in a row give A three times and B three
+ * times. A wlc service (the default scheduler) only alternates once its destinations carry as
+ * many connections: IPVS revives a destination deleted less than its FIN_WAIT timeout (120 s)
+ * ago with the connections it still counts, and wlc sends new ones to the other until both are
+ * level (a stack destroyed and built again on the same VIP meets this). So when the first six do
+ * not alternate, up to six more go, one at a time, until the last six do.
+ */
 export function expectAlternating(vip: string, port = 80): void {
   const replies = requestsFromClient(vip, 6, port);
-  const count = (page: string) => replies.filter((r) => r === `This is test page,this is ${page}.`).length;
-  if (count("A") !== 3 || count("B") !== 3) throw new Error(`requests to ${vip}:${port} did not alternate A/B: ${JSON.stringify(replies)}`);
+  const alternate = () => {
+    const last = replies.slice(-6);
+    const count = (page: string) => last.filter((r) => r === `This is test page,this is ${page}.`).length;
+    return count("A") === 3 && count("B") === 3;
+  };
+  while (!alternate() && replies.length < 12) replies.push(...requestsFromClient(vip, 1, port));
+  if (!alternate())
+    throw new Error(`requests to ${vip}:${port} did not alternate A/B: ${JSON.stringify(replies)}\n${schedulingEvidence(vip, port)}`);
+}
+
+/**
+ * What decides where a request to vip:port lands, for a failure message: the client's neighbour
+ * entry for the VIP (which MAC it sends to) and each director's IPVS connections to it (which real
+ * server each client port was given, and in which state).
+ */
+function schedulingEvidence(vip: string, port: number): string {
+  const at = vip.includes(":") ? `[${vip}]:${port}` : `${vip}:${port}`;
+  const conns = `ipvsadm -L -n -t ${at} 2>/dev/null; ipvsadm -L -n -c 2>/dev/null | grep -F ' ${at} ' || true`;
+  return [
+    `client: ${onHost("client", `ip neigh show ${vip}; ip -o link show eth1 | grep -o 'link/ether [^ ]*'`, { allowFail: true }).trim()}`,
+    ...["director", "director2"].map(
+      (d) => `${d}: ${onHost(d, `ip -o link show eth1 | grep -o 'link/ether [^ ]*'; ${conns}`, { allowFail: true }).trim()}`,
+    ),
+    ...["rs-a", "rs-b"].map((h) => `${h}: ${onHost(h, "ip -o link show eth1 | grep -o 'link/ether [^ ]*'", { allowFail: true }).trim()}`),
+  ].join("\n");
 }
 
 /**

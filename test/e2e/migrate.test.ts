@@ -9,7 +9,19 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
-import { REPO, Stack, changes, expectAlternating, hostState, labAsync, labHost, labStatus, onHost, waitFor } from "./harness";
+import {
+  REPO,
+  Stack,
+  changes,
+  expectAlternating,
+  hostState,
+  labAsync,
+  labHost,
+  labStatus,
+  onHost,
+  requestsInBackground,
+  waitFor,
+} from "./harness";
 
 jest.setTimeout(30 * 60_000);
 
@@ -46,32 +58,20 @@ const KERNEL = [
 ].join("; echo ---; ");
 const kernels = () => Object.fromEntries(HOSTS.map((h) => [h, onHost(h, KERNEL)]));
 
-/** A client requesting the VIP every 0.2 s in the background: its pid and log on the client VM. */
-const PROBE_LOG = "/tmp/migrate-probe.log";
-const startProbe = () =>
-  onHost(
-    "client",
-    `rm -f ${PROBE_LOG}; nohup sh -c 'while :; do curl -s -o /dev/null -w "%{http_code}\\n" --max-time 2 http://${VIP}/ >> ${PROBE_LOG}; sleep 0.2; done' >/dev/null 2>&1 & echo $!`,
-  ).trim();
-/** Stops the probe by its pid; the status code of every request it made. */
-const stopProbe = (pid: string) => {
-  onHost("client", `kill ${pid}`);
-  return onHost("client", `cat ${PROBE_LOG}`).trim().split("\n");
-};
-
 let fresh: Record<string, string>;
 let handBuilt: Record<string, string>;
-let probe: string;
+/** The client requesting the VIP every 0.2 s from before the scan until after the first preview: each status code. */
+let probe: ReturnType<typeof requestsInBackground> | undefined;
 beforeAll(async () => {
   fresh = hostState(HOSTS);
   for (const [h, script] of Object.entries(HAND_BUILT)) onHost(h, script);
   handBuilt = kernels();
   expectAlternating(VIP);
-  probe = startProbe();
+  probe = requestsInBackground(VIP, 80, "%{http_code}");
   fs.writeFileSync(path.join(work, "known_hosts"), knownHosts());
 });
 afterAll(async () => {
-  onHost("client", `kill ${probe} 2>/dev/null; true`);
+  await probe?.stop().catch(() => undefined);
   await stack.run("destroy", "--yes", "--skip-preview");
   await stack.remove();
   // Whatever a failed step left of the hand-built cluster goes, so the next file finds fresh hosts.
@@ -155,7 +155,8 @@ test("2. its first up adopts every object: no kernel changes, no request fails, 
 
 test("3. preview is clean, and not one of the client's requests failed", async () => {
   await stack.must("preview", "--expect-no-changes");
-  const codes = stopProbe(probe);
+  const codes = await probe!.stop();
+  probe = undefined;
   expect(codes.length).toBeGreaterThan(20);
   expect(codes.filter((c) => c !== "200")).toEqual([]);
 });

@@ -18,7 +18,7 @@ import {
   labHost,
   labStatus,
   onHost,
-  waitFor,
+  requestsInBackground,
 } from "./harness";
 
 jest.setTimeout(30 * 60_000);
@@ -47,26 +47,16 @@ const seed = (o: { parent?: string; iface?: string; directorKey?: string } = {})
   ];
 };
 
-/**
- * Requests from the client to vip:port every 0.2 s in the background while `during` runs;
- * returns the replies. The loop is stopped by the pid it recorded.
- */
+/** Requests from the client to vip:port every 0.2 s in the background while `during` runs; returns the replies. */
 async function underLoad(vip: string, port: number, during: () => Promise<unknown>): Promise<string[]> {
-  onHost(
-    "client",
-    `rm -f /tmp/load.out; (setsid sh -c 'while :; do curl -s --max-time 2 http://${vip}:${port}/ || echo FAILED; sleep 0.2; done' >/tmp/load.out 2>&1 </dev/null & echo $! >/tmp/load.pid)`,
-  );
+  const requests = requestsInBackground(vip, port);
+  let replies: string[] = [];
   try {
     await during();
   } finally {
-    // The loop's whole process group, its curl in flight included, and only once all are gone:
-    // a request still on its way would take a turn of the scheduler from the next step's six.
-    onHost("client", "kill -- -$(cat /tmp/load.pid)");
-    await waitFor("the client's request loop to end", 10, () =>
-      onHost("client", "kill -0 -- -$(cat /tmp/load.pid) 2>/dev/null && echo running || true").trim() ? undefined : true,
-    );
+    replies = await requests.stop();
   }
-  return onHost("client", "cat /tmp/load.out").trim().split("\n");
+  return replies;
 }
 const failures = (replies: string[]) => replies.filter((r) => !r.startsWith("This is test page"));
 

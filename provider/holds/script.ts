@@ -45,7 +45,8 @@ export function writeScript(plan: Plan, snap: Snapshot, { coalesce = true } = {}
   return [
     "umask 022",
     ...(ledger
-      ? [`mkdir -p ${q(STATE_DIR)}`, `cat > ${q(LEDGER_NEXT)} <<'PULUMI_LVS_LEDGER'`, JSON.stringify(plan.ledger), "PULUMI_LVS_LEDGER"]
+      ? // By the shell itself (printf), no process spawned: a spawn costs ~30 ms on a small VM.
+        [`[ -d ${q(STATE_DIR)} ] || mkdir -p ${q(STATE_DIR)}`, `printf '%s\\n' ${q(JSON.stringify(plan.ledger))} > ${q(LEDGER_NEXT)}`]
       : []),
     // keepalived's config test comes before any change: when it fails, nothing was changed.
     ...(ka.before.length ? [`echo '${GROUP} keepalived'`, ...ka.before] : []),

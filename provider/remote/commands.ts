@@ -52,39 +52,55 @@ export const RESTORE_UNIT = "pulumi-lvs-restore.service";
 
 /** Seconds the host waits for the write script after the read (the client decides in milliseconds). */
 export const SCRIPT_WAIT = 60;
-/** Separates the read of a transaction from its write. */
+/** Separates a session's read from what follows it. */
 export const TRANSACTION_MARKER = "--- pulumi-lvs transaction ---";
-/** The last line of every complete write script (a comment, so running it does nothing). */
+/** The last line of every complete write script (a comment, so running it does nothing): the session ends after it. */
 export const SCRIPT_END = "# pulumi-lvs: end of script";
+/** The last line of a complete write script after which the session goes on: the host reads again. */
+export const SCRIPT_MORE = `${SCRIPT_END}, more to come`;
+/** Printed after a round that has more to come ran whole; the read again follows. */
+export const ROUND_END = "--- pulumi-lvs round done ---";
 
 /**
- * The remote half of Host.transaction: runs the read, prints the marker, then takes the write
- * script from stdin and runs it only if it arrived whole (its last line is SCRIPT_END). An
- * empty script means nothing to write.
+ * The host half of a locked session (remote/session.ts is the client's): runs the read, prints
+ * the marker, then takes a write script from stdin and runs it only if it arrived whole (its last
+ * line is SCRIPT_END or SCRIPT_MORE). After SCRIPT_END, or an empty stdin (nothing to write, or
+ * the client closed the session), the session ends; after SCRIPT_MORE it prints ROUND_END, reads
+ * again under the same lock, and waits for the next script.
  *
- * The write dies with its client: the client keeps its end of stdin open while it waits, so
+ * A write dies with its client: the client keeps its end of stdin open while it waits, so
  * end-of-file there means it is gone (its run was stopped, its link died); a watchdog then ends
  * the script's whole process group, and what it left half done is undone by the next
- * transaction. (A client gone while this waited for the lock never gets this far: the read's
- * first line to a closed channel ends the shell.) A client whose link froze closes nothing: the
- * script must then arrive within SCRIPT_WAIT of the read, else nothing runs and the lock is
- * released (sshd may take hours to notice). Background jobs read /dev/null unless told,
- * hence stdin kept as fd 3 for the watchdog; it closes the lock's fd 9, so it never holds the lock.
+ * transaction. The watchdog reads with the shell's own `read` (a byte at a time) and is gone
+ * before the round's end is printed, so it never takes a byte of the next script. (A client gone
+ * while this waited for the lock never gets this far: the read's first line to a closed channel
+ * ends the shell.) A client whose link froze closes nothing: each script must arrive within
+ * SCRIPT_WAIT, else nothing more runs and the lock is released (sshd may take hours to notice).
+ * Background jobs read /dev/null unless told, hence stdin kept as fd 3 for the watchdog; it
+ * closes the lock's fd 9, so it never holds the lock.
  */
-export function transactionCommand(read: string, scriptWait = SCRIPT_WAIT): string {
+export function sessionCommand(read: string, scriptWait = SCRIPT_WAIT): string {
   return [
     "exec 3<&0",
+    "snapshot() {",
+    ":",
     read,
-    `echo ${q(TRANSACTION_MARKER)}`,
-    `umask 077; f=$(mktemp)`,
-    `if ! timeout ${scriptWait} sed -n ${q(`p; /^${SCRIPT_END}$/q`)} > "$f"; then`,
-    `  echo ${q(`pulumi-lvs: no script came within ${scriptWait}s of the read (its client is gone or its link froze); nothing was run`)} >&2; rm -f "$f"; exit 75`,
-    "fi",
-    `if [ ! -s "$f" ]; then rc=0; elif [ "$(tail -n 1 "$f")" = ${q(SCRIPT_END)} ]; then`,
+    "}",
+    `snapshot; echo ${q(TRANSACTION_MARKER)}`,
+    `umask 077; f=$(mktemp); rc=0`,
+    "while :; do",
+    `  if ! timeout ${scriptWait} sed -n ${q(`p; /^${SCRIPT_END}$/q; /^${SCRIPT_MORE}$/q`)} > "$f"; then`,
+    `    echo ${q(`pulumi-lvs: no script came within ${scriptWait}s of the read (its client is gone or its link froze); nothing was run`)} >&2; rc=75; break`,
+    "  fi",
+    `  [ -s "$f" ] || break`,
+    `  last=$(tail -n 1 "$f")`,
+    `  if [ "$last" != ${q(SCRIPT_END)} ] && [ "$last" != ${q(SCRIPT_MORE)} ]; then echo 'pulumi-lvs: the script arrived incomplete; nothing was run' >&2; rc=75; break; fi`,
     `  setsid sh -e "$f" & p=$!`,
-    `  { cat >/dev/null; kill -TERM "-$p" 2>/dev/null; } <&3 >/dev/null 2>&1 9>&- & w=$!`,
-    `  wait "$p"; rc=$?; kill "$w" 2>/dev/null`,
-    `else echo 'pulumi-lvs: the script arrived incomplete; nothing was run' >&2; rc=75; fi`,
+    `  { while read -r _; do :; done; kill -TERM "-$p"; } <&3 >/dev/null 2>&1 9>&- & w=$!`,
+    `  wait "$p"; rc=$?; kill "$w" 2>/dev/null; wait "$w" 2>/dev/null`,
+    `  [ "$rc" -eq 0 ] && [ "$last" = ${q(SCRIPT_MORE)} ] || break`,
+    `  echo ${q(ROUND_END)}; snapshot; echo ${q(TRANSACTION_MARKER)}`,
+    "done",
     `rm -f "$f"; exit $rc`,
   ].join("\n");
 }

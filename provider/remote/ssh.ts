@@ -10,7 +10,8 @@ import { hostname } from "os";
 import { NodeSSH, Config as SshConfig } from "node-ssh";
 import type { Readable } from "stream";
 import { Connection, ProxyConnection } from "../model";
-import { LOCK_TIMEOUT, SCRIPT_END, TRANSACTION_MARKER, transactionCommand, wrap } from "./commands";
+import { LOCK_TIMEOUT, sessionCommand, wrap } from "./commands";
+import { RemoteCommandError, Session } from "./session";
 import {
   Expectation,
   HostKey,
@@ -47,17 +48,7 @@ export interface Recorded {
   proxy?: string;
 }
 
-export class RemoteCommandError extends Error {
-  constructor(
-    target: string,
-    public readonly summary: string,
-    public readonly exitCode: number | null,
-    public readonly stderr: string,
-    public readonly stdout = "",
-  ) {
-    super(`${target}: \`${summary}\` failed (exit ${exitCode}): ${stderr.trim() || "(no output on stderr)"}`);
-  }
-}
+export { RemoteCommandError, Session };
 
 /** A shared connection to one host, which dials again when it died between two uses. */
 export class Host {
@@ -78,7 +69,7 @@ export class Host {
     readonly key: HostKey,
     private readonly sudo: boolean,
     /** Seconds a transaction waits for the host lock (connection.lockTimeout of the resource that dialed). */
-    private readonly lockTimeout: number,
+    readonly lockTimeout: number,
     private readonly redial: () => Promise<NodeSSH>,
     readonly proxy?: Host,
   ) {
@@ -136,78 +127,47 @@ export class Host {
   }
 
   /**
-   * One locked session in one exec channel: the host lock is taken, `read` runs and its output
-   * goes to `decide`, whose script runs next in the same session, with the lock still held, so
-   * nothing can change on the host between the read and the write. `decide` returning undefined
-   * writes nothing. A script that arrives incomplete (the provider died mid-send) is not run.
+   * Opens one locked session in one exec channel (remote/session.ts): the host lock is taken and
+   * `read` runs; its output is the session's read(). Each write runs with the lock still held,
+   * so nothing can change on the host between a read and the write decided on it.
+   */
+  async open(read: string, summary: string): Promise<Session> {
+    const client = await this.client();
+    return new Promise((resolve, reject) => {
+      const command = wrap(sessionCommand(read), { sudo: this.sudo, lockTimeout: this.lockTimeout, holder: holderOf(summary) });
+      client.exec(command, (err, stream) => {
+        if (err) return reject(new Error(`${this.target}: cannot start \`${summary}\`: ${err.message}`));
+        const ctx = {
+          target: this.target,
+          summary,
+          sudo: this.sudo,
+          lost: () => (this.dead ? this.lost : undefined),
+          abandon: () => this.ssh.dispose(),
+        };
+        resolve(new Session(stream, ctx, this.lockTimeout + TRANSACTION_BUDGET, TRANSACTION_BUDGET));
+      });
+    });
+  }
+
+  /**
+   * One session of one round: `read` runs, its output goes to `decide`, whose script (undefined:
+   * nothing to write) runs next under the same lock; then the session ends. A script that
+   * arrives incomplete (the provider died mid-send) is not run.
    */
   async transaction(
     read: string,
     decide: (readOut: string) => string | undefined,
     summary: string,
   ): Promise<{ read: string; write: string }> {
-    const client = await this.client();
-    return new Promise((resolve, reject) => {
-      const command = wrap(transactionCommand(read), { sudo: this.sudo, lockTimeout: this.lockTimeout, holder: holderOf(summary) });
-      client.exec(command, (err, stream) => {
-        if (err) return reject(new Error(`${this.target}: cannot start \`${summary}\`: ${err.message}`));
-        // The session is bounded: waiting for the lock, then the work itself. A host that stops
-        // answering inside it (keepalives still pass) has its connection closed.
-        let failed: Error | undefined;
-        const limit = this.lockTimeout + TRANSACTION_BUDGET;
-        const timer = setTimeout(() => {
-          failed = new Error(
-            `${this.target}: \`${summary}\` did not finish within ${limit}s (${this.lockTimeout}s for the host lock, then ${TRANSACTION_BUDGET}s); ` +
-              `its session was closed. Check that the host answers (\`ssh ${this.target}\`), then run again: what it left half done is undone first`,
-          );
-          this.ssh.dispose();
-          reject(failed);
-        }, limit * 1000);
-        let out = "";
-        let errOut = "";
-        let readOut: string | undefined;
-        stream.on("data", (d: Buffer) => {
-          out += d.toString("utf8");
-          if (readOut !== undefined) return;
-          const at = out.indexOf(`${TRANSACTION_MARKER}\n`);
-          if (at < 0) return;
-          readOut = out.slice(0, at);
-          out = out.slice(at + TRANSACTION_MARKER.length + 1);
-          let script: string | undefined;
-          try {
-            script = decide(readOut);
-          } catch (e) {
-            failed = e as Error;
-          }
-          // Nothing to write: stdin ends. Else it stays open until the host closes the channel:
-          // its end tells the host that we are gone, and the host then stops the script.
-          if (script === undefined || failed) stream.end("");
-          else stream.write(`${script}\n${SCRIPT_END}\n`);
-        });
-        stream.stderr.on("data", (d: Buffer) => (errOut += d.toString("utf8")));
-        stream.on("close", (code: number | null) => {
-          clearTimeout(timer);
-          if (failed) return reject(failed);
-          if (this.sudo && /sudo: (a password is required|a terminal is required)/.test(errOut)) {
-            return reject(
-              new Error(
-                `${this.target}: sudo wants a password; pulumi-lvs runs commands with \`sudo -n\`, so grant this user passwordless sudo (NOPASSWD) or connect as root`,
-              ),
-            );
-          }
-          if ((code === null || code === undefined) && this.dead) {
-            return reject(
-              new Error(
-                `${this.target}: the connection was lost during \`${summary}\` (${this.lost}); ` +
-                  `on the host it stops once it notices, and what it left half done is undone by the next run`,
-              ),
-            );
-          }
-          if (code !== 0 || readOut === undefined) return reject(new RemoteCommandError(this.target, summary, code, errOut, out));
-          resolve({ read: readOut, write: out });
-        });
-      });
-    });
+    const session = await this.open(read, summary);
+    try {
+      const readOut = await session.read();
+      const script = decide(readOut);
+      const write = script === undefined ? "" : await session.write(script, false);
+      return { read: readOut, write };
+    } finally {
+      await session.close();
+    }
   }
 
   /**

@@ -1,12 +1,15 @@
 // Coalesces the operations on one host into transactions: every operation that arrives while
 // a transaction is in flight goes out with the next one, so a hundred resources on a director
-// cost a handful of round trips, not a hundred. One transaction = one locked session: read
-// everything (holds/snapshot.ts parses it, holds/plan.ts decides on it), then one script with
-// every change (holds/script.ts). Results and errors go back to the operation that asked; one
-// operation's refusal fails only it.
+// cost a handful of round trips, not a hundred. One transaction = one round of a locked
+// session: read everything (holds/snapshot.ts parses it, holds/plan.ts decides on it), then one
+// script with every change (holds/script.ts). The session stays open for the next batch a
+// little while (the engine sends the next operations as results come back): the host reads
+// again right after each round, under the same lock, while the engine turns round, so a burst
+// of rounds pays one session and no read of its own. Results and errors go back to the
+// operation that asked; one operation's refusal fails only it.
 import { BOOT_FILES } from "../remote/boot";
-import { snapshotRead } from "../remote/commands";
-import { Host, RemoteCommandError } from "../remote/ssh";
+import { LOCK_TIMEOUT, snapshotRead } from "../remote/commands";
+import { Host, RemoteCommandError, Session } from "../remote/ssh";
 import { ClaimError, Plan } from "../holds/plan";
 import { parseSnapshot } from "../holds/snapshot";
 import { stoppedIn, writeScript } from "../holds/script";
@@ -53,6 +56,14 @@ const GATHER_MS = 50;
 const NEXT_GATHER_MS = 250;
 /** A refresh's reads this soon after the last read share it, unless this process wrote since. */
 const READ_REUSE_MS = 2000;
+/** How long an open session waits for the next batch before it ends (and the host lock is released). */
+const SESSION_IDLE_MS = 1000;
+/**
+ * A session older than this takes no new batch, so that whoever else waits for the host lock gets
+ * a turn well within their lock timeout (half of ours, when that is shorter).
+ */
+const SESSION_MAX_MS = 20_000;
+const sessionMaxMs = (host: Host) => Math.min(SESSION_MAX_MS, ((host.lockTimeout ?? LOCK_TIMEOUT) * 1000) / 2);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Needs {
@@ -93,6 +104,8 @@ export class HostQueue {
   private queued: Queued[] = [];
   private running = false;
   private lastRead?: { at: number; out: string; needs: Needs };
+  /** The session kept open after the last write batch, its read the host as that batch left it. */
+  private open?: { session: Session; host: Host; needs: Needs; idle?: NodeJS.Timeout };
   /** `host`: the connection operations go over unless they name their own (one machine, one queue). */
   constructor(private readonly host: Host) {}
 
@@ -158,18 +171,32 @@ export class HostQueue {
     };
     const reuse = this.lastRead;
     if (!readOnly) this.lastRead = undefined;
+    const summary = `${items.length} operation(s): ${items
+      .map((i) => i.op.label)
+      .slice(0, 3)
+      .join(", ")}${items.length > 3 ? ", ..." : ""}`;
+    const read = snapshotRead({ ...needs, files: Object.values(BOOT_FILES) });
     try {
-      if (readOnly && reuse && Date.now() - reuse.at < READ_REUSE_MS && covers(reuse.needs, needs)) {
-        decide(reuse.out);
+      if (readOnly) {
+        // A refresh holds no lock longer than its read: a session kept open for writes ends first.
+        await this.closeSession();
+        if (reuse && Date.now() - reuse.at < READ_REUSE_MS && covers(reuse.needs, needs)) decide(reuse.out);
+        else this.lastRead = { at: Date.now(), out: (await host.transaction(read, decide, summary)).read, needs };
       } else {
-        const summary = `${items.length} operation(s): ${items
-          .map((i) => i.op.label)
-          .slice(0, 3)
-          .join(", ")}${items.length > 3 ? ", ..." : ""}`;
-        const { read } = await host.transaction(snapshotRead({ ...needs, files: Object.values(BOOT_FILES) }), decide, summary);
-        if (readOnly) this.lastRead = { at: Date.now(), out: read, needs };
+        const session = await this.session(host, needs, read, summary);
+        let script: string | undefined;
+        try {
+          script = decide(await session.read());
+        } catch (e) {
+          await this.closeSession();
+          throw e;
+        }
+        // More to come: the host reads again right away, for the next batch.
+        if (script !== undefined) await session.write(script, true);
+        this.keepOpen();
       }
     } catch (e) {
+      if (!readOnly) await this.closeSession();
       return this.failed(items, e as Error, plan);
     }
     for (const item of items) {
@@ -177,6 +204,52 @@ export class HostQueue {
       if (r.ok) item.resolve(r.value);
       else item.reject(r.error);
     }
+  }
+
+  /**
+   * The session for a batch over `host`: the one kept open when it is that connection's, read
+   * what the batch needs, is young enough and its read after the last round came back; else a
+   * new one (the open one ended first: one session per machine at a time).
+   */
+  private async session(host: Host, needs: Needs, read: string, summary: string): Promise<Session> {
+    const open = this.open;
+    if (open) clearTimeout(open.idle);
+    if (
+      open &&
+      open.host === host &&
+      open.session.open &&
+      covers(open.needs, needs) &&
+      Date.now() - open.session.opened < sessionMaxMs(host)
+    ) {
+      // A read after the last round that failed (the session died since) costs nothing: open another.
+      if (
+        await open.session.read().then(
+          () => true,
+          () => false,
+        )
+      )
+        return open.session;
+    }
+    await this.closeSession();
+    const session = await host.open(read, summary);
+    this.open = { session, host, needs };
+    return session;
+  }
+
+  /** Ends the open session a while after its last batch, unless another batch takes it first. */
+  private keepOpen(): void {
+    const open = this.open;
+    if (!open) return;
+    open.idle = setTimeout(() => void this.closeSession(), SESSION_IDLE_MS);
+    open.idle.unref?.();
+  }
+
+  private async closeSession(): Promise<void> {
+    const open = this.open;
+    this.open = undefined;
+    if (!open) return;
+    clearTimeout(open.idle);
+    await open.session.close();
   }
 
   /**

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "shell-quote";
-import { RuleChange, ipvs, net, q, rules, transactionCommand, wrap } from "../../provider/remote/commands";
+import { RuleChange, ipvs, net, q, rules, sessionCommand, wrap } from "../../provider/remote/commands";
 
 const svc = { address: "198.51.100.100", port: 80, protocol: "tcp" as const };
 
@@ -103,9 +103,10 @@ describe("remote command text", () => {
 
 describe("a transaction, run by sh as the host runs it", () => {
   const END = "# pulumi-lvs: end of script";
+  const MORE = "# pulumi-lvs: end of script, more to come";
   /** Starts the remote half with `read`; the caller writes to its stdin like the client does. */
   const start = (read: string, scriptWait?: number) => {
-    const child = spawn("sh", ["-c", transactionCommand(read, scriptWait)], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("sh", ["-c", sessionCommand(read, scriptWait)], { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -151,6 +152,35 @@ describe("a transaction, run by sh as the host runs it", () => {
     expect(await t.exited).not.toBe(0);
     // Had the script gone on, it would have finished within 2 s: it must not, for 3 s.
     expect(await poll(() => fs.existsSync(`${d}/finished`), 3000)).toBe(false);
+  });
+
+  test("rounds with more to come: each runs whole, its end is printed, the host reads again under the same session, and the last round ends it", async () => {
+    const d = dir();
+    const t = start(`echo "read $(ls ${d} | wc -l)"`);
+    expect(await poll(() => t.out().endsWith("--- pulumi-lvs transaction ---\n"), 5000)).toBe(true);
+    t.child.stdin.write(`touch ${d}/one\necho first\n${MORE}\n`);
+    expect(await poll(() => t.out().split("--- pulumi-lvs transaction ---\n").length === 3, 5000)).toBe(true);
+    t.child.stdin.write(`touch ${d}/two\necho second\n${END}\n`);
+    expect(await t.exited).toBe(0);
+    expect(t.out()).toBe(
+      "read 0\n--- pulumi-lvs transaction ---\nfirst\n--- pulumi-lvs round done ---\nread 1\n--- pulumi-lvs transaction ---\nsecond\n",
+    );
+    t.child.stdin.end();
+  });
+
+  test("a session closed after a round with more to come ends cleanly; a failed round ends it with the script's status", async () => {
+    const t = start("true");
+    t.child.stdin.write(`echo one\n${MORE}\n`);
+    expect(await poll(() => t.out().includes("--- pulumi-lvs round done ---"), 5000)).toBe(true);
+    t.child.stdin.end();
+    expect(await t.exited).toBe(0);
+    const d = dir();
+    const failed = start("true");
+    failed.child.stdin.write(`false\n${MORE}\n`);
+    expect(await failed.exited).toBe(1);
+    expect(failed.out()).not.toContain("--- pulumi-lvs round done ---");
+    failed.child.stdin.end(`touch ${d}/ran\n${END}\n`);
+    expect(fs.existsSync(`${d}/ran`)).toBe(false);
   });
 
   test("a client whose link froze (stdin open, nothing sent): after the wait nothing runs and the session ends", async () => {

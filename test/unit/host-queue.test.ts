@@ -6,25 +6,65 @@ import { HostQueue, Op, queueOf } from "../../provider/runtime/host-queue";
 import { Host, RemoteCommandError } from "../../provider/remote/ssh";
 import { SECTION } from "../../provider/remote/commands";
 
-/** A Host whose transactions read an empty host and record the scripts they were given. */
+/**
+ * A fake's locked session (remote/session.ts): it reads what `readNow` says when it opens and
+ * after each round with more to come; `run` runs a round's script, throwing as a failing host
+ * would (the session then ends).
+ */
+function fakeSession(readNow: () => string, run: (script: string) => Promise<string>) {
+  let read = Promise.resolve(readNow());
+  let open = true;
+  return {
+    opened: Date.now(),
+    get open() {
+      return open;
+    },
+    read: () => read,
+    async write(script: string, more: boolean) {
+      try {
+        const out = await run(script);
+        if (more) read = Promise.resolve(readNow());
+        else open = false;
+        return out;
+      } catch (e) {
+        open = false;
+        read = Promise.reject(e);
+        read.catch(() => undefined);
+        throw e;
+      }
+    },
+    async close() {
+      open = false;
+    },
+  };
+}
+
+/** A Host whose sessions read an empty host and record the scripts they were given. */
 class FakeHost {
   constructor(readonly target = "root@fake:22") {}
-  readonly scripts: (string | undefined)[] = [];
-  /** Makes the next transaction fail on the host, as a failing command in group `group` would. */
+  readonly scripts: string[] = [];
+  /** Sessions opened. */
+  sessions = 0;
+  /** Makes the next write fail on the host, as a failing command in group `group` would. */
   failNext?: string;
-  async transaction(_read: string, decide: (out: string) => string | undefined): Promise<{ read: string; write: string }> {
+  async open() {
+    this.sessions++;
     await new Promise((r) => setTimeout(r, 20));
-    const script = decide("");
-    this.scripts.push(script);
-    const group = this.failNext;
-    this.failNext = undefined;
-    if (group !== undefined)
-      throw new RemoteCommandError(this.target, "batch", 1, "RTNETLINK answers: No such device", `pulumi-lvs-group ${group}\n`);
-    return { read: "", write: "" };
+    return fakeSession(
+      () => "",
+      async (script) => {
+        this.scripts.push(script);
+        const group = this.failNext;
+        this.failNext = undefined;
+        if (group !== undefined)
+          throw new RemoteCommandError(this.target, "batch", 1, "RTNETLINK answers: No such device", `pulumi-lvs-group ${group}\n`);
+        return "";
+      },
+    );
   }
 }
 
-// The queue only calls transaction() and reads target: the one place a fake stands in for a Host.
+// The queue only opens sessions and reads target: the one place a fake stands in for a Host.
 const queueOn = (h: FakeHost) => new HostQueue(h as unknown as Host);
 const addr = (owner: string, address: string): Op<string> => ({
   label: `addr ${address}`,
@@ -95,17 +135,24 @@ class ReplayingHost {
   /** The intent of a transaction that has not committed ("" when none). */
   pending = "";
   failAt?: (group: string, script: string) => boolean;
-  async transaction(_read: string, decide: (out: string) => string | undefined): Promise<{ read: string; write: string }> {
+  async open() {
+    return fakeSession(
+      () => this.read(),
+      async (script) => this.run(script),
+    );
+  }
+  private read(): string {
     const ip = this.addrs.map((a, i) => `${i + 3}: eth1    inet ${a}/32 scope global eth1\\       valid_lft forever preferred_lft forever`);
-    const read = [`${SECTION} ledger`, this.ledger, `${SECTION} pending`, this.pending, `${SECTION} addrs`, ...ip].join("\n");
-    const script = decide(read);
-    if (script === undefined) return { read, write: "" };
+    return [`${SECTION} ledger`, this.ledger, `${SECTION} pending`, this.pending, `${SECTION} addrs`, ...ip].join("\n");
+  }
+  private run(script: string): string {
     this.scripts.push(script);
     const lines = script.split("\n");
     let out = "";
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i];
-      if (l.startsWith("cat > ") && l.includes("ledger.next")) this.pending = lines[++i];
+      const intent = /^printf '%s\\n' '(.*)' > \S*ledger\.next\.json$/.exec(l)?.[1];
+      if (intent !== undefined) this.pending = intent.replace(/'\\''/g, "'");
       const group = /^echo 'pulumi-lvs-group (\S+)'$/.exec(l)?.[1];
       if (group !== undefined) {
         out += `pulumi-lvs-group ${group}\n`;
@@ -120,7 +167,7 @@ class ReplayingHost {
       if (removed) this.addrs = this.addrs.filter((a) => a !== removed);
       if (l.startsWith("mv ") && l.includes("ledger.next")) [this.ledger, this.pending] = [this.pending, ""];
     }
-    return { read, write: out };
+    return out;
   }
 }
 
@@ -147,13 +194,11 @@ test("one machine, one queue: two users' operations on one host never hold a ses
   let most = 0;
   class UserHost extends FakeHost {
     readonly machine = "fake:22";
-    async transaction(read: string, decide: (out: string) => string | undefined) {
+    async open() {
       most = Math.max(most, ++active);
-      try {
-        return await super.transaction(read, decide);
-      } finally {
-        active--;
-      }
+      const session = await super.open();
+      const close = session.close;
+      return Object.assign(session, { close: async () => void (active--, await close()) });
     }
   }
   const root = new UserHost("root@fake:22");
@@ -170,4 +215,25 @@ test("one machine, one queue: two users' operations on one host never hold a ses
   expect(root.scripts[0]).toContain("198.51.100.3");
   expect(ops.scripts).toHaveLength(1);
   expect(ops.scripts[0]).toContain("198.51.100.2");
+});
+
+test("a burst: a batch that comes soon after the last goes over the same session, on the read the host took after that round; one that comes later opens another", async () => {
+  const h = new FakeHost();
+  const q = queueOn(h);
+  await q.submit(addr("a", "198.51.100.1"));
+  await q.submit(addr("b", "198.51.100.2"));
+  expect(h.scripts).toHaveLength(2);
+  expect(h.sessions).toBe(1);
+  await new Promise((r) => setTimeout(r, 1300));
+  await q.submit(addr("c", "198.51.100.3"));
+  expect(h.sessions).toBe(2);
+});
+
+test("after a failed round the next batch opens a new session (the failed one ended)", async () => {
+  const h = new FakeHost();
+  h.failNext = "0";
+  const q = queueOn(h);
+  await expect(q.submit(addr("a", "198.51.100.1"))).rejects.toThrow("RTNETLINK");
+  await expect(q.submit(addr("b", "198.51.100.2"))).resolves.toBe("198.51.100.2");
+  expect(h.sessions).toBe(2);
 });

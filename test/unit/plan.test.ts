@@ -263,11 +263,12 @@ describe("adoption: what was found is kept (adopt keep, the default) or taken ov
       "-a -t 198.51.100.100:80 -r 198.51.100.11:80 -g -w 1",
       `${SECTION} thresholds`,
     ].join("\n");
-    // The queue calls only transaction() and reads target and machine: a fake stands in for a Host.
+    // The queue opens sessions and reads target and machine: a fake stands in for a Host. Its
+    // writes change nothing: each batch reads the same host.
     const host = {
       target: "root@fake:22",
       machine: "fake-adopt",
-      transaction: async (_script: string, decide: (out: string) => unknown) => (decide(read), { read, write: "" }),
+      open: async () => ({ opened: Date.now(), open: true, read: async () => read, write: async () => "", close: async () => undefined }),
     } as unknown as Host;
     const connection = { host: "fake" };
     const ctx = (owner: string) => ({ owner, log: () => undefined, imported: false });

@@ -59,6 +59,17 @@ export function writeScript(plan: Plan, snap: Snapshot, { coalesce = true } = {}
   ].join("\n");
 }
 
+/**
+ * Whether the host is settled once the write of `plan` ran: false when keepalived applies part
+ * of it on its own, a moment later (a reload, a restart), so a read right after it could see
+ * IPVS half way. The session then ends with that write, and the next batch reads anew.
+ */
+export function settledAfterWrite(plan: Plan, snap: Snapshot): boolean {
+  const files = snap.files ?? {};
+  const ka = keepalivedCommands(snap.ledger, plan.ledger, snap.keepalived, files, plan.keepalivedRestart);
+  return !ka.before.length && !ka.after.length && !plan.keepalivedRestart;
+}
+
 type Group = { i: number; commands: Command[] };
 /** A group's commands as shell text, after its marker. */
 const marked = (g: Group): string[] => [`echo '${GROUP} ${g.i}'`, ...g.commands.map(String)];

@@ -12,7 +12,7 @@ import { LOCK_TIMEOUT, snapshotRead } from "../remote/commands";
 import { Host, RemoteCommandError, Session } from "../remote/ssh";
 import { ClaimError, Plan } from "../holds/plan";
 import { parseSnapshot } from "../holds/snapshot";
-import { stoppedIn, writeScript } from "../holds/script";
+import { settledAfterWrite, stoppedIn, writeScript } from "../holds/script";
 
 /** One operation of a batch: what it needs read, and what it decides on the snapshot. */
 export interface Op<R> {
@@ -167,8 +167,11 @@ export class HostQueue {
       });
       if (readOnly) return undefined;
       plan.settle();
+      settled = settledAfterWrite(plan, snap);
       return writeScript(plan, snap, { coalesce: !items.some((i) => i.uncoalesced) });
     };
+    /** Whether the host is settled after this batch's write, so the session may go on (see settledAfterWrite). */
+    let settled = false;
     const reuse = this.lastRead;
     if (!readOnly) this.lastRead = undefined;
     const summary = `${items.length} operation(s): ${items
@@ -191,8 +194,8 @@ export class HostQueue {
           await this.closeSession();
           throw e;
         }
-        // More to come: the host reads again right away, for the next batch.
-        if (script !== undefined) await session.write(script, true);
+        // More to come, unless keepalived still applies part of it: the host reads again right away, for the next batch.
+        if (script !== undefined) await session.write(script, settled);
         this.keepOpen();
       }
     } catch (e) {

@@ -418,17 +418,20 @@ export function snapshotRead(opts: {
 }): string {
   // Those reads cost ~0.4 s on a small VM: only when an operation needs them or the ledger holds such objects.
   const prep = `[ -n "$prep" ]`;
+  // The ledger and the intent are read once, into the shell (a spawn costs ~30 ms on a small VM).
+  const kinds = ["link", "route", "fou", "timeouts"].map((k) => `*'"kind":"${k}"'*`).join("|");
   return [
-    `prep=$( { ${opts.prep ? "true" : "false"} || grep -qE '"kind":"(link|route|fou|timeouts)"' ${q(LEDGER)} ${q(LEDGER_NEXT)}; } 2>/dev/null && echo 1)`,
+    `ledger=$(cat ${q(LEDGER)} 2>/dev/null); pending=; [ ! -e ${q(LEDGER_NEXT)} ] || pending=$(cat ${q(LEDGER_NEXT)} 2>/dev/null)`,
+    opts.prep ? "prep=1" : `prep=; case "$ledger$pending" in ${kinds}) prep=1 ;; esac`,
     ...(opts.preflight ? [ipvs.preflight()] : []),
     // Links before the modules load: a tunnel device that appears only now was not there before.
     named("links"),
     `if ${prep}; then ${net.listLinks()}; fi`,
     ...(opts.modules ?? []).map(net.module),
     named("ledger"),
-    `cat ${q(LEDGER)} 2>/dev/null || true`,
+    `printf '%s\\n' "$ledger"`,
     named("pending"),
-    `cat ${q(LEDGER_NEXT)} 2>/dev/null || true`,
+    `printf '%s\\n' "$pending"`,
     named("addrs"),
     net.listAddresses(),
     named("devices"),

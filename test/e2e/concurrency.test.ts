@@ -157,7 +157,10 @@ test("5. an up killed while it waits for the lock never writes later: no ghost h
   await stack.run("cancel", "--yes");
   await stack.must("refresh", "--yes", "--skip-preview", "--clear-pending-creates");
   await stack.destroy();
-  expect(onHost("director", "ls /run/pulumi-lvs.lock.holder 2>/dev/null || true").trim()).toBe("");
+  // The destroy's session lets the lock go once its provider process is gone (or after 1 s idle).
+  await waitFor("the director's lock to be free after the destroy", 10, () =>
+    onHost("director", "ls /run/pulumi-lvs.lock.holder 2>/dev/null || true").trim() === "" ? true : undefined,
+  );
   expect(ours(onHost("director", "ipvsadm -S -n"))).toEqual([]);
 });
 

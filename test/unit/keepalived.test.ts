@@ -7,6 +7,7 @@ import { clone, emptyLedger, keys } from "../../provider/ledger";
 import { Plan, Snapshot } from "../../provider/holds/plan";
 import { keepalivedCommands, keepalivedFiles, parseKeepalivedState, renderVrrp } from "../../provider/remote/keepalived";
 import { parseDaemons } from "../../provider/remote/parsers";
+import { settledAfterWrite } from "../../provider/holds/script";
 import { validate } from "../../provider/validate";
 import { needKeepalived } from "../../provider/runtime/host-state";
 import { spawnSync } from "child_process";
@@ -395,5 +396,23 @@ describe("parsers and validation", () => {
     });
     expect(v.kind === "invalid" && v.failures).toEqual([expect.objectContaining({ property: "vrrp.authPass" })]);
     expect(JSON.stringify(v)).not.toContain('has space"');
+  });
+});
+
+describe("a session goes on after a write only when the host is settled", () => {
+  const plain = { address: VIP, port: 80, protocol: "tcp" as const, scheduler: "rr" as const };
+  test("IPVS rules alone: settled (the read right after sees what the write did)", () => {
+    const plan = new Plan(snapshot());
+    claim(plan, "svc", { services: [plain], persist: true });
+    claim(plan, "a", { dests: [rs("198.51.100.11")], persist: true });
+    plan.settle();
+    expect(settledAfterWrite(plan, snapshot())).toBe(true);
+  });
+  test("a health-checked service's real server: keepalived applies it on its own, later: not settled", () => {
+    const plan = new Plan(snapshot());
+    claim(plan, "svc", { services: [svc], keepalived: true, persist: true });
+    claim(plan, "a", { dests: [rs("198.51.100.11")], persist: true });
+    plan.settle();
+    expect(settledAfterWrite(plan, snapshot())).toBe(false);
   });
 });

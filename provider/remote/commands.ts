@@ -40,7 +40,10 @@ export function wrap(script: string, opts: { sudo: boolean; lockTimeout: number;
     `  exit ${LOCK_TIMED_OUT}`,
     "fi",
     `printf '%s since %s, remote pid %s\\n' ${q(opts.holder)} "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" "$$" > ${LOCK_HOLDER}`,
+    // The record goes with the lock however the shell ends: a signal (its client gone while it
+    // wrote: SIGPIPE; a hang-up; an operator's kill) exits through the EXIT trap too.
     `trap 'rm -f ${LOCK_HOLDER}' EXIT`,
+    "trap 'exit 129' HUP; trap 'exit 141' PIPE; trap 'exit 143' TERM",
     script,
   ].join("\n");
   const body = `sh -c ${q(locked)}`;

@@ -71,11 +71,12 @@ describe("remote command text", () => {
       "fi",
       `printf '%s since %s, remote pid %s\\n' 'stack prod (pid 1 on ci)' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" "$$" > /run/pulumi-lvs.lock.holder`,
       "trap 'rm -f /run/pulumi-lvs.lock.holder' EXIT",
+      "trap 'exit 129' HUP; trap 'exit 141' PIPE; trap 'exit 143' TERM",
       "echo hi",
     ]);
   });
 
-  test("the lock script, run by sh: gives up after its deadline naming the holder; takes a free lock and records itself", () => {
+  test("the lock script, run by sh: gives up after its deadline naming the holder; takes a free lock and records itself, and its record goes however it ends", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lock-"));
     const local = (s: string) => s.replace(/\/run\/pulumi-lvs\.lock/g, `${dir}/lock`);
     const run = (holder: string, body: string) =>
@@ -97,6 +98,17 @@ describe("remote command text", () => {
       );
     } finally {
       held.kill();
+    }
+    // Its client gone while it wrote (SIGPIPE), or ended by a signal: the record goes with the lock.
+    for (const [body, end] of [
+      ["sleep 0.3; while :; do echo out; done", (p: ReturnType<typeof spawn>) => p.stdout!.destroy()],
+      ["while :; do sleep 0.1; done", (p: ReturnType<typeof spawn>) => p.kill("SIGTERM")],
+    ] as const) {
+      const p = spawn("sh", ["-c", parse(local(wrap(body, { sudo: false, lockTimeout: 1, holder: "gone" })))[2] as string]);
+      spawnSync("sh", ["-c", `i=0; while [ ! -s ${dir}/lock.holder ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done`]);
+      end(p);
+      await new Promise((r) => p.on("exit", r));
+      expect(fs.existsSync(`${dir}/lock.holder`)).toBe(false);
     }
   });
 });

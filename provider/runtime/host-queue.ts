@@ -194,8 +194,10 @@ export class HostQueue {
           await this.closeSession();
           throw e;
         }
-        // More to come, unless keepalived still applies part of it: the host reads again right away, for the next batch.
-        if (script !== undefined) await session.write(script, settled);
+        // More to come: the host reads again right away, for the next batch. Not when keepalived
+        // still applies part of this write, nor when the session's read loads kernel modules: read
+        // again after a write that unloaded one (a TUN backend's destroy), it would load it back.
+        if (script !== undefined) await session.write(script, settled && !this.open?.needs.modules.length);
         this.keepOpen();
       }
     } catch (e) {

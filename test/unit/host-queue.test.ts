@@ -237,3 +237,13 @@ test("after a failed round the next batch opens a new session (the failed one en
   await expect(q.submit(addr("b", "198.51.100.2"))).resolves.toBe("198.51.100.2");
   expect(h.sessions).toBe(2);
 });
+
+test("a session whose read loads kernel modules ends with its write: read again, it would load back a module the write unloaded", async () => {
+  const h = new FakeHost();
+  const q = queueOn(h);
+  const tunnel: Op<string> = { ...addr("t", "198.51.100.7"), needs: { modules: ["ipip"] } };
+  await q.submit(tunnel);
+  await q.submit(addr("b", "198.51.100.8"));
+  expect(h.scripts).toHaveLength(2);
+  expect(h.sessions).toBe(2);
+});

@@ -49,8 +49,10 @@ const MAX_RETRIES = 3;
 /**
  * How long a batch waits for others to join: the engine sends at most `--parallel` operations
  * at a time, and sends the next ones as their predecessors' results come back, a few at a time.
- * The first batch waits GATHER_MS; later ones wait up to NEXT_GATHER_MS for as many operations
- * as the widest batch so far had (an estimate of the engine's parallelism).
+ * The first batch waits GATHER_MS; later ones wait up to NEXT_GATHER_MS until as many operations
+ * are queued as were ever outstanding at once (an estimate of the engine's parallelism). Taking
+ * only those already queued would split the engine's operations into two halves that take turns
+ * (one written while the other gathers), each round paying the host's fixed cost for half as many.
  */
 const GATHER_MS = 50;
 const NEXT_GATHER_MS = 250;
@@ -104,28 +106,39 @@ export class HostQueue {
   private queued: Queued[] = [];
   private running = false;
   private lastRead?: { at: number; out: string; needs: Needs };
+  /** Operations submitted and not yet answered, and the most there ever were at once. */
+  private outstanding = 0;
+  private widest = 0;
   /** The session kept open after the last write batch, its read the host as that batch left it. */
   private open?: { session: Session; host: Host; needs: Needs; idle?: NodeJS.Timeout };
   /** `host`: the connection operations go over unless they name their own (one machine, one queue). */
   constructor(private readonly host: Host) {}
 
   submit<R>(op: Op<R>, host = this.host): Promise<R> {
+    this.widest = Math.max(this.widest, ++this.outstanding);
+    let done = false;
+    const answered = () => void (done || ((done = true), this.outstanding--));
     return new Promise<R>((resolve, reject) => {
-      this.queued.push({ op, host, resolve: resolve as (v: unknown) => void, reject, retries: 0 });
+      this.queued.push({
+        op,
+        host,
+        resolve: (v) => (answered(), resolve(v as R)),
+        reject: (e) => (answered(), reject(e)),
+        retries: 0,
+      });
       if (!this.running) void this.run();
     });
   }
 
   private async run(): Promise<void> {
     this.running = true;
-    let widest = 0;
     try {
       do {
-        await this.gather(widest);
+        // Until more than one operation was ever outstanding, nothing says how many to expect.
+        await this.gather(this.widest > 1 ? this.widest : 0);
         // One session per batch: the operations of the first one's connection; the rest wait their turn.
         const items = this.queued.filter((q) => q.host === this.queued[0].host);
         this.queued = this.queued.filter((q) => !items.includes(q));
-        widest = Math.max(widest, items.length);
         try {
           await this.batch(items);
         } catch (e) {

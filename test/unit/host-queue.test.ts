@@ -47,6 +47,8 @@ class FakeHost {
   sessions = 0;
   /** Makes the next write fail on the host, as a failing command in group `group` would. */
   failNext?: string;
+  /** How long a write takes on the host. */
+  writeMs = 0;
   async open() {
     this.sessions++;
     await new Promise((r) => setTimeout(r, 20));
@@ -54,6 +56,7 @@ class FakeHost {
       () => "",
       async (script) => {
         this.scripts.push(script);
+        if (this.writeMs) await new Promise((r) => setTimeout(r, this.writeMs));
         const group = this.failNext;
         this.failNext = undefined;
         if (group !== undefined)
@@ -246,4 +249,30 @@ test("a session whose read loads kernel modules ends with its write: read again,
   await q.submit(addr("b", "198.51.100.8"));
   expect(h.scripts).toHaveLength(2);
   expect(h.sessions).toBe(2);
+});
+
+test("at the engine's parallelism: a batch waits for as many operations as were ever outstanding, so the engine's operations are not split into halves that take turns", async () => {
+  const h = new FakeHost();
+  h.writeMs = 60;
+  const q = queueOn(h);
+  // The engine: 4 operations outstanding at a time, the first ones sent over 90 ms (so the first
+  // batch has only some of them), each answered one followed by the next a little later.
+  const parallel = 4;
+  const total = 16;
+  let sent = 0;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const send = async (): Promise<void> => {
+    if (sent >= total) return;
+    const i = sent++;
+    await q.submit(addr(`o${i}`, `198.51.100.${i + 1}`));
+    await sleep(5 + 5 * (i % parallel));
+    return send();
+  };
+  await Promise.all(Array.from({ length: parallel }, (_, k) => sleep(30 * k).then(send)));
+  const perScript = h.scripts.map((s) => s.split("ip addr replace").length - 1);
+  expect(perScript.reduce((a, b) => a + b, 0)).toBe(total);
+  // The first batch has what came within its wait, the second the rest; then whole rounds, but
+  // for the last (what is left).
+  expect(perScript.slice(2, -1)).toEqual(Array(perScript.length - 3).fill(parallel));
+  expect(perScript.length).toBeLessThanOrEqual(total / parallel + 2);
 });

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import * as model from "./model";
 import { ArgsOf, ConnectionArgs, protectConnection, protectField } from "./inputs";
-import { shimFor } from "./shim";
+import { dynamicType, shimText } from "./shim";
 import type { ProviderName } from "./runtime";
 import {
   DirectorHostOutputs,
@@ -44,7 +44,7 @@ function urnOf(name: string, type: string, parent?: pulumi.Resource): string | u
   return `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${[...types, type].join("$")}::${name}`;
 }
 
-abstract class LvsResource extends pulumi.dynamic.Resource {
+abstract class LvsResource extends pulumi.CustomResource {
   /** The connection, without secrets (those are in the secret `credentials` output). */
   declare readonly connection: pulumi.Output<model.Connection>;
   /** SHA256 fingerprint of the host key seen at create; a different key later is refused. */
@@ -59,17 +59,17 @@ abstract class LvsResource extends pulumi.dynamic.Resource {
     const connection = protectConnection(props.connection as pulumi.Input<ConnectionArgs>);
     const outputs = Object.fromEntries([...COMMON_OUTPUTS, ...OUTPUT_KEYS[kind]].map((k) => [k, undefined]));
     // The URN the engine will give this resource, computed the way the engine does.
-    const owner = urnOf(name, `pulumi-nodejs:dynamic/lvs:${kind}`, opts?.parent);
+    const owner = urnOf(name, dynamicType(kind), opts?.parent);
+    // What pulumi.dynamic.Resource registers (its type token, the provider text as `__provider`),
+    // with our short shim in place of a serialized closure (shim.ts says why).
     super(
-      shimFor(kind),
+      dynamicType(kind),
       name,
-      { ...outputs, ...props, connection, owner },
+      { ...outputs, ...props, connection, owner, __provider: shimText(kind) },
       {
         ...opts,
         additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "credentials", "inputSecrets"],
       },
-      "lvs",
-      kind,
     );
   }
 }

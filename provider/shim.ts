@@ -1,30 +1,19 @@
-// The part of each provider that Pulumi serializes into the state and runs again
-// on refresh and destroy. It captures only the provider's name: every method
-// require()s the runtime at call time, so the state never holds ssh2/node-ssh
-// code, credentials or environment values, and an upgraded pulumi-lvs serves old
-// state. (serializeFunction would otherwise capture whole module graphs by value.)
-import type * as pulumi from "@pulumi/pulumi";
+// The text Pulumi stores in the state as each dynamic resource's provider (`__provider`) and
+// runs again on refresh and destroy. Pulumi's dynamic provider evaluates it as a module and
+// calls its `handler()` for the provider object. Ours only names the kind: the handler
+// require()s the installed runtime at call time, so the state never holds ssh2/node-ssh code,
+// credentials or environment values, and an upgraded pulumi-lvs serves old state.
+//
+// Written by hand rather than by pulumi.runtime.serializeFunction (what dynamic.Resource does):
+// a serialized closure of the six methods is 2 kB, stored twice per resource (inputs and
+// outputs), and the engine writes the whole state twice per step; this is under 100 bytes.
+// State written by earlier releases holds the serialized closure, which requires the same
+// runtime and keeps working; a changed shim is no change to a resource (diff compares inputs).
 import type { ProviderName } from "./runtime";
 
-const shims = new Map<ProviderName, pulumi.dynamic.ResourceProvider>();
+/** The `__provider` text of a kind: a module whose handler returns the runtime's provider. */
+export const shimText = (name: ProviderName): string =>
+  `exports.handler = () => require("pulumi-lvs/runtime").providers[${JSON.stringify(name)}];\n`;
 
-/**
- * The same object for every resource of a kind: the SDK caches a provider's serialization by
- * object identity, and serializing a function costs tens of milliseconds per resource.
- */
-export function shimFor(name: ProviderName): pulumi.dynamic.ResourceProvider {
-  let shim = shims.get(name);
-  if (!shim) shims.set(name, (shim = makeShim(name)));
-  return shim;
-}
-
-function makeShim(name: ProviderName): pulumi.dynamic.ResourceProvider {
-  return {
-    check: (olds, news) => require("pulumi-lvs/runtime").providers[name].check(olds, news),
-    diff: (id, olds, news) => require("pulumi-lvs/runtime").providers[name].diff(id, olds, news),
-    create: (inputs) => require("pulumi-lvs/runtime").providers[name].create(inputs),
-    read: (id, props) => require("pulumi-lvs/runtime").providers[name].read(id, props),
-    update: (id, olds, news) => require("pulumi-lvs/runtime").providers[name].update(id, olds, news),
-    delete: (id, props) => require("pulumi-lvs/runtime").providers[name].delete(id, props),
-  };
-}
+/** The type token Pulumi's dynamic provider serves: dynamic.Resource's, for module "lvs". */
+export const dynamicType = (name: ProviderName): string => `pulumi-nodejs:dynamic/lvs:${name}`;

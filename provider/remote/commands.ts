@@ -92,19 +92,20 @@ export function sessionCommand(read: string, scriptWait = SCRIPT_WAIT): string {
     `snapshot; echo ${q(TRANSACTION_MARKER)}`,
     `umask 077; f=$(mktemp); rc=0`,
     "while :; do",
-    `  if ! timeout ${scriptWait} sed -n ${q(`p; /^${SCRIPT_END}$/q; /^${SCRIPT_MORE}$/q`)} > "$f"; then`,
+    // sed stops at the last line, and writes it to a file of its own too, so which one it was
+    // is known without another process (tail).
+    `  if ! timeout ${scriptWait} sed -n -e p ${[SCRIPT_END, SCRIPT_MORE].map((m, i) => `-e ${q(`/^${m}$/w `)}"$f.${i ? "more" : "end"}" -e ${q(`/^${m}$/q`)}`).join(" ")} > "$f"; then`,
     `    echo ${q(`pulumi-lvs: no script came within ${scriptWait}s of the read (its client is gone or its link froze); nothing was run`)} >&2; rc=75; break`,
     "  fi",
     `  [ -s "$f" ] || break`,
-    `  last=$(tail -n 1 "$f")`,
-    `  if [ "$last" != ${q(SCRIPT_END)} ] && [ "$last" != ${q(SCRIPT_MORE)} ]; then echo 'pulumi-lvs: the script arrived incomplete; nothing was run' >&2; rc=75; break; fi`,
+    `  if [ -s "$f.more" ]; then more=1; elif [ -s "$f.end" ]; then more=; else echo 'pulumi-lvs: the script arrived incomplete; nothing was run' >&2; rc=75; break; fi`,
     `  setsid sh -e "$f" & p=$!`,
     `  { while read -r _; do :; done; kill -TERM "-$p"; } <&3 >/dev/null 2>&1 9>&- & w=$!`,
     `  wait "$p"; rc=$?; kill "$w" 2>/dev/null; wait "$w" 2>/dev/null`,
-    `  [ "$rc" -eq 0 ] && [ "$last" = ${q(SCRIPT_MORE)} ] || break`,
+    `  [ "$rc" -eq 0 ] && [ -n "$more" ] || break`,
     `  echo ${q(ROUND_END)}; snapshot; echo ${q(TRANSACTION_MARKER)}`,
     "done",
-    `rm -f "$f"; exit $rc`,
+    `rm -f "$f" "$f.end" "$f.more"; exit $rc`,
   ].join("\n");
 }
 

@@ -103,9 +103,22 @@ function liveRules(): string[] {
     .filter((l) => l.includes(`-t ${SPEC.vip}:`));
 }
 
-function expectRules(when: string, want: number, problems: string[]): void {
-  const n = liveRules().length;
-  if (n !== want) problems.push(`${when}: the director has ${n} bench rule(s), expected ${want}`);
+/**
+ * The director's bench rules are exactly `want` (`ipvsadm -S -n` prints the lines createLines
+ * writes): every service and backend with its scheduler, forwarding and weight, nothing more.
+ */
+function expectRules(when: string, want: string[], problems: string[]): void {
+  const live = new Set(liveRules());
+  const missing = want.filter((l) => !live.has(l));
+  const wanted = new Set(want);
+  const extra = [...live].filter((l) => !wanted.has(l));
+  if (!missing.length && !extra.length) return;
+  const some = (ls: string[]) => ls.slice(0, 3).join("; ") + (ls.length > 3 ? "; ..." : "");
+  problems.push(
+    `${when}: the director's bench rules differ from the ${want.length} expected` +
+      (missing.length ? `; ${missing.length} missing (${some(missing)})` : "") +
+      (extra.length ? `; ${extra.length} unexpected (${some(extra)})` : ""),
+  );
 }
 
 /** Removes rules an interrupted run left on the bench VIP (only ever used by the bench). */
@@ -149,23 +162,21 @@ function baseConfig(director: LabHost, weights: number): Record<string, unknown>
 async function runProgram(program: string, director: LabHost, logDir: string): Promise<Column> {
   const col: Column = { results: {}, problems: [] };
   const stack = new Stack(program, logDir, STEP_TIMEOUT_MS, PARALLEL);
-  const total = SPEC.services + SPEC.backends;
   let created = false;
   try {
     await stack.init();
     stack.setConfig(baseConfig(director, 0));
     created = true;
     col.results.create = await measured(stack.up);
-    expectRules("after create", total, col.problems);
+    expectRules("after create", createLines(weighted(0)), col.problems);
     col.results.noop = await measured(stack.up);
     col.results.refresh = await measured(stack.refresh);
     stack.setConfig(baseConfig(director, WEIGHTS));
     col.results.update = await measured(stack.up);
-    const weights = liveRules().filter((l) => / -w 2$/.test(l)).length;
-    if (weights !== WEIGHTS) col.problems.push(`after update: ${weights} backend(s) with weight 2, expected ${WEIGHTS}`);
+    expectRules("after update", createLines(weighted(WEIGHTS)), col.problems);
     col.results.destroy = await measured(stack.destroy);
     created = false;
-    expectRules("after destroy", 0, col.problems);
+    expectRules("after destroy", [], col.problems);
   } catch (e) {
     col.error = (e as Error).message;
     if (created) await stack.destroy().catch((d: Error) => col.problems.push(`cleanup destroy failed too: ${d.message.split("\n")[0]}`));
@@ -192,13 +203,14 @@ async function runBaseline(director: LabHost, logDir: string): Promise<Column> {
     const up = [...ups].sort((a, b) => a.ms - b.ms)[1];
     const refresh = await measured(stack.refresh);
     const sshCreate = await measured(() => sshOnce(director, "ipvsadm -R", createLines(before).join("\n") + "\n", STEP_TIMEOUT_MS));
-    expectRules("after ipvsadm -R (create)", SPEC.services + SPEC.backends, col.problems);
+    expectRules("after ipvsadm -R (create)", createLines(before), col.problems);
     const sshRead = await measured(() => sshOnce(director, "ipvsadm -S -n; ipvsadm -L -n --thresholds", "", STEP_TIMEOUT_MS));
     const sshEdit = await measured(() =>
       sshOnce(director, "ipvsadm -R", editChangedLines(before, after).join("\n") + "\n", STEP_TIMEOUT_MS),
     );
+    expectRules("after ipvsadm -R (edit)", createLines(after), col.problems);
     const sshDelete = await measured(() => sshOnce(director, "ipvsadm -R", deleteLines(after).join("\n") + "\n", STEP_TIMEOUT_MS));
-    expectRules("after ipvsadm -R (delete)", 0, col.problems);
+    expectRules("after ipvsadm -R (delete)", [], col.problems);
     col.results = {
       create: add(up, sshCreate, "empty up + ssh ipvsadm -R"),
       noop: { ...up, summary: "empty up" },

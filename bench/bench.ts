@@ -25,6 +25,8 @@
 //                  SSH arrives) for every column, baselines included: `tc qdisc ... netem delay`,
 //                  removed when the bench ends (default 0: none)
 //   PULUMI_LVS_LAB_DIR, LAB_SSH_BASE_PORT  which lab (test/lab/lab.sh reads them)
+//   PULUMI_SKIP_CHECKPOINTS  passed to pulumi as it is (every column): the engine then writes the
+//                  state once at the end instead of twice per step; the header says which
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -308,7 +310,10 @@ async function measureAll(): Promise<number> {
   console.log(
     `pulumi-lvs bench: ${SPEC.backends} backends in ${SPEC.services} service(s) on ${SPEC.vip}, update changes ${WEIGHTS} weights; persist ${PERSIST}; ` +
       `--parallel ${PARALLEL ?? "not set (the engine's default)"}; ` +
-      `management link delay ${RTT_MS ? `${RTT_MS} ms (netem on the director's ${MANAGEMENT_DEV}, every column)` : "none"}`,
+      `management link delay ${RTT_MS ? `${RTT_MS} ms (netem on the director's ${MANAGEMENT_DEV}, every column)` : "none"}; ` +
+      // The engine writes the whole state twice per step unless told not to: at a thousand
+      // resources that is most of a run, so the figures say which was measured.
+      `engine checkpoints ${/^(1|true)$/i.test(process.env.PULUMI_SKIP_CHECKPOINTS ?? "") ? "skipped (PULUMI_SKIP_CHECKPOINTS)" : "written after every step (the default)"}`,
   );
   console.log(`director root@${director.sshHost}:${director.sshPort} (lab ${lab.stateDir}); pulumi ${pulumiVersion} (${pulumi})`);
   console.log(`pulumi-resource-command: ${commandPlugin ?? "not on PATH"}; logs of every pulumi run: ${logDir}`);

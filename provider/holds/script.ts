@@ -33,11 +33,28 @@ export function stoppedIn(stdout: string): StoppedIn {
 }
 
 /** The write of a transaction, or undefined when nothing changes. Intent first, commit last. */
-export function writeScript(plan: Plan, snap: Snapshot, { coalesce = true } = {}): string | undefined {
+export function writeScript(plan: Plan, snap: Snapshot, opts: { coalesce?: boolean } = {}): string | undefined {
+  return write(plan, snap, opts).script;
+}
+
+/**
+ * The write of a transaction and whether the host is settled once it ran (see
+ * settledAfterWrite), from one computation of keepalived's commands.
+ */
+export function write(plan: Plan, snap: Snapshot, { coalesce = true } = {}): { script: string | undefined; settled: boolean } {
+  const ka = keepalivedOf(plan, snap);
+  return { script: scriptOf(plan, snap, ka, coalesce), settled: settled(plan, ka) };
+}
+
+type KeepalivedCommands = ReturnType<typeof keepalivedCommands>;
+const keepalivedOf = (plan: Plan, snap: Snapshot): KeepalivedCommands =>
+  keepalivedCommands(snap.ledger, plan.ledger, snap.keepalived, snap.files ?? {}, plan.keepalivedRestart);
+const settled = (plan: Plan, ka: KeepalivedCommands): boolean => !ka.before.length && !ka.after.length && !plan.keepalivedRestart;
+
+function scriptOf(plan: Plan, snap: Snapshot, ka: KeepalivedCommands, coalesce: boolean): string | undefined {
   const files = snap.files ?? {};
   const groups = plan.groups.map((g, i) => ({ ...g, i })).filter((g) => g.commands.length);
   const boot = bootCommands(bootFiles(plan.ledger), files);
-  const ka = keepalivedCommands(snap.ledger, plan.ledger, snap.keepalived, files, plan.keepalivedRestart);
   const marks = nftCommands(snap.ledger, plan.ledger, snap.nft);
   const ledger = plan.ledgerChanged();
   if (!ledger && !groups.length && !boot.length && !ka.before.length && !ka.after.length && !marks.length) return undefined;
@@ -65,9 +82,7 @@ export function writeScript(plan: Plan, snap: Snapshot, { coalesce = true } = {}
  * IPVS half way. The session then ends with that write, and the next batch reads anew.
  */
 export function settledAfterWrite(plan: Plan, snap: Snapshot): boolean {
-  const files = snap.files ?? {};
-  const ka = keepalivedCommands(snap.ledger, plan.ledger, snap.keepalived, files, plan.keepalivedRestart);
-  return !ka.before.length && !ka.after.length && !plan.keepalivedRestart;
+  return settled(plan, keepalivedOf(plan, snap));
 }
 
 type Group = { i: number; commands: Command[] };

@@ -83,6 +83,8 @@ export const ROUND_END = "--- pulumi-lvs round done ---";
  * closes the lock's fd 9, so it never holds the lock.
  */
 export function sessionCommand(read: string, scriptWait = SCRIPT_WAIT): string {
+  /** sed's words for a last line `marker`: written to "$f.<suffix>" too, then sed stops. */
+  const lastLine = (marker: string, suffix: string) => `-e ${q(`/^${marker}$/w `)}"$f.${suffix}" -e ${q(`/^${marker}$/q`)}`;
   return [
     "exec 3<&0",
     "snapshot() {",
@@ -94,7 +96,7 @@ export function sessionCommand(read: string, scriptWait = SCRIPT_WAIT): string {
     "while :; do",
     // sed stops at the last line, and writes it to a file of its own too, so which one it was
     // is known without another process (tail).
-    `  if ! timeout ${scriptWait} sed -n -e p ${[SCRIPT_END, SCRIPT_MORE].map((m, i) => `-e ${q(`/^${m}$/w `)}"$f.${i ? "more" : "end"}" -e ${q(`/^${m}$/q`)}`).join(" ")} > "$f"; then`,
+    `  if ! timeout ${scriptWait} sed -n -e p ${lastLine(SCRIPT_END, "end")} ${lastLine(SCRIPT_MORE, "more")} > "$f"; then`,
     `    echo ${q(`pulumi-lvs: no script came within ${scriptWait}s of the read (its client is gone or its link froze); nothing was run`)} >&2; rc=75; break`,
     "  fi",
     `  [ -s "$f" ] || break`,

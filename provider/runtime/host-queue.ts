@@ -12,7 +12,7 @@ import { LOCK_TIMEOUT, snapshotRead } from "../remote/commands";
 import { Host, RemoteCommandError, Session } from "../remote/ssh";
 import { ClaimError, Plan } from "../holds/plan";
 import { parseSnapshot } from "../holds/snapshot";
-import { settledAfterWrite, stoppedIn, writeScript } from "../holds/script";
+import { stoppedIn, write } from "../holds/script";
 
 /** One operation of a batch: what it needs read, and what it decides on the snapshot. */
 export interface Op<R> {
@@ -180,8 +180,9 @@ export class HostQueue {
       });
       if (readOnly) return undefined;
       plan.settle();
-      settled = settledAfterWrite(plan, snap);
-      return writeScript(plan, snap, { coalesce: !items.some((i) => i.uncoalesced) });
+      const w = write(plan, snap, { coalesce: !items.some((i) => i.uncoalesced) });
+      settled = w.settled;
+      return w.script;
     };
     /** Whether the host is settled after this batch's write, so the session may go on (see settledAfterWrite). */
     let settled = false;

@@ -6,7 +6,9 @@
 #
 #   labs.sh env N              the environment lab.sh needs for lab N (KEY=VALUE lines)
 #   labs.sh up COUNT           boots labs 1..COUNT together (each reused if running); prints
-#                              the numbers of the labs that were not fully running before
+#                              the numbers of the labs that were not fully running before.
+#                              Such a lab is brought down first: its hosts boot from fresh
+#                              disks, never from what a killed run left on them
 #   labs.sh down N...          stops the labs given (what `up` printed)
 set -euo pipefail
 HERE=$(dirname "${BASH_SOURCE[0]}")
@@ -49,8 +51,15 @@ case ${1:-} in
     [[ $count =~ ^[1-9][0-9]?$ ]] || lab_die "COUNT must be 1..99, got '$count'"
     started=() pids=()
     for ((n = 1; n <= count; n++)); do
-      all_running "$n" || started+=("$n")
-      on_lab "$n" up >&2 &
+      # A run that was killed (a session ended, a machine stopped) leaves its VMs' disks with
+      # whatever it had written: ledgers, IPVS rules, boot units. A lab that is not fully
+      # running is therefore dropped and booted fresh; only a running lab is reused.
+      if all_running "$n"; then
+        on_lab "$n" up >&2 &
+      else
+        started+=("$n")
+        { on_lab "$n" down && on_lab "$n" up; } >&2 &
+      fi
       pids+=($!)
     done
     status=0

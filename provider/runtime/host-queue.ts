@@ -106,18 +106,28 @@ export class HostQueue {
   private queued: Queued[] = [];
   private running = false;
   private lastRead?: { at: number; out: string; needs: Needs };
-  /** Operations submitted and not yet answered, and the most there ever were at once. */
+  /**
+   * Operations submitted and not yet answered, and the most there were at once in this burst. A
+   * burst ends when none was outstanding for SESSION_IDLE_MS: a lone operation later (another
+   * step of the same run) waits GATHER_MS for company, not the burst's NEXT_GATHER_MS.
+   */
   private outstanding = 0;
   private widest = 0;
+  private idleSince = 0;
   /** The session kept open after the last write batch, its read the host as that batch left it. */
   private open?: { session: Session; host: Host; needs: Needs; idle?: NodeJS.Timeout };
   /** `host`: the connection operations go over unless they name their own (one machine, one queue). */
   constructor(private readonly host: Host) {}
 
   submit<R>(op: Op<R>, host = this.host): Promise<R> {
+    if (this.outstanding === 0 && Date.now() - this.idleSince > SESSION_IDLE_MS) this.widest = 0;
     this.widest = Math.max(this.widest, ++this.outstanding);
     let done = false;
-    const answered = () => void (done || ((done = true), this.outstanding--));
+    const answered = () => {
+      if (done) return;
+      done = true;
+      if (--this.outstanding === 0) this.idleSince = Date.now();
+    };
     return new Promise<R>((resolve, reject) => {
       this.queued.push({
         op,

@@ -276,3 +276,19 @@ test("at the engine's parallelism: a batch waits for as many operations as were 
   expect(perScript.slice(2, -1)).toEqual(Array(perScript.length - 3).fill(parallel));
   expect(perScript.length).toBeLessThanOrEqual(total / parallel + 2);
 });
+
+test("after a burst, the queue forgets its width: a lone operation a while later waits for company only briefly", async () => {
+  const h = new FakeHost();
+  const q = queueOn(h);
+  await Promise.all([1, 2, 3, 4].map((i) => q.submit(addr(`o${i}`, `198.51.100.${i}`))));
+  expect(h.scripts).toHaveLength(1);
+  // Idle longer than a session stays open: the burst is over.
+  await new Promise((r) => setTimeout(r, 1300));
+  // Two operations 120 ms apart: a batch that still expected 4 would wait 250 ms and take both.
+  const first = q.submit(addr("p", "198.51.100.20"));
+  await new Promise((r) => setTimeout(r, 120));
+  await Promise.all([first, q.submit(addr("q", "198.51.100.21"))]);
+  expect(h.scripts).toHaveLength(3);
+  expect(h.scripts[1]).toContain("198.51.100.20");
+  expect(h.scripts[1]).not.toContain("198.51.100.21");
+});

@@ -389,28 +389,42 @@ async function measureAll(): Promise<number> {
     console.log(`  ${TITLES[k]}: ${STEPS.map((s) => `${STEP_TITLES[s]}: ${c.results[s]?.summary || "-"}`).join("; ")}`);
   }
 
-  // --- targets (pulumi-lvs only)
+  // --- targets (pulumi-lvs only): issue 20's, for the run's parallelism and link
   const lvs = cols.lvs?.results;
   if (lvs) {
     console.log("");
-    console.log(`targets (pulumi-lvs, ${SPEC.services} VirtualService(s) + ${SPEC.backends} RealServers, 1 host)`);
+    console.log(
+      `targets (pulumi-lvs, ${SPEC.services} VirtualService(s) + ${SPEC.backends} RealServers, 1 host, ` +
+        `--parallel ${PARALLEL ?? 8}, ${RTT_MS} ms added delay)`,
+    );
     const rows: string[][] = [];
     const target = (name: string, value: string, ok: boolean | undefined) =>
       rows.push([name, value, ok === undefined ? "not measured" : ok ? "met" : "NOT MET"]);
-    const vs = (a: Measure | undefined, b: Measure | undefined, limit: number) =>
+    const within = (a: Measure | undefined, b: Measure | undefined, limit: number) =>
       a && b ? { text: `${secs(a.ms)} / ${secs(b.ms)} = ${ratio(a.ms, b.ms)}`, ok: a.ms <= limit * b.ms } : { text: "-", ok: undefined };
-    const c = vs(lvs.create, base?.results.create, 5);
-    target("create <= 5x baseline (empty up + one ssh ipvsadm -R)", c.text, c.ok);
-    const d = vs(lvs.destroy, base?.results.destroy, 5);
-    target("destroy <= 5x baseline (empty up + one ssh ipvsadm -R)", d.text, d.ok);
-    const r = vs(lvs.refresh, lvs.noop, 2);
-    target("refresh <= 2x its no-op up", r.text, r.ok);
+    // At --parallel 64 the engine feeds whole services at once: the issue asks 3x there, 5x at its default.
+    const limit = (PARALLEL ?? 0) >= 64 ? 3 : 5;
+    const baseOf = (s: Step) => base?.results[s];
+    const c = within(lvs.create, baseOf("create"), limit);
+    target(`create <= ${limit}x baseline (empty up + one ssh ipvsadm -R)`, c.text, c.ok);
+    const d = within(lvs.destroy, baseOf("destroy"), limit);
+    target(`destroy <= ${limit}x baseline (empty up + one ssh ipvsadm -R)`, d.text, d.ok);
+    // The same number of resources, each a remote.Command: one per ipvsadm rule.
+    const perRule = cols["command-per-rule"]?.results;
+    const n = within(lvs.noop, perRule?.noop, 1.2);
+    target("no-op up <= 1.2x @pulumi/command's (one remote.Command per rule)", n.text, n.ok);
+    const r = within(lvs.refresh, lvs.noop, 1);
+    target("refresh <= 1x its no-op up", r.text, r.ok);
     target("no-op up opens no SSH session", lvs.noop ? `${lvs.noop.ssh} session(s)` : "-", lvs.noop && lvs.noop.ssh === 0);
     target(
       "refresh opens at most one SSH session per host",
       lvs.refresh ? `${lvs.refresh.ssh} session(s), 1 host` : "-",
       lvs.refresh && lvs.refresh.ssh <= 1,
     );
+    if (RTT_MS) {
+      const w = within(lvs.create, perRule?.create, 0.1);
+      target("create <= @pulumi/command's per-rule create / 10", w.text, w.ok);
+    }
     console.log(
       table(["", "", ""], rows)
         .split("\n")

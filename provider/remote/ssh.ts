@@ -7,7 +7,7 @@
 // authentication, for the target and the jump host (host-keys.ts).
 import { createHash } from "crypto";
 import { hostname } from "os";
-import { NodeSSH, Config as SshConfig } from "node-ssh";
+import type { NodeSSH, Config as SshConfig } from "node-ssh";
 import type { Readable } from "stream";
 import { Connection, ProxyConnection } from "../model";
 import { LOCK_TIMEOUT, sessionCommand, wrap } from "./commands";
@@ -226,7 +226,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Connects once (one attempt); the host key is checked as the handshake presents it, before authentication. */
 async function dialOnce(c: ProxyConnection, trust: Trust, sock: Readable | undefined, log: Log): Promise<{ ssh: NodeSSH; key: HostKey }> {
-  const ssh = new NodeSSH();
+  // Loaded at the first dial, not with the provider: a run that connects nowhere (a no-op up, a
+  // preview) does not pay for ssh2's load (about 70 ms).
+  const ssh = new (await import("node-ssh")).NodeSSH();
   const check = new HostKeyCheck(trust.expect);
   const prefer = preferredAlgorithms(trust.expect());
   const config: SshConfig = {

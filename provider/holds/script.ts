@@ -20,7 +20,7 @@ const STEPS = ["keepalived", "nftables", "boot"] as const;
  */
 export type StoppedIn = { groups: number[] } | { step: (typeof STEPS)[number] } | undefined;
 
-/** Where a failed script stopped, from the last marker line it printed (writeScript writes them). */
+/** Where a failed script stopped, from the last marker line it printed (write writes them). */
 export function stoppedIn(stdout: string): StoppedIn {
   const last = [...stdout.matchAll(new RegExp(`^${GROUP} (\\S+)$`, "gm"))].pop()?.[1];
   if (last === undefined) return undefined;
@@ -32,26 +32,18 @@ export function stoppedIn(stdout: string): StoppedIn {
   return { groups: Array.from({ length: to - from + 1 }, (_, i) => from + i) };
 }
 
-/** The write of a transaction, or undefined when nothing changes. Intent first, commit last. */
-export function writeScript(plan: Plan, snap: Snapshot, opts: { coalesce?: boolean } = {}): string | undefined {
-  return write(plan, snap, opts).script;
-}
-
 /**
- * The write of a transaction and whether the host is settled once it ran (see
- * settledAfterWrite), from one computation of keepalived's commands.
+ * The write of a transaction (undefined when nothing changes; intent first, commit last), and
+ * whether the host is settled once it ran: not when keepalived applies part of it on its own, a
+ * moment later (a reload, a restart), so a read right after it could see IPVS half way. The
+ * session then ends with that write, and the next batch reads anew.
  */
 export function write(plan: Plan, snap: Snapshot, { coalesce = true } = {}): { script: string | undefined; settled: boolean } {
-  const ka = keepalivedOf(plan, snap);
-  return { script: scriptOf(plan, snap, ka, coalesce), settled: settled(plan, ka) };
+  const ka = keepalivedCommands(snap.ledger, plan.ledger, snap.keepalived, snap.files ?? {}, plan.keepalivedRestart);
+  return { script: scriptOf(plan, snap, ka, coalesce), settled: !ka.before.length && !ka.after.length && !plan.keepalivedRestart };
 }
 
-type KeepalivedCommands = ReturnType<typeof keepalivedCommands>;
-const keepalivedOf = (plan: Plan, snap: Snapshot): KeepalivedCommands =>
-  keepalivedCommands(snap.ledger, plan.ledger, snap.keepalived, snap.files ?? {}, plan.keepalivedRestart);
-const settled = (plan: Plan, ka: KeepalivedCommands): boolean => !ka.before.length && !ka.after.length && !plan.keepalivedRestart;
-
-function scriptOf(plan: Plan, snap: Snapshot, ka: KeepalivedCommands, coalesce: boolean): string | undefined {
+function scriptOf(plan: Plan, snap: Snapshot, ka: ReturnType<typeof keepalivedCommands>, coalesce: boolean): string | undefined {
   const files = snap.files ?? {};
   const groups = plan.groups.map((g, i) => ({ ...g, i })).filter((g) => g.commands.length);
   const boot = bootCommands(bootFiles(plan.ledger), files);
@@ -74,15 +66,6 @@ function scriptOf(plan: Plan, snap: Snapshot, ka: KeepalivedCommands, coalesce: 
     ...ka.after,
     ...(ledger ? [empty ? `rm -rf ${q(STATE_DIR)}` : `mv ${q(LEDGER_NEXT)} ${q(LEDGER)}`] : []),
   ].join("\n");
-}
-
-/**
- * Whether the host is settled once the write of `plan` ran: false when keepalived applies part
- * of it on its own, a moment later (a reload, a restart), so a read right after it could see
- * IPVS half way. The session then ends with that write, and the next batch reads anew.
- */
-export function settledAfterWrite(plan: Plan, snap: Snapshot): boolean {
-  return settled(plan, keepalivedOf(plan, snap));
 }
 
 type Group = { i: number; commands: Command[] };

@@ -194,7 +194,7 @@ export class HostQueue {
       settled = w.settled;
       return w.script;
     };
-    /** Whether the host is settled after this batch's write, so the session may go on (see settledAfterWrite). */
+    /** Whether the host is settled after this batch's write, so the session may go on (see holds/script.write). */
     let settled = false;
     const reuse = this.lastRead;
     if (!readOnly) this.lastRead = undefined;

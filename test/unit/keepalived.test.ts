@@ -7,7 +7,7 @@ import { clone, emptyLedger, keys } from "../../provider/ledger";
 import { Plan, Snapshot } from "../../provider/holds/plan";
 import { keepalivedCommands, keepalivedFiles, parseKeepalivedState, renderVrrp } from "../../provider/remote/keepalived";
 import { parseDaemons } from "../../provider/remote/parsers";
-import { settledAfterWrite } from "../../provider/holds/script";
+import { write } from "../../provider/holds/script";
 import { validate } from "../../provider/validate";
 import { needKeepalived } from "../../provider/runtime/host-state";
 import { spawnSync } from "child_process";
@@ -406,13 +406,13 @@ describe("a session goes on after a write only when the host is settled", () => 
     claim(plan, "svc", { services: [plain], persist: true });
     claim(plan, "a", { dests: [rs("198.51.100.11")], persist: true });
     plan.settle();
-    expect(settledAfterWrite(plan, snapshot())).toBe(true);
+    expect(write(plan, snapshot()).settled).toBe(true);
   });
   test("a health-checked service's real server: keepalived applies it on its own, later: not settled", () => {
     const plan = new Plan(snapshot());
     claim(plan, "svc", { services: [svc], keepalived: true, persist: true });
     claim(plan, "a", { dests: [rs("198.51.100.11")], persist: true });
     plan.settle();
-    expect(settledAfterWrite(plan, snapshot())).toBe(false);
+    expect(write(plan, snapshot()).settled).toBe(false);
   });
 });

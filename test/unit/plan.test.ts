@@ -6,7 +6,7 @@ import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
 import { legacyFiles } from "../../provider/remote/boot";
 import { bootFiles } from "../../provider/holds/boot-files";
 import { parseSnapshot } from "../../provider/holds/snapshot";
-import { stoppedIn, writeScript } from "../../provider/holds/script";
+import { stoppedIn, write } from "../../provider/holds/script";
 import { SECTION } from "../../provider/remote/commands";
 import { IpvsTable } from "../../provider/remote/parsers";
 import { Host } from "../../provider/remote/ssh";
@@ -283,7 +283,7 @@ describe("intent and commit", () => {
   test("the write script records intent before any change and commits last", () => {
     const s0 = snapshot();
     const { plan } = run(s0, (p) => backend(p, "web"));
-    const script = writeScript(plan, snapshot())!.split("\n");
+    const script = write(plan, snapshot()).script!.split("\n");
     const intent = script.findIndex((l) => l.includes("ledger.next.json"));
     const change = script.findIndex((l) => l.startsWith("ip addr replace"));
     const commit = script.findIndex((l) => l.startsWith("mv /var/lib/pulumi-lvs/ledger.next.json"));
@@ -294,7 +294,7 @@ describe("intent and commit", () => {
 
   test("every command of a write script stands on its own line, so `sh -e` stops at any failure", () => {
     const { plan } = run(snapshot(), (p) => backend(p, "web"));
-    const script = writeScript(plan, snapshot())!;
+    const script = write(plan, snapshot()).script!;
     expect(script).toContain("/etc/pulumi-lvs/addrs.conf");
     // (The restore script travels inside a quoted argument; only the script's own commands count.)
     const commands = script.split("\n").filter((l) => /^(mkdir|printf|mv|ip|sysctl|ipvsadm|rm|systemctl|chmod) /.test(l));
@@ -310,7 +310,7 @@ describe("intent and commit", () => {
       (p) => p.claim("a", { dests: [rs(1)], persist: false }),
       (p) => p.claim("b", { dests: [rs(2)], persist: false }),
     );
-    const script = writeScript(plan, snapshot())!.split("\n");
+    const script = write(plan, snapshot()).script!.split("\n");
     const at = script.indexOf("echo 'pulumi-lvs-group 1-2'");
     expect(script.slice(at - 3, at)).toEqual([
       "echo 'pulumi-lvs-group 0'",
@@ -333,7 +333,7 @@ describe("intent and commit", () => {
       (p) => p.claim("a", { dests: [rs(1)], persist: false }),
       (p) => p.claim("b", { dests: [rs(2)], persist: false }),
     );
-    const script = writeScript(plan, snapshot(), { coalesce: false })!.split("\n");
+    const script = write(plan, snapshot(), { coalesce: false }).script!.split("\n");
     expect(script).not.toContain("PULUMI_LVS_RULES");
     const at = script.indexOf("echo 'pulumi-lvs-group 0'");
     expect(script.slice(at, at + 4)).toEqual([
@@ -371,7 +371,7 @@ describe("intent and commit", () => {
         .filter(([, c]) => c !== null)
         .map(([f, c]) => [f, require("crypto").createHash("sha256").update(c).digest("hex")]),
     );
-    expect(writeScript(again.plan, { ...s1, files })).toBeUndefined();
+    expect(write(again.plan, { ...s1, files }).script).toBeUndefined();
   });
 
   test("a transaction that died after its intent is undone: the VIP it added goes, the sysctl comes back", () => {

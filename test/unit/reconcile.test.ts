@@ -7,7 +7,7 @@ import * as path from "path";
 import { Ledger, keys } from "../../provider/ledger";
 import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
 import { parseDevices, parseIpAddr, parseIpvsSave } from "../../provider/remote/parsers";
-import { writeScript } from "../../provider/holds/script";
+import { write } from "../../provider/holds/script";
 import { emptySnapshot, run } from "./plan-support";
 
 const captured = (f: string) => fs.readFileSync(path.join(__dirname, "../lab/captured", f), "utf8");
@@ -112,7 +112,7 @@ describe("entries whose object cannot exist are dropped on reading", () => {
     const plan = new Plan(snap);
     expect(plan.liveDest(dest(86, 1))).toBeUndefined();
     // The write of a changing transaction carries the ledger without the ghost.
-    const script = writeScript(plan, snap)!;
+    const script = write(plan, snap).script!;
     expect(script).not.toContain("203.0.113.3");
   });
 });

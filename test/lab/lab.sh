@@ -6,7 +6,7 @@
 #   npm run lab -- status [--json]     table, or JSON for the e2e tests
 #   npm run lab -- ssh HOST [--user U] [CMD...]
 #   npm run lab -- start HOST [--delay SECONDS] | stop HOST
-#   npm run lab -- reboot HOST         returns once HOST answers SSH with a new boot id
+#   npm run lab -- reboot HOST         returns once HOST answers SSH with a new boot id and its boot is done
 #   npm run lab -- rotate-hostkey HOST new SSH host keys + sshd restart
 #   npm run lab -- prune               delete cached images other than the current one
 #
@@ -267,12 +267,31 @@ wait_ssh() {
     fi
     if id=$(timeout 20 ssh "${SSH_OPTS[@]}" -i "$KEY" -p "$(ssh_port "$h")" root@127.0.0.1 \
       cat /proc/sys/kernel/random/boot_id 2>/dev/null) && [[ -n $id && $id != "$not_boot" ]]; then
-      return 0
+      wait_booted "$h" $((deadline - SECONDS))
+      return
     fi
     sleep 1
   done
   lab_log "$h: no SSH after ${BOOT_TIMEOUT}s; console tail:"
   tail -n 40 "$STATE/$h.console.log" >&2 2>/dev/null || true
+  return 1
+}
+
+# sshd starts before the boot is over: what else starts at boot (the rules' restore, a backend's
+# routes, its web server) may still be starting. A host is up once systemd says the boot is done
+# ("running", or "degraded" if some unit failed: its name is logged, and the test will see it).
+wait_booted() {  # wait_booted HOST SECONDS
+  local h=$1 secs=$2 state
+  ((secs > 0)) || secs=1
+  state=$(timeout "$secs" ssh "${SSH_OPTS[@]}" -i "$KEY" -p "$(ssh_port "$h")" root@127.0.0.1 \
+    systemctl is-system-running --wait 2>/dev/null) || true
+  case $state in
+    running) return 0 ;;
+    degraded)
+      lab_log "$h: booted, degraded; failed units: $(lab_ssh "$h" root systemctl list-units --failed --plain --no-legend 2>/dev/null | awk '{print $1}' | tr '\n' ' ')"
+      return 0 ;;
+  esac
+  lab_log "$h: SSH answers but the boot did not finish within ${secs}s (systemd: ${state:-no answer}); see systemctl list-jobs on it"
   return 1
 }
 

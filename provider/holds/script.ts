@@ -36,18 +36,35 @@ export function stoppedIn(stdout: string): StoppedIn {
  * The write of a transaction (undefined when nothing changes; intent first, commit last), and
  * whether the host is settled once it ran: not when keepalived applies part of it on its own, a
  * moment later (a reload, a restart), so a read right after it could see IPVS half way. The
- * session then ends with that write, and the next batch reads anew.
+ * session then ends with that write, and the next batch reads anew. `rulesOnly`: it changes
+ * IPVS rules, the ledger and the boot files and nothing else, so the read after it need read
+ * only those (commands.snapshotRead's `rulesOnly`).
  */
-export function write(plan: Plan, snap: Snapshot, { coalesce = true } = {}): { script: string | undefined; settled: boolean } {
+export function write(
+  plan: Plan,
+  snap: Snapshot,
+  { coalesce = true } = {},
+): { script: string | undefined; settled: boolean; rulesOnly: boolean } {
   const ka = keepalivedCommands(snap.ledger, plan.ledger, snap.keepalived, snap.files ?? {}, plan.keepalivedRestart);
-  return { script: scriptOf(plan, snap, ka, coalesce), settled: !ka.before.length && !ka.after.length && !plan.keepalivedRestart };
+  const marks = nftCommands(snap.ledger, plan.ledger, snap.nft);
+  const settled = !ka.before.length && !ka.after.length && !plan.keepalivedRestart;
+  return {
+    script: scriptOf(plan, snap, ka, marks, coalesce),
+    settled,
+    rulesOnly: settled && !marks.length && plan.groups.every((g) => g.commands.every((c) => c instanceof RuleChange)),
+  };
 }
 
-function scriptOf(plan: Plan, snap: Snapshot, ka: ReturnType<typeof keepalivedCommands>, coalesce: boolean): string | undefined {
+function scriptOf(
+  plan: Plan,
+  snap: Snapshot,
+  ka: ReturnType<typeof keepalivedCommands>,
+  marks: string[],
+  coalesce: boolean,
+): string | undefined {
   const files = snap.files ?? {};
   const groups = plan.groups.map((g, i) => ({ ...g, i })).filter((g) => g.commands.length);
   const boot = bootCommands(bootFiles(plan.ledger), files);
-  const marks = nftCommands(snap.ledger, plan.ledger, snap.nft);
   const ledger = plan.ledgerChanged();
   if (!ledger && !groups.length && !boot.length && !ka.before.length && !ka.after.length && !marks.length) return undefined;
   const empty = Object.keys(plan.ledger.entries).length === 0;

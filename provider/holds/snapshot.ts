@@ -20,8 +20,9 @@ import { parseKeepalivedState } from "../remote/keepalived";
 import { parseLedger } from "../ledger";
 import { Snapshot } from "./plan";
 
-export function parseSnapshot(out: string): Snapshot {
-  const s = namedSections(out);
+/** A read's text, or its sections (parsers.namedSections) when the caller merged two reads. */
+export function parseSnapshot(out: string | Record<string, string>): Snapshot {
+  const s = typeof out === "string" ? namedSections(out) : out;
   return {
     ledger: parseLedger(s.ledger ?? "", LEDGER),
     pending: s.pending?.trim() ? parseLedger(s.pending, LEDGER_NEXT) : undefined,

@@ -61,15 +61,22 @@ export const TRANSACTION_MARKER = "--- pulumi-lvs transaction ---";
 export const SCRIPT_END = "# pulumi-lvs: end of script";
 /** The last line of a complete write script after which the session goes on: the host reads again. */
 export const SCRIPT_MORE = `${SCRIPT_END}, more to come`;
+/**
+ * As SCRIPT_MORE, for a write that changed IPVS rules only (and the ledger and boot files): the
+ * host then reads again only those (snapshotRead's `rulesOnly`), and the client keeps the rest
+ * of the last read, which a write under the same lock did not change.
+ */
+export const SCRIPT_MORE_RULES = `${SCRIPT_END}, more to come, rules only`;
 /** Printed after a round that has more to come ran whole; the read again follows. */
 export const ROUND_END = "--- pulumi-lvs round done ---";
 
 /**
  * The host half of a locked session (remote/session.ts is the client's): runs the read, prints
  * the marker, then takes a write script from stdin and runs it only if it arrived whole (its last
- * line is SCRIPT_END or SCRIPT_MORE). After SCRIPT_END, or an empty stdin (nothing to write, or
- * the client closed the session), the session ends; after SCRIPT_MORE it prints ROUND_END, reads
- * again under the same lock, and waits for the next script.
+ * line is SCRIPT_END, SCRIPT_MORE or SCRIPT_MORE_RULES). After SCRIPT_END, or an empty stdin
+ * (nothing to write, or the client closed the session), the session ends; after SCRIPT_MORE it
+ * prints ROUND_END, runs `read` again under the same lock (`reread` after SCRIPT_MORE_RULES), and
+ * waits for the next script.
  *
  * A write dies with its client: the client keeps its end of stdin open while it waits, so
  * end-of-file there means it is gone (its run was stopped, its link died); a watchdog then ends
@@ -82,7 +89,10 @@ export const ROUND_END = "--- pulumi-lvs round done ---";
  * Background jobs read /dev/null unless told, hence stdin kept as fd 3 for the watchdog; it
  * closes the lock's fd 9, so it never holds the lock.
  */
-export function sessionCommand(read: string, scriptWait = SCRIPT_WAIT): string {
+export function sessionCommand(
+  read: string,
+  { reread = read, scriptWait = SCRIPT_WAIT }: { reread?: string; scriptWait?: number } = {},
+): string {
   /** sed's words for a last line `marker`: written to "$f.<suffix>" too, then sed stops. */
   const lastLine = (marker: string, suffix: string) => `-e ${q(`/^${marker}$/w `)}"$f.${suffix}" -e ${q(`/^${marker}$/q`)}`;
   return [
@@ -91,23 +101,27 @@ export function sessionCommand(read: string, scriptWait = SCRIPT_WAIT): string {
     ":",
     read,
     "}",
+    "reread() {",
+    ":",
+    reread,
+    "}",
     `snapshot; echo ${q(TRANSACTION_MARKER)}`,
     `umask 077; f=$(mktemp); rc=0`,
     "while :; do",
     // sed stops at the last line, and writes it to a file of its own too, so which one it was
     // is known without another process (tail).
-    `  if ! timeout ${scriptWait} sed -n -e p ${lastLine(SCRIPT_END, "end")} ${lastLine(SCRIPT_MORE, "more")} > "$f"; then`,
+    `  if ! timeout ${scriptWait} sed -n -e p ${lastLine(SCRIPT_END, "end")} ${lastLine(SCRIPT_MORE, "more")} ${lastLine(SCRIPT_MORE_RULES, "rules")} > "$f"; then`,
     `    echo ${q(`pulumi-lvs: no script came within ${scriptWait}s of the read (its client is gone or its link froze); nothing was run`)} >&2; rc=75; break`,
     "  fi",
     `  [ -s "$f" ] || break`,
-    `  if [ -s "$f.more" ]; then more=1; elif [ -s "$f.end" ]; then more=; else echo 'pulumi-lvs: the script arrived incomplete; nothing was run' >&2; rc=75; break; fi`,
+    `  if [ -s "$f.more" ]; then more=snapshot; elif [ -s "$f.rules" ]; then more=reread; elif [ -s "$f.end" ]; then more=; else echo 'pulumi-lvs: the script arrived incomplete; nothing was run' >&2; rc=75; break; fi`,
     `  setsid sh -e "$f" & p=$!`,
     `  { while read -r _; do :; done; kill -TERM "-$p"; } <&3 >/dev/null 2>&1 9>&- & w=$!`,
     `  wait "$p"; rc=$?; kill "$w" 2>/dev/null; wait "$w" 2>/dev/null`,
     `  [ "$rc" -eq 0 ] && [ -n "$more" ] || break`,
-    `  echo ${q(ROUND_END)}; snapshot; echo ${q(TRANSACTION_MARKER)}`,
+    `  echo ${q(ROUND_END)}; $more; echo ${q(TRANSACTION_MARKER)}`,
     "done",
-    `rm -f "$f" "$f.end" "$f.more"; exit $rc`,
+    `rm -f "$f" "$f.end" "$f.more" "$f.rules"; exit $rc`,
   ].join("\n");
 }
 
@@ -421,23 +435,36 @@ export function snapshotRead(opts: {
   prep?: boolean;
   /** Read whether the boot restore unit failed. */
   restoreUnit?: boolean;
+  /**
+   * Only what a write of IPVS rules (with the ledger and the boot files) changes: the ledger, the
+   * intent, the IPVS table and the files' hashes. The read after such a round, in the same
+   * session: the client keeps every other section of the session's last read.
+   */
+  rulesOnly?: boolean;
 }): string {
   // Those reads cost ~0.4 s on a small VM: only when an operation needs them or the ledger holds such objects.
   const prep = `[ -n "$prep" ]`;
   // The ledger and the intent are read once, into the shell (a spawn costs ~30 ms on a small VM).
   const kinds = ["link", "route", "fou", "timeouts"].map((k) => `*'"kind":"${k}"'*`).join("|");
-  return [
+  const ledger = [
     `ledger=$(cat ${q(LEDGER)} 2>/dev/null); pending=; [ ! -e ${q(LEDGER_NEXT)} ] || pending=$(cat ${q(LEDGER_NEXT)} 2>/dev/null)`,
     opts.prep ? "prep=1" : `prep=; case "$ledger$pending" in ${kinds}) prep=1 ;; esac`,
+  ];
+  const ledgerSections = [named("ledger"), `printf '%s\\n' "$ledger"`, named("pending"), `printf '%s\\n' "$pending"`];
+  const table = [
+    named("ipvs"),
+    `if [ -e /proc/net/ip_vs ]; then ${ipvs.readTable().replace(`echo ${q(SECTION)}`, named("thresholds"))}; ${named("timeouts")}; if ${prep}; then ${ipvs.readTimeouts()}; fi; fi`,
+  ];
+  const files = [named("files"), `sha256sum ${opts.files.map(q).join(" ")} ${q(KEEPALIVED_DIR)}/*.conf 2>/dev/null || true`];
+  if (opts.rulesOnly) return [...ledger, ...ledgerSections, ...table, ...files].join("\n");
+  return [
+    ...ledger,
     ...(opts.preflight ? [ipvs.preflight()] : []),
     // Links before the modules load: a tunnel device that appears only now was not there before.
     named("links"),
     `if ${prep}; then ${net.listLinks()}; fi`,
     ...(opts.modules ?? []).map(net.module),
-    named("ledger"),
-    `printf '%s\\n' "$ledger"`,
-    named("pending"),
-    `printf '%s\\n' "$pending"`,
+    ...ledgerSections,
     named("addrs"),
     net.listAddresses(),
     named("devices"),
@@ -456,8 +483,7 @@ export function snapshotRead(opts: {
     nft.read(),
     named("sysctls"),
     ...(opts.sysctls.length ? [net.readSysctls(opts.sysctls)] : []),
-    named("ipvs"),
-    `if [ -e /proc/net/ip_vs ]; then ${ipvs.readTable().replace(`echo ${q(SECTION)}`, named("thresholds"))}; ${named("timeouts")}; if ${prep}; then ${ipvs.readTimeouts()}; fi; fi`,
+    ...table,
     // keepalived and the sync daemons (only directors with VRRP run them): read only where used.
     `if ${opts.keepalived ? "true" : "false"} || [ -d ${q(KEEPALIVED_DIR)} ]; then`,
     named("daemons"),
@@ -468,7 +494,6 @@ export function snapshotRead(opts: {
     named("routes"),
     ...opts.routes.map((r) => `printf '%s ' ${q(r)}; ${net.routeTo(r)} 2>/dev/null | head -n 1 || echo`),
     ...(opts.restoreUnit ? [named("restore"), `systemctl is-failed ${RESTORE_UNIT} 2>/dev/null || true`] : []),
-    named("files"),
-    `sha256sum ${opts.files.map(q).join(" ")} ${q(KEEPALIVED_DIR)}/*.conf 2>/dev/null || true`,
+    ...files,
   ].join("\n");
 }

@@ -5,7 +5,7 @@
 // lock or process start per round. The last round (or closing the channel) ends the session and
 // releases the lock. The protocol's host half is commands.sessionCommand.
 import type { ClientChannel } from "ssh2";
-import { ROUND_END, SCRIPT_END, SCRIPT_MORE, TRANSACTION_MARKER } from "./commands";
+import { ROUND_END, SCRIPT_END, SCRIPT_MORE, SCRIPT_MORE_RULES, TRANSACTION_MARKER } from "./commands";
 
 export class RemoteCommandError extends Error {
   constructor(
@@ -74,16 +74,17 @@ export class Session {
   }
 
   /**
-   * Sends one round's script; resolves with its output once it ran. With `more`, the host reads
-   * again after it (read() then gives that read); without, the session ends after it.
+   * Sends one round's script; resolves with its output once it ran. With `then`, the host reads
+   * again after it (read() then gives that read): all of it, or the rules only (see
+   * commands.sessionCommand); without, the session ends after it.
    */
-  write(script: string, more: boolean): Promise<string> {
+  write(script: string, then?: "read" | "reread"): Promise<string> {
     if (this.phase !== "idle") return Promise.reject(new Error(`${this.ctx.target}: no read to write after (session ${this.phase})`));
-    this.phase = more ? "round" : "last";
+    this.phase = then ? "round" : "last";
     this.pending = deferred();
     this.err = "";
     this.bound(this.budget, `${this.budget}s`);
-    this.stream.write(`${script}\n${more ? SCRIPT_MORE : SCRIPT_END}\n`);
+    this.stream.write(`${script}\n${then === "read" ? SCRIPT_MORE : then === "reread" ? SCRIPT_MORE_RULES : SCRIPT_END}\n`);
     return this.pending.promise;
   }
 

@@ -129,12 +129,13 @@ export class Host {
   /**
    * Opens one locked session in one exec channel (remote/session.ts): the host lock is taken and
    * `read` runs; its output is the session's read(). Each write runs with the lock still held,
-   * so nothing can change on the host between a read and the write decided on it.
+   * so nothing can change on the host between a read and the write decided on it. `reread`: what
+   * the host reads after a round of rules only (see commands.sessionCommand).
    */
-  async open(read: string, summary: string): Promise<Session> {
+  async open(read: string, summary: string, reread?: string): Promise<Session> {
     const client = await this.client();
     return new Promise((resolve, reject) => {
-      const command = wrap(sessionCommand(read), { sudo: this.sudo, lockTimeout: this.lockTimeout, holder: holderOf(summary) });
+      const command = wrap(sessionCommand(read, { reread }), { sudo: this.sudo, lockTimeout: this.lockTimeout, holder: holderOf(summary) });
       client.exec(command, (err, stream) => {
         if (err) return reject(new Error(`${this.target}: cannot start \`${summary}\`: ${err.message}`));
         const ctx = {
@@ -163,7 +164,7 @@ export class Host {
     try {
       const readOut = await session.read();
       const script = decide(readOut);
-      const write = script === undefined ? "" : await session.write(script, false);
+      const write = script === undefined ? "" : await session.write(script);
       return { read: readOut, write };
     } finally {
       await session.close();

@@ -9,6 +9,7 @@
 // operation that asked; one operation's refusal fails only it.
 import { BOOT_FILES } from "../remote/boot";
 import { LOCK_TIMEOUT, snapshotRead } from "../remote/commands";
+import { namedSections } from "../remote/parsers";
 import { Host, RemoteCommandError, Session } from "../remote/ssh";
 import { ClaimError, Plan } from "../holds/plan";
 import { parseSnapshot } from "../holds/snapshot";
@@ -115,7 +116,16 @@ export class HostQueue {
   private widest = 0;
   private idleSince = 0;
   /** The session kept open after the last write batch, its read the host as that batch left it. */
-  private open?: { session: Session; host: Host; needs: Needs; idle?: NodeJS.Timeout };
+  private open?: {
+    session: Session;
+    host: Host;
+    needs: Needs;
+    idle?: NodeJS.Timeout;
+    /** The sections of the session's last read, whole (see sectionsOf). */
+    sections: Record<string, string>;
+    /** The read the host runs now follows a round of rules only. */
+    rereading: boolean;
+  };
   /** `host`: the connection operations go over unless they name their own (one machine, one queue). */
   constructor(private readonly host: Host) {}
 
@@ -173,7 +183,7 @@ export class HostQueue {
     const needs = mergeNeeds(items.map((i) => i.op.needs ?? {}));
     let plan: Plan | undefined;
     const results = new Map<Queued, { ok: true; value: unknown } | { ok: false; error: Error }>();
-    const decide = (out: string) => {
+    const decide = (out: string | Record<string, string>) => {
       const snap = { ...parseSnapshot(out), at: new Date().toISOString() };
       // A refresh never changes a host, not even to finish an interrupted transaction.
       plan = new Plan(readOnly ? { ...snap, pending: undefined } : snap);
@@ -192,10 +202,12 @@ export class HostQueue {
       plan.settle();
       const w = write(plan, snap, { coalesce: !items.some((i) => i.uncoalesced) });
       settled = w.settled;
+      rulesOnly = w.rulesOnly;
       return w.script;
     };
-    /** Whether the host is settled after this batch's write, so the session may go on (see holds/script.write). */
+    /** Whether the host is settled after this batch's write, so the session may go on, and whether it wrote rules only (see holds/script.write). */
     let settled = false;
+    let rulesOnly = false;
     const reuse = this.lastRead;
     if (!readOnly) this.lastRead = undefined;
     const summary = `${items.length} operation(s): ${items
@@ -203,6 +215,7 @@ export class HostQueue {
       .slice(0, 3)
       .join(", ")}${items.length > 3 ? ", ..." : ""}`;
     const read = snapshotRead({ ...needs, files: Object.values(BOOT_FILES) });
+    const reread = snapshotRead({ ...needs, files: Object.values(BOOT_FILES), rulesOnly: true });
     try {
       if (readOnly) {
         // A refresh holds no lock longer than its read: a session kept open for writes ends first.
@@ -210,18 +223,23 @@ export class HostQueue {
         if (reuse && Date.now() - reuse.at < READ_REUSE_MS && covers(reuse.needs, needs)) decide(reuse.out);
         else this.lastRead = { at: Date.now(), out: (await host.transaction(read, decide, summary)).read, needs };
       } else {
-        const session = await this.session(host, needs, read, summary);
+        const session = await this.session(host, needs, read, reread, summary);
         let script: string | undefined;
         try {
-          script = decide(await session.read());
+          script = decide(this.sectionsOf(await session.read()));
         } catch (e) {
           await this.closeSession();
           throw e;
         }
-        // More to come: the host reads again right away, for the next batch. Not when keepalived
-        // still applies part of this write, nor when the session's read loads kernel modules: read
-        // again after a write that unloaded one (a TUN backend's destroy), it would load it back.
-        if (script !== undefined) await session.write(script, settled && !this.open?.needs.modules.length);
+        // More to come: the host reads again right away, for the next batch (after rules only,
+        // only what they change). Not when keepalived still applies part of this write, nor when
+        // the session's read loads kernel modules: read again after a write that unloaded one (a
+        // TUN backend's destroy), it would load it back.
+        if (script !== undefined) {
+          const then = !settled || this.open?.needs.modules.length ? undefined : rulesOnly ? "reread" : "read";
+          if (this.open) this.open.rereading = then === "reread";
+          await session.write(script, then);
+        }
         this.keepOpen();
       }
     } catch (e) {
@@ -240,7 +258,7 @@ export class HostQueue {
    * what the batch needs, is young enough and its read after the last round came back; else a
    * new one (the open one ended first: one session per machine at a time).
    */
-  private async session(host: Host, needs: Needs, read: string, summary: string): Promise<Session> {
+  private async session(host: Host, needs: Needs, read: string, reread: string, summary: string): Promise<Session> {
     const open = this.open;
     if (open) clearTimeout(open.idle);
     if (
@@ -260,9 +278,21 @@ export class HostQueue {
         return open.session;
     }
     await this.closeSession();
-    const session = await host.open(read, summary);
-    this.open = { session, host, needs };
+    const session = await host.open(read, summary, reread);
+    this.open = { session, host, needs, sections: {}, rereading: false };
     return session;
+  }
+
+  /**
+   * The open session's read as sections: after a round of rules only, what the host read again
+   * over the rest of the read before it (which that round, under the same lock, did not change).
+   */
+  private sectionsOf(out: string): Record<string, string> {
+    const open = this.open!;
+    const read = namedSections(out);
+    open.sections = open.rereading ? { ...open.sections, ...read } : read;
+    open.rereading = false;
+    return open.sections;
   }
 
   /** Ends the open session a while after its last batch, unless another batch takes it first. */

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "shell-quote";
-import { RuleChange, ipvs, net, q, rules, sessionCommand, wrap } from "../../provider/remote/commands";
+import { RuleChange, SCRIPT_MORE_RULES, ipvs, net, q, rules, sessionCommand, snapshotRead, wrap } from "../../provider/remote/commands";
 
 const svc = { address: "198.51.100.100", port: 80, protocol: "tcp" as const };
 
@@ -113,12 +113,30 @@ describe("remote command text", () => {
   });
 });
 
+test("the read after a round of rules only: the ledger, the intent, the IPVS table and the files' hashes, read as the whole read reads them", () => {
+  const opts = {
+    preflight: true,
+    keepalived: true,
+    sysctls: ["net.ipv4.ip_forward"],
+    routes: ["198.51.100.20"],
+    files: ["/etc/pulumi-lvs/ipvs.rules"],
+    prep: true,
+    restoreUnit: true,
+  };
+  const whole = snapshotRead(opts);
+  const rules = snapshotRead({ ...opts, rulesOnly: true });
+  const names = (text: string) => [...text.matchAll(/'--- pulumi-lvs section --- (\w+)'/g)].map((m) => m[1]);
+  expect(names(rules).sort()).toEqual(["files", "ipvs", "ledger", "pending", "thresholds", "timeouts"]);
+  expect(names(whole)).toEqual(expect.arrayContaining(names(rules)));
+  for (const line of rules.split("\n")) expect(whole.split("\n")).toContain(line);
+});
+
 describe("a transaction, run by sh as the host runs it", () => {
   const END = "# pulumi-lvs: end of script";
   const MORE = "# pulumi-lvs: end of script, more to come";
   /** Starts the remote half with `read`; the caller writes to its stdin like the client does. */
   const start = (read: string, scriptWait?: number) => {
-    const child = spawn("sh", ["-c", sessionCommand(read, scriptWait)], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("sh", ["-c", sessionCommand(read, { scriptWait })], { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -178,6 +196,24 @@ describe("a transaction, run by sh as the host runs it", () => {
       "read 0\n--- pulumi-lvs transaction ---\nfirst\n--- pulumi-lvs round done ---\nread 1\n--- pulumi-lvs transaction ---\nsecond\n",
     );
     t.child.stdin.end();
+  });
+
+  test("after a round of rules only the host runs the reread, not the read; after a round with more to come, the read again", async () => {
+    const child = spawn("sh", ["-c", sessionCommand("echo full", { reread: "echo rules" })], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    const reads = () => out.split("--- pulumi-lvs transaction ---\n").length - 1;
+    expect(await poll(() => reads() === 1, 5000)).toBe(true);
+    child.stdin.write(`echo one\n${SCRIPT_MORE_RULES}\n`);
+    expect(await poll(() => reads() === 2, 5000)).toBe(true);
+    child.stdin.write(`echo two\n${MORE}\n`);
+    expect(await poll(() => reads() === 3, 5000)).toBe(true);
+    child.stdin.end(`echo three\n${END}\n`);
+    expect(await exited).toBe(0);
+    const round = "--- pulumi-lvs round done ---";
+    const tx = "--- pulumi-lvs transaction ---";
+    expect(out).toBe(`full\n${tx}\none\n${round}\nrules\n${tx}\ntwo\n${round}\nfull\n${tx}\nthree\n`);
   });
 
   test("a session closed after a round with more to come ends cleanly; a failed round ends it with the script's status", async () => {

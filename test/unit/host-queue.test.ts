@@ -8,10 +8,10 @@ import { SECTION } from "../../provider/remote/commands";
 
 /**
  * A fake's locked session (remote/session.ts): it reads what `readNow` says when it opens and
- * after each round with more to come; `run` runs a round's script, throwing as a failing host
- * would (the session then ends).
+ * after each round with more to come (`rereadNow` after a round of rules only); `run` runs a
+ * round's script, throwing as a failing host would (the session then ends).
  */
-function fakeSession(readNow: () => string, run: (script: string) => Promise<string>) {
+function fakeSession(readNow: () => string, run: (script: string) => Promise<string>, rereadNow = readNow) {
   let read = Promise.resolve(readNow());
   let open = true;
   return {
@@ -20,10 +20,10 @@ function fakeSession(readNow: () => string, run: (script: string) => Promise<str
       return open;
     },
     read: () => read,
-    async write(script: string, more: boolean) {
+    async write(script: string, then?: "read" | "reread") {
       try {
         const out = await run(script);
-        if (more) read = Promise.resolve(readNow());
+        if (then) read = Promise.resolve(then === "reread" ? rereadNow() : readNow());
         else open = false;
         return out;
       } catch (e) {
@@ -49,11 +49,15 @@ class FakeHost {
   failNext?: string;
   /** How long a write takes on the host. */
   writeMs = 0;
+  /** What the host reads (the whole read, and the one after a round of rules only). */
+  reads = { whole: "", rules: "" };
+  /** The rules-only reads it ran. */
+  rereads = 0;
   async open() {
     this.sessions++;
     await new Promise((r) => setTimeout(r, 20));
     return fakeSession(
-      () => "",
+      () => this.reads.whole,
       async (script) => {
         this.scripts.push(script);
         if (this.writeMs) await new Promise((r) => setTimeout(r, this.writeMs));
@@ -63,6 +67,7 @@ class FakeHost {
           throw new RemoteCommandError(this.target, "batch", 1, "RTNETLINK answers: No such device", `pulumi-lvs-group ${group}\n`);
         return "";
       },
+      () => (this.rereads++, this.reads.rules),
     );
   }
 }
@@ -230,6 +235,20 @@ test("a burst: a batch that comes soon after the last goes over the same session
   await new Promise((r) => setTimeout(r, 1300));
   await q.submit(addr("c", "198.51.100.3"));
   expect(h.sessions).toBe(2);
+});
+
+test("after a round of rules only the host reads only them again, and the next batch decides on that over the rest of the read before", async () => {
+  const h = new FakeHost();
+  // 198.51.100.9 is on eth1 already: claiming it adds nothing (the ledger records it), so each
+  // round writes the ledger only, which counts as rules only.
+  h.reads = { whole: `${SECTION} addrs\n3: eth1    inet 198.51.100.9/32 scope global eth1\n`, rules: `${SECTION} ipvs\n` };
+  const q = queueOn(h);
+  await q.submit(addr("a", "198.51.100.9"));
+  await q.submit(addr("b", "198.51.100.9"));
+  expect(h.sessions).toBe(1);
+  expect(h.rereads).toBe(2); // after each round
+  // Had the second batch decided on the reread alone, the address would have been missing, and added.
+  expect(h.scripts.join("\n")).not.toContain("ip addr");
 });
 
 test("after a failed round the next batch opens a new session (the failed one ended)", async () => {

@@ -279,6 +279,25 @@ describe("adoption: what was found is kept (adopt keep, the default) or taken ov
   });
 });
 
+describe("what the host reads again after a write (holds/script.write's rulesOnly)", () => {
+  test("a new service loads its scheduler's module: everything; real servers on it after that: the rules only", () => {
+    const s0 = snapshot();
+    const service = run(s0, (p) => p.claim("web", { services: [svc], persist: true }));
+    expect(write(service.plan, s0)).toMatchObject({ settled: true, rulesOnly: false });
+    const s1 = after(service.plan, s0);
+    const backends = run(s1, (p) => p.claim("rs", { dests: [dest(3)], persist: true }));
+    expect(write(backends.plan, s1)).toMatchObject({ settled: true, rulesOnly: true });
+    const s2 = after(backends.plan, s1);
+    expect(write(run(s2, (p) => p.claim("rs", { dests: [dest(5)], persist: true })).plan, s2).rulesOnly).toBe(true);
+    expect(write(run(s2, (p) => p.claim("rs", { persist: true })).plan, s2).rulesOnly).toBe(true);
+  });
+
+  test("an address, a sysctl: everything", () => {
+    const s0 = snapshot();
+    expect(write(run(s0, (p) => backend(p, "web")).plan, s0)).toMatchObject({ settled: true, rulesOnly: false });
+  });
+});
+
 describe("intent and commit", () => {
   test("the write script records intent before any change and commits last", () => {
     const s0 = snapshot();

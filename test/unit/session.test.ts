@@ -35,12 +35,12 @@ test("a burst: the read, a round with more to come, the read after it, a last ro
   const { ch, session } = open();
   ch.say(`ipvs 0\n${TRANSACTION_MARKER}\n`);
   expect(await session.read()).toBe("ipvs 0\n");
-  const first = session.write("ipvsadm -a ...", true);
+  const first = session.write("ipvsadm -a ...", "read");
   expect(ch.written).toEqual([`ipvsadm -a ...\n${SCRIPT_MORE}\n`]);
   ch.say(`pulumi-lvs-group 0\n${ROUND_END}\nipvs 1\n${TRANSACTION_MARKER}\n`);
   expect(await first).toBe("pulumi-lvs-group 0\n");
   expect(await session.read()).toBe("ipvs 1\n");
-  const last = session.write("ipvsadm -d ...", false);
+  const last = session.write("ipvsadm -d ...");
   expect(ch.written[1]).toBe(`ipvsadm -d ...\n${SCRIPT_END}\n`);
   ch.say("pulumi-lvs-group 0\n");
   ch.emit("close", 0);
@@ -52,7 +52,7 @@ test("a failed round fails with its own output and stderr (where it stopped), an
   const { ch, session } = open();
   ch.say(`${TRANSACTION_MARKER}\n`);
   await session.read();
-  const round = session.write("...", true);
+  const round = session.write("...", "read");
   ch.say("pulumi-lvs-group 3\n");
   ch.stderr.emit("data", Buffer.from("RTNETLINK answers: File exists\n"));
   ch.emit("close", 2);

@@ -68,6 +68,8 @@ const SESSION_IDLE_MS = 1000;
 const SESSION_MAX_MS = 20_000;
 const sessionMaxMs = (host: Host) => Math.min(SESSION_MAX_MS, ((host.lockTimeout ?? LOCK_TIMEOUT) * 1000) / 2);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The boot files whose hashes every read takes. */
+const FILES = Object.values(BOOT_FILES);
 
 interface Needs {
   preflight: boolean;
@@ -214,8 +216,7 @@ export class HostQueue {
       .map((i) => i.op.label)
       .slice(0, 3)
       .join(", ")}${items.length > 3 ? ", ..." : ""}`;
-    const read = snapshotRead({ ...needs, files: Object.values(BOOT_FILES) });
-    const reread = snapshotRead({ ...needs, files: Object.values(BOOT_FILES), rulesOnly: true });
+    const read = snapshotRead({ ...needs, files: FILES });
     try {
       if (readOnly) {
         // A refresh holds no lock longer than its read: a session kept open for writes ends first.
@@ -223,7 +224,7 @@ export class HostQueue {
         if (reuse && Date.now() - reuse.at < READ_REUSE_MS && covers(reuse.needs, needs)) decide(reuse.out);
         else this.lastRead = { at: Date.now(), out: (await host.transaction(read, decide, summary)).read, needs };
       } else {
-        const session = await this.session(host, needs, read, reread, summary);
+        const session = await this.session(host, needs, read, summary);
         let script: string | undefined;
         try {
           script = decide(this.sectionsOf(await session.read()));
@@ -258,7 +259,7 @@ export class HostQueue {
    * what the batch needs, is young enough and its read after the last round came back; else a
    * new one (the open one ended first: one session per machine at a time).
    */
-  private async session(host: Host, needs: Needs, read: string, reread: string, summary: string): Promise<Session> {
+  private async session(host: Host, needs: Needs, read: string, summary: string): Promise<Session> {
     const open = this.open;
     if (open) clearTimeout(open.idle);
     if (
@@ -278,7 +279,8 @@ export class HostQueue {
         return open.session;
     }
     await this.closeSession();
-    const session = await host.open(read, summary, reread);
+    // What the host reads after a round of rules only: fixed for the session, as its needs are.
+    const session = await host.open(read, summary, snapshotRead({ ...needs, files: FILES, rulesOnly: true }));
     this.open = { session, host, needs, sections: {}, rereading: false };
     return session;
   }

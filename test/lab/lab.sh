@@ -255,43 +255,38 @@ start_vm() {
   fi
 }
 
-# Wait until HOST answers a real SSH login (optionally: with a boot id other
-# than $2). On timeout, show the console so the failure is debuggable.
+# Wait until HOST answers a real SSH login (optionally: with a boot id other than $2) and its
+# boot is done: sshd starts before the last units do (the rules' restore, a backend's routes, its
+# web server), so systemd must say "running", or "degraded" (its failed units are logged, and the
+# test will see them). One login per try reads both. On timeout, show what was still missing.
 wait_ssh() {
-  local h=$1 not_boot=${2:-} deadline=$((SECONDS + BOOT_TIMEOUT)) id
+  local h=$1 not_boot=${2:-} deadline=$((SECONDS + BOOT_TIMEOUT)) out id= state=
   while ((SECONDS < deadline)); do
     if ! vm_running "$h" && ! vm_pending "$h"; then
       lab_log "$h: qemu is not running"
       tail -n 20 "$STATE/$h.qemu.log" "$STATE/$h.console.log" >&2 2>/dev/null || true
       return 1
     fi
-    if id=$(timeout 20 ssh "${SSH_OPTS[@]}" -i "$KEY" -p "$(ssh_port "$h")" root@127.0.0.1 \
-      cat /proc/sys/kernel/random/boot_id 2>/dev/null) && [[ -n $id && $id != "$not_boot" ]]; then
-      wait_booted "$h" $((deadline - SECONDS))
-      return
+    # is-system-running exits non-zero when degraded: the words decide, not the status.
+    out=$(timeout 20 ssh "${SSH_OPTS[@]}" -i "$KEY" -p "$(ssh_port "$h")" root@127.0.0.1 \
+      'cat /proc/sys/kernel/random/boot_id; systemctl is-system-running --wait' 2>/dev/null) || true
+    { read -r id; read -r state; } <<<"$out" || true
+    if [[ -n $id && $id != "$not_boot" ]]; then
+      case $state in
+        running) return 0 ;;
+        degraded)
+          lab_log "$h: booted, degraded; failed units: $(lab_ssh "$h" root systemctl list-units --failed --plain --no-legend 2>/dev/null | awk '{print $1}' | tr '\n' ' ')"
+          return 0 ;;
+      esac
     fi
     sleep 1
   done
-  lab_log "$h: no SSH after ${BOOT_TIMEOUT}s; console tail:"
-  tail -n 40 "$STATE/$h.console.log" >&2 2>/dev/null || true
-  return 1
-}
-
-# sshd starts before the boot is over: what else starts at boot (the rules' restore, a backend's
-# routes, its web server) may still be starting. A host is up once systemd says the boot is done
-# ("running", or "degraded" if some unit failed: its name is logged, and the test will see it).
-wait_booted() {  # wait_booted HOST SECONDS
-  local h=$1 secs=$2 state
-  ((secs > 0)) || secs=1
-  state=$(timeout "$secs" ssh "${SSH_OPTS[@]}" -i "$KEY" -p "$(ssh_port "$h")" root@127.0.0.1 \
-    systemctl is-system-running --wait 2>/dev/null) || true
-  case $state in
-    running) return 0 ;;
-    degraded)
-      lab_log "$h: booted, degraded; failed units: $(lab_ssh "$h" root systemctl list-units --failed --plain --no-legend 2>/dev/null | awk '{print $1}' | tr '\n' ' ')"
-      return 0 ;;
-  esac
-  lab_log "$h: SSH answers but the boot did not finish within ${secs}s (systemd: ${state:-no answer}); see systemctl list-jobs on it"
+  if [[ -n $id && $id != "$not_boot" ]]; then
+    lab_log "$h: SSH answers but its boot did not finish within ${BOOT_TIMEOUT}s (systemd: ${state:-no answer}); see \`systemctl list-jobs\` on it"
+  else
+    lab_log "$h: no SSH after ${BOOT_TIMEOUT}s; console tail:"
+    tail -n 40 "$STATE/$h.console.log" >&2 2>/dev/null || true
+  fi
   return 1
 }
 

@@ -414,6 +414,63 @@ const adopt = oneOf(["keep", "own"] as const, "adopt").default("keep");
 /** Seconds to wait for active connections to end after setting weight 0, before removal; 0 removes at once. */
 const drainTimeout = intIn(0, 86400, "drainTimeout").default(30);
 
+/** A destination's fields as declared, before its port is filled in from its service's. */
+type DestFields = Omit<Destination, "port"> & { port?: number };
+/**
+ * Checks what a destination's fields mean together and with its service's (a RealServer's, or a
+ * backend given inline on a VirtualService); `issue` names the field under the caller's path.
+ */
+function checkDest(a: DestFields, service: KeyFields, issue: (path: (string | number)[], message: string) => void): void {
+  const fwmark = service.fwmark !== undefined;
+  const family = service.family ?? (service.address ? familyOf(service.address) : "ipv4");
+  if (familyOf(a.address) !== family && a.forwarding !== "tunnel")
+    issue(
+      ["address"],
+      `must be an ${family} address like its service (only forwarding tunnel mixes families), got ${JSON.stringify(a.address)}`,
+    );
+  if (a.tunnelType && a.forwarding !== "tunnel")
+    issue(["tunnelType"], `applies only to forwarding "tunnel", got forwarding ${JSON.stringify(a.forwarding)}`);
+  if (a.tunnelType === "gue" && a.tunnelPort === undefined) issue(["tunnelPort"], `is required with tunnelType "gue"`);
+  if (a.tunnelPort !== undefined && a.tunnelType !== "gue")
+    issue(["tunnelPort"], `applies only to tunnelType "gue", got ${JSON.stringify(a.tunnelType ?? "ipip")}`);
+  if (a.port === 0 && !fwmark) issue(["port"], "must be between 1 and 65535, got 0 (port 0 is for fwmark services only)");
+  if (fwmark && a.port && a.forwarding !== "masquerade")
+    issue(
+      ["port"],
+      `must be 0 or unset for a fwmark service with forwarding ${JSON.stringify(a.forwarding)} (the packet keeps its port), got ${a.port}`,
+    );
+  if (a.address === service.address) issue(["address"], `must differ from the service's VIP, got ${JSON.stringify(a.address)} for both`);
+  if (!fwmark && a.port !== undefined && a.port !== service.port && a.forwarding !== "masquerade")
+    issue(
+      ["port"],
+      `must equal the service port ${service.port} with forwarding ${JSON.stringify(a.forwarding)} (only masquerade can map ports), got ${a.port}`,
+    );
+  if (a.lowerThreshold && !a.upperThreshold)
+    issue(
+      ["lowerThreshold"],
+      `needs upperThreshold (ipvsadm ignores a lower threshold without an upper one), got ${a.lowerThreshold} alone`,
+    );
+  if (a.upperThreshold && a.lowerThreshold && a.lowerThreshold > a.upperThreshold)
+    issue(["lowerThreshold"], `must not exceed upperThreshold ${a.upperThreshold}, got ${a.lowerThreshold}`);
+}
+/** A checked destination made whole: its port from its service's, ipip (the default) as unset, as ipvsadm's listing reads back. */
+function completeDest<T extends DestFields>(d: T, service: KeyFields) {
+  const { tunnelType, ...rest } = d;
+  // Never a key set to undefined: Pulumi's wire format refuses it.
+  return { ...rest, port: d.port ?? service.port ?? 0, ...(tunnelType && tunnelType !== "ipip" ? { tunnelType } : {}) };
+}
+
+/**
+ * A backend given inline on a VirtualService (`realServers`): a RealServer's destination fields,
+ * held by the service's resource. Many backends in one resource are one engine step, not one each.
+ */
+export const InlineRealServer = Destination.extend({
+  /** Defaults to the service's port (0 for a fwmark service), as a RealServer's. */
+  port: destPort.optional(),
+  /** Overrides the service's health check for this backend (the service must have one). */
+  healthCheck: HealthCheck.optional(),
+});
+
 export const VirtualServiceArgs = z
   .object({
     ...virtualServiceFields,
@@ -427,10 +484,29 @@ export const VirtualServiceArgs = z
     healthCheck: HealthCheck.optional(),
     sorryServer: SorryServer.optional(),
     installKeepalived,
+    /**
+     * Backends held by this resource (unset: none; RealServer resources add others). One resource
+     * for a whole pool: one engine step however many there are. A backend taken off the list is
+     * removed at once, without a drain: declare RealServer resources for backends that must drain.
+     */
+    realServers: z.array(InlineRealServer).optional(),
   })
   .superRefine((a, ctx) => {
     checkServiceKey(a, ctx);
     checkService(a, ctx);
+    const seen = new Map<string, number>();
+    (a.realServers ?? []).forEach((d, i) => {
+      checkDest(d, a, (path, message) => ctx.addIssue({ code: "custom", path: ["realServers", i, ...path], message }));
+      const at = hostPort(d.address, d.port ?? a.port ?? 0);
+      if (seen.has(at)) ctx.addIssue({ code: "custom", path: ["realServers", i], message: `repeats realServers[${seen.get(at)}] (${at})` });
+      seen.set(at, i);
+      if (d.healthCheck && !a.healthCheck)
+        ctx.addIssue({
+          code: "custom",
+          path: ["realServers", i, "healthCheck"],
+          message: "needs a health-checked service: set healthCheck on the VirtualService",
+        });
+    });
     if (a.match && a.fwmark === undefined)
       ctx.addIssue({ code: "custom", path: ["match"], message: "applies only to a fwmark service (it says which packets get the mark)" });
     const family = a.family ?? "ipv4";
@@ -463,7 +539,10 @@ export const VirtualServiceArgs = z
         message: `must equal the service port ${a.port} (direct routing cannot map ports), got ${a.sorryServer.port}`,
       });
   })
-  .transform(normalizeKey);
+  .transform(({ realServers, ...a }) => ({
+    ...normalizeKey(a),
+    ...(realServers ? { realServers: realServers.map((d) => completeDest(d, a)) } : {}),
+  }));
 export type VirtualServiceArgs = z.infer<typeof VirtualServiceArgs>;
 
 /** A real server as declared: the Destination, with the service it belongs to and how to reach its director. */
@@ -483,72 +562,8 @@ export const RealServerArgs = Destination.extend({
   /** Overrides the service's health check for this backend (the service must have one). */
   healthCheck: HealthCheck.optional(),
 })
-  .superRefine((a, ctx) => {
-    const fwmark = a.service.fwmark !== undefined;
-    const family = a.service.family ?? (a.service.address ? familyOf(a.service.address) : "ipv4");
-    if (familyOf(a.address) !== family && a.forwarding !== "tunnel")
-      ctx.addIssue({
-        code: "custom",
-        path: ["address"],
-        message: `must be an ${family} address like its service (only forwarding tunnel mixes families), got ${JSON.stringify(a.address)}`,
-      });
-    if (a.tunnelType && a.forwarding !== "tunnel")
-      ctx.addIssue({
-        code: "custom",
-        path: ["tunnelType"],
-        message: `applies only to forwarding "tunnel", got forwarding ${JSON.stringify(a.forwarding)}`,
-      });
-    if (a.tunnelType === "gue" && a.tunnelPort === undefined)
-      ctx.addIssue({ code: "custom", path: ["tunnelPort"], message: `is required with tunnelType "gue"` });
-    if (a.tunnelPort !== undefined && a.tunnelType !== "gue")
-      ctx.addIssue({
-        code: "custom",
-        path: ["tunnelPort"],
-        message: `applies only to tunnelType "gue", got ${JSON.stringify(a.tunnelType ?? "ipip")}`,
-      });
-    if (a.port === 0 && !fwmark)
-      ctx.addIssue({ code: "custom", path: ["port"], message: "must be between 1 and 65535, got 0 (port 0 is for fwmark services only)" });
-    if (fwmark && a.port && a.forwarding !== "masquerade")
-      ctx.addIssue({
-        code: "custom",
-        path: ["port"],
-        message: `must be 0 or unset for a fwmark service with forwarding ${JSON.stringify(a.forwarding)} (the packet keeps its port), got ${a.port}`,
-      });
-    if (a.address === a.service.address) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["address"],
-        message: `must differ from the service's VIP, got ${JSON.stringify(a.address)} for both`,
-      });
-    }
-    if (!fwmark && a.port !== undefined && a.port !== a.service.port && a.forwarding !== "masquerade") {
-      ctx.addIssue({
-        code: "custom",
-        path: ["port"],
-        message: `must equal the service port ${a.service.port} with forwarding ${JSON.stringify(a.forwarding)} (only masquerade can map ports), got ${a.port}`,
-      });
-    }
-    if (a.lowerThreshold && !a.upperThreshold) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["lowerThreshold"],
-        message: `needs upperThreshold (ipvsadm ignores a lower threshold without an upper one), got ${a.lowerThreshold} alone`,
-      });
-    }
-    if (a.upperThreshold && a.lowerThreshold && a.lowerThreshold > a.upperThreshold) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["lowerThreshold"],
-        message: `must not exceed upperThreshold ${a.upperThreshold}, got ${a.lowerThreshold}`,
-      });
-    }
-  })
-  .transform(({ tunnelType, ...a }) => ({
-    ...a,
-    port: a.port ?? a.service.port ?? 0,
-    // ipip is the default: unset, as ipvsadm's listing reads back (never a key set to undefined).
-    ...(tunnelType && tunnelType !== "ipip" ? { tunnelType } : {}),
-  }));
+  .superRefine((a, ctx) => checkDest(a, a.service, (path, message) => ctx.addIssue({ code: "custom", path, message })))
+  .transform((a) => completeDest(a, a.service));
 export type RealServerArgs = z.infer<typeof RealServerArgs>;
 
 /** Optional IPVS sysctls on the director (net.ipv4.vs.*), see the kernel's ipvs-sysctl docs. */

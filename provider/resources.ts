@@ -124,6 +124,7 @@ export class VirtualService extends LvsResource {
         persistence: undefined,
         schedulerFlags: undefined,
         onePacket: undefined,
+        realServers: undefined,
         ...args,
       },
       opts,

@@ -72,6 +72,9 @@ const COMMON_OUTPUTS: Record<string, PropertySpec> = {
   },
 };
 
+/** The resources' names, which no object type may take. */
+const RESOURCE_NAMES: string[] = [...Object.keys(kinds), "LvsDrCluster", "Provider"];
+
 /** Converts zod's JSON Schema to Pulumi's, collecting named object types in `types`. */
 class Converter {
   readonly types: Record<string, ObjectSpec> = {};
@@ -134,6 +137,8 @@ class Converter {
    * returns its name. A shape already registered under another name is that type.
    */
   private object(js: JsonSchema, name: string, path: string): string {
+    // A type named like a resource would clash with it in the SDKs (VirtualService.realServers: VirtualServiceRealServer).
+    if (RESOURCE_NAMES.includes(name)) name = `${this.root}${name}`;
     const spec: ObjectSpec = { type: "object", properties: this.properties(js, name, path) };
     if (js.required?.length) spec.required = [...js.required].sort();
     const same = Object.entries(this.types).find(([, t]) => JSON.stringify(t) === JSON.stringify(spec));

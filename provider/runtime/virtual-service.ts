@@ -1,10 +1,12 @@
 // VirtualService: one IPVS service on a director (ipvsadm -A/-E/-D), held in the host's
 // ledger: an identical service that was already there is adopted and left in place (unless
 // adopt is "own"); one that another resource holds is shared (a rename hands it over without a gap). With a health
-// check, keepalived runs it (a virtual_server block of our files) and follows backend health.
+// check, keepalived runs it (a virtual_server block of our files) and follows backend health. Its
+// `realServers` are destinations it holds too, in the same transaction as the service.
 import { z } from "zod";
 import { VirtualServiceArgs, VirtualServiceOutputs, serviceKeyString } from "../model";
-import { adopted, keys } from "../ledger";
+import { DestValue, adopted, keys } from "../ledger";
+import type { Plan } from "../holds/plan";
 import { Ctx, Kind } from "./kind";
 import { hostOp, needKeepalived } from "./host-state";
 import { queueOf } from "./host-queue";
@@ -27,6 +29,27 @@ export const serviceValue = (a: VirtualServiceArgs) => ({
   ...spec(a),
   ...(a.healthCheck ? { healthCheck: a.healthCheck, sorryServer: a.sorryServer } : {}),
 });
+/** The service's key as its destinations name it. */
+const serviceKey = (a: VirtualServiceArgs) =>
+  a.fwmark !== undefined
+    ? { protocol: a.protocol, fwmark: a.fwmark, family: a.family }
+    : { address: a.address, port: a.port, protocol: a.protocol };
+/** The destinations given inline (`realServers`), as the ledger holds them. */
+const inlineDests = (a: VirtualServiceArgs): DestValue[] =>
+  (a.realServers ?? []).map(({ healthCheck, ...dest }) => ({ service: serviceKey(a), dest, ...(healthCheck ? { healthCheck } : {}) }));
+/**
+ * The inline backends as the kernel has them; one gone is left out (drift that up repairs).
+ * keepalived sets a health-checked service's weights and takes dead ones out: read as declared.
+ */
+const liveInline = (plan: Plan, a: VirtualServiceArgs) =>
+  inlineDests(a).flatMap((d, i): object[] => {
+    const declared = a.realServers![i];
+    if (a.healthCheck) return [declared];
+    const live = plan.liveDest(d);
+    if (!live) return [];
+    const { forwarding, tunnelType, tunnelPort, weight, upperThreshold, lowerThreshold } = live;
+    return [{ ...declared, forwarding, tunnelType, tunnelPort, weight, upperThreshold, lowerThreshold }];
+  });
 /** The nftables marks of a fwmark service with `match`. */
 const marks = (a: VirtualServiceArgs) =>
   a.fwmark !== undefined && a.match ? [{ fwmark: a.fwmark, family: a.family ?? ("ipv4" as const), match: a.match }] : [];
@@ -37,6 +60,7 @@ const converge = (a: VirtualServiceArgs, { owner, imported }: Pick<Ctx, "owner" 
     if (a.healthCheck) needKeepalived(plan, a.installKeepalived);
     plan.claim(owner, {
       services: [serviceValue(a)],
+      dests: inlineDests(a),
       marks: marks(a),
       keepalived: !!a.healthCheck,
       persist: a.persist,
@@ -56,7 +80,18 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
   schema: VirtualServiceArgs,
   outputs: VirtualServiceOutputs,
   replaceOn: ["address", "port", "protocol", "fwmark", "family"],
-  updateOn: ["scheduler", "persistence", "schedulerFlags", "onePacket", "match", "healthCheck", "sorryServer", "persist", "adopt"],
+  updateOn: [
+    "scheduler",
+    "persistence",
+    "schedulerFlags",
+    "onePacket",
+    "match",
+    "healthCheck",
+    "sorryServer",
+    "realServers",
+    "persist",
+    "adopt",
+  ],
   identity: (a) => serviceKeyString(a),
   fromIdentity: parseServiceKey,
 
@@ -83,6 +118,7 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
         drift: outs.healthCheck ? plan.keepalivedDrift(keys.service(outs)) : [],
         inFiles: plan.inKeepalivedFiles(keys.service(outs)),
         marks: outs.match ? plan.nftDrift() : [],
+        realServers: outs.realServers && liveInline(plan, outs),
       }),
     });
     const s = live.service;
@@ -96,6 +132,7 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
         persistence: s.persistence,
         schedulerFlags: s.schedulerFlags,
         onePacket: s.onePacket,
+        realServers: live.realServers,
         drift: [...live.drift, ...live.marks],
       }
     );

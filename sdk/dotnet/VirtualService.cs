@@ -115,6 +115,12 @@ namespace PulumiLvs.Lvs
         [Output("proxyHostKeyFingerprint")]
         public Output<string?> ProxyHostKeyFingerprint { get; private set; } = null!;
 
+        /// <summary>
+        /// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+        /// </summary>
+        [Output("realServers")]
+        public Output<ImmutableArray<Outputs.VirtualServiceRealServer>> RealServers { get; private set; } = null!;
+
         [Output("scheduler")]
         public Output<string?> Scheduler { get; private set; } = null!;
 
@@ -250,6 +256,18 @@ namespace PulumiLvs.Lvs
 
         [Input("protocol")]
         public Input<string>? Protocol { get; set; }
+
+        [Input("realServers")]
+        private InputList<Inputs.VirtualServiceRealServerArgs>? _realServers;
+
+        /// <summary>
+        /// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+        /// </summary>
+        public InputList<Inputs.VirtualServiceRealServerArgs> RealServers
+        {
+            get => _realServers ?? (_realServers = new InputList<Inputs.VirtualServiceRealServerArgs>());
+            set => _realServers = value;
+        }
 
         [Input("scheduler")]
         public Input<string>? Scheduler { get; set; }

@@ -55,6 +55,42 @@ describe("validation before anything connects", () => {
     expect(f.find((x) => x.property === field)!.reason).toContain(value);
   });
 
+  test.each([
+    ["realServers.1.address", [{ address: "198.51.100.11" }, { address: "10.0.0.1; reboot" }], "10.0.0.1; reboot"],
+    ["realServers.0.weight", [{ address: "198.51.100.11", weight: -1 }], "-1"],
+    ["realServers.0.port", [{ address: "198.51.100.11", port: 8080 }], "8080"],
+    ["realServers.0.address", [{ address: "198.51.100.100" }], "198.51.100.100"],
+    ["realServers.0.address", [{ address: "2001:db8::11" }], "2001:db8::11"],
+    ["realServers.1", [{ address: "198.51.100.11" }, { address: "198.51.100.11", port: 80 }], "198.51.100.11:80"],
+    ["realServers.0.healthCheck", [{ address: "198.51.100.11", healthCheck: { type: "tcp" } }], "healthCheck on the VirtualService"],
+  ])("VirtualService realServers: %s rejected with its value", (field, realServers, value) => {
+    const f = failures(model.VirtualServiceArgs, { ...service, realServers });
+    expect(f).toEqual([expect.objectContaining({ property: field })]);
+    expect(f[0].reason).toContain(value);
+  });
+
+  test("VirtualService realServers take a RealServer's defaults: the service's port, weight 1, direct", () => {
+    const v = validate(model.VirtualServiceArgs, {
+      ...service,
+      realServers: [{ address: "198.51.100.11" }, { address: "198.51.100.12", weight: 3, forwarding: "tunnel", tunnelType: "ipip" }],
+    });
+    expect(v).toMatchObject({
+      kind: "valid",
+      value: {
+        realServers: [
+          { address: "198.51.100.11", port: 80, weight: 1, forwarding: "direct" },
+          { address: "198.51.100.12", port: 80, weight: 3, forwarding: "tunnel" },
+        ],
+      },
+    });
+    if (v.kind === "valid")
+      expect(v.value.realServers).toEqual([expect.not.objectContaining({ tunnelType: expect.anything() }), expect.anything()]);
+    expect(validate(model.VirtualServiceArgs, service)).toEqual({
+      kind: "valid",
+      value: expect.not.objectContaining({ realServers: expect.anything() }),
+    });
+  });
+
   test("adopt is keep (the default) or own on every kind; anything else is refused naming adopt and the value", () => {
     const kinds: [Parameters<typeof validate>[0], object][] = [
       [model.VirtualServiceArgs, service],

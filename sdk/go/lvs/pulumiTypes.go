@@ -2812,6 +2812,200 @@ func (o SorryServerPtrOutput) Port() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
+type VirtualServiceRealServer struct {
+	Address    string  `pulumi:"address"`
+	Forwarding *string `pulumi:"forwarding"`
+	// Overrides the service's health check for this backend (the service must have one).
+	HealthCheck *HealthCheck `pulumi:"healthCheck"`
+	// Lower connection threshold (-y); 0 or unset means none.
+	LowerThreshold *int `pulumi:"lowerThreshold"`
+	// Defaults to the service's port (0 for a fwmark service), as a RealServer's.
+	Port *int `pulumi:"port"`
+	// With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+	TunnelPort *int `pulumi:"tunnelPort"`
+	// With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+	TunnelType *string `pulumi:"tunnelType"`
+	// Upper connection threshold (-x); 0 or unset means none.
+	UpperThreshold *int `pulumi:"upperThreshold"`
+	Weight         *int `pulumi:"weight"`
+}
+
+// Defaults sets the appropriate defaults for VirtualServiceRealServer
+func (val *VirtualServiceRealServer) Defaults() *VirtualServiceRealServer {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+	if tmp.Forwarding == nil {
+		forwarding_ := "direct"
+		tmp.Forwarding = &forwarding_
+	}
+	tmp.HealthCheck = tmp.HealthCheck.Defaults()
+
+	if tmp.Weight == nil {
+		weight_ := 1
+		tmp.Weight = &weight_
+	}
+	return &tmp
+}
+
+// VirtualServiceRealServerInput is an input type that accepts VirtualServiceRealServerArgs and VirtualServiceRealServerOutput values.
+// You can construct a concrete instance of `VirtualServiceRealServerInput` via:
+//
+//	VirtualServiceRealServerArgs{...}
+type VirtualServiceRealServerInput interface {
+	pulumi.Input
+
+	ToVirtualServiceRealServerOutput() VirtualServiceRealServerOutput
+	ToVirtualServiceRealServerOutputWithContext(context.Context) VirtualServiceRealServerOutput
+}
+
+type VirtualServiceRealServerArgs struct {
+	Address    pulumi.StringInput    `pulumi:"address"`
+	Forwarding pulumi.StringPtrInput `pulumi:"forwarding"`
+	// Overrides the service's health check for this backend (the service must have one).
+	HealthCheck HealthCheckPtrInput `pulumi:"healthCheck"`
+	// Lower connection threshold (-y); 0 or unset means none.
+	LowerThreshold pulumi.IntPtrInput `pulumi:"lowerThreshold"`
+	// Defaults to the service's port (0 for a fwmark service), as a RealServer's.
+	Port pulumi.IntPtrInput `pulumi:"port"`
+	// With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+	TunnelPort pulumi.IntPtrInput `pulumi:"tunnelPort"`
+	// With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+	TunnelType pulumi.StringPtrInput `pulumi:"tunnelType"`
+	// Upper connection threshold (-x); 0 or unset means none.
+	UpperThreshold pulumi.IntPtrInput `pulumi:"upperThreshold"`
+	Weight         pulumi.IntPtrInput `pulumi:"weight"`
+}
+
+// Defaults sets the appropriate defaults for VirtualServiceRealServerArgs
+func (val *VirtualServiceRealServerArgs) Defaults() *VirtualServiceRealServerArgs {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+	if tmp.Forwarding == nil {
+		tmp.Forwarding = pulumi.StringPtr("direct")
+	}
+
+	if tmp.Weight == nil {
+		tmp.Weight = pulumi.IntPtr(1)
+	}
+	return &tmp
+}
+func (VirtualServiceRealServerArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*VirtualServiceRealServer)(nil)).Elem()
+}
+
+func (i VirtualServiceRealServerArgs) ToVirtualServiceRealServerOutput() VirtualServiceRealServerOutput {
+	return i.ToVirtualServiceRealServerOutputWithContext(context.Background())
+}
+
+func (i VirtualServiceRealServerArgs) ToVirtualServiceRealServerOutputWithContext(ctx context.Context) VirtualServiceRealServerOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(VirtualServiceRealServerOutput)
+}
+
+// VirtualServiceRealServerArrayInput is an input type that accepts VirtualServiceRealServerArray and VirtualServiceRealServerArrayOutput values.
+// You can construct a concrete instance of `VirtualServiceRealServerArrayInput` via:
+//
+//	VirtualServiceRealServerArray{ VirtualServiceRealServerArgs{...} }
+type VirtualServiceRealServerArrayInput interface {
+	pulumi.Input
+
+	ToVirtualServiceRealServerArrayOutput() VirtualServiceRealServerArrayOutput
+	ToVirtualServiceRealServerArrayOutputWithContext(context.Context) VirtualServiceRealServerArrayOutput
+}
+
+type VirtualServiceRealServerArray []VirtualServiceRealServerInput
+
+func (VirtualServiceRealServerArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]VirtualServiceRealServer)(nil)).Elem()
+}
+
+func (i VirtualServiceRealServerArray) ToVirtualServiceRealServerArrayOutput() VirtualServiceRealServerArrayOutput {
+	return i.ToVirtualServiceRealServerArrayOutputWithContext(context.Background())
+}
+
+func (i VirtualServiceRealServerArray) ToVirtualServiceRealServerArrayOutputWithContext(ctx context.Context) VirtualServiceRealServerArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(VirtualServiceRealServerArrayOutput)
+}
+
+type VirtualServiceRealServerOutput struct{ *pulumi.OutputState }
+
+func (VirtualServiceRealServerOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*VirtualServiceRealServer)(nil)).Elem()
+}
+
+func (o VirtualServiceRealServerOutput) ToVirtualServiceRealServerOutput() VirtualServiceRealServerOutput {
+	return o
+}
+
+func (o VirtualServiceRealServerOutput) ToVirtualServiceRealServerOutputWithContext(ctx context.Context) VirtualServiceRealServerOutput {
+	return o
+}
+
+func (o VirtualServiceRealServerOutput) Address() pulumi.StringOutput {
+	return o.ApplyT(func(v VirtualServiceRealServer) string { return v.Address }).(pulumi.StringOutput)
+}
+
+func (o VirtualServiceRealServerOutput) Forwarding() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v VirtualServiceRealServer) *string { return v.Forwarding }).(pulumi.StringPtrOutput)
+}
+
+// Overrides the service's health check for this backend (the service must have one).
+func (o VirtualServiceRealServerOutput) HealthCheck() HealthCheckPtrOutput {
+	return o.ApplyT(func(v VirtualServiceRealServer) *HealthCheck { return v.HealthCheck }).(HealthCheckPtrOutput)
+}
+
+// Lower connection threshold (-y); 0 or unset means none.
+func (o VirtualServiceRealServerOutput) LowerThreshold() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v VirtualServiceRealServer) *int { return v.LowerThreshold }).(pulumi.IntPtrOutput)
+}
+
+// Defaults to the service's port (0 for a fwmark service), as a RealServer's.
+func (o VirtualServiceRealServerOutput) Port() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v VirtualServiceRealServer) *int { return v.Port }).(pulumi.IntPtrOutput)
+}
+
+// With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+func (o VirtualServiceRealServerOutput) TunnelPort() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v VirtualServiceRealServer) *int { return v.TunnelPort }).(pulumi.IntPtrOutput)
+}
+
+// With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+func (o VirtualServiceRealServerOutput) TunnelType() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v VirtualServiceRealServer) *string { return v.TunnelType }).(pulumi.StringPtrOutput)
+}
+
+// Upper connection threshold (-x); 0 or unset means none.
+func (o VirtualServiceRealServerOutput) UpperThreshold() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v VirtualServiceRealServer) *int { return v.UpperThreshold }).(pulumi.IntPtrOutput)
+}
+
+func (o VirtualServiceRealServerOutput) Weight() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v VirtualServiceRealServer) *int { return v.Weight }).(pulumi.IntPtrOutput)
+}
+
+type VirtualServiceRealServerArrayOutput struct{ *pulumi.OutputState }
+
+func (VirtualServiceRealServerArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]VirtualServiceRealServer)(nil)).Elem()
+}
+
+func (o VirtualServiceRealServerArrayOutput) ToVirtualServiceRealServerArrayOutput() VirtualServiceRealServerArrayOutput {
+	return o
+}
+
+func (o VirtualServiceRealServerArrayOutput) ToVirtualServiceRealServerArrayOutputWithContext(ctx context.Context) VirtualServiceRealServerArrayOutput {
+	return o
+}
+
+func (o VirtualServiceRealServerArrayOutput) Index(i pulumi.IntInput) VirtualServiceRealServerOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) VirtualServiceRealServer {
+		return vs[0].([]VirtualServiceRealServer)[vs[1].(int)]
+	}).(VirtualServiceRealServerOutput)
+}
+
 type Vrrp struct {
 	// Seconds between VRRP adverts; a standby takes over after about three missed ones.
 	AdvertInterval *int `pulumi:"advertInterval"`
@@ -3151,6 +3345,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*ServiceInput)(nil)).Elem(), ServiceArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*SorryServerInput)(nil)).Elem(), SorryServerArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*SorryServerPtrInput)(nil)).Elem(), SorryServerArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*VirtualServiceRealServerInput)(nil)).Elem(), VirtualServiceRealServerArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*VirtualServiceRealServerArrayInput)(nil)).Elem(), VirtualServiceRealServerArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*VrrpInput)(nil)).Elem(), VrrpArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*VrrpPtrInput)(nil)).Elem(), VrrpArgs{})
 	pulumi.RegisterOutputType(ClusterBackendOutput{})
@@ -3176,6 +3372,8 @@ func init() {
 	pulumi.RegisterOutputType(ServiceOutput{})
 	pulumi.RegisterOutputType(SorryServerOutput{})
 	pulumi.RegisterOutputType(SorryServerPtrOutput{})
+	pulumi.RegisterOutputType(VirtualServiceRealServerOutput{})
+	pulumi.RegisterOutputType(VirtualServiceRealServerArrayOutput{})
 	pulumi.RegisterOutputType(VrrpOutput{})
 	pulumi.RegisterOutputType(VrrpPtrOutput{})
 }

@@ -49,7 +49,9 @@ type VirtualService struct {
 	Protocol    pulumi.StringPtrOutput `pulumi:"protocol"`
 	// The jump host's, when `connection.proxy` is set.
 	ProxyHostKeyFingerprint pulumi.StringPtrOutput `pulumi:"proxyHostKeyFingerprint"`
-	Scheduler               pulumi.StringPtrOutput `pulumi:"scheduler"`
+	// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+	RealServers VirtualServiceRealServerArrayOutput `pulumi:"realServers"`
+	Scheduler   pulumi.StringPtrOutput              `pulumi:"scheduler"`
 	// Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
 	SchedulerFlags pulumi.StringArrayOutput `pulumi:"schedulerFlags"`
 	SorryServer    SorryServerPtrOutput     `pulumi:"sorryServer"`
@@ -150,7 +152,9 @@ type virtualServiceArgs struct {
 	Persistence *Persistence `pulumi:"persistence"`
 	Port        *int         `pulumi:"port"`
 	Protocol    *string      `pulumi:"protocol"`
-	Scheduler   *string      `pulumi:"scheduler"`
+	// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+	RealServers []VirtualServiceRealServer `pulumi:"realServers"`
+	Scheduler   *string                    `pulumi:"scheduler"`
 	// Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
 	SchedulerFlags []string     `pulumi:"schedulerFlags"`
 	SorryServer    *SorryServer `pulumi:"sorryServer"`
@@ -176,6 +180,8 @@ type VirtualServiceArgs struct {
 	Persistence PersistencePtrInput
 	Port        pulumi.IntPtrInput
 	Protocol    pulumi.StringPtrInput
+	// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+	RealServers VirtualServiceRealServerArrayInput
 	Scheduler   pulumi.StringPtrInput
 	// Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
 	SchedulerFlags pulumi.StringArrayInput
@@ -313,6 +319,11 @@ func (o VirtualServiceOutput) Protocol() pulumi.StringPtrOutput {
 // The jump host's, when `connection.proxy` is set.
 func (o VirtualServiceOutput) ProxyHostKeyFingerprint() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.StringPtrOutput { return v.ProxyHostKeyFingerprint }).(pulumi.StringPtrOutput)
+}
+
+// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+func (o VirtualServiceOutput) RealServers() VirtualServiceRealServerArrayOutput {
+	return o.ApplyT(func(v *VirtualService) VirtualServiceRealServerArrayOutput { return v.RealServers }).(VirtualServiceRealServerArrayOutput)
 }
 
 func (o VirtualServiceOutput) Scheduler() pulumi.StringPtrOutput {

@@ -39,6 +39,8 @@ __all__ = [
     'ServiceArgsDict',
     'SorryServerArgs',
     'SorryServerArgsDict',
+    'VirtualServiceRealServerArgs',
+    'VirtualServiceRealServerArgsDict',
     'VrrpArgs',
     'VrrpArgsDict',
 ]
@@ -1467,6 +1469,180 @@ class SorryServerArgs:
     @port.setter
     def port(self, value: pulumi.Input[_builtins.int]):
         pulumi.set(self, "port", value)
+
+
+if not MYPY:
+    class VirtualServiceRealServerArgsDict(TypedDict):
+        address: pulumi.Input[_builtins.str]
+        forwarding: NotRequired[pulumi.Input[_builtins.str]]
+        health_check: NotRequired[pulumi.Input['HealthCheckArgsDict']]
+        """
+        Overrides the service's health check for this backend (the service must have one).
+        """
+        lower_threshold: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Lower connection threshold (-y); 0 or unset means none.
+        """
+        port: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Defaults to the service's port (0 for a fwmark service), as a RealServer's.
+        """
+        tunnel_port: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+        """
+        tunnel_type: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+        """
+        upper_threshold: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Upper connection threshold (-x); 0 or unset means none.
+        """
+        weight: NotRequired[pulumi.Input[_builtins.int]]
+elif False:
+    VirtualServiceRealServerArgsDict: TypeAlias = Mapping[str, Any]
+
+@pulumi.input_type
+class VirtualServiceRealServerArgs:
+    def __init__(__self__, *,
+                 address: pulumi.Input[_builtins.str],
+                 forwarding: Optional[pulumi.Input[_builtins.str]] = None,
+                 health_check: Optional[pulumi.Input['HealthCheckArgs']] = None,
+                 lower_threshold: Optional[pulumi.Input[_builtins.int]] = None,
+                 port: Optional[pulumi.Input[_builtins.int]] = None,
+                 tunnel_port: Optional[pulumi.Input[_builtins.int]] = None,
+                 tunnel_type: Optional[pulumi.Input[_builtins.str]] = None,
+                 upper_threshold: Optional[pulumi.Input[_builtins.int]] = None,
+                 weight: Optional[pulumi.Input[_builtins.int]] = None):
+        """
+        :param pulumi.Input['HealthCheckArgs'] health_check: Overrides the service's health check for this backend (the service must have one).
+        :param pulumi.Input[_builtins.int] lower_threshold: Lower connection threshold (-y); 0 or unset means none.
+        :param pulumi.Input[_builtins.int] port: Defaults to the service's port (0 for a fwmark service), as a RealServer's.
+        :param pulumi.Input[_builtins.int] tunnel_port: With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+        :param pulumi.Input[_builtins.str] tunnel_type: With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+        :param pulumi.Input[_builtins.int] upper_threshold: Upper connection threshold (-x); 0 or unset means none.
+        """
+        pulumi.set(__self__, "address", address)
+        if forwarding is None:
+            forwarding = 'direct'
+        if forwarding is not None:
+            pulumi.set(__self__, "forwarding", forwarding)
+        if health_check is not None:
+            pulumi.set(__self__, "health_check", health_check)
+        if lower_threshold is not None:
+            pulumi.set(__self__, "lower_threshold", lower_threshold)
+        if port is not None:
+            pulumi.set(__self__, "port", port)
+        if tunnel_port is not None:
+            pulumi.set(__self__, "tunnel_port", tunnel_port)
+        if tunnel_type is not None:
+            pulumi.set(__self__, "tunnel_type", tunnel_type)
+        if upper_threshold is not None:
+            pulumi.set(__self__, "upper_threshold", upper_threshold)
+        if weight is None:
+            weight = 1
+        if weight is not None:
+            pulumi.set(__self__, "weight", weight)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> pulumi.Input[_builtins.str]:
+        return pulumi.get(self, "address")
+
+    @address.setter
+    def address(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "address", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def forwarding(self) -> Optional[pulumi.Input[_builtins.str]]:
+        return pulumi.get(self, "forwarding")
+
+    @forwarding.setter
+    def forwarding(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "forwarding", value)
+
+    @_builtins.property
+    @pulumi.getter(name="healthCheck")
+    def health_check(self) -> Optional[pulumi.Input['HealthCheckArgs']]:
+        """
+        Overrides the service's health check for this backend (the service must have one).
+        """
+        return pulumi.get(self, "health_check")
+
+    @health_check.setter
+    def health_check(self, value: Optional[pulumi.Input['HealthCheckArgs']]):
+        pulumi.set(self, "health_check", value)
+
+    @_builtins.property
+    @pulumi.getter(name="lowerThreshold")
+    def lower_threshold(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Lower connection threshold (-y); 0 or unset means none.
+        """
+        return pulumi.get(self, "lower_threshold")
+
+    @lower_threshold.setter
+    def lower_threshold(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "lower_threshold", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Defaults to the service's port (0 for a fwmark service), as a RealServer's.
+        """
+        return pulumi.get(self, "port")
+
+    @port.setter
+    def port(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "port", value)
+
+    @_builtins.property
+    @pulumi.getter(name="tunnelPort")
+    def tunnel_port(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+        """
+        return pulumi.get(self, "tunnel_port")
+
+    @tunnel_port.setter
+    def tunnel_port(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "tunnel_port", value)
+
+    @_builtins.property
+    @pulumi.getter(name="tunnelType")
+    def tunnel_type(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+        """
+        return pulumi.get(self, "tunnel_type")
+
+    @tunnel_type.setter
+    def tunnel_type(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "tunnel_type", value)
+
+    @_builtins.property
+    @pulumi.getter(name="upperThreshold")
+    def upper_threshold(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Upper connection threshold (-x); 0 or unset means none.
+        """
+        return pulumi.get(self, "upper_threshold")
+
+    @upper_threshold.setter
+    def upper_threshold(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "upper_threshold", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def weight(self) -> Optional[pulumi.Input[_builtins.int]]:
+        return pulumi.get(self, "weight")
+
+    @weight.setter
+    def weight(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "weight", value)
 
 
 if not MYPY:

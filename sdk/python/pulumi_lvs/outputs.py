@@ -25,6 +25,7 @@ __all__ = [
     'Persistence',
     'Service',
     'SorryServer',
+    'VirtualServiceRealServer',
     'Vrrp',
 ]
 
@@ -807,6 +808,137 @@ class SorryServer(dict):
     @pulumi.getter
     def port(self) -> _builtins.int:
         return pulumi.get(self, "port")
+
+
+@pulumi.output_type
+class VirtualServiceRealServer(dict):
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "healthCheck":
+            suggest = "health_check"
+        elif key == "lowerThreshold":
+            suggest = "lower_threshold"
+        elif key == "tunnelPort":
+            suggest = "tunnel_port"
+        elif key == "tunnelType":
+            suggest = "tunnel_type"
+        elif key == "upperThreshold":
+            suggest = "upper_threshold"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in VirtualServiceRealServer. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        VirtualServiceRealServer.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        VirtualServiceRealServer.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 address: _builtins.str,
+                 forwarding: Optional[_builtins.str] = None,
+                 health_check: Optional['outputs.HealthCheck'] = None,
+                 lower_threshold: Optional[_builtins.int] = None,
+                 port: Optional[_builtins.int] = None,
+                 tunnel_port: Optional[_builtins.int] = None,
+                 tunnel_type: Optional[_builtins.str] = None,
+                 upper_threshold: Optional[_builtins.int] = None,
+                 weight: Optional[_builtins.int] = None):
+        """
+        :param 'HealthCheck' health_check: Overrides the service's health check for this backend (the service must have one).
+        :param _builtins.int lower_threshold: Lower connection threshold (-y); 0 or unset means none.
+        :param _builtins.int port: Defaults to the service's port (0 for a fwmark service), as a RealServer's.
+        :param _builtins.int tunnel_port: With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+        :param _builtins.str tunnel_type: With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+        :param _builtins.int upper_threshold: Upper connection threshold (-x); 0 or unset means none.
+        """
+        pulumi.set(__self__, "address", address)
+        if forwarding is None:
+            forwarding = 'direct'
+        if forwarding is not None:
+            pulumi.set(__self__, "forwarding", forwarding)
+        if health_check is not None:
+            pulumi.set(__self__, "health_check", health_check)
+        if lower_threshold is not None:
+            pulumi.set(__self__, "lower_threshold", lower_threshold)
+        if port is not None:
+            pulumi.set(__self__, "port", port)
+        if tunnel_port is not None:
+            pulumi.set(__self__, "tunnel_port", tunnel_port)
+        if tunnel_type is not None:
+            pulumi.set(__self__, "tunnel_type", tunnel_type)
+        if upper_threshold is not None:
+            pulumi.set(__self__, "upper_threshold", upper_threshold)
+        if weight is None:
+            weight = 1
+        if weight is not None:
+            pulumi.set(__self__, "weight", weight)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> _builtins.str:
+        return pulumi.get(self, "address")
+
+    @_builtins.property
+    @pulumi.getter
+    def forwarding(self) -> Optional[_builtins.str]:
+        return pulumi.get(self, "forwarding")
+
+    @_builtins.property
+    @pulumi.getter(name="healthCheck")
+    def health_check(self) -> Optional['outputs.HealthCheck']:
+        """
+        Overrides the service's health check for this backend (the service must have one).
+        """
+        return pulumi.get(self, "health_check")
+
+    @_builtins.property
+    @pulumi.getter(name="lowerThreshold")
+    def lower_threshold(self) -> Optional[_builtins.int]:
+        """
+        Lower connection threshold (-y); 0 or unset means none.
+        """
+        return pulumi.get(self, "lower_threshold")
+
+    @_builtins.property
+    @pulumi.getter
+    def port(self) -> Optional[_builtins.int]:
+        """
+        Defaults to the service's port (0 for a fwmark service), as a RealServer's.
+        """
+        return pulumi.get(self, "port")
+
+    @_builtins.property
+    @pulumi.getter(name="tunnelPort")
+    def tunnel_port(self) -> Optional[_builtins.int]:
+        """
+        With tunnelType gue: the UDP port the backend receives GUE on (ipvsadm --tun-port).
+        """
+        return pulumi.get(self, "tunnel_port")
+
+    @_builtins.property
+    @pulumi.getter(name="tunnelType")
+    def tunnel_type(self) -> Optional[_builtins.str]:
+        """
+        With forwarding tunnel: the encapsulation (ipvsadm --tun-type), ipip unless set; the backend's TunRealServerHost must match.
+        """
+        return pulumi.get(self, "tunnel_type")
+
+    @_builtins.property
+    @pulumi.getter(name="upperThreshold")
+    def upper_threshold(self) -> Optional[_builtins.int]:
+        """
+        Upper connection threshold (-x); 0 or unset means none.
+        """
+        return pulumi.get(self, "upper_threshold")
+
+    @_builtins.property
+    @pulumi.getter
+    def weight(self) -> Optional[_builtins.int]:
+        return pulumi.get(self, "weight")
 
 
 @pulumi.output_type

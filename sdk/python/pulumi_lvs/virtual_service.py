@@ -34,6 +34,7 @@ class VirtualServiceArgs:
                  persistence: Optional[pulumi.Input['PersistenceArgs']] = None,
                  port: Optional[pulumi.Input[_builtins.int]] = None,
                  protocol: Optional[pulumi.Input[_builtins.str]] = None,
+                 real_servers: Optional[pulumi.Input[Sequence[pulumi.Input['VirtualServiceRealServerArgs']]]] = None,
                  scheduler: Optional[pulumi.Input[_builtins.str]] = None,
                  scheduler_flags: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  sorry_server: Optional[pulumi.Input['SorryServerArgs']] = None):
@@ -44,6 +45,7 @@ class VirtualServiceArgs:
         :param pulumi.Input['HealthCheckArgs'] health_check: Run this service through keepalived, which checks every backend and takes dead ones out.
         :param pulumi.Input[Sequence[pulumi.Input['MatchArgs']]] match: For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
         :param pulumi.Input[_builtins.bool] one_packet: One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
+        :param pulumi.Input[Sequence[pulumi.Input['VirtualServiceRealServerArgs']]] real_servers: Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] scheduler_flags: Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
         """
         pulumi.set(__self__, "connection", connection)
@@ -79,6 +81,8 @@ class VirtualServiceArgs:
             protocol = 'tcp'
         if protocol is not None:
             pulumi.set(__self__, "protocol", protocol)
+        if real_servers is not None:
+            pulumi.set(__self__, "real_servers", real_servers)
         if scheduler is None:
             scheduler = 'wlc'
         if scheduler is not None:
@@ -221,6 +225,18 @@ class VirtualServiceArgs:
         pulumi.set(self, "protocol", value)
 
     @_builtins.property
+    @pulumi.getter(name="realServers")
+    def real_servers(self) -> Optional[pulumi.Input[Sequence[pulumi.Input['VirtualServiceRealServerArgs']]]]:
+        """
+        Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+        """
+        return pulumi.get(self, "real_servers")
+
+    @real_servers.setter
+    def real_servers(self, value: Optional[pulumi.Input[Sequence[pulumi.Input['VirtualServiceRealServerArgs']]]]):
+        pulumi.set(self, "real_servers", value)
+
+    @_builtins.property
     @pulumi.getter
     def scheduler(self) -> Optional[pulumi.Input[_builtins.str]]:
         return pulumi.get(self, "scheduler")
@@ -270,6 +286,7 @@ class VirtualService(pulumi.CustomResource):
                  persistence: Optional[pulumi.Input[Union['PersistenceArgs', 'PersistenceArgsDict']]] = None,
                  port: Optional[pulumi.Input[_builtins.int]] = None,
                  protocol: Optional[pulumi.Input[_builtins.str]] = None,
+                 real_servers: Optional[pulumi.Input[Sequence[pulumi.Input[Union['VirtualServiceRealServerArgs', 'VirtualServiceRealServerArgsDict']]]]] = None,
                  scheduler: Optional[pulumi.Input[_builtins.str]] = None,
                  scheduler_flags: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  sorry_server: Optional[pulumi.Input[Union['SorryServerArgs', 'SorryServerArgsDict']]] = None,
@@ -284,6 +301,7 @@ class VirtualService(pulumi.CustomResource):
         :param pulumi.Input[Union['HealthCheckArgs', 'HealthCheckArgsDict']] health_check: Run this service through keepalived, which checks every backend and takes dead ones out.
         :param pulumi.Input[Sequence[pulumi.Input[Union['MatchArgs', 'MatchArgsDict']]]] match: For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
         :param pulumi.Input[_builtins.bool] one_packet: One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
+        :param pulumi.Input[Sequence[pulumi.Input[Union['VirtualServiceRealServerArgs', 'VirtualServiceRealServerArgsDict']]]] real_servers: Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] scheduler_flags: Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
         """
         ...
@@ -323,6 +341,7 @@ class VirtualService(pulumi.CustomResource):
                  persistence: Optional[pulumi.Input[Union['PersistenceArgs', 'PersistenceArgsDict']]] = None,
                  port: Optional[pulumi.Input[_builtins.int]] = None,
                  protocol: Optional[pulumi.Input[_builtins.str]] = None,
+                 real_servers: Optional[pulumi.Input[Sequence[pulumi.Input[Union['VirtualServiceRealServerArgs', 'VirtualServiceRealServerArgsDict']]]]] = None,
                  scheduler: Optional[pulumi.Input[_builtins.str]] = None,
                  scheduler_flags: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  sorry_server: Optional[pulumi.Input[Union['SorryServerArgs', 'SorryServerArgsDict']]] = None,
@@ -358,6 +377,7 @@ class VirtualService(pulumi.CustomResource):
             if protocol is None:
                 protocol = 'tcp'
             __props__.__dict__["protocol"] = protocol
+            __props__.__dict__["real_servers"] = real_servers
             if scheduler is None:
                 scheduler = 'wlc'
             __props__.__dict__["scheduler"] = scheduler
@@ -419,6 +439,7 @@ class VirtualService(pulumi.CustomResource):
         __props__.__dict__["port"] = None
         __props__.__dict__["protocol"] = None
         __props__.__dict__["proxy_host_key_fingerprint"] = None
+        __props__.__dict__["real_servers"] = None
         __props__.__dict__["scheduler"] = None
         __props__.__dict__["scheduler_flags"] = None
         __props__.__dict__["sorry_server"] = None
@@ -565,6 +586,14 @@ class VirtualService(pulumi.CustomResource):
         The jump host's, when `connection.proxy` is set.
         """
         return pulumi.get(self, "proxy_host_key_fingerprint")
+
+    @_builtins.property
+    @pulumi.getter(name="realServers")
+    def real_servers(self) -> pulumi.Output[Optional[Sequence['outputs.VirtualServiceRealServer']]]:
+        """
+        Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+        """
+        return pulumi.get(self, "real_servers")
 
     @_builtins.property
     @pulumi.getter

@@ -87,7 +87,30 @@ function scriptOf(
 
 type Group = { i: number; commands: Command[] };
 /** A group's commands as shell text, after its marker. */
-const marked = (g: Group): string[] => [`echo '${GROUP} ${g.i}'`, ...g.commands.map(String)];
+const marked = (g: Group): string[] => [`echo '${GROUP} ${g.i}'`, ...restoring(g.commands)];
+
+/**
+ * Commands as shell text, consecutive plain IPVS rule changes as one `ipvsadm -R`: one process
+ * for a service's whole pool, not one each (about 30 ms apiece on a small VM). They are one
+ * operation's, so a failure among them names the same operation either way.
+ */
+function restoring(commands: Command[]): string[] {
+  const out: string[] = [];
+  let rules: RuleChange[] = [];
+  const flush = () => {
+    out.push(...(rules.length > 1 ? ipvs.restore(rules.map((r) => r.line!)) : rules.map(String)));
+    rules = [];
+  };
+  for (const c of commands) {
+    if (c instanceof RuleChange && c.line !== undefined) rules.push(c);
+    else {
+      flush();
+      out.push(String(c));
+    }
+  }
+  flush();
+  return out;
+}
 
 /**
  * The groups' commands, each after its marker; consecutive groups made only of IPVS rule

@@ -344,6 +344,24 @@ describe("intent and commit", () => {
     ]);
   });
 
+  test("one operation's consecutive rule changes (a service and its pool) go as one ipvsadm -R after its marker, also when retried", () => {
+    const rs = (i: number) => ({ ...dest(), dest: { ...dest().dest, address: `198.18.0.${i}` } });
+    const { plan } = run(snapshot(), (p) => p.claim("pool", { services: [svc], dests: [rs(1), rs(2), rs(3)], persist: false }));
+    for (const coalesce of [true, false]) {
+      const script = write(plan, snapshot(), { coalesce }).script!.split("\n");
+      expect(script.filter((l) => l.startsWith("ipvsadm "))).toEqual([]);
+      const at = script.indexOf("e=$(ipvsadm -R 2>&1 <<'PULUMI_LVS_RULES'");
+      expect(script.slice(at - 2, at)).toEqual(["echo 'pulumi-lvs-group 0'", expect.stringMatching(/^modprobe -q ip_vs_rr /)]);
+      expect(script.slice(at + 1, at + 6)).toEqual([
+        "-A -t 198.51.100.100:80 -s rr",
+        "-a -t 198.51.100.100:80 -r 198.18.0.1:80 -g -w 1 -x 0 -y 0",
+        "-a -t 198.51.100.100:80 -r 198.18.0.2:80 -g -w 1 -x 0 -y 0",
+        "-a -t 198.51.100.100:80 -r 198.18.0.3:80 -g -w 1 -x 0 -y 0",
+        "PULUMI_LVS_RULES",
+      ]);
+    }
+  });
+
   test("retried after a failure in a shared ipvsadm -R, each operation's rules go on their own, each after its marker", () => {
     const rs = (i: number) => ({ ...dest(), dest: { ...dest().dest, address: `198.18.0.${i}` } });
     const s0 = snapshot({ ipvs: table() });

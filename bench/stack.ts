@@ -25,8 +25,10 @@ export class Stack {
     readonly stepTimeoutMs: number,
     /** `--parallel` for up, refresh and destroy; undefined: the engine's default. */
     readonly parallel?: number,
+    /** Names this stack's logs (a column that runs another's program with other config). */
+    readonly label = program,
   ) {
-    this.home = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-lvs-bench-${program}-`));
+    this.home = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-lvs-bench-${label}-`));
     this.configFile = path.join(this.home, "Pulumi.bench.yaml");
     fs.mkdirSync(path.join(this.home, "state"));
     this.env = {
@@ -53,7 +55,7 @@ export class Stack {
     const withConfig = engine ? ["--config-file", this.configFile] : [];
     const parallel = engine && this.parallel !== undefined ? ["--parallel", String(this.parallel)] : [];
     const full = [...args, ...withConfig, ...parallel, "--stack", "bench", "--non-interactive"];
-    const log = path.join(this.logDir, `${this.program}.${String(++this.runs).padStart(2, "0")}.${args[0]}.log`);
+    const log = path.join(this.logDir, `${this.label}.${String(++this.runs).padStart(2, "0")}.${args[0]}.log`);
     const fd = fs.openSync(log, "w");
     const t0 = hr();
     const code = await new Promise<number>((resolve, reject) => {

@@ -1,5 +1,5 @@
 // pulumi-lvs from a YAML program, through its provider plugin (pulumi-resource-lvs) and the
-// real YAML language host: the walkthrough's cluster from the plain resources, six requests
+// real YAML language host: the walkthrough's cluster from the plain resources (and a pool given inline), six requests
 // alternate, preview is clean, a weight change is an in-place update of that one real server,
 // no secret reaches the state in plain text, bad input fails at preview naming the property
 // with no host dialled, a hand-made service is `pulumi import`ed (refresh sees it edited by
@@ -52,9 +52,16 @@ test("1. the cluster from a YAML program: every resource created, six requests a
     "host-b": "create",
     "rs-a": "create",
     "rs-b": "create",
+    pool: "create",
   });
   expect(up.steps.every((s) => s.type.startsWith("lvs:index:"))).toBe(true);
   expectAlternating(lab.vip);
+  // The pool's backends, given inline, are in the kernel as a RealServer's would be.
+  expect(ipvsRules().filter((l) => l.includes(`${lab.vip}:8081`))).toEqual([
+    `-A -t ${lab.vip}:8081 -s wlc`,
+    `-a -t ${lab.vip}:8081 -r ${rsA.lanAddress}:8081 -g -w 1`,
+    `-a -t ${lab.vip}:8081 -r ${rsB.lanAddress}:8081 -g -w 1`,
+  ]);
   const preview = await stack.must("preview", "--expect-no-changes");
   expect(changes(preview)).toEqual({});
 });
@@ -68,12 +75,13 @@ test("2. the private key given as plain config text is a secret in the state", a
   expect(outs.credentials).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" });
 });
 
-test("3. a weight change is an in-place update of that real server only, and applies", async () => {
+test("3. a weight change is an in-place update of that real server only (and of the pool that lists it inline), and applies", async () => {
   stack.setConfig(config({ "lvs-yaml-e2e:weightB": 2 }));
   const preview = await stack.preview();
-  expect(changes(preview)).toEqual({ "rs-b": "update" });
-  expect(changes(await stack.up())).toEqual({ "rs-b": "update" });
+  expect(changes(preview)).toEqual({ "rs-b": "update", pool: "update" });
+  expect(changes(await stack.up())).toEqual({ "rs-b": "update", pool: "update" });
   expect(ipvsRules()).toContain(`-a -t ${lab.vip}:80 -r ${rsB.lanAddress}:80 -g -w 2`);
+  expect(ipvsRules()).toContain(`-a -t ${lab.vip}:8081 -r ${rsB.lanAddress}:8081 -g -w 2`);
 });
 
 test("4. bad input fails at preview naming the property and the value, and dials no host", async () => {

@@ -11,7 +11,7 @@ import { BOOT_FILES } from "../remote/boot";
 import { LOCK_TIMEOUT, snapshotRead } from "../remote/commands";
 import { namedSections } from "../remote/parsers";
 import { Host, RemoteCommandError, Session } from "../remote/ssh";
-import { ClaimError, Plan } from "../holds/plan";
+import { ClaimError, Plan, Snapshot } from "../holds/plan";
 import { parseSnapshot } from "../holds/snapshot";
 import { stoppedIn, write } from "../holds/script";
 
@@ -108,7 +108,8 @@ const releaseHint = (target: string, holders: string[]): string =>
 export class HostQueue {
   private queued: Queued[] = [];
   private running = false;
-  private lastRead?: { at: number; out: string; needs: Needs };
+  /** The last read of a refresh, parsed: reads that come soon after it share it (READ_REUSE_MS). */
+  private lastRead?: { at: number; snap: Snapshot; needs: Needs };
   /**
    * Operations submitted and not yet answered, and the most there were at once in this burst. A
    * burst ends when none was outstanding for SESSION_IDLE_MS: a lone operation later (another
@@ -173,10 +174,25 @@ export class HostQueue {
     }
   }
 
-  /** Waits for operations to join: GATHER_MS at first, then until `expect` wait or NEXT_GATHER_MS passed. */
+  /**
+   * Waits for operations to join: GATHER_MS at first, then until `expect` wait or NEXT_GATHER_MS
+   * passed; not at all while the last read answers every queued operation (no host work to share).
+   */
   private async gather(expect: number): Promise<void> {
     const until = Date.now() + (expect ? NEXT_GATHER_MS : GATHER_MS);
-    while (Date.now() < until && (expect === 0 || this.queued.length < expect)) await sleep(5);
+    while (Date.now() < until && (expect === 0 || this.queued.length < expect) && !this.answerable()) await sleep(5);
+  }
+
+  /** Every queued operation only reads, and the last read (young, covering their needs) answers them. */
+  private answerable(): boolean {
+    const r = this.lastRead;
+    return (
+      !!r &&
+      Date.now() - r.at < READ_REUSE_MS &&
+      this.queued.length > 0 &&
+      this.queued.every((q) => q.op.readOnly) &&
+      covers(r.needs, mergeNeeds(this.queued.map((q) => q.op.needs ?? {})))
+    );
   }
 
   private async batch(items: Queued[]): Promise<void> {
@@ -185,8 +201,8 @@ export class HostQueue {
     const needs = mergeNeeds(items.map((i) => i.op.needs ?? {}));
     let plan: Plan | undefined;
     const results = new Map<Queued, { ok: true; value: unknown } | { ok: false; error: Error }>();
-    const decide = (out: string | Record<string, string>) => {
-      const snap = { ...parseSnapshot(out), at: new Date().toISOString() };
+    const parsed = (out: string | Record<string, string>): Snapshot => ({ ...parseSnapshot(out), at: new Date().toISOString() });
+    const decide = (snap: Snapshot) => {
       // A refresh never changes a host, not even to finish an interrupted transaction.
       plan = new Plan(readOnly ? { ...snap, pending: undefined } : snap);
       items.forEach((item, i) => {
@@ -221,13 +237,18 @@ export class HostQueue {
       if (readOnly) {
         // A refresh holds no lock longer than its read: a session kept open for writes ends first.
         await this.closeSession();
-        if (reuse && Date.now() - reuse.at < READ_REUSE_MS && covers(reuse.needs, needs)) decide(reuse.out);
-        else this.lastRead = { at: Date.now(), out: (await host.transaction(read, decide, summary)).read, needs };
+        if (reuse && Date.now() - reuse.at < READ_REUSE_MS && covers(reuse.needs, needs)) decide(reuse.snap);
+        else {
+          const at = Date.now();
+          let snap: Snapshot | undefined;
+          await host.transaction(read, (out) => decide((snap = parsed(out))), summary);
+          this.lastRead = { at, snap: snap!, needs };
+        }
       } else {
         const session = await this.session(host, needs, read, summary);
         let script: string | undefined;
         try {
-          script = decide(this.sectionsOf(await session.read()));
+          script = decide(parsed(this.sectionsOf(await session.read())));
         } catch (e) {
           await this.closeSession();
           throw e;

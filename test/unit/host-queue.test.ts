@@ -53,6 +53,14 @@ class FakeHost {
   reads = { whole: "", rules: "" };
   /** The rules-only reads it ran. */
   rereads = 0;
+  /** Sessions of one read and no write (a refresh's). */
+  refreshReads = 0;
+  async transaction(_read: string, decide: (out: string) => string | undefined) {
+    this.refreshReads++;
+    await new Promise((r) => setTimeout(r, 20));
+    decide(this.reads.whole);
+    return { read: this.reads.whole, write: "" };
+  }
   async open() {
     this.sessions++;
     await new Promise((r) => setTimeout(r, 20));
@@ -310,4 +318,21 @@ test("after a burst, the queue forgets its width: a lone operation a while later
   expect(h.scripts).toHaveLength(3);
   expect(h.scripts[1]).toContain("198.51.100.20");
   expect(h.scripts[1]).not.toContain("198.51.100.21");
+});
+
+test("a refresh's reads share the last one while it is young; an operation it answers goes at once, without waiting for company", async () => {
+  const h = new FakeHost();
+  const q = queueOn(h);
+  const plans: unknown[] = [];
+  const look: Op<void> = { label: "look", readOnly: true, apply: (plan) => void plans.push(plan) };
+  // The engine's first four reads: one read of the host for all (and the queue learns a width of 4).
+  await Promise.all([1, 2, 3, 4].map(() => q.submit(look)));
+  expect(h.refreshReads).toBe(1);
+  // The tail: a lone read, then another 100 ms later. Both are answered by that read; the first
+  // did not wait (up to 250 ms) for three more to join it, so they went in two batches.
+  const first = q.submit(look);
+  await new Promise((r) => setTimeout(r, 100));
+  await Promise.all([first, q.submit(look)]);
+  expect(h.refreshReads).toBe(1);
+  expect(new Set(plans.slice(4)).size).toBe(2);
 });

@@ -209,8 +209,10 @@ describe("a transaction, run by sh as the host runs it", () => {
     expect(await poll(() => reads() === 2, 5000)).toBe(true);
     child.stdin.write(`echo two\n${MORE}\n`);
     expect(await poll(() => reads() === 3, 5000)).toBe(true);
-    child.stdin.end(`echo three\n${END}\n`);
+    // Stdin stays open until the session ends: a client gone mid-script (stdin ended) ends its group.
+    child.stdin.write(`echo three\n${END}\n`);
     expect(await exited).toBe(0);
+    child.stdin.end();
     const round = "--- pulumi-lvs round done ---";
     const tx = "--- pulumi-lvs transaction ---";
     expect(out).toBe(`full\n${tx}\none\n${round}\nrules\n${tx}\ntwo\n${round}\nfull\n${tx}\nthree\n`);

@@ -255,12 +255,34 @@ start_vm() {
   fi
 }
 
+# The lab's servers (lab-httpd*, lab-udp5353, lab-sctp9999) are simple units: systemd counts them
+# started when they fork, a moment before they bind. After the boot, a backend waits (at most 10 s)
+# until each active one listens, and prints the ports that still do not ("listening" when all do).
+# shellcheck disable=SC2016 # expanded on the guest
+LISTENERS='listens() { case $1 in
+    tcp) ss -Hltn "sport = :$2" | grep -q . ;;
+    udp) ss -Hlun "sport = :$2" | grep -q . ;;
+    sctp) [ -e /proc/net/sctp/eps ] && awk -v p="$2" "\$6 == p { f = 1 } END { exit !f }" /proc/net/sctp/eps ;;
+  esac; }
+end=$(($(date +%s) + 10))
+while :; do
+  missing=
+  for s in lab-httpd:tcp:80 lab-httpd-8080:tcp:8080 lab-udp5353:udp:5353 lab-sctp9999:sctp:9999; do
+    u=${s%%:*} p=${s#*:}
+    ! systemctl -q is-active "$u" || listens "${p%:*}" "${p#*:}" || missing="$missing ${p%:*}/${p#*:}"
+  done
+  if [ -z "$missing" ] || [ "$(date +%s)" -ge "$end" ]; then break; fi
+  sleep 0.1
+done
+echo "${missing:-listening}"'
+
 # Wait until HOST answers a real SSH login (optionally: with a boot id other than $2) and its
 # boot is done: sshd starts before the last units do (the rules' restore, a backend's routes, its
 # web server), so systemd must say "running", or "degraded" (its failed units are logged, and the
-# test will see them). One login per try reads both. On timeout, show what was still missing.
+# test will see them); then until the lab's servers listen (LISTENERS). One login per try reads
+# all of it. On timeout, show what was still missing.
 wait_ssh() {
-  local h=$1 not_boot=${2:-} deadline=$((SECONDS + BOOT_TIMEOUT)) out id= state=
+  local h=$1 not_boot=${2:-} deadline=$((SECONDS + BOOT_TIMEOUT)) out id= state= listening=
   while ((SECONDS < deadline)); do
     if ! vm_running "$h" && ! vm_pending "$h"; then
       lab_log "$h: qemu is not running"
@@ -269,15 +291,13 @@ wait_ssh() {
     fi
     # is-system-running exits non-zero when degraded: the words decide, not the status.
     out=$(timeout 20 ssh "${SSH_OPTS[@]}" -i "$KEY" -p "$(ssh_port "$h")" root@127.0.0.1 \
-      'cat /proc/sys/kernel/random/boot_id; systemctl is-system-running --wait' 2>/dev/null) || true
-    { read -r id; read -r state; } <<<"$out" || true
-    if [[ -n $id && $id != "$not_boot" ]]; then
-      case $state in
-        running) return 0 ;;
-        degraded)
-          lab_log "$h: booted, degraded; failed units: $(lab_ssh "$h" root systemctl list-units --failed --plain --no-legend 2>/dev/null | awk '{print $1}' | tr '\n' ' ')"
-          return 0 ;;
-      esac
+      "cat /proc/sys/kernel/random/boot_id; systemctl is-system-running --wait; $LISTENERS" 2>/dev/null) || true
+    { read -r id; read -r state; read -r listening; } <<<"$out" || true
+    if [[ -n $id && $id != "$not_boot" && $state =~ ^(running|degraded)$ ]]; then
+      [[ $listening == listening ]] || lab_log "$h: booted; after 10 s these lab servers still do not listen:${listening:- (no answer)}"
+      [[ $state == running ]] ||
+        lab_log "$h: booted, degraded; failed units: $(lab_ssh "$h" root systemctl list-units --failed --plain --no-legend 2>/dev/null | awk '{print $1}' | tr '\n' ' ')"
+      return 0
     fi
     sleep 1
   done

@@ -75,12 +75,25 @@ const everyKind = () => {
 };
 
 const PAGE = /^This is test page,this is ([A-C])\.$/;
-/** Which backend answered each of `count` HTTP requests from the client ("A", "B", "C" or the failure). */
-const pages = (url: string, count: number, curlArgs = ""): string[] =>
-  onHost("client", `for i in $(seq ${count}); do curl -gs --max-time 5 ${curlArgs} '${url}' || echo FAILED; done`)
+/**
+ * The client's source ports, each used once in this file: below the kernel's ephemeral range
+ * (which other files' requests use), a fresh one per request. Through LVS-NAT, where the backend
+ * closes first, the director keeps each connection in TIME_WAIT for 2 minutes, and a new
+ * connection from a port that one still holds can be lost (IPVS's port-reuse handling).
+ */
+let nextPort = 20000;
+/** Which backend answered each of `count` HTTP requests from the client ("A", "B", "C", or "FAILED <curl's exit status>"). */
+const pages = (url: string, count: number, curlArgs = ""): string[] => {
+  const first = nextPort;
+  nextPort += count * 4;
+  return onHost(
+    "client",
+    `for i in $(seq 0 ${count - 1}); do p=$((${first} + i * 4)); curl -gs --max-time 5 --local-port $p-$((p + 3)) ${curlArgs} '${url}' || echo "FAILED $?"; done`,
+  )
     .trim()
     .split("\n")
     .map((l) => PAGE.exec(l)?.[1] ?? l);
+};
 /** Six answers alternate between two backends, three each. */
 function expectAlternation(answers: string[], a: string, b: string): void {
   const n = (x: string) => answers.filter((y) => y === x).length;

@@ -183,16 +183,19 @@ export class HostQueue {
     while (Date.now() < until && (expect === 0 || this.queued.length < expect) && !this.answerable()) await sleep(5);
   }
 
-  /** Every queued operation only reads, and the last read (young, covering their needs) answers them. */
+  /** Every queued operation only reads, and the last read answers them. */
   private answerable(): boolean {
-    const r = this.lastRead;
     return (
-      !!r &&
-      Date.now() - r.at < READ_REUSE_MS &&
       this.queued.length > 0 &&
       this.queued.every((q) => q.op.readOnly) &&
-      covers(r.needs, mergeNeeds(this.queued.map((q) => q.op.needs ?? {})))
+      this.sharedRead(mergeNeeds(this.queued.map((q) => q.op.needs ?? {}))) !== undefined
     );
+  }
+
+  /** The last refresh read, when it is young enough and read what `needs` asks. */
+  private sharedRead(needs: Needs): Snapshot | undefined {
+    const r = this.lastRead;
+    return r && Date.now() - r.at < READ_REUSE_MS && covers(r.needs, needs) ? r.snap : undefined;
   }
 
   private async batch(items: Queued[]): Promise<void> {
@@ -226,7 +229,7 @@ export class HostQueue {
     /** Whether the host is settled after this batch's write, so the session may go on, and whether it wrote rules only (see holds/script.write). */
     let settled = false;
     let rulesOnly = false;
-    const reuse = this.lastRead;
+    const shared = readOnly ? this.sharedRead(needs) : undefined;
     if (!readOnly) this.lastRead = undefined;
     const summary = `${items.length} operation(s): ${items
       .map((i) => i.op.label)
@@ -237,7 +240,7 @@ export class HostQueue {
       if (readOnly) {
         // A refresh holds no lock longer than its read: a session kept open for writes ends first.
         await this.closeSession();
-        if (reuse && Date.now() - reuse.at < READ_REUSE_MS && covers(reuse.needs, needs)) decide(reuse.snap);
+        if (shared) decide(shared);
         else {
           const at = Date.now();
           let snap: Snapshot | undefined;

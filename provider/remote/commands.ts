@@ -88,11 +88,15 @@ export const ROUND_END = "--- pulumi-lvs round done ---";
  * SCRIPT_WAIT, else nothing more runs and the lock is released (sshd may take hours to notice).
  * Background jobs read /dev/null unless told, hence stdin kept as fd 3 for the watchdog; it
  * closes the lock's fd 9, so it never holds the lock.
+ * `readOnly`: the read and the marker, then the session ends (nothing is taken from stdin).
  */
 export function sessionCommand(
   read: string,
-  { reread = read, scriptWait = SCRIPT_WAIT }: { reread?: string; scriptWait?: number } = {},
+  { reread = read, scriptWait = SCRIPT_WAIT, readOnly = false }: { reread?: string; scriptWait?: number; readOnly?: boolean } = {},
 ): string {
+  // A session that only reads (refresh, scan) ends after its read: it has no write loop to run
+  // a script in, and pays none of the loop's processes (mktemp, timeout, sed, rm).
+  if (readOnly) return [read, `echo ${q(TRANSACTION_MARKER)}`].join("\n");
   /** sed's words for a last line `marker`: written to "$f.<suffix>" too, then sed stops. */
   const lastLine = (marker: string, suffix: string) => `-e ${q(`/^${marker}$/w `)}"$f.${suffix}" -e ${q(`/^${marker}$/q`)}`;
   return [

@@ -132,10 +132,14 @@ export class Host {
    * so nothing can change on the host between a read and the write decided on it. `reread`: what
    * the host reads after a round of rules only (see commands.sessionCommand).
    */
-  async open(read: string, summary: string, reread?: string): Promise<Session> {
+  async open(read: string, summary: string, reread?: string, readOnly = false): Promise<Session> {
     const client = await this.client();
     return new Promise((resolve, reject) => {
-      const command = wrap(sessionCommand(read, { reread }), { sudo: this.sudo, lockTimeout: this.lockTimeout, holder: holderOf(summary) });
+      const command = wrap(sessionCommand(read, { reread, readOnly }), {
+        sudo: this.sudo,
+        lockTimeout: this.lockTimeout,
+        holder: holderOf(summary),
+      });
       client.exec(command, (err, stream) => {
         if (err) return reject(new Error(`${this.target}: cannot start \`${summary}\`: ${err.message}`));
         const ctx = {
@@ -151,21 +155,13 @@ export class Host {
   }
 
   /**
-   * One session of one round: `read` runs, its output goes to `decide`, whose script (undefined:
-   * nothing to write) runs next under the same lock; then the session ends. A script that
-   * arrives incomplete (the provider died mid-send) is not run.
+   * One locked read that writes nothing (refresh, scan): the host runs `read` under the lock and
+   * the session ends; no script can run in it.
    */
-  async transaction(
-    read: string,
-    decide: (readOut: string) => string | undefined,
-    summary: string,
-  ): Promise<{ read: string; write: string }> {
-    const session = await this.open(read, summary);
+  async readOnce(read: string, summary: string): Promise<string> {
+    const session = await this.open(read, summary, undefined, true);
     try {
-      const readOut = await session.read();
-      const script = decide(readOut);
-      const write = script === undefined ? "" : await session.write(script);
-      return { read: readOut, write };
+      return await session.read();
     } finally {
       await session.close();
     }

@@ -243,9 +243,9 @@ export class HostQueue {
         if (shared) decide(shared);
         else {
           const at = Date.now();
-          let snap: Snapshot | undefined;
-          await host.transaction(read, (out) => decide((snap = parsed(out))), summary);
-          this.lastRead = { at, snap: snap!, needs };
+          const snap = parsed(await host.readOnce(read, summary));
+          decide(snap);
+          this.lastRead = { at, snap, needs };
         }
       } else {
         const session = await this.session(host, needs, read, summary);

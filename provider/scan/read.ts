@@ -87,6 +87,5 @@ function keepalivedFiles(section: string | undefined): ConfFile[] {
 
 /** Reads one host under its lock, writing nothing. */
 export async function readHost(host: Host): Promise<HostRead> {
-  const { read } = await host.transaction(scanRead(), () => undefined, "pulumi-lvs scan (read only)");
-  return parseScan(host.target, read);
+  return parseScan(host.target, await host.readOnce(scanRead(), "pulumi-lvs scan (read only)"));
 }

@@ -161,6 +161,21 @@ describe("a transaction, run by sh as the host runs it", () => {
     t.child.stdin.end();
   });
 
+  test("a read-only session prints its read and the marker, then ends with stdin still open, and runs nothing it is sent", async () => {
+    const d = dir();
+    const child = spawn("sh", ["-c", sessionCommand("echo read-out", { readOnly: true })], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    // The shell may be gone before this arrives (EPIPE): either way it is never run.
+    child.stdin.on("error", () => undefined);
+    child.stdin.write(`touch ${d}/ran\n${END}\n`);
+    expect(await exited).toBe(0);
+    expect(out).toBe("read-out\n--- pulumi-lvs transaction ---\n");
+    expect(fs.existsSync(`${d}/ran`)).toBe(false);
+    child.stdin.end();
+  });
+
   test("nothing to write (stdin ends empty) runs nothing; a script cut short is not run", async () => {
     const empty = start("true");
     empty.child.stdin.end();

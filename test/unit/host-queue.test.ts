@@ -55,11 +55,10 @@ class FakeHost {
   rereads = 0;
   /** Sessions of one read and no write (a refresh's). */
   refreshReads = 0;
-  async transaction(_read: string, decide: (out: string) => string | undefined) {
+  async readOnce() {
     this.refreshReads++;
     await new Promise((r) => setTimeout(r, 20));
-    decide(this.reads.whole);
-    return { read: this.reads.whole, write: "" };
+    return this.reads.whole;
   }
   async open() {
     this.sessions++;

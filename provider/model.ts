@@ -469,6 +469,8 @@ export const InlineRealServer = Destination.extend({
   port: destPort.optional(),
   /** Overrides the service's health check for this backend (the service must have one). */
   healthCheck: HealthCheck.optional(),
+  /** Taken off the list (or the service deleted), it drains first, as a RealServer does. */
+  drainTimeout,
 });
 
 export const VirtualServiceArgs = z
@@ -486,8 +488,9 @@ export const VirtualServiceArgs = z
     installKeepalived,
     /**
      * Backends held by this resource (unset: none; RealServer resources add others). One resource
-     * for a whole pool: one engine step however many there are. A backend taken off the list is
-     * removed at once, without a drain: declare RealServer resources for backends that must drain.
+     * for a whole pool: one engine step however many there are. A backend taken off the list, or
+     * the whole list when the service goes, drains first (weight 0 until its active connections
+     * end, at most its drainTimeout), as RealServers do.
      */
     realServers: z.array(InlineRealServer).optional(),
   })

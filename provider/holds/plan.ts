@@ -236,20 +236,32 @@ export class Plan {
   }
 
   /**
-   * Releases a destination, unless `owner` alone holds it, pulumi-lvs created it and it still
-   * has active connections: then it is drained instead, weight 0 in the kernel (and in the boot
-   * rules) so it gets no new connections, and its active connections are returned; release it
-   * once they ended. Returns undefined when it was released.
+   * The active connections of a destination that `owner` alone holds and pulumi-lvs created: what
+   * its removal waits for (0: none, or not ours to drain: another holder keeps it, or it was there before us).
+   */
+  activeOwned(owner: string, d: DestValue): number {
+    const e = this.ledger.entries[keys.dest(d.service, d.dest)];
+    const sole = e && owner in e.holders && Object.keys(e.holders).length === 1 && e.original === null;
+    return sole ? (this.liveDest(d)?.activeConn ?? 0) : 0;
+  }
+
+  /** Drains a held destination: weight 0 in the kernel (and in the boot rules), so it gets no new connections, until it is released. */
+  drain(d: DestValue): void {
+    const key = keys.dest(d.service, d.dest);
+    this.ledger.entries[key].draining = true;
+    this.emit(this.converge(key));
+  }
+
+  /**
+   * Releases a destination, unless it has active connections to wait for (activeOwned): then it
+   * is drained instead and they are returned; release it once they ended. Returns undefined when
+   * it was released.
    */
   releaseOrDrain(owner: string, d: DestValue): number | undefined {
-    const key = keys.dest(d.service, d.dest);
-    const e = this.ledger.entries[key];
-    const live = this.liveDest(d);
-    const sole = e && owner in e.holders && Object.keys(e.holders).length === 1 && e.original === null;
-    if (sole && live && live.activeConn > 0) {
-      e.draining = true;
-      this.emit(this.converge(key));
-      return live.activeConn;
+    const active = this.activeOwned(owner, d);
+    if (active > 0) {
+      this.drain(d);
+      return active;
     }
     this.claim(owner, { persist: false });
     return undefined;

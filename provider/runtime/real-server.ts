@@ -6,10 +6,10 @@ import { DestValue, adopted, keys } from "../ledger";
 import { ClaimError } from "../holds/plan";
 import { legacyFiles } from "../remote/boot";
 import { parseRealServerIdentity, realServerIdentity } from "../ids";
-import { Host, Log } from "../remote/ssh";
 import { Ctx, Kind } from "./kind";
 import { hostOp } from "./host-state";
 import { queueOf } from "./host-queue";
+import { waitDrained } from "./drain";
 
 type Outputs = z.infer<typeof RealServerOutputs>;
 
@@ -31,7 +31,6 @@ const value = (a: RealServerArgs): DestValue => ({
 const name = (a: Pick<RealServerArgs, "service" | "address" | "port">) =>
   `${hostPort(a.address, a.port)} of ${serviceKeyString(a.service)}`;
 const legacyName = (a: RealServerArgs) => `${a.service.protocol}_${a.service.address}_${a.service.port}__${a.address}_${a.port}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const converge = (a: RealServerArgs, { owner, imported }: Pick<Ctx, "owner" | "imported">) =>
   hostOp(`RealServer ${name(a)}`, { ipvs: true }, (plan): Outputs => {
@@ -56,29 +55,6 @@ const legacy = (outs: RealServerArgs & { adopted?: boolean }) => [
     original: outs.adopted ? value(outs) : null,
   },
 ];
-
-/**
- * Waits while a destination drains (weight 0, so no new connections) until its established
- * connections end or drainTimeout passes. Each look is a read shared with the host's other work.
- */
-async function drain(host: Host, a: RealServerArgs, active: number, log: Log): Promise<void> {
-  const deadline = Date.now() + a.drainTimeout * 1000;
-  for (;;) {
-    if (active === 0) return log(`${host.target}: ${name(a)} drained`);
-    if (Date.now() >= deadline)
-      return log(`${host.target}: ${name(a)}: drainTimeout ${a.drainTimeout}s passed with ${active} active connection(s); removing it`);
-    log(
-      `${host.target}: draining ${name(a)}: weight 0, ${active} active connection(s), up to ${Math.ceil((deadline - Date.now()) / 1000)}s more`,
-    );
-    await sleep(Math.min(2000, Math.max(0, deadline - Date.now())));
-    active =
-      (await queueOf(host).submit({
-        label: `RealServer ${name(a)}`,
-        readOnly: true,
-        apply: (plan) => plan.liveDest(value(a))?.activeConn,
-      })) ?? 0;
-  }
-}
 
 export const realServerKind: Kind<RealServerArgs, Outputs> = {
   name: "RealServer",
@@ -117,7 +93,7 @@ export const realServerKind: Kind<RealServerArgs, Outputs> = {
       .migrating(outs, () => legacy(outs), legacyFiles.object(legacyName(outs), "dest"), owner, outs.persist)
       .on(host);
     if (active === undefined) return;
-    await drain(host, outs, active, log);
+    await waitDrained(host, [{ name: name(outs), dest: value(outs), active, drainTimeout: outs.drainTimeout }], log);
     // Decided again under the lock: whatever the drain saw, the destination is removed only if it is still there.
     await hostOp(label, { ipvs: true }, (plan) => plan.claim(owner, { persist: false })).on(host);
   },

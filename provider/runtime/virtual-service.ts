@@ -2,14 +2,16 @@
 // ledger: an identical service that was already there is adopted and left in place (unless
 // adopt is "own"); one that another resource holds is shared (a rename hands it over without a gap). With a health
 // check, keepalived runs it (a virtual_server block of our files) and follows backend health. Its
-// `realServers` are destinations it holds too, in the same transaction as the service.
+// `realServers` are destinations it holds too, in the same transaction as the service; one taken
+// off the list drains first, as a RealServer does.
 import { z } from "zod";
-import { VirtualServiceArgs, VirtualServiceOutputs, serviceKeyString } from "../model";
+import { VirtualServiceArgs, VirtualServiceOutputs, hostPort, serviceKeyString } from "../model";
 import { DestValue, adopted, keys } from "../ledger";
 import type { Plan } from "../holds/plan";
 import { Ctx, Kind } from "./kind";
 import { hostOp, needKeepalived } from "./host-state";
 import { queueOf } from "./host-queue";
+import { Draining, waitDrained } from "./drain";
 import { legacyFiles } from "../remote/boot";
 import { parseServiceKey } from "../ids";
 
@@ -34,9 +36,14 @@ const serviceKey = (a: VirtualServiceArgs) =>
   a.fwmark !== undefined
     ? { protocol: a.protocol, fwmark: a.fwmark, family: a.family }
     : { address: a.address, port: a.port, protocol: a.protocol };
-/** The destinations given inline (`realServers`), as the ledger holds them. */
-const inlineDests = (a: VirtualServiceArgs): DestValue[] =>
-  (a.realServers ?? []).map(({ healthCheck, ...dest }) => ({ service: serviceKey(a), dest, ...(healthCheck ? { healthCheck } : {}) }));
+type InlineRealServer = NonNullable<VirtualServiceArgs["realServers"]>[number];
+/** A backend given inline (`realServers`), as the ledger holds it. */
+const destOf = (a: VirtualServiceArgs, { healthCheck, drainTimeout: _, ...dest }: InlineRealServer): DestValue => ({
+  service: serviceKey(a),
+  dest,
+  ...(healthCheck ? { healthCheck } : {}),
+});
+const inlineDests = (a: VirtualServiceArgs): DestValue[] => (a.realServers ?? []).map((d) => destOf(a, d));
 /**
  * The inline backends as the kernel has them; one gone is left out (drift that up repairs).
  * keepalived sets a health-checked service's weights and takes dead ones out: read as declared.
@@ -55,19 +62,67 @@ const marks = (a: VirtualServiceArgs) =>
   a.fwmark !== undefined && a.match ? [{ fwmark: a.fwmark, family: a.family ?? ("ipv4" as const), match: a.match }] : [];
 const legacyName = (a: VirtualServiceArgs) => `${a.protocol}_${a.address}_${a.port}`;
 
-const converge = (a: VirtualServiceArgs, { owner, imported }: Pick<Ctx, "owner" | "imported">) =>
-  hostOp(`VirtualService ${serviceKeyString(a)}`, { ipvs: true, keepalived: !!a.healthCheck }, (plan) => {
+/**
+ * What the service holds: itself, its inline backends, its marks, keepalived; and `draining`,
+ * backends leaving that stay (at weight 0) until their connections end.
+ */
+function claimOf(a: VirtualServiceArgs, imported: boolean, draining: DestValue[] = []) {
+  const dests = new Map([...inlineDests(a), ...draining].map((d) => [keys.dest(d.service, d.dest), d]));
+  return {
+    services: [serviceValue(a)],
+    dests: [...dests.values()],
+    marks: marks(a),
+    keepalived: !!a.healthCheck,
+    persist: a.persist,
+    imported,
+    own: a.adopt === "own",
+  };
+}
+const label = (a: VirtualServiceArgs) => `VirtualService ${serviceKeyString(a)}`;
+const needs = (a: VirtualServiceArgs) => ({ ipvs: true, keepalived: !!a.healthCheck });
+
+/**
+ * Of the inline backends in `leaving` (taken off the list, or all when the service goes), those
+ * that wait for their active connections before they go: not on a UDP service (it has none to
+ * wait for), with a drainTimeout, and with active connections now (Plan.activeOwned).
+ */
+function drainingOf(plan: Plan, a: VirtualServiceArgs, owner: string, leaving: InlineRealServer[]): Draining[] {
+  if (a.protocol === "udp" && a.fwmark === undefined) return [];
+  return leaving
+    .filter((d) => d.drainTimeout > 0)
+    .map((d) => ({
+      name: `${hostPort(d.address, d.port)} of ${serviceKeyString(a)}`,
+      dest: destOf(a, d),
+      active: plan.activeOwned(owner, destOf(a, d)),
+      drainTimeout: d.drainTimeout,
+    }))
+    .filter((d) => d.active > 0);
+}
+
+/** The inline backends of `olds` that `news` no longer lists. */
+const dropped = (olds: VirtualServiceArgs, news: VirtualServiceArgs) => {
+  const kept = new Set((news.realServers ?? []).map((d) => hostPort(d.address, d.port)));
+  return (olds.realServers ?? []).filter((d) => !kept.has(hostPort(d.address, d.port)));
+};
+
+/**
+ * Applies `a`. Backends in `leaving` with connections to wait for stay, drained (weight 0), and
+ * are returned: converge again once they ended (drain.ts), and they go.
+ */
+const converge = (a: VirtualServiceArgs, ctx: Pick<Ctx, "owner" | "imported">, leaving: InlineRealServer[] = []) =>
+  hostOp(label(a), needs(a), (plan) => {
     if (a.healthCheck) needKeepalived(plan, a.installKeepalived);
-    plan.claim(owner, {
-      services: [serviceValue(a)],
-      dests: inlineDests(a),
-      marks: marks(a),
-      keepalived: !!a.healthCheck,
-      persist: a.persist,
-      imported,
-      own: a.adopt === "own",
-    });
-    return { adopted: adopted(plan.ledger.entries[keys.service(a)]), drift: [] };
+    const draining = drainingOf(plan, a, ctx.owner, leaving);
+    plan.claim(
+      ctx.owner,
+      claimOf(
+        a,
+        ctx.imported,
+        draining.map((d) => d.dest),
+      ),
+    );
+    for (const d of draining) plan.drain(d.dest);
+    return { outs: { adopted: adopted(plan.ledger.entries[keys.service(a)]), drift: [] }, draining };
   });
 
 /** What a release-0.1 VirtualService held: its service, there before it when it was adopted. */
@@ -95,17 +150,30 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
   identity: (a) => serviceKeyString(a),
   fromIdentity: parseServiceKey,
 
-  create: (host, a, ctx) => converge(a, ctx).on(host),
-  update: (host, olds, news, ctx) =>
-    converge(news, ctx)
+  create: async (host, a, ctx) => (await converge(a, ctx).on(host)).outs,
+  async update(host, olds, news, ctx) {
+    const { outs, draining } = await converge(news, ctx, dropped(olds, news))
       .migrating(olds, () => legacy(olds), legacyFiles.object(legacyName(olds), "service"), ctx.owner, news.persist)
-      .on(host),
-  async delete(host, outs, { owner }) {
-    await hostOp(`VirtualService ${serviceKeyString(outs)}`, { ipvs: true, keepalived: !!outs.healthCheck }, (plan) =>
-      plan.claim(owner, { persist: false }),
-    )
-      .migrating(outs, () => legacy(outs), legacyFiles.object(legacyName(outs), "service"), owner, outs.persist)
       .on(host);
+    if (!draining.length) return outs;
+    await waitDrained(host, draining, ctx.log);
+    return (await converge(news, ctx).on(host)).outs;
+  },
+  async delete(host, outs, ctx) {
+    const release = (plan: Plan) => plan.claim(ctx.owner, { persist: false });
+    // Backends with connections to wait for are drained first (the rest stays as it is); with none, it all goes at once.
+    const draining = await hostOp(label(outs), needs(outs), (plan) => {
+      const draining = drainingOf(plan, outs, ctx.owner, outs.realServers ?? []);
+      if (!draining.length) release(plan);
+      for (const d of draining) plan.drain(d.dest);
+      return draining;
+    })
+      .migrating(outs, () => legacy(outs), legacyFiles.object(legacyName(outs), "service"), ctx.owner, outs.persist)
+      .on(host);
+    if (!draining.length) return;
+    await waitDrained(host, draining, ctx.log);
+    // Decided again under the lock, whatever the drain saw.
+    await hostOp(label(outs), needs(outs), release).on(host);
   },
 
   async read(host, outs) {

@@ -116,7 +116,7 @@ namespace PulumiLvs.Lvs
         public Output<string?> ProxyHostKeyFingerprint { get; private set; } = null!;
 
         /// <summary>
-        /// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+        /// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list, or the whole list when the service goes, drains first (weight 0 until its active connections end, at most its drainTimeout), as RealServers do.
         /// </summary>
         [Output("realServers")]
         public Output<ImmutableArray<Outputs.VirtualServiceRealServer>> RealServers { get; private set; } = null!;
@@ -261,7 +261,7 @@ namespace PulumiLvs.Lvs
         private InputList<Inputs.VirtualServiceRealServerArgs>? _realServers;
 
         /// <summary>
-        /// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+        /// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list, or the whole list when the service goes, drains first (weight 0 until its active connections end, at most its drainTimeout), as RealServers do.
         /// </summary>
         public InputList<Inputs.VirtualServiceRealServerArgs> RealServers
         {

@@ -21,6 +21,11 @@ import {
   onHost,
   requestsFromClient,
   waitFor,
+  BIG,
+  makeBig,
+  servingBackend,
+  startTransfer,
+  transferDone,
 } from "./harness";
 
 jest.setTimeout(30 * 60_000);
@@ -93,36 +98,8 @@ const destLine = (host: string, rs: string) =>
     .split("\n")
     .find((l) => l.startsWith(`-a -t ${VIP}:80 -r ${rs}:80 `));
 const sha = (host: string, file: string) => onHost(host, `sha256sum ${file} | cut -c1-64`).trim();
-/**
- * A transfer of /srv/www/big from the client at `rate` (20 kB/s: about 20 s), started in the
- * background and awaited with `transferDone`. It must outlast the waits before what it is to survive.
- */
-const startTransfer = (tag: string, rate = "20k") =>
-  onHost(
-    "client",
-    `rm -f /tmp/${tag}.*; (curl -s --limit-rate ${rate} -o /tmp/${tag}.out -w '%{http_code} %{size_download}' http://${VIP}/big > /tmp/${tag}.res 2>&1; echo $? > /tmp/${tag}.rc) >/dev/null 2>&1 &`,
-  );
-const transferDone = (tag: string) =>
-  waitFor(`transfer ${tag} to end`, 120, () => {
-    const rc = onHost("client", `cat /tmp/${tag}.rc 2>/dev/null || true`).trim();
-    return rc ? { rc, result: onHost("client", `cat /tmp/${tag}.res`).trim() } : undefined;
-  });
-const BIG = 400 * 1024;
 /** The backends' httpd on 8080 too, for the plain service (the lab's serves 80). */
 const SERVE_8080 = "ss -ltn | grep -q ':8080 ' || (nohup busybox httpd -p 8080 -h /srv/www >/dev/null 2>&1 &)";
-/** The backend (address) serving transfer `tag`'s established connection, as the active director sees it. */
-const servingBackend = (h: string, tag: string) =>
-  waitFor("the transfer's connection on the director", 30, () => {
-    const rs = onHost(h, `ipvsadm -L -n -c | awk '$3 == "ESTABLISHED" && $4 ~ /^198.51.100.20:/ { print $6 }'`).trim().split(":")[0];
-    if (rs) return rs;
-    // Say why, when it never shows: the transfer ended (how), or where the VIP is.
-    const rc = onHost("client", `cat /tmp/${tag}.rc 2>/dev/null || true`).trim();
-    if (rc)
-      throw new Error(`the transfer ended with curl exit ${rc}: ${onHost("client", `cat /tmp/${tag}.res 2>/dev/null || true`).trim()}`);
-    throw new Error(
-      `no connection yet; ${VIP} on ${h}: ${onHost(h, `ip -o addr show to ${VIP}`).trim() || "absent"}; client's ARP: ${onHost("client", `ip neigh show ${VIP}`).trim()}`,
-    );
-  });
 const unitOutputs = (name: string) => stack.outputsOf(name);
 /** A preview that must propose nothing (its diff is in the error when it does). */
 const noChanges = () => stack.must("preview", "--expect-no-changes");
@@ -138,7 +115,8 @@ async function downNotDrift() {
 let before: Record<string, string>;
 beforeAll(async () => {
   onHost("director2", `printf '${USER_CONF}' > ${CONF}`);
-  ["rs-a", "rs-b"].forEach((h) => onHost(h, `dd if=/dev/zero of=/srv/www/big bs=1k count=${BIG / 1024} 2>/dev/null; ${SERVE_8080}`));
+  makeBig(["rs-a", "rs-b"]);
+  ["rs-a", "rs-b"].forEach((h) => onHost(h, SERVE_8080));
   before = hostState(HOSTS);
   await stack.init();
 });
@@ -244,8 +222,8 @@ test("6. a change keepalived's config test refuses fails naming file and line, a
 });
 
 test("7. a weight change and a backend's removal drain: the transfer through it is not broken", async () => {
-  startTransfer("drain");
-  const serving = await servingBackend("director", "drain");
+  startTransfer(VIP, "drain");
+  const serving = await servingBackend("director", VIP, "drain");
   const name = serving === rsA.lanAddress ? "a" : "b";
   declare(cluster({ weights: { a: name === "a" ? 3 : 2, b: name === "b" ? 3 : 1 } }));
   await stack.up();
@@ -266,10 +244,10 @@ test("8. the active director dies: the standby takes the VIP, a transfer survive
   // About 80 s: seeing it on both directors took over 20 s on a busy machine (the backup's sync
   // daemon learns it from the master's; CI saw it twice), and it must still run when the active
   // one dies.
-  startTransfer("failover", "5k");
-  await servingBackend("director", "failover");
+  startTransfer(VIP, "failover", "5k");
+  await servingBackend("director", VIP, "failover");
   // The standby must know the connection before the active one dies: its backup sync daemon has it.
-  await servingBackend("director2", "failover");
+  await servingBackend("director2", VIP, "failover");
   const requests = onHost(
     "client",
     `rm -f /tmp/requests.txt; (for i in $(seq 30); do curl -s --max-time 1 http://${VIP}/ >/dev/null || echo failed; sleep 0.5; done > /tmp/requests.txt 2>&1; echo end >> /tmp/requests.txt) >/dev/null 2>&1 &`,

@@ -483,3 +483,40 @@ export function stackLifecycle(stack: Stack, hosts: string[]): () => Record<stri
   });
   return () => before;
 }
+
+/** The size of /srv/www/big, the file `startTransfer` downloads (made by `makeBig`). */
+export const BIG = 400 * 1024;
+/** Writes /srv/www/big on the backends (its removal: `rm -f /srv/www/big`). */
+export const makeBig = (hosts: string[]) =>
+  hosts.forEach((h) => onHost(h, `dd if=/dev/zero of=/srv/www/big bs=1k count=${BIG / 1024} 2>/dev/null`));
+/**
+ * A download of /srv/www/big from the client through `vip` at `rate` (20 kB/s: about 20 s),
+ * started in the background and awaited with `transferDone`. It must outlast the waits before
+ * what it is to survive.
+ */
+export const startTransfer = (vip: string, tag: string, rate = "20k") =>
+  onHost(
+    "client",
+    `rm -f /tmp/${tag}.*; (curl -s --limit-rate ${rate} -o /tmp/${tag}.out -w '%{http_code} %{size_download}' http://${vip}/big > /tmp/${tag}.res 2>&1; echo $? > /tmp/${tag}.rc) >/dev/null 2>&1 &`,
+  );
+/** curl's exit status and `HTTP-code size` once transfer `tag` ended. */
+export const transferDone = (tag: string) =>
+  waitFor(`transfer ${tag} to end`, 120, () => {
+    const rc = onHost("client", `cat /tmp/${tag}.rc 2>/dev/null || true`).trim();
+    return rc ? { rc, result: onHost("client", `cat /tmp/${tag}.res`).trim() } : undefined;
+  });
+/** The backend (address) serving transfer `tag`'s established connection, as director `h` sees it. */
+export const servingBackend = (h: string, vip: string, tag: string) => {
+  const client = labHost(labStatus(), "client").lanAddress;
+  return waitFor("the transfer's connection on the director", 30, () => {
+    const rs = onHost(h, `ipvsadm -L -n -c | awk '$3 == "ESTABLISHED" && $4 ~ /^${client}:/ { print $6 }'`).trim().split(":")[0];
+    if (rs) return rs;
+    // Say why, when it never shows: the transfer ended (how), or where the VIP is.
+    const rc = onHost("client", `cat /tmp/${tag}.rc 2>/dev/null || true`).trim();
+    if (rc)
+      throw new Error(`the transfer ended with curl exit ${rc}: ${onHost("client", `cat /tmp/${tag}.res 2>/dev/null || true`).trim()}`);
+    throw new Error(
+      `no connection yet; ${vip} on ${h}: ${onHost(h, `ip -o addr show to ${vip}`).trim() || "absent"}; client's ARP: ${onHost("client", `ip neigh show ${vip}`).trim()}`,
+    );
+  });
+};

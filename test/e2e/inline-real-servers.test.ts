@@ -1,9 +1,11 @@
 // Backends given inline on a VirtualService (`realServers`), in the plain setup: one director,
 // two DR backends, the default scheduler, no VRRP. One resource holds the service and its pool:
-// created, reweighted, repaired after drift, shrunk and destroyed, each step checked on the
-// director's IPVS table and on the engine's structured steps.
+// created, reweighted, repaired after drift, shrunk, shrunk again while a download runs through
+// the backend taken off (it drains) and destroyed, each step checked on the director's IPVS
+// table, the client's requests and the engine's structured steps.
 import * as path from "path";
 import {
+  BIG,
   REPO,
   Stack,
   changes,
@@ -13,8 +15,13 @@ import {
   ipvsRules,
   labHost,
   labStatus,
+  makeBig,
   onHost,
   requestsFromClient,
+  servingBackend,
+  startTransfer,
+  transferDone,
+  waitFor,
 } from "./harness";
 
 jest.setTimeout(15 * 60_000);
@@ -83,7 +90,40 @@ test("4. a backend taken off the list is removed from the kernel; the other keep
   expect(requestsFromClient(VIP, 4)).toEqual(Array(4).fill("This is test page,this is B."));
 });
 
-test("5. destroy leaves every host as it was", async () => {
+test("5. a backend taken off the list while a download runs through it drains: weight 0, new requests elsewhere, the download completes, then it goes", async () => {
+  makeBig(["rs-a", "rs-b"]);
+  try {
+    stack.declare(...hosts, web([{ address: A }, { address: B, weight: 3 }]));
+    await stack.up();
+    startTransfer(VIP, "inline-drain");
+    const serving = await servingBackend("director", VIP, "inline-drain");
+    const other = serving === A ? B : A;
+    const page = (a: string) => `This is test page,this is ${a === A ? "A" : "B"}.`;
+    stack.declare(...hosts, web([{ address: other, weight: 3, drainTimeout: 90 }]));
+    const up = stack.up();
+    let quiesced: boolean | undefined;
+    let during: string[] = [];
+    try {
+      quiesced = await waitFor(
+        `${serving} at weight 0 while it drains`,
+        60,
+        () => ipvsRules().includes(`-a -t ${VIP}:80 -r ${serving}:80 -g -w 0`) || undefined,
+      );
+      during = requestsFromClient(VIP, 3);
+    } finally {
+      await up.catch(() => undefined); // never leave the stack locked for the next step
+    }
+    expect(changes(await up)).toEqual({ web: "update" });
+    expect(quiesced).toBe(true);
+    expect(during).toEqual(Array(3).fill(page(other)));
+    expect(await transferDone("inline-drain")).toEqual({ rc: "0", result: `200 ${BIG}` });
+    expect(ipvsRules()).toEqual([`-A -t ${VIP}:80 -s wlc`, `-a -t ${VIP}:80 -r ${other}:80 -g -w 3`]);
+  } finally {
+    ["rs-a", "rs-b"].forEach((h) => onHost(h, "rm -f /srv/www/big"));
+  }
+});
+
+test("6. destroy leaves every host as it was", async () => {
   await stack.destroy();
   expect(hostState(HOSTS)).toEqual(before);
 });

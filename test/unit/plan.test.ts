@@ -159,6 +159,24 @@ describe("IPVS objects", () => {
   });
 });
 
+test("a pool's backend taken off its list with active connections stays at weight 0 next to the service, then goes", () => {
+  const b = { ...dest(3), dest: { ...dest(3).dest, address: "198.51.100.12" } };
+  const s0 = snapshot({ ipvs: table() });
+  const s1 = after(run(s0, (p) => p.claim("pool", { services: [svc], dests: [dest(3), b], persist: true })).plan, s0);
+  s1.ipvs!.get("tcp/198.51.100.100:80")!.destinations[1].activeConn = 2;
+  const drained = run(s1, (p) => {
+    expect(p.activeOwned("pool", b)).toBe(2);
+    expect(p.activeOwned("pool", dest(3))).toBe(0);
+    p.claim("pool", { services: [svc], dests: [dest(3), b], persist: true });
+    p.drain(b);
+  });
+  expect(drained.commands).toEqual(["ipvsadm -e -t 198.51.100.100\\:80 -r 198.51.100.12\\:80 -g -w 0 -x 0 -y 0"]);
+  const s2 = after(drained.plan, s1);
+  s2.ipvs!.get("tcp/198.51.100.100:80")!.destinations[1].activeConn = 0;
+  const gone = run(s2, (p) => p.claim("pool", { services: [svc], dests: [dest(3)], persist: true }));
+  expect(gone.commands).toEqual(["ipvsadm -d -t 198.51.100.100\\:80 -r 198.51.100.12\\:80"]);
+});
+
 describe("adoption: what was found is kept (adopt keep, the default) or taken over (adopt own)", () => {
   const entry = (plan: Plan, key: string) => plan.ledger.entries[key];
   const release = (snap: Snapshot, owner = "web") => run(snap, (p) => p.claim(owner, { persist: false }));

@@ -58,6 +58,7 @@ describe("validation before anything connects", () => {
   test.each([
     ["realServers.1.address", [{ address: "198.51.100.11" }, { address: "10.0.0.1; reboot" }], "10.0.0.1; reboot"],
     ["realServers.0.weight", [{ address: "198.51.100.11", weight: -1 }], "-1"],
+    ["realServers.0.drainTimeout", [{ address: "198.51.100.11", drainTimeout: 86401 }], "86401"],
     ["realServers.0.port", [{ address: "198.51.100.11", port: 8080 }], "8080"],
     ["realServers.0.address", [{ address: "198.51.100.100" }], "198.51.100.100"],
     ["realServers.0.address", [{ address: "2001:db8::11" }], "2001:db8::11"],
@@ -69,7 +70,7 @@ describe("validation before anything connects", () => {
     expect(f[0].reason).toContain(value);
   });
 
-  test("VirtualService realServers take a RealServer's defaults: the service's port, weight 1, direct", () => {
+  test("VirtualService realServers take a RealServer's defaults: the service's port, weight 1, direct, a 30 s drain", () => {
     const v = validate(model.VirtualServiceArgs, {
       ...service,
       realServers: [{ address: "198.51.100.11" }, { address: "198.51.100.12", weight: 3, forwarding: "tunnel", tunnelType: "ipip" }],
@@ -78,8 +79,8 @@ describe("validation before anything connects", () => {
       kind: "valid",
       value: {
         realServers: [
-          { address: "198.51.100.11", port: 80, weight: 1, forwarding: "direct" },
-          { address: "198.51.100.12", port: 80, weight: 3, forwarding: "tunnel" },
+          { address: "198.51.100.11", port: 80, weight: 1, forwarding: "direct", drainTimeout: 30 },
+          { address: "198.51.100.12", port: 80, weight: 3, forwarding: "tunnel", drainTimeout: 30 },
         ],
       },
     });

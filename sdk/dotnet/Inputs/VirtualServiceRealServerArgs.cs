@@ -16,6 +16,12 @@ namespace PulumiLvs.Lvs.Inputs
         [Input("address", required: true)]
         public Input<string> Address { get; set; } = null!;
 
+        /// <summary>
+        /// Taken off the list (or the service deleted), it drains first, as a RealServer does.
+        /// </summary>
+        [Input("drainTimeout")]
+        public Input<int>? DrainTimeout { get; set; }
+
         [Input("forwarding")]
         public Input<string>? Forwarding { get; set; }
 
@@ -60,6 +66,7 @@ namespace PulumiLvs.Lvs.Inputs
 
         public VirtualServiceRealServerArgs()
         {
+            DrainTimeout = 30;
             Forwarding = "direct";
             Weight = 1;
         }

@@ -15,6 +15,10 @@ namespace PulumiLvs.Lvs.Outputs
     public sealed class VirtualServiceRealServer
     {
         public readonly string Address;
+        /// <summary>
+        /// Taken off the list (or the service deleted), it drains first, as a RealServer does.
+        /// </summary>
+        public readonly int? DrainTimeout;
         public readonly string? Forwarding;
         /// <summary>
         /// Overrides the service's health check for this backend (the service must have one).
@@ -46,6 +50,8 @@ namespace PulumiLvs.Lvs.Outputs
         private VirtualServiceRealServer(
             string address,
 
+            int? drainTimeout,
+
             string? forwarding,
 
             Outputs.HealthCheck? healthCheck,
@@ -63,6 +69,7 @@ namespace PulumiLvs.Lvs.Outputs
             int? weight)
         {
             Address = address;
+            DrainTimeout = drainTimeout;
             Forwarding = forwarding;
             HealthCheck = healthCheck;
             LowerThreshold = lowerThreshold;

@@ -2813,8 +2813,10 @@ func (o SorryServerPtrOutput) Port() pulumi.IntPtrOutput {
 }
 
 type VirtualServiceRealServer struct {
-	Address    string  `pulumi:"address"`
-	Forwarding *string `pulumi:"forwarding"`
+	Address string `pulumi:"address"`
+	// Taken off the list (or the service deleted), it drains first, as a RealServer does.
+	DrainTimeout *int    `pulumi:"drainTimeout"`
+	Forwarding   *string `pulumi:"forwarding"`
 	// Overrides the service's health check for this backend (the service must have one).
 	HealthCheck *HealthCheck `pulumi:"healthCheck"`
 	// Lower connection threshold (-y); 0 or unset means none.
@@ -2836,6 +2838,10 @@ func (val *VirtualServiceRealServer) Defaults() *VirtualServiceRealServer {
 		return nil
 	}
 	tmp := *val
+	if tmp.DrainTimeout == nil {
+		drainTimeout_ := 30
+		tmp.DrainTimeout = &drainTimeout_
+	}
 	if tmp.Forwarding == nil {
 		forwarding_ := "direct"
 		tmp.Forwarding = &forwarding_
@@ -2861,8 +2867,10 @@ type VirtualServiceRealServerInput interface {
 }
 
 type VirtualServiceRealServerArgs struct {
-	Address    pulumi.StringInput    `pulumi:"address"`
-	Forwarding pulumi.StringPtrInput `pulumi:"forwarding"`
+	Address pulumi.StringInput `pulumi:"address"`
+	// Taken off the list (or the service deleted), it drains first, as a RealServer does.
+	DrainTimeout pulumi.IntPtrInput    `pulumi:"drainTimeout"`
+	Forwarding   pulumi.StringPtrInput `pulumi:"forwarding"`
 	// Overrides the service's health check for this backend (the service must have one).
 	HealthCheck HealthCheckPtrInput `pulumi:"healthCheck"`
 	// Lower connection threshold (-y); 0 or unset means none.
@@ -2884,6 +2892,9 @@ func (val *VirtualServiceRealServerArgs) Defaults() *VirtualServiceRealServerArg
 		return nil
 	}
 	tmp := *val
+	if tmp.DrainTimeout == nil {
+		tmp.DrainTimeout = pulumi.IntPtr(30)
+	}
 	if tmp.Forwarding == nil {
 		tmp.Forwarding = pulumi.StringPtr("direct")
 	}
@@ -2946,6 +2957,11 @@ func (o VirtualServiceRealServerOutput) ToVirtualServiceRealServerOutputWithCont
 
 func (o VirtualServiceRealServerOutput) Address() pulumi.StringOutput {
 	return o.ApplyT(func(v VirtualServiceRealServer) string { return v.Address }).(pulumi.StringOutput)
+}
+
+// Taken off the list (or the service deleted), it drains first, as a RealServer does.
+func (o VirtualServiceRealServerOutput) DrainTimeout() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v VirtualServiceRealServer) *int { return v.DrainTimeout }).(pulumi.IntPtrOutput)
 }
 
 func (o VirtualServiceRealServerOutput) Forwarding() pulumi.StringPtrOutput {

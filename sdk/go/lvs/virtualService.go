@@ -49,7 +49,7 @@ type VirtualService struct {
 	Protocol    pulumi.StringPtrOutput `pulumi:"protocol"`
 	// The jump host's, when `connection.proxy` is set.
 	ProxyHostKeyFingerprint pulumi.StringPtrOutput `pulumi:"proxyHostKeyFingerprint"`
-	// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+	// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list, or the whole list when the service goes, drains first (weight 0 until its active connections end, at most its drainTimeout), as RealServers do.
 	RealServers VirtualServiceRealServerArrayOutput `pulumi:"realServers"`
 	Scheduler   pulumi.StringPtrOutput              `pulumi:"scheduler"`
 	// Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
@@ -152,7 +152,7 @@ type virtualServiceArgs struct {
 	Persistence *Persistence `pulumi:"persistence"`
 	Port        *int         `pulumi:"port"`
 	Protocol    *string      `pulumi:"protocol"`
-	// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+	// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list, or the whole list when the service goes, drains first (weight 0 until its active connections end, at most its drainTimeout), as RealServers do.
 	RealServers []VirtualServiceRealServer `pulumi:"realServers"`
 	Scheduler   *string                    `pulumi:"scheduler"`
 	// Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
@@ -180,7 +180,7 @@ type VirtualServiceArgs struct {
 	Persistence PersistencePtrInput
 	Port        pulumi.IntPtrInput
 	Protocol    pulumi.StringPtrInput
-	// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+	// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list, or the whole list when the service goes, drains first (weight 0 until its active connections end, at most its drainTimeout), as RealServers do.
 	RealServers VirtualServiceRealServerArrayInput
 	Scheduler   pulumi.StringPtrInput
 	// Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
@@ -321,7 +321,7 @@ func (o VirtualServiceOutput) ProxyHostKeyFingerprint() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *VirtualService) pulumi.StringPtrOutput { return v.ProxyHostKeyFingerprint }).(pulumi.StringPtrOutput)
 }
 
-// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+// Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list, or the whole list when the service goes, drains first (weight 0 until its active connections end, at most its drainTimeout), as RealServers do.
 func (o VirtualServiceOutput) RealServers() VirtualServiceRealServerArrayOutput {
 	return o.ApplyT(func(v *VirtualService) VirtualServiceRealServerArrayOutput { return v.RealServers }).(VirtualServiceRealServerArrayOutput)
 }

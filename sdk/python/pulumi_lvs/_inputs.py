@@ -1474,6 +1474,10 @@ class SorryServerArgs:
 if not MYPY:
     class VirtualServiceRealServerArgsDict(TypedDict):
         address: pulumi.Input[_builtins.str]
+        drain_timeout: NotRequired[pulumi.Input[_builtins.int]]
+        """
+        Taken off the list (or the service deleted), it drains first, as a RealServer does.
+        """
         forwarding: NotRequired[pulumi.Input[_builtins.str]]
         health_check: NotRequired[pulumi.Input['HealthCheckArgsDict']]
         """
@@ -1507,6 +1511,7 @@ elif False:
 class VirtualServiceRealServerArgs:
     def __init__(__self__, *,
                  address: pulumi.Input[_builtins.str],
+                 drain_timeout: Optional[pulumi.Input[_builtins.int]] = None,
                  forwarding: Optional[pulumi.Input[_builtins.str]] = None,
                  health_check: Optional[pulumi.Input['HealthCheckArgs']] = None,
                  lower_threshold: Optional[pulumi.Input[_builtins.int]] = None,
@@ -1516,6 +1521,7 @@ class VirtualServiceRealServerArgs:
                  upper_threshold: Optional[pulumi.Input[_builtins.int]] = None,
                  weight: Optional[pulumi.Input[_builtins.int]] = None):
         """
+        :param pulumi.Input[_builtins.int] drain_timeout: Taken off the list (or the service deleted), it drains first, as a RealServer does.
         :param pulumi.Input['HealthCheckArgs'] health_check: Overrides the service's health check for this backend (the service must have one).
         :param pulumi.Input[_builtins.int] lower_threshold: Lower connection threshold (-y); 0 or unset means none.
         :param pulumi.Input[_builtins.int] port: Defaults to the service's port (0 for a fwmark service), as a RealServer's.
@@ -1524,6 +1530,10 @@ class VirtualServiceRealServerArgs:
         :param pulumi.Input[_builtins.int] upper_threshold: Upper connection threshold (-x); 0 or unset means none.
         """
         pulumi.set(__self__, "address", address)
+        if drain_timeout is None:
+            drain_timeout = 30
+        if drain_timeout is not None:
+            pulumi.set(__self__, "drain_timeout", drain_timeout)
         if forwarding is None:
             forwarding = 'direct'
         if forwarding is not None:
@@ -1553,6 +1563,18 @@ class VirtualServiceRealServerArgs:
     @address.setter
     def address(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "address", value)
+
+    @_builtins.property
+    @pulumi.getter(name="drainTimeout")
+    def drain_timeout(self) -> Optional[pulumi.Input[_builtins.int]]:
+        """
+        Taken off the list (or the service deleted), it drains first, as a RealServer does.
+        """
+        return pulumi.get(self, "drain_timeout")
+
+    @drain_timeout.setter
+    def drain_timeout(self, value: Optional[pulumi.Input[_builtins.int]]):
+        pulumi.set(self, "drain_timeout", value)
 
     @_builtins.property
     @pulumi.getter

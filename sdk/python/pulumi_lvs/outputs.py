@@ -815,7 +815,9 @@ class VirtualServiceRealServer(dict):
     @staticmethod
     def __key_warning(key: str):
         suggest = None
-        if key == "healthCheck":
+        if key == "drainTimeout":
+            suggest = "drain_timeout"
+        elif key == "healthCheck":
             suggest = "health_check"
         elif key == "lowerThreshold":
             suggest = "lower_threshold"
@@ -839,6 +841,7 @@ class VirtualServiceRealServer(dict):
 
     def __init__(__self__, *,
                  address: _builtins.str,
+                 drain_timeout: Optional[_builtins.int] = None,
                  forwarding: Optional[_builtins.str] = None,
                  health_check: Optional['outputs.HealthCheck'] = None,
                  lower_threshold: Optional[_builtins.int] = None,
@@ -848,6 +851,7 @@ class VirtualServiceRealServer(dict):
                  upper_threshold: Optional[_builtins.int] = None,
                  weight: Optional[_builtins.int] = None):
         """
+        :param _builtins.int drain_timeout: Taken off the list (or the service deleted), it drains first, as a RealServer does.
         :param 'HealthCheck' health_check: Overrides the service's health check for this backend (the service must have one).
         :param _builtins.int lower_threshold: Lower connection threshold (-y); 0 or unset means none.
         :param _builtins.int port: Defaults to the service's port (0 for a fwmark service), as a RealServer's.
@@ -856,6 +860,10 @@ class VirtualServiceRealServer(dict):
         :param _builtins.int upper_threshold: Upper connection threshold (-x); 0 or unset means none.
         """
         pulumi.set(__self__, "address", address)
+        if drain_timeout is None:
+            drain_timeout = 30
+        if drain_timeout is not None:
+            pulumi.set(__self__, "drain_timeout", drain_timeout)
         if forwarding is None:
             forwarding = 'direct'
         if forwarding is not None:
@@ -881,6 +889,14 @@ class VirtualServiceRealServer(dict):
     @pulumi.getter
     def address(self) -> _builtins.str:
         return pulumi.get(self, "address")
+
+    @_builtins.property
+    @pulumi.getter(name="drainTimeout")
+    def drain_timeout(self) -> Optional[_builtins.int]:
+        """
+        Taken off the list (or the service deleted), it drains first, as a RealServer does.
+        """
+        return pulumi.get(self, "drain_timeout")
 
     @_builtins.property
     @pulumi.getter

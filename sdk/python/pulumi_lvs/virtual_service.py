@@ -45,7 +45,7 @@ class VirtualServiceArgs:
         :param pulumi.Input['HealthCheckArgs'] health_check: Run this service through keepalived, which checks every backend and takes dead ones out.
         :param pulumi.Input[Sequence[pulumi.Input['MatchArgs']]] match: For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
         :param pulumi.Input[_builtins.bool] one_packet: One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
-        :param pulumi.Input[Sequence[pulumi.Input['VirtualServiceRealServerArgs']]] real_servers: Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+        :param pulumi.Input[Sequence[pulumi.Input['VirtualServiceRealServerArgs']]] real_servers: Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list, or the whole list when the service goes, drains first (weight 0 until its active connections end, at most its drainTimeout), as RealServers do.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] scheduler_flags: Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
         """
         pulumi.set(__self__, "connection", connection)
@@ -228,7 +228,7 @@ class VirtualServiceArgs:
     @pulumi.getter(name="realServers")
     def real_servers(self) -> Optional[pulumi.Input[Sequence[pulumi.Input['VirtualServiceRealServerArgs']]]]:
         """
-        Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+        Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list, or the whole list when the service goes, drains first (weight 0 until its active connections end, at most its drainTimeout), as RealServers do.
         """
         return pulumi.get(self, "real_servers")
 
@@ -301,7 +301,7 @@ class VirtualService(pulumi.CustomResource):
         :param pulumi.Input[Union['HealthCheckArgs', 'HealthCheckArgsDict']] health_check: Run this service through keepalived, which checks every backend and takes dead ones out.
         :param pulumi.Input[Sequence[pulumi.Input[Union['MatchArgs', 'MatchArgsDict']]]] match: For a fwmark service: the packets nftables on the director marks (a table pulumi-lvs owns); unset: you mark them.
         :param pulumi.Input[_builtins.bool] one_packet: One-packet scheduling (ipvsadm -o): every UDP datagram is scheduled on its own (DNS, syslog).
-        :param pulumi.Input[Sequence[pulumi.Input[Union['VirtualServiceRealServerArgs', 'VirtualServiceRealServerArgsDict']]]] real_servers: Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+        :param pulumi.Input[Sequence[pulumi.Input[Union['VirtualServiceRealServerArgs', 'VirtualServiceRealServerArgsDict']]]] real_servers: Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list, or the whole list when the service goes, drains first (weight 0 until its active connections end, at most its drainTimeout), as RealServers do.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] scheduler_flags: Scheduler flags (ipvsadm -b): sh-port, sh-fallback with scheduler sh; mh-port, mh-fallback with mh.
         """
         ...
@@ -591,7 +591,7 @@ class VirtualService(pulumi.CustomResource):
     @pulumi.getter(name="realServers")
     def real_servers(self) -> pulumi.Output[Optional[Sequence['outputs.VirtualServiceRealServer']]]:
         """
-        Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list is removed at once, without a drain: declare RealServer resources for backends that must drain.
+        Backends held by this resource (unset: none; RealServer resources add others). One resource for a whole pool: one engine step however many there are. A backend taken off the list, or the whole list when the service goes, drains first (weight 0 until its active connections end, at most its drainTimeout), as RealServers do.
         """
         return pulumi.get(self, "real_servers")
 

@@ -16,6 +16,8 @@ export interface Draining {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The first three names, and how many more: a pool may drain a hundred at once. */
+const some = (names: string[]) => names.slice(0, 3).join(", ") + (names.length > 3 ? `, and ${names.length - 3} more` : "");
 /** How often the draining destinations' connections are read again (each read is shared with the host's other work). */
 const POLL_MS = 2000;
 
@@ -35,7 +37,7 @@ export async function waitDrained(host: Host, items: Draining[], log: Log): Prom
     if (!left.length) return;
     const active = left.reduce((n, d) => n + d.active, 0);
     const last = Math.max(...left.map(deadline));
-    const what = left.length === 1 ? left[0].name : `${left.length} destinations (${left.map((d) => d.name).join(", ")})`;
+    const what = left.length === 1 ? left[0].name : `${left.length} destinations (${some(left.map((d) => d.name))})`;
     log(`${host.target}: draining ${what}: weight 0, ${active} active connection(s), up to ${Math.ceil((last - now) / 1000)}s more`);
     await sleep(Math.min(POLL_MS, Math.max(0, Math.min(...left.map(deadline)) - now)));
     const counts = await queueOf(host).submit({

@@ -90,12 +90,11 @@ function drainingOf(plan: Plan, a: VirtualServiceArgs, owner: string, leaving: I
   if (a.protocol === "udp" && a.fwmark === undefined) return [];
   return leaving
     .filter((d) => d.drainTimeout > 0)
-    .map((d) => ({
-      name: `${hostPort(d.address, d.port)} of ${serviceKeyString(a)}`,
-      dest: destOf(a, d),
-      active: plan.activeOwned(owner, destOf(a, d)),
-      drainTimeout: d.drainTimeout,
-    }))
+    .map((d) => {
+      const dest = destOf(a, d);
+      const name = `${hostPort(d.address, d.port)} of ${serviceKeyString(a)}`;
+      return { name, dest, active: plan.activeOwned(owner, dest), drainTimeout: d.drainTimeout };
+    })
     .filter((d) => d.active > 0);
 }
 
@@ -113,15 +112,9 @@ const converge = (a: VirtualServiceArgs, ctx: Pick<Ctx, "owner" | "imported">, l
   hostOp(label(a), needs(a), (plan) => {
     if (a.healthCheck) needKeepalived(plan, a.installKeepalived);
     const draining = drainingOf(plan, a, ctx.owner, leaving);
-    plan.claim(
-      ctx.owner,
-      claimOf(
-        a,
-        ctx.imported,
-        draining.map((d) => d.dest),
-      ),
-    );
-    for (const d of draining) plan.drain(d.dest);
+    const stay = draining.map((d) => d.dest);
+    plan.claim(ctx.owner, claimOf(a, ctx.imported, stay));
+    for (const d of stay) plan.drain(d);
     return { outs: { adopted: adopted(plan.ledger.entries[keys.service(a)]), drift: [] }, draining };
   });
 

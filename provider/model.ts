@@ -469,7 +469,10 @@ export const InlineRealServer = Destination.extend({
   port: destPort.optional(),
   /** Overrides the service's health check for this backend (the service must have one). */
   healthCheck: HealthCheck.optional(),
-  /** Taken off the list (or the service deleted), it drains first, as a RealServer does. */
+  /**
+   * Seconds it drains when taken off the list or when the service is deleted: weight 0 until its
+   * active connections end, then it goes; 0 removes it at once (as a RealServer's drainTimeout).
+   */
   drainTimeout,
 });
 

@@ -17,7 +17,7 @@ namespace PulumiLvs.Lvs.Inputs
         public Input<string> Address { get; set; } = null!;
 
         /// <summary>
-        /// Taken off the list (or the service deleted), it drains first, as a RealServer does.
+        /// Seconds it drains when taken off the list or when the service is deleted: weight 0 until its active connections end, then it goes; 0 removes it at once (as a RealServer's drainTimeout).
         /// </summary>
         [Input("drainTimeout")]
         public Input<int>? DrainTimeout { get; set; }

@@ -2814,7 +2814,7 @@ func (o SorryServerPtrOutput) Port() pulumi.IntPtrOutput {
 
 type VirtualServiceRealServer struct {
 	Address string `pulumi:"address"`
-	// Taken off the list (or the service deleted), it drains first, as a RealServer does.
+	// Seconds it drains when taken off the list or when the service is deleted: weight 0 until its active connections end, then it goes; 0 removes it at once (as a RealServer's drainTimeout).
 	DrainTimeout *int    `pulumi:"drainTimeout"`
 	Forwarding   *string `pulumi:"forwarding"`
 	// Overrides the service's health check for this backend (the service must have one).
@@ -2868,7 +2868,7 @@ type VirtualServiceRealServerInput interface {
 
 type VirtualServiceRealServerArgs struct {
 	Address pulumi.StringInput `pulumi:"address"`
-	// Taken off the list (or the service deleted), it drains first, as a RealServer does.
+	// Seconds it drains when taken off the list or when the service is deleted: weight 0 until its active connections end, then it goes; 0 removes it at once (as a RealServer's drainTimeout).
 	DrainTimeout pulumi.IntPtrInput    `pulumi:"drainTimeout"`
 	Forwarding   pulumi.StringPtrInput `pulumi:"forwarding"`
 	// Overrides the service's health check for this backend (the service must have one).
@@ -2959,7 +2959,7 @@ func (o VirtualServiceRealServerOutput) Address() pulumi.StringOutput {
 	return o.ApplyT(func(v VirtualServiceRealServer) string { return v.Address }).(pulumi.StringOutput)
 }
 
-// Taken off the list (or the service deleted), it drains first, as a RealServer does.
+// Seconds it drains when taken off the list or when the service is deleted: weight 0 until its active connections end, then it goes; 0 removes it at once (as a RealServer's drainTimeout).
 func (o VirtualServiceRealServerOutput) DrainTimeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v VirtualServiceRealServer) *int { return v.DrainTimeout }).(pulumi.IntPtrOutput)
 }

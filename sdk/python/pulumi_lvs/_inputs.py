@@ -1476,7 +1476,7 @@ if not MYPY:
         address: pulumi.Input[_builtins.str]
         drain_timeout: NotRequired[pulumi.Input[_builtins.int]]
         """
-        Taken off the list (or the service deleted), it drains first, as a RealServer does.
+        Seconds it drains when taken off the list or when the service is deleted: weight 0 until its active connections end, then it goes; 0 removes it at once (as a RealServer's drainTimeout).
         """
         forwarding: NotRequired[pulumi.Input[_builtins.str]]
         health_check: NotRequired[pulumi.Input['HealthCheckArgsDict']]
@@ -1521,7 +1521,7 @@ class VirtualServiceRealServerArgs:
                  upper_threshold: Optional[pulumi.Input[_builtins.int]] = None,
                  weight: Optional[pulumi.Input[_builtins.int]] = None):
         """
-        :param pulumi.Input[_builtins.int] drain_timeout: Taken off the list (or the service deleted), it drains first, as a RealServer does.
+        :param pulumi.Input[_builtins.int] drain_timeout: Seconds it drains when taken off the list or when the service is deleted: weight 0 until its active connections end, then it goes; 0 removes it at once (as a RealServer's drainTimeout).
         :param pulumi.Input['HealthCheckArgs'] health_check: Overrides the service's health check for this backend (the service must have one).
         :param pulumi.Input[_builtins.int] lower_threshold: Lower connection threshold (-y); 0 or unset means none.
         :param pulumi.Input[_builtins.int] port: Defaults to the service's port (0 for a fwmark service), as a RealServer's.
@@ -1568,7 +1568,7 @@ class VirtualServiceRealServerArgs:
     @pulumi.getter(name="drainTimeout")
     def drain_timeout(self) -> Optional[pulumi.Input[_builtins.int]]:
         """
-        Taken off the list (or the service deleted), it drains first, as a RealServer does.
+        Seconds it drains when taken off the list or when the service is deleted: weight 0 until its active connections end, then it goes; 0 removes it at once (as a RealServer's drainTimeout).
         """
         return pulumi.get(self, "drain_timeout")
 

@@ -851,7 +851,7 @@ class VirtualServiceRealServer(dict):
                  upper_threshold: Optional[_builtins.int] = None,
                  weight: Optional[_builtins.int] = None):
         """
-        :param _builtins.int drain_timeout: Taken off the list (or the service deleted), it drains first, as a RealServer does.
+        :param _builtins.int drain_timeout: Seconds it drains when taken off the list or when the service is deleted: weight 0 until its active connections end, then it goes; 0 removes it at once (as a RealServer's drainTimeout).
         :param 'HealthCheck' health_check: Overrides the service's health check for this backend (the service must have one).
         :param _builtins.int lower_threshold: Lower connection threshold (-y); 0 or unset means none.
         :param _builtins.int port: Defaults to the service's port (0 for a fwmark service), as a RealServer's.
@@ -894,7 +894,7 @@ class VirtualServiceRealServer(dict):
     @pulumi.getter(name="drainTimeout")
     def drain_timeout(self) -> Optional[_builtins.int]:
         """
-        Taken off the list (or the service deleted), it drains first, as a RealServer does.
+        Seconds it drains when taken off the list or when the service is deleted: weight 0 until its active connections end, then it goes; 0 removes it at once (as a RealServer's drainTimeout).
         """
         return pulumi.get(self, "drain_timeout")
 

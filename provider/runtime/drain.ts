@@ -15,6 +15,10 @@ export interface Draining {
   drainTimeout: number;
 }
 
+/** Whether a service's destinations have connections to wait for: UDP has none (a fwmark service may carry TCP). */
+export const hasConnections = (service: { protocol: string; fwmark?: number }) =>
+  service.protocol !== "udp" || service.fwmark !== undefined;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The first three names, and how many more: a pool may drain a hundred at once. */
 const some = (names: string[]) => names.slice(0, 3).join(", ") + (names.length > 3 ? `, and ${names.length - 3} more` : "");

@@ -9,7 +9,7 @@ import { parseRealServerIdentity, realServerIdentity } from "../ids";
 import { Ctx, Kind } from "./kind";
 import { hostOp } from "./host-state";
 import { queueOf } from "./host-queue";
-import { waitDrained } from "./drain";
+import { hasConnections, waitDrained } from "./drain";
 
 type Outputs = z.infer<typeof RealServerOutputs>;
 
@@ -86,7 +86,7 @@ export const realServerKind: Kind<RealServerArgs, Outputs> = {
     const label = `RealServer ${name(outs)}`;
     // Connections (TCP, SCTP, any of a fwmark service) are drained first (UDP has none to wait
     // for); one transaction when there is nothing to drain.
-    const drains = (outs.service.protocol !== "udp" || outs.service.fwmark !== undefined) && outs.drainTimeout > 0;
+    const drains = hasConnections(outs.service) && outs.drainTimeout > 0;
     const active = await hostOp(label, { ipvs: true }, (plan) =>
       drains ? plan.releaseOrDrain(owner, value(outs)) : plan.claim(owner, { persist: false }),
     )

@@ -11,7 +11,7 @@ import type { Plan } from "../holds/plan";
 import { Ctx, Kind } from "./kind";
 import { hostOp, needKeepalived } from "./host-state";
 import { queueOf } from "./host-queue";
-import { Draining, waitDrained } from "./drain";
+import { Draining, hasConnections, waitDrained } from "./drain";
 import { legacyFiles } from "../remote/boot";
 import { parseServiceKey } from "../ids";
 
@@ -87,7 +87,7 @@ const needs = (a: VirtualServiceArgs) => ({ ipvs: true, keepalived: !!a.healthCh
  * wait for), with a drainTimeout, and with active connections now (Plan.activeOwned).
  */
 function drainingOf(plan: Plan, a: VirtualServiceArgs, owner: string, leaving: InlineRealServer[]): Draining[] {
-  if (a.protocol === "udp" && a.fwmark === undefined) return [];
+  if (!hasConnections(a)) return [];
   return leaving
     .filter((d) => d.drainTimeout > 0)
     .map((d) => {
@@ -156,10 +156,10 @@ export const virtualServiceKind: Kind<VirtualServiceArgs, z.infer<typeof Virtual
     const release = (plan: Plan) => plan.claim(ctx.owner, { persist: false });
     // Backends with connections to wait for are drained first (the rest stays as it is); with none, it all goes at once.
     const draining = await hostOp(label(outs), needs(outs), (plan) => {
-      const draining = drainingOf(plan, outs, ctx.owner, outs.realServers ?? []);
-      if (!draining.length) release(plan);
-      for (const d of draining) plan.drain(d.dest);
-      return draining;
+      const wait = drainingOf(plan, outs, ctx.owner, outs.realServers ?? []);
+      if (!wait.length) release(plan);
+      for (const d of wait) plan.drain(d.dest);
+      return wait;
     })
       .migrating(outs, () => legacy(outs), legacyFiles.object(legacyName(outs), "service"), ctx.owner, outs.persist)
       .on(host);

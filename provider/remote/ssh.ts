@@ -130,12 +130,13 @@ export class Host {
    * Opens one locked session in one exec channel (remote/session.ts): the host lock is taken and
    * `read` runs; its output is the session's read(). Each write runs with the lock still held,
    * so nothing can change on the host between a read and the write decided on it. `reread`: what
-   * the host reads after a round of rules only (see commands.sessionCommand).
+   * the host reads after a round of rules only; `readOnly`: the session ends after its read (see
+   * commands.sessionCommand).
    */
-  async open(read: string, summary: string, reread?: string, readOnly = false): Promise<Session> {
+  async open(read: string, summary: string, how: { reread?: string; readOnly?: boolean } = {}): Promise<Session> {
     const client = await this.client();
     return new Promise((resolve, reject) => {
-      const command = wrap(sessionCommand(read, { reread, readOnly }), {
+      const command = wrap(sessionCommand(read, how), {
         sudo: this.sudo,
         lockTimeout: this.lockTimeout,
         holder: holderOf(summary),
@@ -159,7 +160,7 @@ export class Host {
    * the session ends; no script can run in it.
    */
   async readOnce(read: string, summary: string): Promise<string> {
-    const session = await this.open(read, summary, undefined, true);
+    const session = await this.open(read, summary, { readOnly: true });
     try {
       return await session.read();
     } finally {

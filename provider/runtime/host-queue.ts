@@ -304,7 +304,7 @@ export class HostQueue {
     }
     await this.closeSession();
     // What the host reads after a round of rules only: fixed for the session, as its needs are.
-    const session = await host.open(read, summary, snapshotRead({ ...needs, files: FILES, rulesOnly: true }));
+    const session = await host.open(read, summary, { reread: snapshotRead({ ...needs, files: FILES, rulesOnly: true }) });
     this.open = { session, host, needs, sections: {}, rereading: false };
     return session;
   }

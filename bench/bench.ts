@@ -104,6 +104,13 @@ const median = (ms: Measure[]): Measure => ({
   ssh: Math.max(...ms.map((m) => m.ssh)),
 });
 
+/** `fn` measured REPEATS times in a row, its median kept. */
+async function medianOf(fn: () => Promise<{ ms: number; summary?: string }>): Promise<Measure> {
+  const ms: Measure[] = [];
+  for (let i = 0; i < REPEATS; i++) ms.push(await measured(fn));
+  return median(ms);
+}
+
 async function measured<T extends { ms: number; summary?: string }>(fn: () => Promise<T> | T): Promise<Measure> {
   const cursor = sshLog.mark();
   const r = await fn();
@@ -223,12 +230,8 @@ async function runBaseline(director: LabHost, logDir: string): Promise<Column> {
     await stack.run("preview"); // warms the disk cache for the first measured run of the whole bench
     // The first up creates the stack's root resource, the others change nothing: for an empty
     // program they cost the same, so the median of REPEATS steadies the figure every target uses.
-    const ups: Measure[] = [];
-    for (let i = 0; i < REPEATS; i++) ups.push(await measured(stack.up));
-    const up = median(ups);
-    const refreshes: Measure[] = [];
-    for (let i = 0; i < REPEATS; i++) refreshes.push(await measured(stack.refresh));
-    const refresh = median(refreshes);
+    const up = await medianOf(stack.up);
+    const refresh = await medianOf(stack.refresh);
     const sshCreate = await measured(() => sshOnce(director, "ipvsadm -R", createLines(before).join("\n") + "\n", STEP_TIMEOUT_MS));
     expectRules("after ipvsadm -R (create)", createLines(before), col.problems);
     const sshRead = await measured(() => sshOnce(director, "ipvsadm -S -n; ipvsadm -L -n --thresholds", "", STEP_TIMEOUT_MS));

@@ -10,6 +10,9 @@
 //                   `ssh` running `ipvsadm -R` with the same rules (refresh: `ipvsadm -S -n`)
 //   command/rule    @pulumi/command: one remote.Command per ipvsadm rule
 //   command/script  @pulumi/command: one remote.Command feeding every rule to `ipvsadm -R`
+//   dynamic floor   the pulumi-lvs column's resources registered as pulumi-lvs registers them, served
+//                   by a dynamic provider that does nothing (no SSH): what Pulumi's engine, SDK and
+//                   dynamic provider cost per resource, below which no pulumi.dynamic provider goes
 // The two command columns run only when a `pulumi-resource-command` plugin is on PATH.
 //
 // Prints figures, ratios and whether the targets are met; asserts nothing about time.
@@ -17,7 +20,7 @@
 //   BENCH_N        backends (default 100)
 //   BENCH_SERVICES services (default 1; 10 when BENCH_N >= 1000)
 //   BENCH_WEIGHTS  backends whose weight the update step changes (default 10)
-//   BENCH_COLUMNS  comma-separated subset of: lvs,lvs-inline,baseline,command-per-rule,command-script
+//   BENCH_COLUMNS  comma-separated subset of: lvs,lvs-inline,baseline,command-per-rule,command-script,dynamic-floor
 //   BENCH_PERSIST  pulumi-lvs's `persist` (default true, the provider's default)
 //   BENCH_LOG_DIR  where each pulumi run's output is kept (default: a new temp dir)
 //   BENCH_STEP_TIMEOUT_MIN  per pulumi command (default 120)
@@ -61,7 +64,7 @@ const PARALLEL = process.env.BENCH_PARALLEL ? intEnv("BENCH_PARALLEL", 0) : unde
 const RTT_MS = intEnv("BENCH_RTT_MS", 0);
 /** The director's management interface: the lab forwards its SSH port there. */
 const MANAGEMENT_DEV = "eth0";
-const ALL_COLUMNS = ["lvs", "lvs-inline", "baseline", "command-per-rule", "command-script"] as const;
+const ALL_COLUMNS = ["lvs", "lvs-inline", "baseline", "command-per-rule", "command-script", "dynamic-floor"] as const;
 type ColumnKey = (typeof ALL_COLUMNS)[number];
 const COLUMNS: ColumnKey[] = (() => {
   const want = (process.env.BENCH_COLUMNS ?? ALL_COLUMNS.join(","))
@@ -78,6 +81,7 @@ const TITLES: Record<ColumnKey, string> = {
   baseline: "baseline",
   "command-per-rule": "command/rule",
   "command-script": "command/script",
+  "dynamic-floor": "dynamic floor",
 };
 
 const STEPS = ["create", "noop", "refresh", "update", "destroy"] as const;
@@ -184,6 +188,8 @@ function baseConfig(director: LabHost, weights: number, inline = false): Record<
 async function runProgram(column: ColumnKey, director: LabHost, logDir: string): Promise<Column> {
   const col: Column = { results: {}, problems: [] };
   const inline = column === "lvs-inline";
+  // The floor's provider never touches the director: there are no rules of its own to check.
+  const expect = column === "dynamic-floor" ? () => undefined : expectRules;
   const stack = new Stack(inline ? "lvs" : column, logDir, STEP_TIMEOUT_MS, PARALLEL, column);
   let created = false;
   try {
@@ -191,7 +197,7 @@ async function runProgram(column: ColumnKey, director: LabHost, logDir: string):
     stack.setConfig(baseConfig(director, 0, inline));
     created = true;
     col.results.create = await measured(stack.up);
-    expectRules("after create", createLines(weighted(0)), col.problems);
+    expect("after create", createLines(weighted(0)), col.problems);
     // The no-op up and the refresh are the cheapest steps and the ones compared with each other:
     // each is taken REPEATS times, in turn, and its median kept.
     const noops: Measure[] = [];
@@ -204,10 +210,10 @@ async function runProgram(column: ColumnKey, director: LabHost, logDir: string):
     col.results.refresh = median(refreshes);
     stack.setConfig(baseConfig(director, WEIGHTS, inline));
     col.results.update = await measured(stack.up);
-    expectRules("after update", createLines(weighted(WEIGHTS)), col.problems);
+    expect("after update", createLines(weighted(WEIGHTS)), col.problems);
     col.results.destroy = await measured(stack.destroy);
     created = false;
-    expectRules("after destroy", [], col.problems);
+    expect("after destroy", [], col.problems);
   } catch (e) {
     col.error = (e as Error).message;
     if (created) await stack.destroy().catch((d: Error) => col.problems.push(`cleanup destroy failed too: ${d.message.split("\n")[0]}`));
@@ -308,7 +314,13 @@ function table(header: string[], rows: string[][]): string {
 }
 
 /** Issue 20's targets for one pulumi-lvs column, against the baseline and @pulumi/command of the same run. */
-function printTargets(key: "lvs" | "lvs-inline", lvs: Results, base: Results | undefined, perRule: Results | undefined): void {
+function printTargets(
+  key: "lvs" | "lvs-inline",
+  lvs: Results,
+  base: Results | undefined,
+  perRule: Results | undefined,
+  floor: Results | undefined,
+): void {
   const shape = key === "lvs" ? `${SPEC.backends} RealServers` : `${SPEC.backends} backends inline`;
   console.log("");
   console.log(
@@ -352,6 +364,15 @@ function printTargets(key: "lvs" | "lvs-inline", lvs: Results, base: Results | u
       .map((l) => `  ${l}`)
       .join("\n"),
   );
+  // One resource per backend cannot cost less than the same resources doing nothing: say what that is.
+  if (key === "lvs" && floor) {
+    const of = (a: Measure | undefined, b: Measure | undefined, what: string) => (a && b ? `${ratio(a.ms, b.ms)} ${what}` : "-");
+    console.log(
+      `  the dynamic floor (these resources, a provider that does nothing): create ${of(floor.create, base?.create, "the baseline's")}, ` +
+        `destroy ${of(floor.destroy, base?.destroy, "the baseline's")}, no-op up ${of(floor.noop, perRule?.noop, "@pulumi/command's")}; ` +
+        `pulumi-lvs's create, destroy and no-op up are ${of(lvs.create, floor.create, "")}, ${of(lvs.destroy, floor.destroy, "")} and ${of(lvs.noop, floor.noop, "")} the floor's`,
+    );
+  }
 }
 
 async function main(): Promise<number> {
@@ -399,7 +420,7 @@ async function measureAll(): Promise<number> {
     `not run: no pulumi-resource-command plugin on PATH. No registry serves it to this machine and automatic plugin ` +
     `acquisition is off (PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true), so the engine looks only on PATH; ` +
     `put a pulumi-resource-command matching @pulumi/command ${commandVersion} there to run them`;
-  const order: ColumnKey[] = ["baseline", "lvs", "lvs-inline", "command-per-rule", "command-script"];
+  const order: ColumnKey[] = ["baseline", "lvs", "lvs-inline", "dynamic-floor", "command-per-rule", "command-script"];
   for (const key of order.filter((k) => COLUMNS.includes(k))) {
     const t0 = hr();
     process.stdout.write(`running ${TITLES[key]} ... `);
@@ -467,7 +488,8 @@ async function measureAll(): Promise<number> {
   // --- targets: issue 20's, for the run's parallelism and link
   for (const k of ["lvs", "lvs-inline"] as const) {
     const results = cols[k]?.results;
-    if (results && Object.keys(results).length) printTargets(k, results, base?.results, cols["command-per-rule"]?.results);
+    if (results && Object.keys(results).length)
+      printTargets(k, results, base?.results, cols["command-per-rule"]?.results, cols["dynamic-floor"]?.results);
   }
 
   const skipped = shown.filter((k) => cols[k]!.skipped);

@@ -366,7 +366,8 @@ function printTargets(
   );
   // One resource per backend cannot cost less than the same resources doing nothing: say what that is.
   if (key === "lvs" && floor) {
-    const of = (a: Measure | undefined, b: Measure | undefined, what: string) => (a && b ? `${ratio(a.ms, b.ms)} ${what}` : "-");
+    const of = (a: Measure | undefined, b: Measure | undefined, what: string) =>
+      a && b ? [ratio(a.ms, b.ms), what].filter(Boolean).join(" ") : "-";
     console.log(
       `  the dynamic floor (these resources, a provider that does nothing): create ${of(floor.create, base?.create, "the baseline's")}, ` +
         `destroy ${of(floor.destroy, base?.destroy, "the baseline's")}, no-op up ${of(floor.noop, perRule?.noop, "@pulumi/command's")}; ` +

@@ -2,7 +2,7 @@
 // The `pulumi-lvs` command (a bin of the npm package): tools for operators, beside the provider.
 //   pulumi-lvs ledger show <connection> [--json]
 //   pulumi-lvs ledger release <connection> (--owner URN... | --stack NAME) [--yes] [--json]
-//   pulumi-lvs scan <director> [--backend <connection>]... [--format ts|yaml|config|json] [--name PROJECT]
+//   pulumi-lvs scan <director> [--backend <connection>]... [--format ts|yaml|config|json] [--inline] [--name PROJECT]
 // Exit status: 0 done, 1 failed (the message says why), 2 usage.
 import { parseArgs } from "util";
 import { disconnectAll, connect } from "../remote/ssh";
@@ -13,7 +13,7 @@ import { scanCommand } from "./scan";
 const USAGE = `usage:
   pulumi-lvs ledger show <connection> [--json]
   pulumi-lvs ledger release <connection> (--owner URN ... | --stack NAME) [--yes] [--json]
-  pulumi-lvs scan <director> [--backend <connection>]... [--format ts|yaml|config|json] [--name PROJECT] [--out FILE]
+  pulumi-lvs scan <director> [--backend <connection>]... [--format ts|yaml|config|json] [--inline] [--name PROJECT] [--out FILE]
       reads a hand-built LVS cluster (read only) and prints the program that adopts it
 
 <connection> is [user@]host[:port] (default user root, port 22); the host key must be known:
@@ -21,7 +21,8 @@ const USAGE = `usage:
 credentials: --key FILE [--key-passphrase-env VAR] | --agent | --password-env VAR
   --proxy [user@]host[:port]   a jump host (same credentials and known_hosts)
   --lock-timeout SECONDS       how long to wait for the host lock (default 120)
-scan: every --backend takes the same credentials and known_hosts as <director> (--host-key is the director's)`;
+scan: every --backend takes the same credentials and known_hosts as <director> (--host-key is the director's);
+  --inline writes each service's backends inline (realServers), one resource per pool, not one RealServer each`;
 
 async function ledgerCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import { parseArgs } from "util";
 import { connect } from "../remote/ssh";
 import { HostRead, readHost } from "../scan/read";
-import { scan } from "../scan/scan";
+import { inlined, scan } from "../scan/scan";
 import { HostRef, Program, renderConfig, renderTypeScript, renderYaml } from "../scan/render";
 import { CONNECTION_OPTIONS, UsageError, connectionOf } from "./connection-flags";
 
@@ -21,6 +21,7 @@ export async function scanCommand(args: string[], print: (v: string) => void): P
       ...CONNECTION_OPTIONS,
       backend: { type: "string", multiple: true },
       format: { type: "string", default: "ts" },
+      inline: { type: "boolean", default: false },
       name: { type: "string", default: "lvs-migrated" },
       out: { type: "string" },
     },
@@ -29,6 +30,9 @@ export async function scanCommand(args: string[], print: (v: string) => void): P
   if (rest.length) throw new UsageError(`scan: unexpected ${JSON.stringify(rest[0])} (a backend goes after --backend)`);
   const render = FORMATS[values.format as keyof typeof FORMATS];
   if (!render) throw new UsageError(`--format: must be one of ${Object.keys(FORMATS).join(", ")}; got ${JSON.stringify(values.format)}`);
+  // The root program's config declares an LvsDrCluster, whose backends are its own: nothing to inline.
+  if (values.inline && values.format === "config")
+    throw new UsageError("--inline: applies to --format ts, yaml and json (an LvsDrCluster's config has no RealServers to inline)");
   if (!/^[A-Za-z0-9_.-]{1,100}$/.test(values.name!))
     throw new UsageError(`--name: must be a Pulumi project name (letters, digits, - _ .), got ${JSON.stringify(values.name)}`);
   // Every connection is checked before the first is dialled: a typo in the last --backend touches no host.
@@ -52,7 +56,7 @@ export async function scanCommand(args: string[], print: (v: string) => void): P
   const program: Program = {
     name: values.name!,
     hosts,
-    scanned: scan(reads[0], reads.slice(1)),
+    scanned: values.inline ? inlined(scan(reads[0], reads.slice(1))) : scan(reads[0], reads.slice(1)),
     header: `Scanned from ${hosts.map((h) => h.target).join(", ")} by \`pulumi-lvs scan\` on ${new Date().toISOString()}.`,
   };
   const text = render(program);

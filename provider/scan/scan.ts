@@ -1,7 +1,8 @@
 // From what a scan read on a director and its real servers, the resources that declare exactly
 // that: a DirectorHost for the VIPs on each interface, a VirtualService per IPVS service, a
-// RealServer per destination, and each backend's host settings (DR, TUN or NAT). Pure, so it is
-// unit-tested on output captured from the lab. What it cannot declare without changing a host,
+// RealServer per destination (or, `inlined`, each service's destinations inline), and each
+// backend's host settings (DR, TUN or NAT). Pure, so it is unit-tested on output captured from
+// the lab. What it cannot declare without changing a host,
 // or cannot know, goes to `notTranslated` with the reason: never dropped in silence, never guessed.
 // A service keepalived runs from the operator's own files is declared only when its block
 // translates exactly (keepalived-translate.ts), and then apart, in `keepalived`.
@@ -117,6 +118,31 @@ export function scan(director: HostRead, backends: HostRead[]): Scanned {
     if (!services.some((s) => s.destinations.some((x) => backendOf(x.address) === i)))
       out.notTranslated.push(`${b.target}: none of its addresses is a real server of a scanned service; nothing declared for it`);
   return out;
+}
+
+/**
+ * The same scan with each service's backends inline (`realServers`) rather than one RealServer
+ * each: a large pool is then one resource and one transaction (what `scan --inline` writes). The
+ * service waits for every backend host its RealServers waited for, and carries their notes.
+ */
+export function inlined(scanned: Scanned): Scanned {
+  const fold = (service: Declared, dests: Declared[]): Declared =>
+    dests.length
+      ? {
+          ...service,
+          args: { ...service.args, realServers: dests.map((d) => d.args) },
+          dependsOn: [...new Set([...service.dependsOn, ...dests.flatMap((d) => d.dependsOn)])],
+          notes: [...service.notes, ...dests.flatMap((d) => d.notes.map((n) => `realServers ${String(d.args.address)}: ${n}`))],
+        }
+      : service;
+  const destsOf = (name: string) => scanned.resources.filter((r) => r.type === "RealServer" && r.service === name);
+  return {
+    ...scanned,
+    resources: scanned.resources
+      .filter((r) => r.type !== "RealServer")
+      .map((r) => (r.type === "VirtualService" ? fold(r, destsOf(r.name)) : r)),
+    keepalived: scanned.keepalived.map((k) => ({ ...k, service: fold(k.service, k.dests), dests: [] })),
+  };
 }
 
 /** Why a service cannot be declared as it is, or undefined when it can. */

@@ -3,7 +3,8 @@
 // client requests the VIP every 0.2 s; `pulumi-lvs scan` writes the program; its first `up`
 // adopts every object without a failed request and leaves every kernel byte-identical; preview
 // is clean; a reboot of every host brings the service back with no Pulumi run; a weight change
-// applies in place; destroy removes everything (adopt: own), leaving fresh hosts.
+// applies in place; destroy removes everything (adopt: own), leaving fresh hosts. Built by hand
+// again and scanned with --inline, the pool is one resource, adopted and destroyed the same way.
 import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -31,6 +32,9 @@ const HOSTS = ["director", "rs-a", "rs-b"];
 const [director, rsA, rsB] = HOSTS.map((n) => labHost(lab, n));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-migrate-"));
 const stack = new Stack(work, "migrate");
+/** Step 7's: the same cluster scanned with --inline. */
+const inlineWork = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-migrate-inline-"));
+const inlineStack = new Stack(inlineWork, "migrate-inline");
 
 /** The walkthrough's lvs_dr.sh and lvs_dr_rs.sh, with `ip` for ifconfig and route. */
 const HAND_BUILT: Record<string, string> = {
@@ -72,8 +76,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await probe?.stop().catch(() => undefined);
-  await stack.run("destroy", "--yes", "--skip-preview");
-  await stack.remove();
+  for (const s of [stack, inlineStack]) {
+    await s.run("destroy", "--yes", "--skip-preview");
+    await s.remove();
+  }
   // Whatever a failed step left of the hand-built cluster goes, so the next file finds fresh hosts.
   onHost(
     "director",
@@ -182,6 +188,42 @@ test("5. a weight change through the program applies in place", async () => {
 
 test("6. destroy removes everything the hand scripts made (adopt: own): the hosts are as fresh machines", async () => {
   const down = await stack.destroy();
+  expect(Object.values(changes(down)).every((c) => c === "delete")).toBe(true);
+  expect(hostState(HOSTS)).toEqual(fresh);
+});
+
+test("7. built again by hand and scanned with --inline: the pool is one resource, its first up adopts it all unchanged, destroy leaves fresh hosts", async () => {
+  for (const [h, script] of Object.entries(HAND_BUILT)) onHost(h, script);
+  expect(kernels()).toEqual(handBuilt);
+  await scan("--format", "yaml", "--inline", "--name", "migrated", "--out", path.join(inlineWork, "Pulumi.yaml"));
+  await inlineStack.init();
+  const service = "tcp-198-51-100-100-80";
+  expect(changes(await inlineStack.up())).toEqual(
+    Object.fromEntries(
+      Object.keys(NAMES)
+        .filter((n) => NAMES[n as keyof typeof NAMES] !== "RealServer")
+        .map((n) => [n, "create"]),
+    ),
+  );
+  expect(kernels()).toEqual(handBuilt);
+  expect(await inlineStack.outputsOf(service)).toMatchObject({
+    adopted: true,
+    adopt: "own",
+    realServers: [
+      { address: rsA.lanAddress, weight: 1 },
+      { address: rsB.lanAddress, weight: 1 },
+    ],
+  });
+  const ledger = JSON.parse(onHost("director", "cat /var/lib/pulumi-lvs/ledger.json")) as { entries: Record<string, { adopted?: string }> };
+  const dests = Object.entries(ledger.entries)
+    .filter(([key]) => key.startsWith("dest "))
+    .sort(([a], [b]) => a.localeCompare(b));
+  expect(dests.map(([key, e]) => [key, e.adopted])).toEqual([
+    [`dest tcp/${VIP}:80 ${rsA.lanAddress}:80`, "own"],
+    [`dest tcp/${VIP}:80 ${rsB.lanAddress}:80`, "own"],
+  ]);
+  await inlineStack.must("preview", "--expect-no-changes");
+  const down = await inlineStack.destroy();
   expect(Object.values(changes(down)).every((c) => c === "delete")).toBe(true);
   expect(hostState(HOSTS)).toEqual(fresh);
 });

@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { UsageError, connectionOf } from "../../provider/cli/connection-flags";
 import { ownerParts, ownersOf, rows, table } from "../../provider/cli/ledger";
+import { scanCommand } from "../../provider/cli/scan";
 import { Ledger, keys } from "../../provider/ledger";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
@@ -23,6 +24,17 @@ const usage = (f: () => unknown) => {
   }
   throw new Error("no error");
 };
+
+describe("scan's flags", () => {
+  test("--inline with --format config is refused, naming the flag, before anything connects", async () => {
+    // A port nothing listens on: were it dialled, the error would be a connection's, not this one.
+    const scan = scanCommand(["root@127.0.0.1:1", "--host-key", KEY, "--format", "config", "--inline"], () => undefined);
+    await expect(scan).rejects.toBeInstanceOf(UsageError);
+    await expect(scan).rejects.toThrow(
+      "--inline: applies to --format ts, yaml and json (an LvsDrCluster's config has no RealServers to inline)",
+    );
+  });
+});
 
 describe("connection flags", () => {
   test("[user@]host[:port] with a known_hosts entry and a key file", () => {

@@ -7,7 +7,7 @@ import * as path from "path";
 import * as ts from "typescript";
 import { SECTION } from "../../provider/remote/commands";
 import { FILE_MARK, HostRead, parseScan, scanRead } from "../../provider/scan/read";
-import { Declared, scan } from "../../provider/scan/scan";
+import { Declared, inlined, scan } from "../../provider/scan/scan";
 import { HostRef, renderConfig, renderTypeScript, renderYaml } from "../../provider/scan/render";
 import { ClusterConfig } from "../../provider/config";
 import { Destination, DirectorHostArgs, HealthCheck, DrRealServerHostArgs, RealServerArgs, VirtualServiceArgs } from "../../provider/model";
@@ -317,6 +317,10 @@ describe("what the scanner refuses to guess", () => {
     expect(s.resources.find((r) => r.args.address === "198.51.100.12" && r.type === "RealServer")!.notes).toEqual([
       "no --backend reaches 198.51.100.12: its host settings were not read, so none are declared",
     ]);
+    // Inline, the note goes to the service, naming the backend.
+    expect(byType(inlined(s).resources, "VirtualService")[0].notes).toEqual([
+      "realServers 198.51.100.12: no --backend reaches 198.51.100.12: its host settings were not read, so none are declared",
+    ]);
   });
 
   test("no ip_vs module: nothing to scan, said so", () => {
@@ -427,6 +431,12 @@ describe("services keepalived runs from the operator's own files", () => {
     expect(s.keepalived[2].service.notes).toContain(
       "its command check will run as root (pulumi-lvs sets script_user root); keepalived's default is keepalived_script where that user exists",
     );
+    // Inline (scan --inline): each block's real servers are its service's realServers, checks and all, and the model takes them.
+    const inline = inlined(s);
+    expect(inline.keepalived.map((k) => ({ dests: k.dests, realServers: k.service.args.realServers }))).toEqual(
+      DECLARED.map((d) => ({ dests: [], realServers: d.dests })),
+    );
+    for (const k of inline.keepalived) expect(VirtualServiceArgs.safeParse({ ...CONN, ...k.service.args }).error?.issues ?? []).toEqual([]);
   });
 
   test("quorum and an SMTP_CHECK: named as not translated, with both reasons", () => {
@@ -655,4 +665,40 @@ describe("rendering", () => {
   test("TypeScript: the program type-checks against the package's own types (strict)", () => {
     expect(typeErrors(renderTypeScript(program))).toEqual([]);
   }, 60_000);
+
+  describe("--inline: each service's backends inline (realServers), one resource per pool", () => {
+    const inline = { ...program, scanned: inlined(program.scanned) };
+
+    test("the service holds both real servers and waits for both backend hosts; no RealServer is left; the model takes it", () => {
+      expect(inline.scanned.resources.map((r) => `${r.type} ${r.name}`)).toEqual([
+        "DirectorHost director",
+        "DrRealServerHost backend-198-51-100-11",
+        "DrRealServerHost backend-198-51-100-12",
+        "VirtualService tcp-198-51-100-100-80",
+      ]);
+      const [svc] = byType(inline.scanned.resources, "VirtualService");
+      expect(svc.args.realServers).toEqual([
+        { address: "198.51.100.11", weight: 1 },
+        { address: "198.51.100.12", weight: 1 },
+      ]);
+      expect(svc.dependsOn).toEqual(["director", "backend-198-51-100-11", "backend-198-51-100-12"]);
+      expect(VirtualServiceArgs.safeParse({ ...CONN, ...svc.args, adopt: "own" }).error?.issues ?? []).toEqual([]);
+      // What was found and how it is left is the same scan: only the shape of the program differs.
+      expect(inline.scanned.notTranslated).toEqual(program.scanned.notTranslated);
+    });
+
+    test("YAML and TypeScript: the pool in one resource, adopting with own; the TypeScript type-checks (strict)", () => {
+      const y = renderYaml(inline);
+      expect(y.match(/^ {6}adopt: "own"$/gm)).toHaveLength(4);
+      expect(y).toContain('      realServers: [{"address":"198.51.100.11","weight":1},{"address":"198.51.100.12","weight":1}]');
+      expect(y).not.toContain("lvs:index:RealServer");
+      const t = renderTypeScript(inline);
+      expect(t).toContain(
+        'const service1 = new lvs.VirtualService("tcp-198-51-100-100-80", { connection: directorConnection, address: "198.51.100.100", port: 80, protocol: "tcp", scheduler: "rr", ' +
+          'realServers: [{ address: "198.51.100.11", weight: 1 }, { address: "198.51.100.12", weight: 1 }], adopt: "own" }, { dependsOn: [director1, backend1, backend2] });',
+      );
+      expect(t).not.toContain("lvs.RealServer");
+      expect(typeErrors(t)).toEqual([]);
+    }, 60_000);
+  });
 });

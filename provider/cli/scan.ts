@@ -53,10 +53,11 @@ export async function scanCommand(args: string[], print: (v: string) => void): P
     proxy: c.proxy && { host: c.proxy.host, port: c.proxy.port, user: c.proxy.user },
     target: reads[i].target,
   }));
+  const scanned = scan(reads[0], reads.slice(1));
   const program: Program = {
     name: values.name!,
     hosts,
-    scanned: values.inline ? inlined(scan(reads[0], reads.slice(1))) : scan(reads[0], reads.slice(1)),
+    scanned: values.inline ? inlined(scanned) : scanned,
     header: `Scanned from ${hosts.map((h) => h.target).join(", ")} by \`pulumi-lvs scan\` on ${new Date().toISOString()}.`,
   };
   const text = render(program);

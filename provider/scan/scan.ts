@@ -2,8 +2,8 @@
 // that: a DirectorHost for the VIPs on each interface, a VirtualService per IPVS service, a
 // RealServer per destination (or, `inlined`, each service's destinations inline), and each
 // backend's host settings (DR, TUN or NAT). Pure, so it is unit-tested on output captured from
-// the lab. What it cannot declare without changing a host,
-// or cannot know, goes to `notTranslated` with the reason: never dropped in silence, never guessed.
+// the lab. What it cannot declare without changing a host, or cannot know, goes to
+// `notTranslated` with the reason: never dropped in silence, never guessed.
 // A service keepalived runs from the operator's own files is declared only when its block
 // translates exactly (keepalived-translate.ts), and then apart, in `keepalived`.
 import { LiveDestination, LiveService } from "../remote/parsers";

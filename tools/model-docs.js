@@ -1,4 +1,4 @@
-// The model's doc comments (provider/model.ts), by resource and dotted path, for the plugin's
+// The model's doc comments (provider/model/), by resource and dotted path, for the plugin's
 // schema: "VirtualService.healthCheck.port" -> "Port to check; default: the real server's port."
 // The TypeScript checker follows each resource's input and output types (z.input / z.output of
 // its schemas) back to the declarations of their fields, so a field shared by several

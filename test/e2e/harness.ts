@@ -508,15 +508,20 @@ export const transferDone = (tag: string) =>
 /** The backend (address) serving transfer `tag`'s established connection, as director `h` sees it. */
 export const servingBackend = (h: string, vip: string, tag: string) => {
   const client = labHost(labStatus(), "client").lanAddress;
+  // What the last look saw while the transfer ran: kept for the error if it ends unseen.
+  let seen = "";
   return waitFor("the transfer's connection on the director", 30, () => {
     const rs = onHost(h, `ipvsadm -L -n -c | awk '$3 == "ESTABLISHED" && $4 ~ /^${client}:/ { print $6 }'`).trim().split(":")[0];
     if (rs) return rs;
     // Say why, when it never shows: the transfer ended (how), or where the VIP is.
     const rc = onHost("client", `cat /tmp/${tag}.rc 2>/dev/null || true`).trim();
     if (rc)
-      throw new Error(`the transfer ended with curl exit ${rc}: ${onHost("client", `cat /tmp/${tag}.res 2>/dev/null || true`).trim()}`);
-    throw new Error(
-      `no connection yet; ${vip} on ${h}: ${onHost(h, `ip -o addr show to ${vip}`).trim() || "absent"}; client's ARP: ${onHost("client", `ip neigh show ${vip}`).trim()}`,
-    );
+      throw new Error(
+        `the transfer ended with curl exit ${rc} (${onHost("client", `cat /tmp/${tag}.res 2>/dev/null || true`).trim()}) before its connection showed; last look: ${seen || "none"}`,
+      );
+    seen =
+      `${vip} on ${h}: ${onHost(h, `ip -o addr show to ${vip}`).trim() || "absent"}; client's ARP: ${onHost("client", `ip neigh show ${vip}`).trim()}; ` +
+      `${h}'s connections: ${onHost(h, "ipvsadm -L -n -c | tail -n +3 | head -5").trim().replace(/\n/g, " | ") || "none"}`;
+    throw new Error(`no connection yet; ${seen}`);
   });
 };

@@ -22,7 +22,8 @@ import {
   requestsFromClient,
   waitFor,
   BIG,
-  makeBig,
+  removeSlowDownload,
+  serveSlowDownload,
   servingBackend,
   startTransfer,
   transferDone,
@@ -115,7 +116,7 @@ async function downNotDrift() {
 let before: Record<string, string>;
 beforeAll(async () => {
   onHost("director2", `printf '${USER_CONF}' > ${CONF}`);
-  makeBig(["rs-a", "rs-b"]);
+  serveSlowDownload(["rs-a", "rs-b"]);
   ["rs-a", "rs-b"].forEach((h) => onHost(h, SERVE_8080));
   before = hostState(HOSTS);
   await stack.init();
@@ -126,7 +127,8 @@ afterAll(async () => {
   onHost("director2", `rm -f ${CONF}`);
   // The client's neighbour entry for the VIP may name whichever director held it last.
   onHost("client", `ip neigh flush to ${VIP}`);
-  ["rs-a", "rs-b"].forEach((h) => onHost(h, "rm -f /srv/www/big; systemctl start lab-httpd"));
+  removeSlowDownload(["rs-a", "rs-b"]);
+  ["rs-a", "rs-b"].forEach((h) => onHost(h, "systemctl start lab-httpd"));
   labCli("up");
 });
 
@@ -244,7 +246,7 @@ test("8. the active director dies: the standby takes the VIP, a transfer survive
   // About 80 s: seeing it on both directors took over 20 s on a busy machine (the backup's sync
   // daemon learns it from the master's; CI saw it twice), and it must still run when the active
   // one dies.
-  startTransfer(VIP, "failover", "5k");
+  startTransfer(VIP, "failover", 5);
   await servingBackend("director", VIP, "failover");
   // The standby must know the connection before the active one dies: its backup sync daemon has it.
   await servingBackend("director2", VIP, "failover");

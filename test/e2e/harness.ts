@@ -484,20 +484,38 @@ export function stackLifecycle(stack: Stack, hosts: string[]): () => Record<stri
   return () => before;
 }
 
-/** The size of /srv/www/big, the file `startTransfer` downloads (made by `makeBig`). */
+/** The size of the slow download (`serveSlowDownload`), in bytes. */
 export const BIG = 400 * 1024;
-/** Writes /srv/www/big on the backends (its removal: `rm -f /srv/www/big`). */
-export const makeBig = (hosts: string[]) =>
-  hosts.forEach((h) => onHost(h, `dd if=/dev/zero of=/srv/www/big bs=1k count=${BIG / 1024} 2>/dev/null`));
 /**
- * A download of /srv/www/big from the client through `vip` at `rate` (20 kB/s: about 20 s),
- * started in the background and awaited with `transferDone`. It must outlast the waits before
- * what it is to survive.
+ * A CGI of the backends' httpd that sends BIG bytes, `QUERY_STRING` bytes each second: the
+ * server paces the download. (curl's --limit-rate does not: on the lab its 20 KiB/s took 4.5 to
+ * 17 s for these 400 KiB, and once under a second.)
  */
-export const startTransfer = (vip: string, tag: string, rate = "20k") =>
+const SLOW_CGI = `#!/bin/sh
+size=${BIG} per=\${QUERY_STRING:-20480} n=0
+printf 'Content-Type: application/octet-stream\\r\\nContent-Length: %s\\r\\n\\r\\n' "$size"
+while [ "$n" -lt "$size" ]; do
+  c=$per; [ $((n + c)) -le "$size" ] || c=$((size - n))
+  head -c "$c" /dev/zero
+  n=$((n + c))
+  [ "$n" -ge "$size" ] || sleep 1
+done
+`;
+/** Puts the slow download (/cgi-bin/slow) on the backends; `removeSlowDownload` takes it away. */
+export const serveSlowDownload = (hosts: string[]) =>
+  hosts.forEach((h) =>
+    onHost(h, `mkdir -p /srv/www/cgi-bin && cat > /srv/www/cgi-bin/slow <<'EOF'\n${SLOW_CGI}EOF\nchmod 755 /srv/www/cgi-bin/slow`),
+  );
+export const removeSlowDownload = (hosts: string[]) => hosts.forEach((h) => onHost(h, "rm -rf /srv/www/cgi-bin"));
+/**
+ * The slow download from the client through `vip` at `kibPerSecond` (20: 20 s), started in the
+ * background and awaited with `transferDone`. It must outlast the waits before what it is to
+ * survive.
+ */
+export const startTransfer = (vip: string, tag: string, kibPerSecond = 20) =>
   onHost(
     "client",
-    `rm -f /tmp/${tag}.*; (curl -s --limit-rate ${rate} -o /tmp/${tag}.out -w '%{http_code} %{size_download}' http://${vip}/big > /tmp/${tag}.res 2>&1; echo $? > /tmp/${tag}.rc) >/dev/null 2>&1 &`,
+    `rm -f /tmp/${tag}.*; (curl -s -o /tmp/${tag}.out -w '%{http_code} %{size_download}' 'http://${vip}/cgi-bin/slow?${kibPerSecond * 1024}' > /tmp/${tag}.res 2>&1; echo $? > /tmp/${tag}.rc) >/dev/null 2>&1 &`,
   );
 /** curl's exit status and `HTTP-code size` once transfer `tag` ended. */
 export const transferDone = (tag: string) =>

@@ -15,7 +15,8 @@ import {
   ipvsRules,
   labHost,
   labStatus,
-  makeBig,
+  removeSlowDownload,
+  serveSlowDownload,
   onHost,
   requestsFromClient,
   servingBackend,
@@ -91,7 +92,7 @@ test("4. a backend taken off the list is removed from the kernel; the other keep
 });
 
 test("5. a backend taken off the list while a download runs through it drains: weight 0, new requests elsewhere, the download completes, then it goes", async () => {
-  makeBig(["rs-a", "rs-b"]);
+  serveSlowDownload(["rs-a", "rs-b"]);
   try {
     stack.declare(...hosts, web([{ address: A }, { address: B, weight: 3 }]));
     await stack.up();
@@ -119,7 +120,7 @@ test("5. a backend taken off the list while a download runs through it drains: w
     expect(await transferDone("inline-drain")).toEqual({ rc: "0", result: `200 ${BIG}` });
     expect(ipvsRules()).toEqual([`-A -t ${VIP}:80 -s wlc`, `-a -t ${VIP}:80 -r ${other}:80 -g -w 3`]);
   } finally {
-    ["rs-a", "rs-b"].forEach((h) => onHost(h, "rm -f /srv/www/big"));
+    removeSlowDownload(["rs-a", "rs-b"]);
   }
 });
 

@@ -489,7 +489,7 @@ export const BIG = 400 * 1024;
 /**
  * A CGI of the backends' httpd that sends BIG bytes, `QUERY_STRING` bytes each second: the
  * server paces the download. (curl's --limit-rate does not: on the lab its 20 KiB/s took 4.5 to
- * 17 s for these 400 KiB, and once under a second.)
+ * 17 s for these 400 KiB, and in one CI run the download was over before it was first looked at.)
  */
 const SLOW_CGI = `#!/bin/sh
 size=${BIG} per=\${QUERY_STRING:-20480} n=0

@@ -4,9 +4,9 @@ import { Measure } from "./stack";
 import { Column, ColumnKey, PARALLEL, REPEATS, Results, RTT_MS, SPEC, Step, STEP_TITLES, STEPS, TITLES, WEIGHTS } from "./settings";
 
 export const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-export const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
+const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
 
-export function table(header: string[], rows: string[][]): string {
+function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const fmt = (r: string[]) =>
     r
@@ -17,7 +17,7 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 /** Issue 20's targets for one pulumi-lvs column, against the baseline and @pulumi/command of the same run. */
-export function printTargets(
+function printTargets(
   key: "lvs" | "lvs-inline",
   lvs: Results,
   base: Results | undefined,

@@ -11,7 +11,7 @@ const intEnv = (name: string, dflt: number): number => {
   return n;
 };
 
-export const N = intEnv("BENCH_N", 100);
+const N = intEnv("BENCH_N", 100);
 export const SPEC: BenchSpec = {
   backends: N,
   services: Math.max(1, intEnv("BENCH_SERVICES", N >= 1000 ? 10 : 1)),
@@ -26,7 +26,7 @@ export const PARALLEL = process.env.BENCH_PARALLEL ? intEnv("BENCH_PARALLEL", 0)
 export const RTT_MS = intEnv("BENCH_RTT_MS", 0);
 /** The director's management interface: the lab forwards its SSH port there. */
 export const MANAGEMENT_DEV = "eth0";
-export const ALL_COLUMNS = ["lvs", "lvs-inline", "baseline", "command-per-rule", "command-script", "dynamic-floor"] as const;
+const ALL_COLUMNS = ["lvs", "lvs-inline", "baseline", "command-per-rule", "command-script", "dynamic-floor"] as const;
 export type ColumnKey = (typeof ALL_COLUMNS)[number];
 export const COLUMNS: ColumnKey[] = (() => {
   const want = (process.env.BENCH_COLUMNS ?? ALL_COLUMNS.join(","))

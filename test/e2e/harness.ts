@@ -526,20 +526,27 @@ export const transferDone = (tag: string) =>
 /** The backend (address) serving transfer `tag`'s established connection, as director `h` sees it. */
 export const servingBackend = (h: string, vip: string, tag: string) => {
   const client = labHost(labStatus(), "client").lanAddress;
+  const cut = "--- serving ---";
   // What the last look saw while the transfer ran: kept for the error if it ends unseen.
   let seen = "";
   return waitFor("the transfer's connection on the director", 30, () => {
-    const rs = onHost(h, `ipvsadm -L -n -c | awk '$3 == "ESTABLISHED" && $4 ~ /^${client}:/ { print $6 }'`).trim().split(":")[0];
+    // One probe per host a look: the director's connections and VIP, the client's transfer and ARP entry.
+    const [conns, addr] = onHost(h, `ipvsadm -L -n -c | tail -n +3; echo ${cut}; ip -o addr show to ${vip}`).split(`${cut}\n`);
+    const lines = conns.trim().split("\n");
+    const fields = lines.map((l) => l.trim().split(/\s+/));
+    const rs = fields.find((f) => f[2] === "ESTABLISHED" && f[3]?.startsWith(`${client}:`))?.[5]?.split(":")[0];
     if (rs) return rs;
+    const [rc, res, arp] = onHost(
+      "client",
+      `cat /tmp/${tag}.rc 2>/dev/null; echo ${cut}; cat /tmp/${tag}.res 2>/dev/null; echo ${cut}; ip neigh show ${vip}`,
+    )
+      .split(`${cut}\n`)
+      .map((x) => x.trim());
     // Say why, when it never shows: the transfer ended (how), or where the VIP is.
-    const rc = onHost("client", `cat /tmp/${tag}.rc 2>/dev/null || true`).trim();
-    if (rc)
-      throw new Error(
-        `the transfer ended with curl exit ${rc} (${onHost("client", `cat /tmp/${tag}.res 2>/dev/null || true`).trim()}) before its connection showed; last look: ${seen || "none"}`,
-      );
+    if (rc) throw new Error(`the transfer ended with curl exit ${rc} (${res}) before its connection showed; last look: ${seen || "none"}`);
     seen =
-      `${vip} on ${h}: ${onHost(h, `ip -o addr show to ${vip}`).trim() || "absent"}; client's ARP: ${onHost("client", `ip neigh show ${vip}`).trim()}; ` +
-      `${h}'s connections: ${onHost(h, "ipvsadm -L -n -c | tail -n +3 | head -5").trim().replace(/\n/g, " | ") || "none"}`;
+      `${vip} on ${h}: ${addr.trim() || "absent"}; client's ARP: ${arp}; ` +
+      `${h}'s connections: ${lines.slice(0, 5).join(" | ") || "none"}`;
     throw new Error(`no connection yet; ${seen}`);
   });
 };

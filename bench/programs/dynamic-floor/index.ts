@@ -1,9 +1,10 @@
 // The floor of Pulumi's dynamic resources: the lvs program's resources (one per service, one per
 // backend) registered the way pulumi-lvs registers them (provider/resources.ts: a dynamic type
 // token, the same inputs and declared outputs, the secret connection, a `__provider` module of
-// about the same size), but served by a provider that does nothing: no SSH, no check, create and
-// update return their inputs. What its steps cost is what the engine, the SDK and the dynamic
-// provider charge per resource; no provider built on pulumi.dynamic can be cheaper.
+// about the same size, no promise-leak stacks), but served by a provider that does nothing: no
+// SSH, no check, create and update return their inputs. What its steps cost is what the engine,
+// the SDK and the dynamic provider charge per resource; no provider built on pulumi.dynamic can
+// be cheaper.
 import * as pulumi from "@pulumi/pulumi";
 import { model } from "pulumi-lvs";
 import { SCHEDULER } from "../../rules";
@@ -17,12 +18,19 @@ const undefinedKeys = (keys: string[]) => Object.fromEntries(keys.map((k) => [k,
 
 class Nothing extends pulumi.CustomResource {
   constructor(kind: string, name: string, outputs: string[], props: Record<string, unknown>) {
-    super(`pulumi-nodejs:dynamic/lvs-floor:${kind}`, name, {
-      ...undefinedKeys([...COMMON_OUTPUTS, ...outputs]),
-      ...props,
-      owner: `${kind}/${name}`,
-      __provider: PROVIDER,
-    });
+    // As resources.ts registers: the SDK's promise-leak stacks of the properties are not taken.
+    const stackLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(`pulumi-nodejs:dynamic/lvs-floor:${kind}`, name, {
+        ...undefinedKeys([...COMMON_OUTPUTS, ...outputs]),
+        ...props,
+        owner: `${kind}/${name}`,
+        __provider: PROVIDER,
+      });
+    } finally {
+      Error.stackTraceLimit = stackLimit;
+    }
   }
 }
 

@@ -1,19 +1,13 @@
 // LvsDrCluster declares every resource with the cluster-wide settings (Pulumi's mock runtime
 // records each resource's inputs as the engine would receive them).
 import * as pulumi from "@pulumi/pulumi";
+import { mockEngine } from "./mock-engine";
 
 jest.setTimeout(30_000);
 
 test("adopt reaches every resource the cluster declares, whatever its forwarding", async () => {
   const inputs: Record<string, Record<string, unknown>> = {};
-  pulumi.runtime.setMocks(
-    {
-      newResource: (a) => ((inputs[a.name] = a.inputs), { id: `${a.name}_id`, state: a.inputs }),
-      call: (a) => a.inputs,
-    },
-    "proj",
-    "dev",
-  );
+  mockEngine((name, i) => (inputs[name] = i));
   const { LvsDrCluster } = await import("../../provider");
   const urn = (r: pulumi.Resource) => new Promise((done) => r.urn.apply(done));
   const connection = { host: "127.0.0.1" };

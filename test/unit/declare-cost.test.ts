@@ -1,11 +1,11 @@
 // Declaring a resource costs the program little: the SDK's promise-leak stacks are not taken for
 // its properties (resources.ts says why), while the resource's own source position still is,
 // the process's stack limit is left as it was, and an error thrown while declaring keeps a stack.
-import * as pulumi from "@pulumi/pulumi";
+import { mockEngine } from "./mock-engine";
 
 jest.setTimeout(30_000);
 
-pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}_id`, state: a.inputs }), call: (a) => a.inputs }, "proj", "dev");
+mockEngine();
 const connection = { host: "127.0.0.1", privateKey: "k" };
 
 /** How many stacks with frames are formatted while `f` runs (each is one `.stack` the V8 formatter builds). */

@@ -2,11 +2,12 @@
 // resource class without awaiting the parent, and compared here with the engine's own URN
 // (Pulumi's mock runtime assigns URNs the engine's way).
 import * as pulumi from "@pulumi/pulumi";
+import { mockEngine } from "./mock-engine";
 
 jest.setTimeout(30_000);
 
 test("a resource's owner is its URN, inside a component and at the top level", async () => {
-  pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}_id`, state: a.inputs }), call: (a) => a.inputs }, "proj", "dev");
+  mockEngine();
   const { LvsDrCluster, DrRealServerHost } = await import("../../provider");
   const value = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply(r));
   const cluster = new LvsDrCluster("web", {

@@ -3,7 +3,7 @@
 // (stoppedIn). Pure: the text only; runtime/host-queue.ts sends it.
 import { bootCommands } from "../remote/boot";
 import { bootFiles } from "./boot-files";
-import { Command, LEDGER, LEDGER_NEXT, RuleChange, STATE_DIR, ipvs, q } from "../remote/commands";
+import { Command, LEDGER, LEDGER_NEXT, RuleChange, STATE_DIR, SchedulerModule, ipvs, q } from "../remote/commands";
 import { nftCommands } from "../remote/nftables";
 import { keepalivedCommands } from "../remote/keepalived";
 import { Plan, Snapshot } from "./plan";
@@ -37,8 +37,8 @@ export function stoppedIn(stdout: string): StoppedIn {
  * whether the host is settled once it ran: not when keepalived applies part of it on its own, a
  * moment later (a reload, a restart), so a read right after it could see IPVS half way. The
  * session then ends with that write, and the next batch reads anew. `rulesOnly`: it changes
- * IPVS rules, the ledger and the boot files and nothing else, so the read after it need read
- * only those (commands.snapshotRead's `rulesOnly`).
+ * IPVS rules (loading a scheduler's module for them), the ledger and the boot files and
+ * nothing else, so the read after it need read only those (commands.snapshotRead's `rulesOnly`).
  */
 export function write(
   plan: Plan,
@@ -51,7 +51,10 @@ export function write(
   return {
     script: scriptOf(plan, snap, ka, marks, coalesce),
     settled,
-    rulesOnly: settled && !marks.length && plan.groups.every((g) => g.commands.every((c) => c instanceof RuleChange)),
+    rulesOnly:
+      settled &&
+      !marks.length &&
+      plan.groups.every((g) => g.commands.every((c) => c instanceof RuleChange || c instanceof SchedulerModule)),
   };
 }
 

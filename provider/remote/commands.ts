@@ -185,8 +185,24 @@ export class RuleChange {
     return this.words.every((w) => PLAIN_WORD.test(w)) ? this.words.join(" ") : undefined;
   }
 }
-/** What a plan emits: shell text, or an IPVS rule change rendered at write time. */
-export type Command = string | RuleChange;
+/**
+ * Loads a scheduler's module before a service uses it, so a kernel without it fails with a clear
+ * message (twos came in Linux 6.2) instead of ipvsadm's "No such file or directory". A class of
+ * its own because it changes nothing a read sees but the IPVS table may use it: a round of rule
+ * changes with it still needs only the rules read again (holds/script.write's `rulesOnly`).
+ */
+export class SchedulerModule {
+  constructor(readonly scheduler: string) {}
+  toString(): string {
+    const name = this.scheduler;
+    return (
+      `modprobe -q ${q(`ip_vs_${name}`)} 2>/dev/null || [ -d ${q(`/sys/module/ip_vs_${name}`)} ] || ` +
+      `{ echo ${q(`scheduler ${name} is not available on this kernel (no module ip_vs_${name})`)} >&2; exit 3; }`
+    );
+  }
+}
+/** What a plan emits: shell text, or an IPVS rule change or scheduler module rendered at write time. */
+export type Command = string | RuleChange | SchedulerModule;
 
 /** Rule lines (ipvsadm arguments) for the boot-time restore: plain words (validated addresses, numbers, enums). */
 export const rules = {
@@ -209,13 +225,7 @@ export const ipvs = {
   editDestination: (k: Key, d: Destination) => new RuleChange(["-e", ...destinationWords(k, d)]),
   deleteDestination: (k: Key, d: Pick<Destination, "address" | "port">) =>
     new RuleChange(["-d", ...serviceWords(k), "-r", hostPort(d.address, d.port)]),
-  /**
-   * Loads a scheduler's module first, so a kernel without it fails with a clear message (twos
-   * came in Linux 6.2) instead of ipvsadm's "No such file or directory".
-   */
-  scheduler: (name: string) =>
-    `modprobe -q ${q(`ip_vs_${name}`)} 2>/dev/null || [ -d ${q(`/sys/module/ip_vs_${name}`)} ] || ` +
-    `{ echo ${q(`scheduler ${name} is not available on this kernel (no module ip_vs_${name})`)} >&2; exit 3; }`,
+  scheduler: (name: string) => new SchedulerModule(name),
   /** ipvsadm --set: 0 leaves a timeout as it is. */
   setTimeouts: (t: IpvsTimeouts) => ipvsadm("--set", String(t.tcp ?? 0), String(t.tcpFin ?? 0), String(t.udp ?? 0)),
   readTimeouts: () => "ipvsadm -L --timeout",

@@ -7,7 +7,7 @@ import { legacyFiles } from "../../provider/remote/boot";
 import { bootFiles } from "../../provider/holds/boot-files";
 import { parseSnapshot } from "../../provider/holds/snapshot";
 import { stoppedIn, write } from "../../provider/holds/script";
-import { SECTION } from "../../provider/remote/commands";
+import { SECTION, SchedulerModule } from "../../provider/remote/commands";
 import { IpvsTable } from "../../provider/remote/parsers";
 import { Host } from "../../provider/remote/ssh";
 import { RealServerArgs, VirtualServiceArgs } from "../../provider/model";
@@ -298,10 +298,11 @@ describe("adoption: what was found is kept (adopt keep, the default) or taken ov
 });
 
 describe("what the host reads again after a write (holds/script.write's rulesOnly)", () => {
-  test("a new service loads its scheduler's module: everything; real servers on it after that: the rules only", () => {
+  test("a new service (its scheduler's module loaded, then the service): the rules only; real servers on it after that: the rules only", () => {
     const s0 = snapshot();
     const service = run(s0, (p) => p.claim("web", { services: [svc], persist: true }));
-    expect(write(service.plan, s0)).toMatchObject({ settled: true, rulesOnly: false });
+    expect(service.plan.groups.flatMap((g) => g.commands).some((c) => c instanceof SchedulerModule)).toBe(true);
+    expect(write(service.plan, s0)).toMatchObject({ settled: true, rulesOnly: true });
     const s1 = after(service.plan, s0);
     const backends = run(s1, (p) => p.claim("rs", { dests: [dest(3)], persist: true }));
     expect(write(backends.plan, s1)).toMatchObject({ settled: true, rulesOnly: true });

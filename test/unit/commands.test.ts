@@ -134,15 +134,25 @@ test("the read after a round of rules only: the ledger, the intent, the IPVS tab
 describe("a transaction, run by sh as the host runs it", () => {
   const END = "# pulumi-lvs: end of script";
   const MORE = "# pulumi-lvs: end of script, more to come";
-  /** Starts the remote half with `read`; the caller writes to its stdin like the client does. */
-  const start = (read: string, scriptWait?: number) => {
-    const child = spawn("sh", ["-c", sessionCommand(read, { scriptWait })], { stdio: ["pipe", "pipe", "pipe"] });
+  /**
+   * Starts the remote half with `read`; the caller writes to its stdin like the client does.
+   * `detached`: its shell leads a process group of its own, as sshd starts it (else it is in
+   * jest's group, as a command under sudo is in sudo's).
+   */
+  const start = (read: string, scriptWait?: number, detached = false) => {
+    // Its own TMPDIR: what the session leaves there is seen.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tx-tmp-"));
+    const child = spawn("sh", ["-c", sessionCommand(read, { scriptWait })], {
+      stdio: ["pipe", "pipe", "pipe"],
+      detached,
+      env: { ...process.env, TMPDIR: tmp },
+    });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-    return { child, exited, out: () => out, err: () => err };
+    return { child, exited, out: () => out, err: () => err, tmp };
   };
   const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), "tx-"));
   const poll = async (what: () => boolean, ms: number) => {
@@ -188,16 +198,25 @@ describe("a transaction, run by sh as the host runs it", () => {
     expect(fs.existsSync(`${d}/ran`)).toBe(false);
   });
 
-  test("the client gone mid-script (its stdin ends): the script's whole group is ended, nothing after runs", async () => {
-    const d = dir();
-    const t = start("true");
-    t.child.stdin.write(`touch ${d}/started\nsleep 2\ntouch ${d}/finished\n${END}\n`);
-    expect(await poll(() => fs.existsSync(`${d}/started`), 5000)).toBe(true);
-    t.child.stdin.end();
-    expect(await t.exited).not.toBe(0);
-    // Had the script gone on, it would have finished within 2 s: it must not, for 3 s.
-    expect(await poll(() => fs.existsSync(`${d}/finished`), 3000)).toBe(false);
-  });
+  test.each([
+    ["leads its own process group (as sshd starts it)", true],
+    ["does not lead a process group (as under sudo)", false],
+  ])(
+    "the client gone mid-script (its stdin ends), when the shell %s: the session's whole group is ended, nothing after runs",
+    async (_, detached) => {
+      const d = dir();
+      const t = start("true", undefined, detached);
+      // The script's own child (sleep) must go too: its end would run the last line.
+      t.child.stdin.write(`touch ${d}/started\n(sleep 2; touch ${d}/child-finished) &\nsleep 2\ntouch ${d}/finished\n${END}\n`);
+      expect(await poll(() => fs.existsSync(`${d}/started`), 5000)).toBe(true);
+      t.child.stdin.end();
+      expect(await t.exited).not.toBe(0);
+      // Had the script gone on, it would have finished within 2 s: it must not, for 3 s.
+      expect(await poll(() => fs.existsSync(`${d}/finished`) || fs.existsSync(`${d}/child-finished`), 3000)).toBe(false);
+      // Its temporary files (the script) are gone with it.
+      expect(await poll(() => fs.readdirSync(t.tmp).length === 0, 3000)).toBe(true);
+    },
+  );
 
   test("rounds with more to come: each runs whole, its end is printed, the host reads again under the same session, and the last round ends it", async () => {
     const d = dir();

@@ -123,7 +123,13 @@ export function sessionCommand(
     // The bound on each script's wait: one timer for the session (a fork, and a `sleep` every
     // few seconds), not a `timeout` process per round. While a script is awaited, "$f.wait" names
     // the round and its sed; the timer ends that sed once the same one waited scriptWait seconds.
-    `{ n=0; l=; while sleep ${tick}; do s=; read -r s < "$f.wait"; if [ -n "$s" ] && [ "$s" = "$l" ]; then n=$((n + ${tick})); else n=0; fi; l=$s; [ "$n" -lt ${scriptWait} ] || kill -TERM "\${s#* }"; done; } </dev/null >/dev/null 2>&1 3<&- 9>&- & t=$!`,
+    // It ends with the loop's shell ($$, in a subshell too), however that ends.
+    `{ n=0; l=; while sleep ${tick} && kill -0 $$; do s=; read -r s < "$f.wait"; if [ -n "$s" ] && [ "$s" = "$l" ]; then n=$((n + ${tick})); else n=0; fi; l=$s; [ "$n" -lt ${scriptWait} ] || kill -TERM "\${s#* }"; done; } </dev/null >/dev/null 2>&1 3<&- 9>&- & t=$!`,
+    // However the loop ends (its end, a signal: its client gone while it wrote, the watchdog
+    // below), the timer and the temporary files go with it, and the lock's record (as in wrap:
+    // this replaces its EXIT trap, and under setsid this is a new shell without its traps).
+    `trap 'kill -KILL "$t" 2>/dev/null; rm -f ${temps} ${LOCK_HOLDER}' EXIT`,
+    "trap 'exit 129' HUP; trap 'exit 141' PIPE; trap 'exit 143' TERM",
     "while :; do",
     // sed stops at the last line, and writes it to a file of its own too, so which one it was
     // is known without another process (tail). In the background, so the timer can end it; a
@@ -137,12 +143,14 @@ export function sessionCommand(
     `  if [ -s "$f.more" ]; then more=snapshot; elif [ -s "$f.rules" ]; then more=reread; elif [ -s "$f.end" ]; then more=; else echo 'pulumi-lvs: the script arrived incomplete; nothing was run' >&2; rc=75; break; fi`,
     `  ( set -e; . "$f" ) & p=$!`,
     // $$ is the loop's shell, the leader of the session's group (see above), in the subshell too.
-    `  { while read -r _; do :; done; rm -f ${temps}; kill -TERM -$$; } <&3 >/dev/null 2>&1 9>&- & w=$!`,
-    `  wait "$p"; rc=$?; kill "$w" 2>/dev/null; wait "$w" 2>/dev/null`,
+    `  { while read -r _; do :; done; kill -TERM -$$; } <&3 >/dev/null 2>&1 9>&- & w=$!`,
+    // KILL: a subshell holds the shell's TERM trap for a moment after its fork; a TERM then would
+    // be lost, and the watchdog would wait on (and end the session at the client's end).
+    `  wait "$p"; rc=$?; kill -KILL "$w" 2>/dev/null; wait "$w" 2>/dev/null`,
     `  [ "$rc" -eq 0 ] && [ -n "$more" ] || break`,
     `  echo ${q(ROUND_END)}; $more; echo ${q(TRANSACTION_MARKER)}`,
     "done",
-    `kill "$t" 2>/dev/null; rm -f ${temps}; exit $rc`,
+    "exit $rc",
   ].join("\n");
   // The fifth field of /proc/$$/stat is the shell's process group (its second, "(sh)", has no blank).
   return [

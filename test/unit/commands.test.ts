@@ -267,6 +267,29 @@ describe("a transaction, run by sh as the host runs it", () => {
     expect(fs.existsSync(`${d}/ran`)).toBe(false);
   });
 
+  /** Whether any process of the group led by `pid` is left. */
+  const groupAlive = (pid: number) => {
+    try {
+      process.kill(-pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  test.each([
+    ["its last round ran", (t: ReturnType<typeof start>) => t.child.stdin.write(`echo one\n${END}\n`)],
+    ["a hang-up (its client gone while it waited)", (t: ReturnType<typeof start>) => t.child.kill("SIGHUP")],
+  ])("when the session ends (%s), no process of it is left (its timer included) and no temporary file", async (_, end) => {
+    // A short wait: the timer's period is 1 s, so its last `sleep` is gone within a second.
+    const t = start("true", 4, true);
+    expect(await poll(() => t.out().includes("--- pulumi-lvs transaction ---"), 5000)).toBe(true);
+    end(t);
+    await t.exited;
+    expect(await poll(() => !groupAlive(t.child.pid!), 3000)).toBe(true);
+    expect(fs.readdirSync(t.tmp)).toEqual([]);
+    t.child.stdin.end();
+  });
+
   test("a client whose link froze (stdin open, nothing sent): after the wait nothing runs and the session ends", async () => {
     const t = start("echo read-out", 1);
     expect(await t.exited).toBe(75);

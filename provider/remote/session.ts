@@ -3,9 +3,9 @@
 // the lock, by the read again; the client decides the next round on that read while the engine
 // sends it the next operations, so a burst of rounds holds the lock once and pays no new session,
 // lock or process start per round. The last round (or closing the channel) ends the session and
-// releases the lock. The protocol's host half is commands.sessionCommand.
+// releases the lock. The protocol's host half is session-host.sessionCommand.
 import type { ClientChannel } from "ssh2";
-import { ROUND_END, SCRIPT_END, SCRIPT_MORE, SCRIPT_MORE_RULES, TRANSACTION_MARKER } from "./commands";
+import { ROUND_END, SCRIPT_END, SCRIPT_MORE, SCRIPT_MORE_RULES, TRANSACTION_MARKER } from "./session-host";
 
 export class RemoteCommandError extends Error {
   constructor(
@@ -76,7 +76,7 @@ export class Session {
   /**
    * Sends one round's script; resolves with its output once it ran. With `then`, the host reads
    * again after it (read() then gives that read): all of it, or the rules only (see
-   * commands.sessionCommand); without, the session ends after it.
+   * session-host.sessionCommand); without, the session ends after it.
    */
   write(script: string, then?: "read" | "reread"): Promise<string> {
     if (this.phase !== "idle") return Promise.reject(new Error(`${this.ctx.target}: no read to write after (session ${this.phase})`));

@@ -10,7 +10,8 @@ import { hostname } from "os";
 import type { NodeSSH, Config as SshConfig } from "node-ssh";
 import type { Readable } from "stream";
 import { Connection, ProxyConnection } from "../model";
-import { LOCK_TIMEOUT, sessionCommand, wrap } from "./commands";
+import { LOCK_TIMEOUT, wrap } from "./commands";
+import { sessionCommand } from "./session-host";
 import { RemoteCommandError, Session } from "./session";
 import {
   Expectation,
@@ -131,7 +132,7 @@ export class Host {
    * `read` runs; its output is the session's read(). Each write runs with the lock still held,
    * so nothing can change on the host between a read and the write decided on it. `reread`: what
    * the host reads after a round of rules only; `readOnly`: the session ends after its read (see
-   * commands.sessionCommand).
+   * session-host.sessionCommand).
    */
   async open(read: string, summary: string, how: { reread?: string; readOnly?: boolean } = {}): Promise<Session> {
     const client = await this.client();

@@ -2,7 +2,7 @@
 // its queued transactions would still write to their hosts when their turn came, leaving
 // holders that no stack knows. So the provider process watches the engine that started it (the
 // address it was given to talk back to) and, once that stops answering, closes every SSH
-// connection (each host then stops what it was running for us, see commands.sessionCommand)
+// connection (each host then stops what it was running for us, see session-host.sessionCommand)
 // and exits.
 import * as net from "net";
 import { disconnectAll } from "../remote/ssh";

@@ -3,7 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "shell-quote";
-import { RuleChange, SCRIPT_MORE_RULES, ipvs, net, q, rules, sessionCommand, snapshotRead, wrap } from "../../provider/remote/commands";
+import { RuleChange, ipvs, net, q, rules, snapshotRead, wrap } from "../../provider/remote/commands";
+import { SCRIPT_MORE_RULES, sessionCommand } from "../../provider/remote/session-host";
 
 const svc = { address: "198.51.100.100", port: 80, protocol: "tcp" as const };
 

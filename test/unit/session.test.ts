@@ -1,10 +1,10 @@
 // The client half of a locked session (remote/session.ts) against a fake channel that answers as
-// the host half does (commands.sessionCommand, tested through sh in commands.test.ts): reads and
+// the host half does (session-host.sessionCommand, tested through sh in commands.test.ts): reads and
 // rounds delimited by their markers however the bytes are split, a failed round reported with its
 // own output, a session closed while idle ending cleanly.
 import { EventEmitter } from "events";
 import type { ClientChannel } from "ssh2";
-import { ROUND_END, SCRIPT_END, SCRIPT_MORE, TRANSACTION_MARKER } from "../../provider/remote/commands";
+import { ROUND_END, SCRIPT_END, SCRIPT_MORE, TRANSACTION_MARKER } from "../../provider/remote/session-host";
 import { RemoteCommandError, Session } from "../../provider/remote/session";
 
 class FakeChannel extends EventEmitter {

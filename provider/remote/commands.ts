@@ -16,13 +16,24 @@ const section = `echo ${q(SECTION)}`;
 /** Lock file that serializes our writes on one host (Pulumi runs resources in parallel). */
 const LOCK = "/run/pulumi-lvs.lock";
 /** Who holds the lock, written by each holder once it has it: a transaction that gives up names them. */
-/** Who holds the host lock, written beside it (wrap; remote/session-host.ts's loop removes it too). */
-export const LOCK_HOLDER = `${LOCK}.holder`;
+const LOCK_HOLDER = `${LOCK}.holder`;
 const STATE_DIR_PATH = "/var/lib/pulumi-lvs";
 /** Seconds a transaction waits for the host lock unless the connection says otherwise (connection.lockTimeout). */
 export const LOCK_TIMEOUT = 120;
 /** The exit status of a transaction that gave up waiting for the lock. */
 export const LOCK_TIMED_OUT = 75;
+
+/**
+ * The traps of a shell that holds the host lock: the lock's record goes with the lock however the
+ * shell ends, a signal too (its client gone while it wrote: SIGPIPE; a hang-up; an operator's
+ * kill exits through the EXIT trap). A shell that sets its own EXIT trap (remote/session-host.ts's
+ * loop) adds what it must `run` then and the files to `remove` with the record (one `rm`).
+ */
+export const onExit = ({ run, remove }: { run?: string; remove?: string } = {}): string =>
+  [
+    `trap '${run ? `${run}; ` : ""}rm -f ${remove ? `${remove} ` : ""}${LOCK_HOLDER}' EXIT`,
+    "trap 'exit 129' HUP; trap 'exit 141' PIPE; trap 'exit 143' TERM",
+  ].join("\n");
 
 /**
  * Wraps a transaction for execution: always under `sh` (the login shell may be anything), under
@@ -41,10 +52,7 @@ export function wrap(script: string, opts: { sudo: boolean; lockTimeout: number;
     `  exit ${LOCK_TIMED_OUT}`,
     "fi",
     `printf '%s since %s, remote pid %s\\n' ${q(opts.holder)} "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" "$$" > ${LOCK_HOLDER}`,
-    // The record goes with the lock however the shell ends: a signal (its client gone while it
-    // wrote: SIGPIPE; a hang-up; an operator's kill) exits through the EXIT trap too.
-    `trap 'rm -f ${LOCK_HOLDER}' EXIT`,
-    "trap 'exit 129' HUP; trap 'exit 141' PIPE; trap 'exit 143' TERM",
+    onExit(),
     script,
   ].join("\n");
   const body = `sh -c ${q(locked)}`;

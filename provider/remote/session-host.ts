@@ -1,6 +1,6 @@
 // The host half of a locked session (remote/session.ts is the client's half): the markers the
 // two halves exchange, and the shell that runs on the host under the lock (wrap, in commands.ts).
-import { LOCK_HOLDER, q } from "./commands";
+import { onExit, q } from "./commands";
 
 /** Seconds the host waits for the write script after the read (the client decides in milliseconds). */
 export const SCRIPT_WAIT = 60;
@@ -75,10 +75,9 @@ export function sessionCommand(
     // It ends with the loop's shell ($$, in a subshell too), however that ends.
     `{ n=0; l=; while sleep ${tick} && kill -0 $$; do s=; read -r s < "$f.wait"; if [ -n "$s" ] && [ "$s" = "$l" ]; then n=$((n + ${tick})); else n=0; fi; l=$s; [ "$n" -lt ${scriptWait} ] || kill -TERM "\${s#* }"; done; } </dev/null >/dev/null 2>&1 3<&- 9>&- & t=$!`,
     // However the loop ends (its end, a signal: its client gone while it wrote, the watchdog
-    // below), the timer and the temporary files go with it, and the lock's record (as in wrap:
-    // this replaces its EXIT trap, and under setsid this is a new shell without its traps).
-    `trap 'kill -KILL "$t" 2>/dev/null; rm -f ${temps} ${LOCK_HOLDER}' EXIT`,
-    "trap 'exit 129' HUP; trap 'exit 141' PIPE; trap 'exit 143' TERM",
+    // below), the timer and the temporary files go with it, and the lock's record (this replaces
+    // wrap's EXIT trap, and under setsid this is a new shell without its traps).
+    onExit({ run: `kill -KILL "$t" 2>/dev/null`, remove: temps }),
     "while :; do",
     // sed stops at the last line, and writes it to a file of its own too, so which one it was
     // is known without another process (tail). In the background, so the timer can end it; a

@@ -154,6 +154,8 @@ export const ipvs = {
   /** -E sets every option again: persistence given nowhere means persistence off, which is what we want. */
   editService: (s: VirtualService) => new RuleChange(["-E", ...serviceWords(s), ...schedulingWords(s)]),
   deleteService: (k: Key) => new RuleChange(["-D", ...serviceWords(k)]),
+  /** Shell text, not a rule change: a service that is not there is no error (ipvsadm -R would report it). */
+  deleteServiceIfThere: (k: Key) => `${ipvsadm("-D", ...serviceWords(k))} 2>/dev/null || true`,
   addDestination: (k: Key, d: Destination) => new RuleChange(["-a", ...destinationWords(k, d)]),
   editDestination: (k: Key, d: Destination) => new RuleChange(["-e", ...destinationWords(k, d)]),
   deleteDestination: (k: Key, d: Pick<Destination, "address" | "port">) =>

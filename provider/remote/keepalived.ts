@@ -255,6 +255,22 @@ function handedBack(before: Ledger, after: Ledger, have: Record<string, string>)
   return out;
 }
 
+/**
+ * Services whose health check was turned on (or adopted with one) while ipvsadm's service is in
+ * the kernel: deleted just before keepalived reads their new file, so keepalived creates them
+ * itself. Left in place, keepalived (with `alpha`) counts their real servers down until a check
+ * passes and so never removes one whose checks fail from the start: a dead backend would keep
+ * its traffic. New connections wait (and packets of open ones are held back) until each
+ * backend's first check passes, as after a restart.
+ */
+function handedOver(before: Ledger, after: Ledger, want: Record<string, string>, have: Record<string, string>): string[] {
+  return Object.entries(after.entries).flatMap(([key, e]) => {
+    // (A file of ours deleted by hand while keepalived runs its service is drift, not a handover.)
+    if (!byKeepalived(e) || byKeepalived(before.entries[key]) || !want[fileOf(e)] || have[`${KEEPALIVED_DIR}/${fileOf(e)}`]) return [];
+    return [ipvs.deleteServiceIfThere(e.where)];
+  });
+}
+
 /** Whether a set of our files gives keepalived something to run (a VRRP instance or a virtual_server). */
 export const hasWork = (files: Record<string, string>): boolean => Object.keys(files).some((n) => n !== SCRIPT_SECURITY_FILE);
 
@@ -289,6 +305,7 @@ export function keepalivedCommands(
       ...(changed.length ? keepalived.installStaged() : []),
       ...(l.include ? [] : keepalived.addInclude(l.conf)),
       ...(l.enabled ? [] : [keepalived.enable()]),
+      ...handedOver(before, after, want, have),
       ...(!l.active ? [keepalived.start()] : restart ? [keepalived.restart()] : changed.length || !l.include ? [keepalived.reload()] : []),
       ...(starts ? settle(after) : []),
       ...handedBack(before, after, have),

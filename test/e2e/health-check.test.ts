@@ -1,7 +1,7 @@
 // The commonest keepalived setup: one director, health-checked backends, no VRRP, through the
 // real CLI on the lab, as ordered steps. First the LvsDrCluster a new user writes (its first
-// `up` serves; a dead web server leaves rotation and returns; a backend removed; the cluster
-// removed), then the same service declared resource by resource, so that it exists with no
+// `up` serves; a dead web server leaves rotation and returns; the check turned on for the
+// service ipvsadm ran while a backend was dead; a backend removed; the cluster removed), then the same service declared resource by resource, so that it exists with no
 // backend at all (keepalived is left alone: it would have nothing to run), gets one, and loses
 // it again; then a firewall-mark service for HTTP and its alternative port, sticky, whose
 // backend's death takes it out of both. keepalived on the director ends byte-identical to how
@@ -32,10 +32,18 @@ const check = { type: "http", path: "/", interval: 1, timeout: 1, retries: 1 };
 const stack = new Stack(path.join(REPO, "test/e2e/program"), "health");
 
 const backend = (h: typeof rsA, name: string) => ({ name, address: h.lanAddress, connection: conn(h) });
-const cluster = (backends: ReturnType<typeof backend>[]) => ({
+const cluster = (backends: ReturnType<typeof backend>[], { checked = true } = {}) => ({
   type: "LvsDrCluster",
   name: "web",
-  args: { director: conn(director), vip: VIP, port: 80, scheduler: "rr", drainTimeout: 0, healthCheck: check, backends },
+  args: {
+    director: conn(director),
+    vip: VIP,
+    port: 80,
+    scheduler: "rr",
+    drainTimeout: 0,
+    healthCheck: checked ? check : undefined,
+    backends,
+  },
 });
 /** The same service resource by resource, with as many real servers (on rs-a) as asked. */
 const resources = (withBackend: boolean) => [
@@ -106,7 +114,26 @@ test("2. a backend whose web server stops leaves rotation, and returns when it i
   expectAlternating(VIP);
 });
 
-test("3. removing a backend removes only it; rs-b is as it was", async () => {
+test("3. a check turned on for a service ipvsadm ran, one backend dead then: keepalived starts and only the live one serves", async () => {
+  stack.declare(cluster([backend(rsA, "a"), backend(rsB, "b")], { checked: false }));
+  await stack.up();
+  expect(keepalived()).toBe("inactive");
+  await waitKernel([rsA.lanAddress, rsB.lanAddress]);
+  onHost("rs-b", "systemctl stop lab-httpd");
+  try {
+    stack.declare(cluster([backend(rsA, "a"), backend(rsB, "b")]));
+    await stack.up();
+    expect(keepalived()).toBe("active");
+    await waitKernel([rsA.lanAddress]);
+    expect(requestsFromClient(VIP, 4)).toEqual(Array(4).fill("This is test page,this is A."));
+  } finally {
+    onHost("rs-b", "systemctl start lab-httpd");
+  }
+  await waitKernel([rsA.lanAddress, rsB.lanAddress]);
+  await noChanges();
+});
+
+test("4. removing a backend removes only it; rs-b is as it was", async () => {
   stack.declare(cluster([backend(rsA, "a")]));
   const r = await stack.up();
   expect(changes(r)).toEqual({ [`web-rs-b`]: "delete", [`web-rs-host-b-${VIP}`]: "delete" });
@@ -115,14 +142,14 @@ test("3. removing a backend removes only it; rs-b is as it was", async () => {
   expect(hostState(["rs-b"])).toEqual({ "rs-b": before["rs-b"] });
 });
 
-test("4. up to an empty stack puts every host back, keepalived included", async () => {
+test("5. up to an empty stack puts every host back, keepalived included", async () => {
   stack.declare();
   const r = await stack.up();
   expect(new Set(created(r))).toEqual(new Set(["delete"]));
   expect(hostState(HOSTS)).toEqual(before);
 });
 
-test("5. a health-checked service with no backend yet: keepalived is left alone, preview is clean", async () => {
+test("6. a health-checked service with no backend yet: keepalived is left alone, preview is clean", async () => {
   stack.declare(...resources(false));
   const r = await stack.up();
   expect(changes(r)).toEqual({ dir: "create", svc: "create" });
@@ -132,7 +159,7 @@ test("5. a health-checked service with no backend yet: keepalived is left alone,
   await noChanges();
 });
 
-test("6. its first backend: keepalived starts and the VIP serves", async () => {
+test("7. its first backend: keepalived starts and the VIP serves", async () => {
   stack.declare(...resources(true));
   const r = await stack.up();
   expect(changes(r)).toEqual({ "host-a": "create", "rs-a": "create" });
@@ -142,7 +169,7 @@ test("6. its first backend: keepalived starts and the VIP serves", async () => {
   await noChanges();
 });
 
-test("7. its last backend removed: keepalived put back as found, the service waits for the next one", async () => {
+test("8. its last backend removed: keepalived put back as found, the service waits for the next one", async () => {
   stack.declare(...resources(false));
   const r = await stack.up();
   expect(changes(r)).toEqual({ "host-a": "delete", "rs-a": "delete" });
@@ -182,7 +209,7 @@ const waitFw = (want: string[]) =>
 /** One request to VIP:port; the page's letter. */
 const page = (port: number) => requestsFromClient(VIP, 1, port)[0].replace(/^This is test page,this is (\w)\.$/, "$1");
 
-test("8. a health-checked fwmark service (80 and 8080, sticky): a backend whose web server stops leaves both ports", async () => {
+test("9. a health-checked fwmark service (80 and 8080, sticky): a backend whose web server stops leaves both ports", async () => {
   stack.declare(...fwmark);
   await stack.up();
   expect(onHost("director", "ipvsadm -S -n")).toContain("-A -f 10 -s rr -p 300");
@@ -201,7 +228,7 @@ test("8. a health-checked fwmark service (80 and 8080, sticky): a backend whose 
   await noChanges();
 });
 
-test("9. destroy leaves every host as it was", async () => {
+test("10. destroy leaves every host as it was", async () => {
   await stack.destroy();
   expect(hostState(HOSTS)).toEqual(before);
 });

@@ -207,6 +207,47 @@ describe("turning a health check off", () => {
   });
 });
 
+describe("turning a health check on", () => {
+  const FILE = "/etc/keepalived/pulumi-lvs.d/vs-tcp-198.51.100.100-80.conf";
+  const running = { ...snapshot().keepalived!, active: true, include: true };
+  const ipvsadmOwned = () => {
+    const s0 = new Plan(snapshot());
+    claim(s0, "svc", { services: [{ ...svc, healthCheck: undefined }], keepalived: false, persist: true });
+    claim(s0, "a", { dests: [rs("198.51.100.11")], persist: true });
+    claim(s0, "d", { vrrp: [vrrp], keepalived: true, persist: true });
+    return s0;
+  };
+  const turnOn = (s0: Plan) => {
+    const on = new Plan(snapshot({ ledger: s0.ledger, ipvs: liveService([{ address: "198.51.100.11", weight: 1 }]) }));
+    claim(on, "svc", { services: [svc], keepalived: true, persist: true });
+    return on;
+  };
+
+  test("ipvsadm's service is deleted just before keepalived reads its file, so keepalived's checks decide every backend", () => {
+    const s0 = ipvsadmOwned();
+    const on = turnOn(s0);
+    const have = { "/etc/keepalived/pulumi-lvs.d/vrrp-eth1-51.conf": "x" };
+    const k = keepalivedCommands(s0.ledger, on.ledger, running, have, false);
+    const del = k.after.indexOf("ipvsadm -D -t 198.51.100.100\\:80 2>/dev/null || true");
+    expect(del).toBeGreaterThan(k.after.findIndex((c) => c.includes(FILE)));
+    expect(k.after[del + 1]).toBe("systemctl reload keepalived");
+    // keepalived starting (not yet running) takes it over the same way.
+    const k2 = keepalivedCommands(s0.ledger, on.ledger, { ...running, active: false }, have, false);
+    expect(k2.after[k2.after.indexOf(k.after[del]) + 1]).toBe("systemctl start keepalived");
+  });
+
+  test("a service keepalived already runs is never deleted: not on a change, not when its file was removed by hand", () => {
+    const s0 = ipvsadmOwned();
+    const on = turnOn(s0);
+    const again = new Plan(snapshot({ ledger: on.ledger, ipvs: liveService([{ address: "198.51.100.11", weight: 1 }]) }));
+    claim(again, "svc", { services: [{ ...svc, scheduler: "wlc" }], keepalived: true, persist: true });
+    for (const have of [{ [FILE]: "x" }, {}] as Record<string, string>[]) {
+      const k = keepalivedCommands(on.ledger, again.ledger, running, have, false);
+      expect(k.after.filter((c) => c.startsWith("ipvsadm -D"))).toEqual([]);
+    }
+  });
+});
+
 describe("keepalived missing", () => {
   test("with installKeepalived false, a missing keepalived fails the operation before anything changes", () => {
     const plan = new Plan(snapshot({ keepalived: undefined }));

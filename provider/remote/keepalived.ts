@@ -233,6 +233,9 @@ export function changedFiles(want: Record<string, string>, have: Record<string, 
   ];
 }
 
+/** Whether the host has the file of ours for a health-checked service (`have`: path -> hash, as read). */
+const fileOnHost = (have: Record<string, string>, e: EntryOf<"service">): boolean => !!have[`${KEEPALIVED_DIR}/${fileOf(e)}`];
+
 /**
  * Services whose health check was turned off: keepalived deletes them on the reload that drops
  * their file, so once it did, ipvsadm adds them back with their real servers (a gap of about a
@@ -244,7 +247,7 @@ function handedBack(before: Ledger, after: Ledger, have: Record<string, string>)
     const was = before.entries[key];
     const s = e.kind === "service" ? desiredValue(e) : undefined;
     if (!s || s.healthCheck) continue;
-    if (!byKeepalived(was) || !have[`${KEEPALIVED_DIR}/${fileOf(was)}`]) continue;
+    if (!byKeepalived(was) || !fileOnHost(have, was)) continue;
     out.push(ipvs.waitGone(s), `${ipvs.addService(s)} 2>/dev/null || ${ipvs.editService(s)}`);
     for (const d of Object.values(after.entries)) {
       const v = d.kind === "dest" ? liveTarget(d) : undefined;
@@ -265,9 +268,11 @@ function handedBack(before: Ledger, after: Ledger, have: Record<string, string>)
  */
 function handedOver(before: Ledger, after: Ledger, want: Record<string, string>, have: Record<string, string>): string[] {
   return Object.entries(after.entries).flatMap(([key, e]) => {
-    // (A file of ours deleted by hand while keepalived runs its service is drift, not a handover.)
-    if (!byKeepalived(e) || byKeepalived(before.entries[key]) || !want[fileOf(e)] || have[`${KEEPALIVED_DIR}/${fileOf(e)}`]) return [];
-    return [ipvs.deleteServiceIfThere(e.where)];
+    if (!byKeepalived(e) || !want[fileOf(e)]) return [];
+    // Not when keepalived runs it already: by the last run, or by one that died after our file
+    // went in. (A file of ours deleted by hand while keepalived runs its service is drift.)
+    const running = byKeepalived(before.entries[key]) || fileOnHost(have, e);
+    return running ? [] : [ipvs.deleteServiceIfThere(e.where)];
   });
 }
 

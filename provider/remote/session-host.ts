@@ -20,9 +20,9 @@ export const SCRIPT_MORE_RULES = `${SCRIPT_END}, more to come, rules only`;
 export const ROUND_END = "--- pulumi-lvs round done ---";
 
 /**
- * The host half of a locked session (remote/session.ts is the client's): runs the read, prints
- * the marker, then takes a write script from stdin and runs it only if it arrived whole (its last
- * line is SCRIPT_END, SCRIPT_MORE or SCRIPT_MORE_RULES). After SCRIPT_END, or an empty stdin
+ * The shell of a locked session on the host: runs the read, prints the marker, then takes a
+ * write script from stdin and runs it only if it arrived whole (its last line is SCRIPT_END,
+ * SCRIPT_MORE or SCRIPT_MORE_RULES). After SCRIPT_END, or an empty stdin
  * (nothing to write, or the client closed the session), the session ends; after SCRIPT_MORE it
  * prints ROUND_END, runs `read` again under the same lock (`reread` after SCRIPT_MORE_RULES), and
  * waits for the next script.

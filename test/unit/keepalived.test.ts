@@ -234,6 +234,8 @@ describe("turning a health check on", () => {
     // keepalived starting (not yet running) takes it over the same way.
     const k2 = keepalivedCommands(s0.ledger, on.ledger, { ...running, active: false }, have, false);
     expect(k2.after[k2.after.indexOf(k.after[del]) + 1]).toBe("systemctl start keepalived");
+    // A service made by hand, adopted with a check (no entry before): the same.
+    expect(keepalivedCommands(emptyLedger(), on.ledger, running, have, false).after).toContain(k.after[del]);
   });
 
   test("a service keepalived already runs is never deleted: not on a change, not when its file was removed by hand", () => {

@@ -105,9 +105,6 @@ export function liveOf(snap: Snapshot): Live {
     fou: [...(snap.fou ?? [])],
   };
 }
-export function cloneLive(l: Live): Live {
-  return { ...clone({ ...l, ipvs: undefined }), ipvs: cloneTable(l.ipvs) };
-}
 function cloneTable(t: IpvsTable): IpvsTable {
   return new Map([...t].map(([k, s]) => [k, { ...clone(s), destinations: s.destinations.map((d) => ({ ...d })) }]));
 }

@@ -108,8 +108,12 @@ const releaseHint = (target: string, holders: string[]): string =>
 export class HostQueue {
   private queued: Queued[] = [];
   private running = false;
-  /** The last read of a refresh, parsed: reads that come soon after it share it (READ_REUSE_MS). */
-  private lastRead?: { at: number; snap: Snapshot; needs: Needs };
+  /**
+   * The last read of a refresh, parsed, and the plan made of it: reads that come soon after it
+   * share both (READ_REUSE_MS). Read-only operations change no plan, so one plan answers them all
+   * (a plan per batch cost O(ledger) each: seconds for a thousand backends).
+   */
+  private lastRead?: { at: number; plan: Plan; needs: Needs };
   /**
    * Operations submitted and not yet answered, and the most there were at once in this burst. A
    * burst ends when none was outstanding for SESSION_IDLE_MS: a lone operation later (another
@@ -193,9 +197,9 @@ export class HostQueue {
   }
 
   /** The last refresh read, when it is young enough and read what `needs` asks. */
-  private sharedRead(needs: Needs): Snapshot | undefined {
+  private sharedRead(needs: Needs): Plan | undefined {
     const r = this.lastRead;
-    return r && Date.now() - r.at < READ_REUSE_MS && covers(r.needs, needs) ? r.snap : undefined;
+    return r && Date.now() - r.at < READ_REUSE_MS && covers(r.needs, needs) ? r.plan : undefined;
   }
 
   private async batch(items: Queued[]): Promise<void> {
@@ -205,9 +209,9 @@ export class HostQueue {
     let plan: Plan | undefined;
     const results = new Map<Queued, { ok: true; value: unknown } | { ok: false; error: Error }>();
     const parsed = (out: string | Record<string, string>): Snapshot => ({ ...parseSnapshot(out), at: new Date().toISOString() });
-    const decide = (snap: Snapshot) => {
+    const decide = (read: Snapshot | Plan) => {
       // A refresh never changes a host, not even to finish an interrupted transaction.
-      plan = new Plan(readOnly ? { ...snap, pending: undefined } : snap);
+      plan = read instanceof Plan ? read : new Plan(readOnly ? { ...read, pending: undefined } : read);
       items.forEach((item, i) => {
         try {
           results.set(item, { ok: true, value: plan!.op(String(i), (p) => item.op.apply(p)) });
@@ -219,9 +223,9 @@ export class HostQueue {
           });
         }
       });
-      if (readOnly) return undefined;
+      if (readOnly || read instanceof Plan) return undefined;
       plan.settle();
-      const w = write(plan, snap, { coalesce: !items.some((i) => i.uncoalesced) });
+      const w = write(plan, read, { coalesce: !items.some((i) => i.uncoalesced) });
       settled = w.settled;
       rulesOnly = w.rulesOnly;
       return w.script;
@@ -243,9 +247,8 @@ export class HostQueue {
         if (shared) decide(shared);
         else {
           const at = Date.now();
-          const snap = parsed(await host.readOnce(read, summary));
-          decide(snap);
-          this.lastRead = { at, snap, needs };
+          decide(parsed(await host.readOnce(read, summary)));
+          this.lastRead = { at, plan: plan!, needs };
         }
       } else {
         const session = await this.session(host, needs, read, summary);

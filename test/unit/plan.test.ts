@@ -79,6 +79,23 @@ describe("holds", () => {
     expect(Object.keys(plan.ledger.entries[keys.sysctl(ARP)].holders)).toEqual(["web"]);
   });
 
+  test("a failed operation leaves nothing of itself, half-held objects included; those before it and after it stand", () => {
+    const other = { address: "198.51.100.101", prefix: 32, dev: "lo" };
+    const plan = new Plan(snapshot());
+    plan.op("0", (p) => backend(p, "web"));
+    // The address is held before the sysctl conflicts: the throw comes half-way through the claim.
+    expect(() => plan.op("1", (p) => p.claim("alt", { addrs: [other], sysctls: { [ARP]: 2 }, persist: true }))).toThrow(ClaimError);
+    expect(plan.ledger.entries[keys.addr(other)]).toBeUndefined();
+    plan.op("2", (p) => p.claim("third", { addrs: [other], persist: true }));
+    expect(plan.groups.map((g) => g.label)).toEqual(["0", "2"]);
+    expect(emitted(plan)).toEqual([
+      "echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore",
+      "ip addr replace 198.51.100.100/32 dev lo",
+      "ip addr replace 198.51.100.101/32 dev lo",
+    ]);
+    expect(Object.keys(plan.ledger.entries[keys.addr(other)].holders)).toEqual(["third"]);
+  });
+
   test("an interface change moves the VIP: removed there first, then added here", () => {
     const eth1 = { address: VIP, prefix: 32, dev: "eth1" };
     const s0 = snapshot();

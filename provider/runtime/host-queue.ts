@@ -209,12 +209,12 @@ export class HostQueue {
     let plan: Plan | undefined;
     const results = new Map<Queued, { ok: true; value: unknown } | { ok: false; error: Error }>();
     const parsed = (out: string | Record<string, string>): Snapshot => ({ ...parseSnapshot(out), at: new Date().toISOString() });
-    const decide = (read: Snapshot | Plan) => {
-      // A refresh never changes a host, not even to finish an interrupted transaction.
-      plan = read instanceof Plan ? read : new Plan(readOnly ? { ...read, pending: undefined } : read);
+    /** Runs every operation of the batch on `p`; a refusal fails its operation only. */
+    const answer = (p: Plan) => {
+      plan = p;
       items.forEach((item, i) => {
         try {
-          results.set(item, { ok: true, value: plan!.op(String(i), (p) => item.op.apply(p)) });
+          results.set(item, { ok: true, value: p.op(String(i), (q) => item.op.apply(q)) });
         } catch (e) {
           if (!(e instanceof ClaimError)) throw e;
           results.set(item, {
@@ -223,9 +223,12 @@ export class HostQueue {
           });
         }
       });
-      if (readOnly || read instanceof Plan) return undefined;
-      plan.settle();
-      const w = write(plan, read, { coalesce: !items.some((i) => i.uncoalesced) });
+    };
+    const decide = (snap: Snapshot) => {
+      const p = new Plan(snap);
+      answer(p);
+      p.settle();
+      const w = write(p, snap, { coalesce: !items.some((i) => i.uncoalesced) });
       settled = w.settled;
       rulesOnly = w.rulesOnly;
       return w.script;
@@ -244,11 +247,13 @@ export class HostQueue {
       if (readOnly) {
         // A refresh holds no lock longer than its read: a session kept open for writes ends first.
         await this.closeSession();
-        if (shared) decide(shared);
+        if (shared) answer(shared);
         else {
           const at = Date.now();
-          decide(parsed(await host.readOnce(read, summary)));
-          this.lastRead = { at, plan: plan!, needs };
+          // A refresh never changes a host, not even to finish an interrupted transaction.
+          const fresh = new Plan({ ...parsed(await host.readOnce(read, summary)), pending: undefined });
+          answer(fresh);
+          this.lastRead = { at, plan: fresh, needs };
         }
       } else {
         const session = await this.session(host, needs, read, summary);

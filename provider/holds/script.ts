@@ -1,7 +1,8 @@
 // The write of a transaction: the plan's groups rendered to one shell script, intent first
 // and commit last, each group after a marker line, so a failure names the group it stopped in
 // (stoppedIn). Pure: the text only; runtime/host-queue.ts sends it.
-import { bootCommands } from "../remote/boot";
+import { BOOT_FILES, bootCommands, sha256 } from "../remote/boot";
+import { Ledger } from "../ledger";
 import { bootFiles } from "./boot-files";
 import { Command, LEDGER, LEDGER_NEXT, RuleChange, STATE_DIR, SchedulerModule, ipvs, q } from "../remote/commands";
 import { nftCommands } from "../remote/nftables";
@@ -38,36 +39,56 @@ export function stoppedIn(stdout: string): StoppedIn {
  * moment later (a reload, a restart), so a read right after it could see IPVS half way. The
  * session then ends with that write, and the next batch reads anew. `rulesOnly`: it changes
  * IPVS rules (loading a scheduler's module for them), the ledger and the boot files and
- * nothing else, so the read after it need read only those (commands.snapshotRead's `rulesOnly`).
+ * nothing else, and `ours` (then set) is what it leaves of those files, so the read after it
+ * need read the IPVS table only (commands.snapshotRead's `rulesOnly`).
  */
 export function write(
   plan: Plan,
   snap: Snapshot,
   { coalesce = true } = {},
-): { script: string | undefined; settled: boolean; rulesOnly: boolean } {
+): { script: string | undefined; settled: boolean; rulesOnly: boolean; ours: Ours | undefined } {
   const ka = keepalivedCommands(snap.ledger, plan.ledger, snap.keepalived, snap.files ?? {}, plan.keepalivedRestart);
   const marks = nftCommands(snap.ledger, plan.ledger, snap.nft);
   const settled = !ka.before.length && !ka.after.length && !plan.keepalivedRestart;
-  return {
-    script: scriptOf(plan, snap, ka, marks, coalesce),
-    settled,
-    rulesOnly:
-      settled &&
-      !marks.length &&
-      plan.groups.every((g) => g.commands.every((c) => c instanceof RuleChange || c instanceof SchedulerModule)),
-  };
+  const boot = bootFiles(plan.ledger);
+  const ours =
+    settled && !marks.length && plan.groups.every((g) => g.commands.every((c) => c instanceof RuleChange || c instanceof SchedulerModule))
+      ? oursAfter(plan, snap, boot)
+      : undefined;
+  return { script: scriptOf(plan, snap, boot, ka, marks, coalesce), settled, rulesOnly: !!ours, ours };
+}
+
+/**
+ * Our own files as a write leaves them once it ran whole: the ledger and the boot files' hashes.
+ * Only pulumi-lvs writes them, under the host lock, so within a session they need no read back
+ * (at a thousand backends the ledger alone is 430 kB a round). Undefined when that is not
+ * certain: the ledger emptied (its directory goes), or the unit or restore script possibly
+ * removed (bootCommands removes them only when nothing else of ours is left).
+ */
+export type Ours = { ledger: Ledger; files: Record<string, string> };
+function oursAfter(plan: Plan, snap: Snapshot, boot: Record<string, string | null>): Ours | undefined {
+  if (!Object.keys(plan.ledger.entries).length) return undefined;
+  const files = { ...(snap.files ?? {}) };
+  for (const [file, content] of Object.entries(boot)) {
+    if (content !== null) files[file] = sha256(content);
+    else if (!files[file]) continue;
+    else if (file === BOOT_FILES.unit || file === BOOT_FILES.restore) return undefined;
+    else delete files[file];
+  }
+  return { ledger: plan.ledger, files };
 }
 
 function scriptOf(
   plan: Plan,
   snap: Snapshot,
+  bootWanted: Record<string, string | null>,
   ka: ReturnType<typeof keepalivedCommands>,
   marks: string[],
   coalesce: boolean,
 ): string | undefined {
   const files = snap.files ?? {};
   const groups = plan.groups.map((g, i) => ({ ...g, i })).filter((g) => g.commands.length);
-  const boot = bootCommands(bootFiles(plan.ledger), files);
+  const boot = bootCommands(bootWanted, files);
   const ledger = plan.ledgerChanged();
   if (!ledger && !groups.length && !boot.length && !ka.before.length && !ka.after.length && !marks.length) return undefined;
   const empty = Object.keys(plan.ledger.entries).length === 0;

@@ -385,12 +385,14 @@ export function snapshotRead(opts: {
   /** Read whether the boot restore unit failed. */
   restoreUnit?: boolean;
   /**
-   * Only what a write of IPVS rules (with the ledger and the boot files) changes: the ledger, the
-   * intent, the IPVS table and the files' hashes. The read after such a round, in the same
-   * session: the client keeps every other section of the session's last read.
+   * Only the IPVS table (its rules and thresholds): the read after a write of IPVS rules (with the
+   * ledger and the boot files, which the client knows as it wrote them: holds/script.write's
+   * `ours`), in the same session; the client keeps every other section of the session's last read.
    */
   rulesOnly?: boolean;
 }): string {
+  const rules = ipvs.readTable().replace(`echo ${q(SECTION)}`, named("thresholds"));
+  if (opts.rulesOnly) return [named("ipvs"), `if [ -e /proc/net/ip_vs ]; then ${rules}; fi`].join("\n");
   // Those reads cost ~0.4 s on a small VM: only when an operation needs them or the ledger holds such objects.
   const prep = `[ -n "$prep" ]`;
   // The ledger and the intent are read once, into the shell (a spawn costs ~30 ms on a small VM).
@@ -402,10 +404,9 @@ export function snapshotRead(opts: {
   const ledgerSections = [named("ledger"), `printf '%s\\n' "$ledger"`, named("pending"), `printf '%s\\n' "$pending"`];
   const table = [
     named("ipvs"),
-    `if [ -e /proc/net/ip_vs ]; then ${ipvs.readTable().replace(`echo ${q(SECTION)}`, named("thresholds"))}; ${named("timeouts")}; if ${prep}; then ${ipvs.readTimeouts()}; fi; fi`,
+    `if [ -e /proc/net/ip_vs ]; then ${rules}; ${named("timeouts")}; if ${prep}; then ${ipvs.readTimeouts()}; fi; fi`,
   ];
   const files = [named("files"), `sha256sum ${opts.files.map(q).join(" ")} ${q(KEEPALIVED_DIR)}/*.conf 2>/dev/null || true`];
-  if (opts.rulesOnly) return [...ledger, ...ledgerSections, ...table, ...files].join("\n");
   return [
     ...ledger,
     ...(opts.preflight ? [ipvs.preflight()] : []),

@@ -5,7 +5,8 @@
 // script with every change (holds/script.ts). The session stays open for the next batch a
 // little while (the engine sends the next operations as results come back): the host reads
 // again right after each round, under the same lock, while the engine turns round, so a burst
-// of rounds pays one session and no read of its own. Results and errors go back to the
+// of rounds pays one session and no read of its own (after a round of rules only, the IPVS
+// table alone: our own files are as that round wrote them). Results and errors go back to the
 // operation that asked; one operation's refusal fails only it.
 import { BOOT_FILES } from "../remote/boot";
 import { LOCK_TIMEOUT, snapshotRead } from "../remote/commands";
@@ -13,7 +14,7 @@ import { namedSections } from "../remote/parsers";
 import { Host, RemoteCommandError, Session } from "../remote/ssh";
 import { ClaimError, Plan, Snapshot } from "../holds/plan";
 import { parseSnapshot } from "../holds/snapshot";
-import { stoppedIn, write } from "../holds/script";
+import { Ours, stoppedIn, write } from "../holds/script";
 
 /** One operation of a batch: what it needs read, and what it decides on the snapshot. */
 export interface Op<R> {
@@ -128,10 +129,10 @@ export class HostQueue {
     host: Host;
     needs: Needs;
     idle?: NodeJS.Timeout;
-    /** The sections of the session's last read, whole (see sectionsOf). */
+    /** The sections of the session's last read, whole (see snapshotOf). */
     sections: Record<string, string>;
-    /** The read the host runs now follows a round of rules only. */
-    rereading: boolean;
+    /** The session's read follows a round of rules only: our files as that round left them. */
+    ours?: Ours;
   };
   /** `host`: the connection operations go over unless they name their own (one machine, one queue). */
   constructor(private readonly host: Host) {}
@@ -230,12 +231,12 @@ export class HostQueue {
       p.settle();
       const w = write(p, snap, { coalesce: !items.some((i) => i.uncoalesced) });
       settled = w.settled;
-      rulesOnly = w.rulesOnly;
+      ours = w.ours;
       return w.script;
     };
-    /** Whether the host is settled after this batch's write, so the session may go on, and whether it wrote rules only (see holds/script.write). */
+    /** Whether the host is settled after this batch's write, so the session may go on, and what it left of our files when it wrote rules only (see holds/script.write). */
     let settled = false;
-    let rulesOnly = false;
+    let ours: Ours | undefined;
     const shared = readOnly ? this.sharedRead(needs) : undefined;
     if (!readOnly) this.lastRead = undefined;
     const summary = `${items.length} operation(s): ${items
@@ -259,7 +260,7 @@ export class HostQueue {
         const session = await this.session(host, needs, read, summary);
         let script: string | undefined;
         try {
-          script = decide(parsed(this.sectionsOf(await session.read())));
+          script = decide(this.snapshotOf(await session.read()));
         } catch (e) {
           await this.closeSession();
           throw e;
@@ -269,8 +270,8 @@ export class HostQueue {
         // the session's read loads kernel modules: read again after a write that unloaded one (a
         // TUN backend's destroy), it would load it back.
         if (script !== undefined) {
-          const then = !settled || this.open?.needs.modules.length ? undefined : rulesOnly ? "reread" : "read";
-          if (this.open) this.open.rereading = then === "reread";
+          const then = !settled || this.open?.needs.modules.length ? undefined : ours ? "reread" : "read";
+          if (this.open) this.open.ours = then === "reread" ? ours : undefined;
           await session.write(script, then);
         }
         this.keepOpen();
@@ -313,20 +314,24 @@ export class HostQueue {
     await this.closeSession();
     // What the host reads after a round of rules only: fixed for the session, as its needs are.
     const session = await host.open(read, summary, { reread: snapshotRead({ ...needs, files: FILES, rulesOnly: true }) });
-    this.open = { session, host, needs, sections: {}, rereading: false };
+    this.open = { session, host, needs, sections: {} };
     return session;
   }
 
   /**
-   * The open session's read as sections: after a round of rules only, what the host read again
-   * over the rest of the read before it (which that round, under the same lock, did not change).
+   * The open session's read: after a round of rules only, the IPVS table the host read again over
+   * the rest of the read before it (which that round, under the same lock, did not change), with
+   * our files as that round wrote them.
    */
-  private sectionsOf(out: string): Record<string, string> {
+  private snapshotOf(out: string): Snapshot {
     const open = this.open!;
     const read = namedSections(out);
-    open.sections = open.rereading ? { ...open.sections, ...read } : read;
-    open.rereading = false;
-    return open.sections;
+    const ours = open.ours;
+    // The last read's ledger, intent and hashes are stale then: not parsed again (430 kB at a
+    // thousand backends). The same read again (the batch before it wrote nothing) gives the same.
+    open.sections = ours ? { ...open.sections, ...read, ledger: "", pending: "", files: "" } : read;
+    const snap: Snapshot = { ...parseSnapshot(open.sections), at: new Date().toISOString() };
+    return ours ? { ...snap, ledger: ours.ledger, pending: undefined, files: ours.files } : snap;
   }
 
   /** Ends the open session a while after its last batch, unless another batch takes it first. */

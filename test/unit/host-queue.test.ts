@@ -244,7 +244,7 @@ test("a burst: a batch that comes soon after the last goes over the same session
   expect(h.sessions).toBe(2);
 });
 
-test("after a round of rules only the host reads only them again, and the next batch decides on that over the rest of the read before", async () => {
+test("after a round of rules only the host reads the IPVS table only again, and the next batch decides on it over the rest of the read before, with our files as that round wrote them", async () => {
   const h = new FakeHost();
   // 198.51.100.9 is on eth1 already: claiming it adds nothing (the ledger records it), so each
   // round writes the ledger only, which counts as rules only.
@@ -256,6 +256,23 @@ test("after a round of rules only the host reads only them again, and the next b
   expect(h.rereads).toBe(2); // after each round
   // Had the second batch decided on the reread alone, the address would have been missing, and added.
   expect(h.scripts.join("\n")).not.toContain("ip addr");
+  // The host read no ledger again: the second round's ledger is the first round's, with b's hold added.
+  const holders = JSON.parse(/^printf '%s\\n' '(.*)' > /m.exec(h.scripts[1])![1]).entries["addr 198.51.100.9/32 eth1"].holders;
+  expect(Object.keys(holders).sort()).toEqual(["a", "b"]);
+});
+
+test("a batch that writes nothing between rounds of rules only: the next decides on the same read, our files included", async () => {
+  const h = new FakeHost();
+  h.reads = { whole: `${SECTION} addrs\n3: eth1    inet 198.51.100.9/32 scope global eth1\n`, rules: `${SECTION} ipvs\n` };
+  const q = queueOn(h);
+  await q.submit(addr("a", "198.51.100.9"));
+  await q.submit(addr("a", "198.51.100.9")); // the same claim again: nothing to write
+  await q.submit(addr("b", "198.51.100.9"));
+  expect(h.sessions).toBe(1);
+  expect(h.scripts).toHaveLength(2);
+  expect(h.scripts.join("\n")).not.toContain("ip addr");
+  const holders = JSON.parse(/^printf '%s\\n' '(.*)' > /m.exec(h.scripts[1])![1]).entries["addr 198.51.100.9/32 eth1"].holders;
+  expect(Object.keys(holders).sort()).toEqual(["a", "b"]);
 });
 
 test("after a failed round the next batch opens a new session (the failed one ended)", async () => {

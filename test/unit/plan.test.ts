@@ -1,13 +1,13 @@
 // The host-side decisions (holds/plan.ts) without a host: who holds what, the last holder
 // restoring what was there before, adoption of what pulumi-lvs did not create, conflicts that
 // fail one operation only, and finishing a transaction that died between intent and commit.
-import { EntryOf, adopted, keys } from "../../provider/ledger";
+import { EntryOf, adopted, keys, parseLedger } from "../../provider/ledger";
 import { ClaimError, Plan, Snapshot } from "../../provider/holds/plan";
-import { legacyFiles } from "../../provider/remote/boot";
+import { BOOT_FILES, legacyFiles, sha256 } from "../../provider/remote/boot";
 import { bootFiles } from "../../provider/holds/boot-files";
 import { parseSnapshot } from "../../provider/holds/snapshot";
 import { stoppedIn, write } from "../../provider/holds/script";
-import { SECTION, SchedulerModule } from "../../provider/remote/commands";
+import { LEDGER, SECTION, SchedulerModule } from "../../provider/remote/commands";
 import { IpvsTable } from "../../provider/remote/parsers";
 import { Host } from "../../provider/remote/ssh";
 import { RealServerArgs, VirtualServiceArgs } from "../../provider/model";
@@ -331,6 +331,26 @@ describe("what the host reads again after a write (holds/script.write's rulesOnl
   test("an address, a sysctl: everything", () => {
     const s0 = snapshot();
     expect(write(run(s0, (p) => backend(p, "web")).plan, s0)).toMatchObject({ settled: true, rulesOnly: false });
+  });
+
+  test("a round of rules only says what it leaves of our files: the ledger as it reads back, and the hash of each boot file it wrote", () => {
+    const s0 = snapshot();
+    const service = run(s0, (p) => p.claim("web", { services: [svc], persist: true })).plan;
+    const { ours } = write(service, s0);
+    expect(ours!.ledger).toEqual(parseLedger(JSON.stringify(service.ledger), LEDGER));
+    expect(ours!.files[BOOT_FILES.rules]).toBe(sha256(bootFiles(service.ledger)[BOOT_FILES.rules]!));
+    // Deciding on them, the same claim again writes nothing: no ledger, no boot file written twice.
+    const s1 = { ...after(service, s0), ledger: ours!.ledger, files: ours!.files };
+    expect(write(run(s1, (p) => p.claim("web", { services: [svc], persist: true })).plan, s1).script).toBeUndefined();
+  });
+
+  test("the last object gone: the ledger's directory goes with it, so everything is read again", () => {
+    const s0 = snapshot();
+    const service = run(s0, (p) => p.claim("web", { services: [svc], persist: true })).plan;
+    const s1 = { ...after(service, s0), files: write(service, s0).ours!.files };
+    const gone = run(s1, (p) => p.claim("web", { persist: true })).plan;
+    expect(Object.keys(gone.ledger.entries)).toEqual([]);
+    expect(write(gone, s1)).toMatchObject({ settled: true, rulesOnly: false, ours: undefined });
   });
 });
 

@@ -69,6 +69,8 @@ const SESSION_IDLE_MS = 1000;
 const SESSION_MAX_MS = 20_000;
 const sessionMaxMs = (host: Host) => Math.min(SESSION_MAX_MS, ((host.lockTimeout ?? LOCK_TIMEOUT) * 1000) / 2);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A read's text or sections as the snapshot a plan decides on, stamped with when it was taken. */
+const parsed = (out: string | Record<string, string>): Snapshot => ({ ...parseSnapshot(out), at: new Date().toISOString() });
 /** The boot files whose hashes every read takes. */
 const FILES = Object.values(BOOT_FILES);
 
@@ -209,7 +211,6 @@ export class HostQueue {
     const needs = mergeNeeds(items.map((i) => i.op.needs ?? {}));
     let plan: Plan | undefined;
     const results = new Map<Queued, { ok: true; value: unknown } | { ok: false; error: Error }>();
-    const parsed = (out: string | Record<string, string>): Snapshot => ({ ...parseSnapshot(out), at: new Date().toISOString() });
     /** Runs every operation of the batch on `p`; a refusal fails its operation only. */
     const answer = (p: Plan) => {
       plan = p;
@@ -330,7 +331,7 @@ export class HostQueue {
     // The last read's ledger, intent and hashes are stale then: not parsed again (430 kB at a
     // thousand backends). The same read again (the batch before it wrote nothing) gives the same.
     open.sections = ours ? { ...open.sections, ...read, ledger: "", pending: "", files: "" } : read;
-    const snap: Snapshot = { ...parseSnapshot(open.sections), at: new Date().toISOString() };
+    const snap = parsed(open.sections);
     return ours ? { ...snap, ledger: ours.ledger, pending: undefined, files: ours.files } : snap;
   }
 

@@ -217,7 +217,18 @@ export function canonical(v: unknown): string {
   }
   return JSON.stringify(v ?? null);
 }
-export const sameValue = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b);
+/**
+ * Equal as canonical JSON. The same JSON text (the same keys in the same order) is equal without
+ * sorting: a value copied from another keeps its order, so that settles most comparisons natively.
+ */
+export const sameValue = (a: unknown, b: unknown): boolean =>
+  a === b || JSON.stringify(a) === JSON.stringify(b) || canonical(a) === canonical(b);
+/** Whether two ledgers hold the same entries: entry by entry, so a few changed ones cost a few canonical forms, not the whole ledger's. */
+export function sameLedger(a: Ledger, b: Ledger): boolean {
+  const present = (l: Ledger) => Object.keys(l.entries).filter((k) => l.entries[k] !== undefined);
+  const keys = present(a);
+  return a.version === b.version && keys.length === present(b).length && keys.every((k) => sameValue(a.entries[k], b.entries[k]));
+}
 
 /** What the host should have for an entry: the holders' value, else what was there before. */
 export function desiredOf<E extends Entry>(e: E): { present: false } | { present: true; value: Desired<E["kind"]> };

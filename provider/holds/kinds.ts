@@ -106,7 +106,10 @@ export function liveOf(snap: Snapshot): Live {
   };
 }
 function cloneTable(t: IpvsTable): IpvsTable {
-  return new Map([...t].map(([k, s]) => [k, { ...clone(s), destinations: s.destinations.map((d) => ({ ...d })) }]));
+  // The destinations (most of a large table) by a shallow copy each: they hold no objects.
+  return new Map(
+    [...t].map(([k, s]) => [k, { ...clone({ ...s, destinations: [] }), destinations: s.destinations.map((d) => ({ ...d })) }]),
+  );
 }
 
 type SvcKey = Pick<ServiceKey, "address" | "port" | "protocol" | "fwmark" | "family">;

@@ -46,12 +46,12 @@ import {
   VrrpValue,
   Where,
   byKeepalived,
-  canonical,
   clone,
   desiredOf,
   desiredValue,
   heldBy,
   keys,
+  sameLedger,
   sameValue,
 } from "../ledger";
 
@@ -376,7 +376,7 @@ export class Plan {
 
   /** True when the ledger differs from what was read (so it must be written). */
   ledgerChanged(): boolean {
-    return !!this.snap.pending || canonical(this.ledger) !== canonical(this.snap.ledger);
+    return !!this.snap.pending || !sameLedger(this.ledger, this.snap.ledger);
   }
 
   private kindOf(key: string): ObjectKind {

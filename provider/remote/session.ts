@@ -46,6 +46,8 @@ type Phase = "read" | "idle" | "round" | "last" | "closed";
 export class Session {
   private phase: Phase = "read";
   private out = "";
+  /** How much of `out` was searched for the phase's end marker (see data). */
+  private scanned = 0;
   private err = "";
   private pending = deferred();
   private timer?: NodeJS.Timeout;
@@ -83,6 +85,7 @@ export class Session {
     this.phase = then ? "round" : "last";
     this.pending = deferred();
     this.err = "";
+    this.scanned = 0;
     this.bound(this.budget, `${this.budget}s`);
     this.stream.write(`${script}\n${then === "read" ? SCRIPT_MORE : then === "reread" ? SCRIPT_MORE_RULES : SCRIPT_END}\n`);
     return this.pending.promise;
@@ -115,7 +118,10 @@ export class Session {
     this.out += text;
     const marker = this.phase === "read" ? TRANSACTION_MARKER : this.phase === "round" ? ROUND_END : undefined;
     if (!marker) return;
-    const at = this.out.indexOf(`${marker}\n`);
+    // From where the last chunk's search stopped (less a marker's length, which may straddle two
+    // chunks): a large read comes in many chunks, and searching it whole each time is quadratic.
+    const at = this.out.indexOf(`${marker}\n`, Math.max(0, this.scanned - marker.length));
+    this.scanned = at < 0 ? this.out.length : 0;
     if (at < 0) return;
     const phaseOut = this.out.slice(0, at);
     this.out = this.out.slice(at + marker.length + 1);

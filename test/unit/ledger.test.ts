@@ -5,7 +5,18 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as model from "../../provider/model";
-import { EntryOf, Ledger, OBJECT_KINDS, ObjectKind, canonical, desiredOf, keys, liveTarget, parseLedger } from "../../provider/ledger";
+import {
+  EntryOf,
+  Ledger,
+  OBJECT_KINDS,
+  ObjectKind,
+  canonical,
+  desiredOf,
+  keys,
+  liveTarget,
+  parseLedger,
+  sameLedger,
+} from "../../provider/ledger";
 import { Plan, Snapshot } from "../../provider/holds/plan";
 import { bootFiles } from "../../provider/holds/boot-files";
 import { keepalivedFiles } from "../../provider/remote/keepalived";
@@ -132,6 +143,28 @@ describe("a ledger of every kind, as the plan writes it", () => {
   test("reads back to the same JSON, byte for byte (so canonically too)", () => {
     expect(JSON.stringify(read)).toBe(text);
     expect(canonical(read)).toBe(canonical(ledger));
+  });
+
+  test("is the same ledger with its entries and their keys in any order, and not with one value, holder or entry changed", () => {
+    const reversed = <T extends object>(o: T): T =>
+      Object.fromEntries(
+        Object.entries(o)
+          .reverse()
+          .map(([k, v]) => [k, v && typeof v === "object" && !Array.isArray(v) ? reversed(v) : v]),
+      ) as T;
+    expect(JSON.stringify(reversed(ledger))).not.toBe(text);
+    expect(sameLedger(reversed(ledger), read)).toBe(true);
+    const changed = (f: (l: Ledger) => void) => {
+      const l = parseLedger(text, "ledger.json");
+      f(l);
+      return sameLedger(l, read);
+    };
+    const dest = keys.dest(draining.service, draining.dest);
+    expect(changed(() => undefined)).toBe(true);
+    expect(changed((l) => (l.entries[keys.sysctl("net.ipv4.ip_forward")].original = 1))).toBe(false);
+    expect(changed((l) => (l.entries[dest].holders.other = l.entries[dest].holders.old))).toBe(false);
+    expect(changed((l) => delete l.entries[dest])).toBe(false);
+    expect(changed((l) => (l.entries["addr lo 192.0.2.9/32"] = l.entries[dest]))).toBe(false);
   });
 
   test("renders the same boot files and keepalived files once read back, and a plan on it has nothing to write", () => {

@@ -225,9 +225,10 @@ export const sameValue = (a: unknown, b: unknown): boolean =>
   a === b || JSON.stringify(a) === JSON.stringify(b) || canonical(a) === canonical(b);
 /** Whether two ledgers hold the same entries: entry by entry, so a few changed ones cost a few canonical forms, not the whole ledger's. */
 export function sameLedger(a: Ledger, b: Ledger): boolean {
-  const present = (l: Ledger) => Object.keys(l.entries).filter((k) => l.entries[k] !== undefined);
-  const keys = present(a);
-  return a.version === b.version && keys.length === present(b).length && keys.every((k) => sameValue(a.entries[k], b.entries[k]));
+  const keys = Object.keys(a.entries);
+  return (
+    a.version === b.version && keys.length === Object.keys(b.entries).length && keys.every((k) => sameValue(a.entries[k], b.entries[k]))
+  );
 }
 
 /** What the host should have for an entry: the holders' value, else what was there before. */

@@ -85,7 +85,6 @@ export class Session {
     this.phase = then ? "round" : "last";
     this.pending = deferred();
     this.err = "";
-    this.scanned = 0;
     this.bound(this.budget, `${this.budget}s`);
     this.stream.write(`${script}\n${then === "read" ? SCRIPT_MORE : then === "reread" ? SCRIPT_MORE_RULES : SCRIPT_END}\n`);
     return this.pending.promise;

@@ -223,6 +223,25 @@ function poolKey(c: Connection): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The authentication methods a dial tries, in ssh2's own order, without its opening `none`
+ * attempt: that one only asks the server which methods it takes, a round trip on every dial (50
+ * ms over a WAN) that a configured credential makes useless. With no credential at all, ssh2's
+ * default (undefined): `none` is then all there is to try.
+ */
+export function authMethods(c: {
+  password?: string;
+  privateKey?: string;
+  agent?: string;
+}): ("password" | "publickey" | "agent")[] | undefined {
+  const methods = [
+    ...(c.password !== undefined ? (["password"] as const) : []),
+    ...(c.privateKey !== undefined ? (["publickey"] as const) : []),
+    ...(c.agent ? (["agent"] as const) : []),
+  ];
+  return methods.length ? methods : undefined;
+}
+
 /** Connects once (one attempt); the host key is checked as the handshake presents it, before authentication. */
 async function dialOnce(c: ProxyConnection, trust: Trust, sock: Readable | undefined, log: Log): Promise<{ ssh: NodeSSH; key: HostKey }> {
   // Loaded at the first dial, not with the provider: a run that connects nowhere (a no-op up, a
@@ -230,6 +249,7 @@ async function dialOnce(c: ProxyConnection, trust: Trust, sock: Readable | undef
   const ssh = new (await import("node-ssh")).NodeSSH();
   const check = new HostKeyCheck(trust.expect);
   const prefer = preferredAlgorithms(trust.expect());
+  const agent = c.agentSocketPath ?? process.env.SSH_AUTH_SOCK;
   const config: SshConfig = {
     host: c.host,
     port: c.port,
@@ -237,7 +257,8 @@ async function dialOnce(c: ProxyConnection, trust: Trust, sock: Readable | undef
     password: c.password,
     privateKey: c.privateKey,
     passphrase: c.privateKeyPassword,
-    agent: c.agentSocketPath ?? process.env.SSH_AUTH_SOCK,
+    agent,
+    authHandler: authMethods({ password: c.password, privateKey: c.privateKey, agent }),
     readyTimeout: c.perDialTimeout > 0 ? c.perDialTimeout * 1000 : 2 ** 31 - 1,
     // A half-open session (a frozen host, a NAT that dropped the flow) is noticed within ~15 s.
     keepaliveInterval: 5000,

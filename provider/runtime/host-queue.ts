@@ -101,11 +101,13 @@ const covers = (have: Needs, want: Needs) =>
   (have.prep || !want.prep) &&
   (have.restoreUnit || !want.restoreUnit);
 
+/** `v` in single quotes, for a person to paste into a shell (commands.q escapes a URN's colons: hard to read). */
+const pasteable = (v: string): string => "'" + v.split("'").join("'\\''") + "'";
 /** How to remove holders that may be gone (a stack destroyed without them, a run stopped half-way). */
 const releaseHint = (target: string, holders: string[]): string =>
   holders.length
     ? `. If ${holders.length > 1 ? "these holders are" : "that holder is"} gone (a stack removed, a run stopped half-way), release ${holders.length > 1 ? "them" : "it"}: ` +
-      holders.map((h) => `npx pulumi-lvs ledger release ${target} --owner '${h.replace(/'/g, `'\\''`)}'`).join("; ")
+      holders.map((h) => `npx pulumi-lvs ledger release ${target} --owner ${pasteable(h)}`).join("; ")
     : "";
 
 export class HostQueue {

@@ -10,7 +10,7 @@ import { Server } from "ssh2";
 import { Connection } from "../../provider/model";
 import { forgetSeenHostKeys } from "../../provider/remote/host-keys";
 import { rememberStackKeys } from "../../provider/remote/ssh";
-import { HostKeyMismatchError, connect, disconnectAll } from "../../provider/remote/ssh";
+import { HostKeyMismatchError, authMethods, connect, disconnectAll } from "../../provider/remote/ssh";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-ssh-trust-"));
 
@@ -31,21 +31,23 @@ const ecdsa = keygen("ecdsa", "ecdsa");
 
 /**
  * An SSH server that accepts any public key and forwards direct-tcpip channels (a jump host).
- * `auths` counts every authentication request it receives, from the first ("none") on.
+ * `auths` counts every authentication request it receives; `methods` names them in order.
  */
 interface TestServer {
   port: number;
   auths: number;
+  methods: string[];
   close(): Promise<void>;
 }
 async function serve(keys: Key[], port = 0): Promise<TestServer> {
   const clients = new Set<{ end(): void }>();
-  const s: TestServer = { port, auths: 0, close: async () => undefined };
+  const s: TestServer = { port, auths: 0, methods: [], close: async () => undefined };
   const server = new Server({ hostKeys: keys.map((k) => fs.readFileSync(k.file)) }, (conn) => {
     clients.add(conn);
     conn.on("close", () => clients.delete(conn));
     conn.on("authentication", (ctx) => {
       s.auths++;
+      s.methods.push(ctx.method);
       if (ctx.method === "publickey") ctx.accept();
       else ctx.reject(["publickey"]);
     });
@@ -99,6 +101,16 @@ test("first contact: the host key seen is the one ssh-keygen -lf reports", async
   // Later callers share the connection, also once the key is recorded or in the registry.
   expect(await connect(conn(s.port))).toBe(host);
   expect(await connect(conn(s.port), { recorded: { target: a.fp } })).toBe(host);
+});
+
+test("a key is offered at once: no `none` request, a round trip, before it; with no credential at all, ssh2's own order", async () => {
+  const s = await start([a]);
+  await connect(conn(s.port));
+  // The key offered without a signature, then signed (ssh2's way): nothing before it.
+  expect(s.methods).toEqual(["publickey", "publickey"]);
+  expect(authMethods({ privateKey: "k" })).toEqual(["publickey"]);
+  expect(authMethods({ password: "p", privateKey: "k", agent: "/run/agent.sock" })).toEqual(["password", "publickey", "agent"]);
+  expect(authMethods({ agent: "" })).toBeUndefined();
 });
 
 test("a key other than the recorded one is refused before authentication; pinning the new key accepts it", async () => {

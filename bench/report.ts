@@ -1,10 +1,10 @@
 // What the bench prints: the figures of every column, their ratios to the baseline, what each
-// step did, and issue 20's targets for the pulumi-lvs columns.
+// step did, and issue 20's targets for the pulumi-lvs columns (with the dynamic floor's figure for each, when it ran).
 import { Measure } from "./stack";
 import { Column, ColumnKey, PARALLEL, REPEATS, Results, RTT_MS, SPEC, Step, STEP_TITLES, STEPS, TITLES, WEIGHTS } from "./settings";
 
 export const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
+const ratio = (a: number, b: number) => `${(a / b).toFixed(a < b ? 2 : 1)}x`;
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -25,56 +25,63 @@ function printTargets(
   floor: Results | undefined,
 ): void {
   const shape = key === "lvs" ? `${SPEC.backends} RealServers` : `${SPEC.backends} backends inline`;
+  // One resource per backend costs at least what the same resources cost served by a provider that
+  // does nothing: next to each timed target, whether that floor itself meets it (when it ran).
+  const onFloor = key === "lvs" ? floor : undefined;
   console.log("");
   console.log(
-    `targets (${TITLES[key]}, ${SPEC.services} VirtualService(s) + ${shape}, 1 host, --parallel ${PARALLEL ?? 8}, ${RTT_MS} ms added delay)`,
+    `targets (${TITLES[key]}, ${SPEC.services} VirtualService(s) + ${shape}, 1 host, --parallel ${PARALLEL ?? 8}, ${RTT_MS} ms added delay)` +
+      (onFloor ? "; last column: the dynamic floor's figure for the same target (no pulumi.dynamic provider does better)" : ""),
   );
+  type Verdict = { text: string; ok: boolean | undefined };
+  const verdict = (ok: boolean | undefined) => (ok === undefined ? "not measured" : ok ? "met" : "NOT MET");
   const rows: string[][] = [];
-  const target = (name: string, value: string, ok: boolean | undefined) =>
-    rows.push([name, value, ok === undefined ? "not measured" : ok ? "met" : "NOT MET"]);
-  const within = (a: Measure | undefined, b: Measure | undefined, limit: number) =>
+  const target = (name: string, v: Verdict, floorV?: Verdict) =>
+    rows.push([name, v.text, verdict(v.ok), ...(onFloor ? [floorV ? `floor ${floorV.text} ${verdict(floorV.ok)}` : ""] : [])]);
+  const within = (a: Measure | undefined, b: Measure | undefined, limit: number): Verdict =>
     a && b ? { text: `${secs(a.ms)} / ${secs(b.ms)} = ${ratio(a.ms, b.ms)}`, ok: a.ms <= limit * b.ms } : { text: "-", ok: undefined };
+  const under = (m: Measure | undefined, limitMs: number): Verdict => ({ text: m ? secs(m.ms) : "-", ok: m && m.ms < limitMs });
   // At --parallel 64 the engine feeds whole services at once: the issue asks 3x there, 5x at its default.
   const limit = (PARALLEL ?? 0) >= 64 ? 3 : 5;
-  const c = within(lvs.create, base?.create, limit);
-  target(`create <= ${limit}x baseline (empty up + one ssh ipvsadm -R)`, c.text, c.ok);
-  const d = within(lvs.destroy, base?.destroy, limit);
-  target(`destroy <= ${limit}x baseline (empty up + one ssh ipvsadm -R)`, d.text, d.ok);
+  for (const step of ["create", "destroy"] as const)
+    target(
+      `${step} <= ${limit}x baseline (empty up + one ssh ipvsadm -R)`,
+      within(lvs[step], base?.[step], limit),
+      onFloor && within(onFloor[step], base?.[step], limit),
+    );
   // @pulumi/command with one remote.Command per ipvsadm rule: as many resources as RealServers.
-  const n = within(lvs.noop, perRule?.noop, 1.2);
-  target("no-op up <= 1.2x @pulumi/command's (one remote.Command per rule)", n.text, n.ok);
-  const r = within(lvs.refresh, lvs.noop, 1);
-  target("refresh <= 1x its no-op up", r.text, r.ok);
-  target("no-op up opens no SSH session", lvs.noop ? `${lvs.noop.ssh} session(s)` : "-", lvs.noop && lvs.noop.ssh === 0);
   target(
-    "refresh opens at most one SSH session per host",
-    lvs.refresh ? `${lvs.refresh.ssh} session(s), 1 host` : "-",
-    lvs.refresh && lvs.refresh.ssh <= 1,
+    "no-op up <= 1.2x @pulumi/command's (one remote.Command per rule)",
+    within(lvs.noop, perRule?.noop, 1.2),
+    onFloor && within(onFloor.noop, perRule?.noop, 1.2),
   );
-  if (RTT_MS) {
-    const w = within(lvs.create, perRule?.create, 0.1);
-    target("create <= @pulumi/command's per-rule create / 10", w.text, w.ok);
-  }
+  target("refresh <= 1x its no-op up", within(lvs.refresh, lvs.noop, 1));
+  target("no-op up opens no SSH session", { text: lvs.noop ? `${lvs.noop.ssh} session(s)` : "-", ok: lvs.noop && lvs.noop.ssh === 0 });
+  target("refresh opens at most one SSH session per host", {
+    text: lvs.refresh ? `${lvs.refresh.ssh} session(s), 1 host` : "-",
+    ok: lvs.refresh && lvs.refresh.ssh <= 1,
+  });
+  if (RTT_MS)
+    target(
+      "create <= @pulumi/command's per-rule create / 10",
+      within(lvs.create, perRule?.create, 0.1),
+      onFloor && within(onFloor.create, perRule?.create, 0.1),
+    );
   if (SPEC.backends >= 1000)
-    for (const step of ["create", "destroy"] as const) {
-      const m = lvs[step];
-      target(`${step} of ${SPEC.backends} backends < 60 s`, m ? secs(m.ms) : "-", m && m.ms < 60_000);
-    }
+    for (const step of ["create", "destroy"] as const)
+      target(`${step} of ${SPEC.backends} backends < 60 s`, under(lvs[step], 60_000), onFloor && under(onFloor[step], 60_000));
   console.log(
-    table(["", "", ""], rows)
+    table(["", "", "", ...(onFloor ? [""] : [])], rows)
       .split("\n")
       .slice(1)
       .map((l) => `  ${l}`)
       .join("\n"),
   );
-  // One resource per backend cannot cost less than the same resources doing nothing: say what that is.
-  if (key === "lvs" && floor) {
-    const of = (a: Measure | undefined, b: Measure | undefined, what: string) =>
-      a && b ? [ratio(a.ms, b.ms), what].filter(Boolean).join(" ") : "-";
+  if (onFloor) {
+    const of = (a: Measure | undefined, b: Measure | undefined) => (a && b ? ratio(a.ms, b.ms) : "-");
     console.log(
-      `  the dynamic floor (these resources, a provider that does nothing): create ${of(floor.create, base?.create, "the baseline's")}, ` +
-        `destroy ${of(floor.destroy, base?.destroy, "the baseline's")}, no-op up ${of(floor.noop, perRule?.noop, "@pulumi/command's")}; ` +
-        `pulumi-lvs's create, destroy and no-op up are ${of(lvs.create, floor.create, "")}, ${of(lvs.destroy, floor.destroy, "")} and ${of(lvs.noop, floor.noop, "")} the floor's`,
+      `  pulumi-lvs's create, destroy and no-op up are ${of(lvs.create, onFloor.create)}, ${of(lvs.destroy, onFloor.destroy)} ` +
+        `and ${of(lvs.noop, onFloor.noop)} the dynamic floor's`,
     );
   }
 }
